@@ -1,0 +1,165 @@
+"""The Backend: the lab's one door to the kernel.
+
+Holds one netlink socket per namespace (opened by moving the calling thread into the namespace, the
+fast path), applies Ops by dispatching to the family module that mirrors the Op's command module
+(lab.commands.X -> lab.backend.X), reads state back as model objects, and in --host mode journals
+every creation before making it. Leaves parsing to lab.commands and drawing to lab.ui.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import threading
+from typing import Callable
+
+from lab.backend import nsutil
+from lab.backend.journal import Journal
+from lab.errors import LabError, did_you_mean
+
+_APPLIERS: dict[type, Callable] = {}
+
+
+def applies(*op_types: type):
+    """Register a function (backend, op) -> str as the way to apply these Op types."""
+    def deco(fn):
+        for t in op_types:
+            _APPLIERS[t] = fn
+        return fn
+    return deco
+
+
+class Backend:
+    """Apply Ops to the kernel and read its state.
+
+    Args:
+        host: True to act on the machine's real namespaces (needs CAP_NET_ADMIN); False when the
+            process is already inside the sandbox (lab.backend.sandbox).
+        journal: where --host records creations (default: /run/lab/host-journal.jsonl).
+    """
+
+    def __init__(self, host: bool = False, journal: Journal | None = None):
+        self.host = host
+        self.journal = journal or (Journal() if host else None)
+        self._socks: dict[str, object] = {}
+        self.lock = threading.RLock()
+        self.listeners: list[Callable[[object], None]] = []
+
+    # ---- namespaces -------------------------------------------------------------------------------
+    def namespaces(self) -> list[str]:
+        """Named namespaces (as `ip netns list`), without the top one."""
+        return nsutil.list_netns()
+
+    def require_ns(self, ns: str | None) -> None:
+        if ns and not nsutil.netns_exists(ns):
+            raise LabError(f'Cannot open network namespace "{ns}": No such file or directory'
+                           + did_you_mean(ns, self.namespaces()),
+                           f"Create it first: ip netns add {ns}")
+
+    def ipr(self, ns: str | None):
+        """The cached IPRoute socket bound inside `ns` (None = top)."""
+        key = ns or ""
+        with self.lock:
+            s = self._socks.get(key)
+            if s is None:
+                self.require_ns(ns)
+                from pyroute2 import IPRoute
+
+                with nsutil.in_netns(ns):
+                    s = IPRoute()
+                self._socks[key] = s
+            return s
+
+    def forget_ns(self, ns: str) -> None:
+        with self.lock:
+            s = self._socks.pop(ns, None)
+            if s is not None:
+                try:
+                    s.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def close(self) -> None:
+        with self.lock:
+            for k in list(self._socks):
+                self.forget_ns(k)
+
+    # ---- helpers for family modules ---------------------------------------------------------------
+    def run_cmd(self, ns: str | None, argv: list[str], input: str | None = None,
+                timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run a program inside `ns`, capturing output (the subprocess inherits the thread's netns)."""
+        self.require_ns(ns)
+        with nsutil.in_netns(ns):
+            try:
+                return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+            except FileNotFoundError:
+                raise LabError(f"{argv[0]}: command not found",
+                               f"Install it (Debian: apt-get install {_PKG.get(argv[0], argv[0])}).") from None
+            except subprocess.TimeoutExpired:
+                raise LabError(f"{argv[0]}: timed out after {timeout:.0f} s") from None
+
+    def sysctl_path(self, key: str) -> str:
+        return "/proc/sys/" + key.replace(".", "/")
+
+    def sysctl_get(self, ns: str | None, key: str) -> str:
+        self.require_ns(ns)
+        with nsutil.in_netns(ns):
+            with open(self.sysctl_path(key)) as f:
+                return f.read().strip()
+
+    def sysctl_set(self, ns: str | None, key: str, value: str) -> None:
+        self.require_ns(ns)
+        if self.journal is not None and not self._ns_is_ours(ns):
+            try:
+                old = self.sysctl_get(ns, key)
+            except OSError:
+                old = None
+            if old is not None and old != value:
+                self.journal.record(kind="sysctl", ns=ns or "", key=key, old=old)
+        with nsutil.in_netns(ns):
+            with open(self.sysctl_path(key), "w") as f:
+                f.write(value)
+
+    def _ns_is_ours(self, ns: str | None) -> bool:
+        """True if everything in `ns` dies with it because the lab created it (--host)."""
+        return bool(ns) and self.journal is not None and ns in self.journal.created_netns()
+
+    def record(self, ns: str | None, **entry) -> None:
+        """--host: journal a creation in a namespace the lab did not create (no-op in the sandbox)."""
+        if self.journal is not None and not self._ns_is_ours(ns):
+            self.journal.record(ns=ns or "", **entry)
+
+    def link_index(self, ns: str | None, name: str) -> int:
+        """ifindex of `name` in `ns`, or the iproute2 error with a did-you-mean."""
+        ipr = self.ipr(ns)
+        idx = ipr.link_lookup(ifname=name)
+        if idx:
+            return idx[0]
+        names = [l.get_attr("IFLA_IFNAME") for l in ipr.get_links()]
+        where = f' in namespace "{ns}"' if ns else ""
+        raise LabError(f'Cannot find device "{name}"{where}' + did_you_mean(name, names),
+                       f"Devices here: {', '.join(names)}" if len(names) <= 12 else None)
+
+    # ---- apply ------------------------------------------------------------------------------------
+    def apply(self, op) -> str:
+        """Apply one Op; returns the text to print. Raises LabError (nothing applied) on failure."""
+        fn = _APPLIERS.get(type(op))
+        if fn is None:
+            mod = type(op).__module__.replace("lab.commands.", "lab.backend.")
+            importlib.import_module(mod)
+            fn = _APPLIERS.get(type(op))
+            if fn is None:
+                raise LabError(f"internal: no way to apply {type(op).__name__}")
+        with self.lock:
+            return fn(self, op) or ""
+
+    # ---- snapshots (state for panes, checks, export) ----------------------------------------------
+    def snapshot(self, namespaces: list[str | None] | None = None, extras: bool = True):
+        """A model.Snapshot of the given namespaces (default: top + all named)."""
+        from lab.backend import state
+
+        return state.snapshot(self, namespaces, extras)
+
+
+_PKG = {"iptables": "iptables", "iptables-nft": "iptables", "nft": "nftables", "conntrack": "conntrack",
+        "ping": "iputils-ping", "tcpdump": "tcpdump"}

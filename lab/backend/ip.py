@@ -1,0 +1,689 @@
+"""Apply `ip` Ops with pyroute2: netns, link, addr, route, neigh, rule; and print like iproute2.
+
+Every change is checked before it is made (devices exist, namespaces exist, names free) so a failing
+command changes nothing; a multi-step change (veth + peer into a namespace + up) is undone on failure.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab import render
+from lab.backend import nsutil, state
+from lab.backend.core import applies
+from lab.commands import ip as c
+from lab.errors import LabError, did_you_mean
+
+ERRNO_TEXT = {17: "File exists", 2: "No such file or directory", 19: "No such device", 22: "Invalid argument",
+              1: "Operation not permitted", 95: "Operation not supported", 16: "Device or resource busy",
+              101: "Network is unreachable", 113: "No route to host", 3: "No such process", 99: "Cannot assign requested address",
+              34: "Numerical result out of range", 93: "Protocol not supported"}
+
+
+def nl_error(e: NetlinkError, what: str = "", hint: str | None = None) -> LabError:
+    code = e.code
+    text = ERRNO_TEXT.get(code, os.strerror(code) if code else str(e))
+    return LabError(f"RTNETLINK answers: {text}" + (f" ({what})" if what else ""), hint)
+
+
+def _names(b, ns) -> dict[int, str]:
+    return {m["index"]: m.get_attr("IFLA_IFNAME") for m in b.ipr(ns).get_links()}
+
+
+# ---- netns -------------------------------------------------------------------------------------------
+@applies(c.NetnsAdd)
+def netns_add(b, op: c.NetnsAdd) -> str:
+    if nsutil.netns_exists(op.name):
+        raise LabError(f'Cannot create namespace file "/run/netns/{op.name}": File exists',
+                       f"The namespace already exists; delete it first: ip netns del {op.name}")
+    if b.journal is not None:
+        b.journal.record(kind="netns", name=op.name)
+    nsutil.create_netns(op.name)
+    return ""
+
+
+@applies(c.NetnsDel)
+def netns_del(b, op: c.NetnsDel) -> str:
+    if not nsutil.netns_exists(op.name):
+        raise LabError(f'Cannot remove namespace file "/run/netns/{op.name}": No such file or directory'
+                       + did_you_mean(op.name, nsutil.list_netns()))
+    if b.host and b.journal is not None and op.name not in b.journal.created_netns():
+        pass  # allowed: the user asked for it explicitly
+    b.forget_ns(op.name)
+    nsutil.remove_netns(op.name)
+    return ""
+
+
+@applies(c.NetnsList)
+def netns_list(b, op: c.NetnsList) -> str:
+    names = nsutil.list_netns()
+    ids = state.netns_ids(b, op.ns)
+    rev = {v: k for k, v in ids.items()}
+    if op.opts.json:
+        return json.dumps([{"name": n, **({"id": rev[n]} if n in rev else {})} for n in reversed(names)])
+    return "\n".join(f"{n} (id: {rev[n]})" if n in rev else n for n in reversed(names))
+
+
+@applies(c.NetnsIdentify)
+def netns_identify(b, op: c.NetnsIdentify) -> str:
+    if op.pid is None:
+        return op.ns or ""
+    try:
+        ino = os.stat(f"/proc/{op.pid}/ns/net").st_ino
+    except OSError:
+        raise LabError(f"Cannot open network namespace of pid {op.pid}: No such process") from None
+    return "\n".join(n for n in nsutil.list_netns() if nsutil.netns_inode(n) == ino)
+
+
+@applies(c.HelpOp)
+def help_op(b, op: c.HelpOp) -> str:
+    return op.text
+
+
+# ---- link --------------------------------------------------------------------------------------------
+KERNEL_MISSING = {
+    "vlan": "this kernel has no vlan (8021q) support",
+    "gre": "this kernel has no GRE support (ip_gre)", "gretap": "this kernel has no GRE support (ip_gre)",
+    "geneve": "this kernel has no geneve support", "dummy": "this kernel has no dummy link support",
+    "ipvlan": "this kernel has no ipvlan support", "wireguard": "this kernel has no wireguard support",
+}
+
+
+def _kind_error(kind: str, e: NetlinkError) -> LabError:
+    if e.code in (95, 22, 2, 93) and kind in KERNEL_MISSING:
+        return LabError(f"Error: Unknown device type. ({KERNEL_MISSING[kind]})",
+                        "Use a kernel built with it (e.g. modprobe the module as root on the machine), "
+                        "or choose another link type: veth, bridge, vxlan, macvlan.")
+    return nl_error(e, f"creating {kind}")
+
+
+@applies(c.LinkAdd)
+def link_add(b, op: c.LinkAdd) -> str:
+    where = op.netns or op.ns
+    b.require_ns(op.ns)
+    b.require_ns(op.netns)
+    b.require_ns(op.peer_ns)
+    ipr = b.ipr(op.ns)
+    if ipr.link_lookup(ifname=op.name):
+        raise LabError("RTNETLINK answers: File exists", f'A device "{op.name}" already exists here; pick another name or delete it: ip link del {op.name}')
+    if where != op.ns and b.ipr(where).link_lookup(ifname=op.name):
+        raise LabError("RTNETLINK answers: File exists", f'"{op.name}" already exists in namespace "{where}".')
+    peer_home = op.peer_ns or op.ns
+    if op.peer:
+        if op.peer == op.name and peer_home == op.ns:
+            raise LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
+        if b.ipr(peer_home).link_lookup(ifname=op.peer):
+            raise LabError("RTNETLINK answers: File exists",
+                           f'A device "{op.peer}" already exists' + (f' in "{peer_home}"' if peer_home else "") + ".")
+    kw: dict = {"ifname": op.name, "kind": op.kind}
+    if op.mtu:
+        kw["mtu"] = op.mtu
+    if op.address:
+        kw["address"] = op.address
+    if op.kind == "veth":
+        peer: dict = {"ifname": op.peer} if op.peer else {}
+        if op.peer_ns:
+            peer["net_ns_fd"] = nsutil.ns_path(op.peer_ns)
+        elif op.netns and op.netns != op.ns:
+            pass
+        if op.peer_address:
+            peer["address"] = op.peer_address
+        if op.mtu:
+            peer["mtu"] = op.mtu
+        if peer:
+            kw["peer"] = peer
+    elif op.kind == "vxlan":
+        kw["vxlan_id"] = op.vni
+        if op.remote:
+            kw["vxlan_group"] = op.remote
+        if op.group:
+            kw["vxlan_group"] = op.group
+        if op.local:
+            kw["vxlan_local"] = op.local
+        kw["vxlan_port"] = op.dstport if op.dstport is not None else 4789
+        if op.learning is not None:
+            kw["vxlan_learning"] = 1 if op.learning else 0
+        if op.link:
+            kw["vxlan_link"] = b.link_index(op.ns, op.link)
+    elif op.kind in ("macvlan", "ipvlan"):
+        kw["link"] = b.link_index(op.ns, op.link)
+        kw[f"{op.kind}_mode"] = {"l2": 0, "l3": 1, "l3s": 2}.get(op.mode, op.mode) if op.kind == "ipvlan" else (op.mode or "vepa")
+        if op.kind == "ipvlan" and op.mode is None:
+            kw.pop("ipvlan_mode")
+    elif op.kind == "vlan":
+        kw["link"] = b.link_index(op.ns, op.link)
+        kw["vlan_id"] = op.vlan_id
+    elif op.kind in ("gre", "gretap"):
+        if op.remote:
+            kw["gre_remote"] = op.remote
+        if op.local:
+            kw["gre_local"] = op.local
+    elif op.kind == "geneve":
+        kw["geneve_id"] = op.vni
+        if op.remote:
+            kw["geneve_remote"] = op.remote
+    elif op.kind == "bridge" and op.stp is not None:
+        kw["br_stp_state"] = 1 if op.stp else 0
+    elif op.kind in ("tun", "tap"):
+        kw = {"ifname": op.name, "kind": "tuntap", "mode": op.kind}
+    b.record(op.ns, kind="link", name=op.name)
+    if op.peer and op.kind == "veth":
+        b.record(peer_home, kind="link", name=op.peer)
+    try:
+        ipr.link("add", **kw)
+    except NetlinkError as e:
+        raise _kind_error(op.kind, e) from None
+    except ValueError as e:
+        raise LabError(f"Error: {e}") from None
+    try:
+        if op.netns and op.netns != op.ns:
+            idx = b.link_index(op.ns, op.name)
+            ipr.link("set", index=idx, net_ns_fd=nsutil.ns_path(op.netns))
+        if op.up:
+            b.ipr(where).link("set", index=b.link_index(where, op.name), state="up")
+    except (NetlinkError, LabError) as e:
+        try:
+            for ns in (op.ns, where):
+                i = b.ipr(ns).link_lookup(ifname=op.name)
+                if i:
+                    b.ipr(ns).link("del", index=i[0])
+        except NetlinkError:
+            pass
+        raise nl_error(e) if isinstance(e, NetlinkError) else e from None
+    return ""
+
+
+@applies(c.LinkSet)
+def link_set(b, op: c.LinkSet) -> str:
+    ipr = b.ipr(op.ns)
+    idx = b.link_index(op.ns, op.dev)
+    kw: dict = {}
+    if op.master:
+        m = b.link_index(op.ns, op.master)
+        if m == idx:
+            raise LabError("RTNETLINK answers: Invalid argument", "A device cannot be its own master.")
+        kinfo = next(iter(ipr.get_links(m)))
+        li = kinfo.get_attr("IFLA_LINKINFO")
+        mk = li.get_attr("IFLA_INFO_KIND") if li is not None else None
+        if mk not in ("bridge", "bond", "vrf", "team"):
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           f'"{op.master}" is not a bridge (it is {mk or "a plain device"}); create one: ip link add {op.master}-br type bridge')
+        kw["master"] = m
+    if op.nomaster:
+        kw["master"] = 0
+    if op.mtu:
+        kw["mtu"] = op.mtu
+    if op.address:
+        kw["address"] = op.address
+    if op.newname:
+        if ipr.link_lookup(ifname=op.newname):
+            raise LabError("RTNETLINK answers: File exists", f'A device "{op.newname}" already exists.')
+        cur = next(iter(ipr.get_links(idx)))
+        if cur["flags"] & 1:
+            raise LabError("RTNETLINK answers: Device or resource busy",
+                           f"Bring it down first: ip link set {op.dev} down")
+        kw["ifname"] = op.newname
+    if op.promisc is not None or op.arp is not None:
+        cur = next(iter(ipr.get_links(idx)))
+        flags = cur["flags"]
+        mask = 0
+        if op.promisc is not None:
+            mask |= 0x100
+            flags = flags | 0x100 if op.promisc else flags & ~0x100
+        if op.arp is not None:
+            mask |= 0x80
+            flags = flags & ~0x80 if op.arp else flags | 0x80
+        kw["flags"] = flags
+        kw["change"] = mask
+    if op.netns:
+        b.require_ns(op.netns)
+        target = b.ipr(op.netns)
+        name = op.newname or op.dev
+        if target.link_lookup(ifname=name):
+            raise LabError("RTNETLINK answers: File exists",
+                           f'Namespace "{op.netns}" already has a device "{name}"; rename it first: ip link set {op.dev} name NEW')
+    try:
+        if kw:
+            ipr.link("set", index=idx, **kw)
+            if op.newname and b.journal is not None:
+                b.record(op.ns, kind="rename", name=op.dev, new=op.newname)
+        if op.netns:
+            ipr.link("set", index=idx, net_ns_fd=nsutil.ns_path(op.netns))
+        if op.up is not None:
+            ns = op.netns or op.ns
+            name = op.newname or op.dev
+            b.ipr(ns).link("set", index=b.link_index(ns, name), state="up" if op.up else "down")
+    except NetlinkError as e:
+        raise nl_error(e) from None
+    return ""
+
+
+@applies(c.LinkDel)
+def link_del(b, op: c.LinkDel) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    try:
+        b.ipr(op.ns).link("del", index=idx)
+    except NetlinkError as e:
+        if e.code == 95:
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           f'"{op.dev}" cannot be deleted (a physical or loopback device).') from None
+        raise nl_error(e) from None
+    return ""
+
+
+def _netns_names_for_links(b, ns) -> dict[int, str]:
+    return {k: v for k, v in state.netns_ids(b, ns).items() if v}
+
+
+@applies(c.LinkShow)
+def link_show(b, op: c.LinkShow) -> str:
+    ls = state.links(b, op.ns)
+    if op.dev:
+        b.link_index(op.ns, op.dev)
+        ls = [l for l in ls if l.name == op.dev]
+    if op.kind:
+        ls = [l for l in ls if l.kind == op.kind]
+    if op.master:
+        m = b.link_index(op.ns, op.master)
+        ls = [l for l in ls if l.master_index == m]
+    if op.up_only:
+        ls = [l for l in ls if l.up]
+    if op.opts.json:
+        return render.links_json(ls)
+    return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns))
+
+
+# ---- address -----------------------------------------------------------------------------------------
+def _broadcast(op: c.AddrAdd) -> str | None:
+    if op.broadcast == "+":
+        if ":" in op.local:
+            return None
+        return str(ipaddress.ip_network(f"{op.local}/{op.prefixlen}", strict=False).broadcast_address)
+    if op.broadcast == "-":
+        return None
+    return op.broadcast
+
+
+@applies(c.AddrAdd)
+def addr_add(b, op: c.AddrAdd) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    fam = socket.AF_INET6 if ":" in op.local else socket.AF_INET
+    exists = [a for a in ipr.get_addr(index=idx, family=fam)
+              if (a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")) == op.local and a["prefixlen"] == op.prefixlen]
+    if exists and not op.replace:
+        raise LabError("RTNETLINK answers: File exists",
+                       f"{op.local}/{op.prefixlen} is already on {op.dev}; use ip addr replace, or ip addr del it first.")
+    kw: dict = {"index": idx, "address": op.local, "prefixlen": op.prefixlen}
+    brd = _broadcast(op)
+    if brd:
+        kw["broadcast"] = brd
+    if op.label:
+        kw["label"] = op.label
+    if op.scope:
+        kw["scope"] = c.SCOPES[op.scope]
+    b.record(op.ns, kind="addr", dev=op.dev, cidr=f"{op.local}/{op.prefixlen}")
+    try:
+        ipr.addr("replace" if op.replace else "add", **kw)
+    except NetlinkError as e:
+        raise nl_error(e) from None
+    return ""
+
+
+@applies(c.AddrDel)
+def addr_del(b, op: c.AddrDel) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    fam = socket.AF_INET6 if ":" in op.local else socket.AF_INET
+    have = [a for a in ipr.get_addr(index=idx, family=fam)
+            if (a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")) == op.local
+            and (op.prefixlen is None or a["prefixlen"] == op.prefixlen)]
+    if not have:
+        on = [f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx)]
+        raise LabError("RTNETLINK answers: Cannot assign requested address",
+                       f"{op.dev} has no address {op.local}" + (f"/{op.prefixlen}" if op.prefixlen else "")
+                       + (f"; it has: {', '.join(on)}" if on else "; it has none"))
+    try:
+        ipr.addr("del", index=idx, address=op.local, prefixlen=have[0]["prefixlen"])
+    except NetlinkError as e:
+        raise nl_error(e) from None
+    return ""
+
+
+@applies(c.AddrFlush)
+def addr_flush(b, op: c.AddrFlush) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    for a in list(ipr.get_addr(index=idx)):
+        try:
+            ipr.addr("del", index=idx, address=a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS"),
+                     prefixlen=a["prefixlen"])
+        except NetlinkError as e:
+            if e.code not in (99, 2):
+                raise nl_error(e) from None
+    return ""
+
+
+@applies(c.AddrShow)
+def addr_show(b, op: c.AddrShow) -> str:
+    ls = state.links(b, op.ns)
+    names = {l.index: l.name for l in ls}
+    addrs = state.addresses(b, op.ns, op.opts.family, names)
+    if op.dev:
+        b.link_index(op.ns, op.dev)
+        ls = [l for l in ls if l.name == op.dev]
+    if op.up_only:
+        ls = [l for l in ls if l.up]
+    if op.opts.json:
+        return render.addrs_json(ls, addrs)
+    return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns))
+
+
+# ---- route -------------------------------------------------------------------------------------------
+RT_TYPE_NUM = {v: k for k, v in state.RT_TYPES.items()}
+
+
+def _route_kw(b, op: c.RouteChange) -> dict:
+    kw: dict = {"family": socket.AF_INET6 if op.family == 6 else socket.AF_INET}
+    if op.dst == "default":
+        kw["dst"] = "0.0.0.0/0" if op.family == 4 else "::/0"
+    else:
+        kw["dst"] = op.dst if "/" in op.dst else f"{op.dst}/{32 if op.family == 4 else 128}"
+    kw["type"] = RT_TYPE_NUM[op.type] if op.type in RT_TYPE_NUM else 1
+    if op.gateway:
+        kw["gateway"] = op.gateway
+    if op.dev:
+        kw["oif"] = b.link_index(op.ns, op.dev)
+    if op.metric is not None:
+        kw["priority"] = op.metric
+    if op.table is not None:
+        kw["table"] = op.table
+    if op.prefsrc:
+        kw["prefsrc"] = op.prefsrc
+    if op.scope:
+        kw["scope"] = c.SCOPES[op.scope]
+    elif op.action != "del" and op.type == "unicast" and not op.gateway and op.dev:
+        kw["scope"] = 253  # a direct route, as iproute2 sets it
+    elif op.action != "del" and op.type == "local":
+        kw["scope"] = 254
+    if op.proto:
+        kw["proto"] = c.PROTOS.get(op.proto, int(op.proto) if op.proto.isdigit() else 4)
+    elif op.action != "del":
+        kw["proto"] = 3  # boot, iproute2's default
+    if op.onlink:
+        kw["flags"] = 4
+    if op.mtu:
+        kw["metrics"] = {"RTAX_MTU": op.mtu}
+    return kw
+
+
+@applies(c.RouteChange)
+def route_change(b, op: c.RouteChange) -> str:
+    kw = _route_kw(b, op)
+    ipr = b.ipr(op.ns)
+    if op.action in ("add", "append", "prepend", "replace", "change"):
+        b.record(op.ns, kind="route", spec={k: v for k, v in kw.items() if k in ("dst", "family", "table", "priority", "type", "gateway")})
+    cmd = {"append": "append", "prepend": "add", "change": "change"}.get(op.action, op.action)
+    try:
+        ipr.route(cmd, **kw)
+    except NetlinkError as e:
+        dst = op.dst
+        if e.code == 17:
+            raise LabError("RTNETLINK answers: File exists",
+                           f"A route to {dst} already exists; use ip route replace, or delete it first.") from None
+        if e.code == 3:
+            raise LabError("RTNETLINK answers: No such process",
+                           f"No route to {dst} matches (see: ip route show{' table ' + str(op.table) if op.table else ''}).") from None
+        if e.code == 101:
+            raise LabError("RTNETLINK answers: Network is unreachable",
+                           f"The gateway {op.gateway} is not on a directly connected network here: add an address in its subnet "
+                           f"or a route to it first (or use 'onlink').") from None
+        if e.code == 22 and op.prefsrc:
+            raise LabError("RTNETLINK answers: Invalid argument",
+                           f"src {op.prefsrc} must be an address of this namespace.") from None
+        raise nl_error(e) from None
+    return ""
+
+
+@applies(c.RouteShow)
+def route_show(b, op: c.RouteShow) -> str:
+    names = _names(b, op.ns)
+    fam = op.opts.family or 4
+    rs = state.routes(b, op.ns, op.table, fam, names)
+    if op.dev:
+        b.link_index(op.ns, op.dev)
+        rs = [r for r in rs if r.dev == op.dev]
+    if op.proto:
+        rs = [r for r in rs if r.proto == op.proto]
+    if op.type:
+        rs = [r for r in rs if r.type == op.type]
+    if op.dst:
+        rs = [r for r in rs if r.dst == op.dst or (op.dst != "default" and r.dst == op.dst.split("/")[0] and op.dst.endswith("/32"))]
+    show_table = op.table in (None, 0)
+    if op.dev:
+        rs = [r.__class__(**{**r.__dict__, "dev": None}) for r in rs]
+    if op.opts.json:
+        return render.routes_json(rs, show_table)
+    return render.routes_text(rs, show_table)
+
+
+@applies(c.RouteGet)
+def route_get(b, op: c.RouteGet) -> str:
+    ipr = b.ipr(op.ns)
+    kw: dict = {"dst": op.dst}
+    if op.src:
+        kw["src"] = op.src
+    if op.iif:
+        kw["iif"] = b.link_index(op.ns, op.iif)
+    if op.oif:
+        kw["oif"] = b.link_index(op.ns, op.oif)
+    if op.mark is not None:
+        kw["mark"] = op.mark
+    try:
+        msgs = list(ipr.route("get", **kw))
+    except NetlinkError as e:
+        if e.code == 101:
+            raise LabError("RTNETLINK answers: Network is unreachable",
+                           f"No route matches {op.dst}: add one (ip route add {op.dst} via GATEWAY) or a default route.") from None
+        raise nl_error(e) from None
+    names = _names(b, op.ns)
+    out, js = [], []
+    for m in msgs:
+        r = state.route_from_msg(op.ns, m, names)
+        s = ("" if r.type == "unicast" else r.type + " ") + op.dst
+        if op.src:
+            s += f" from {op.src}"
+        if r.gateway:
+            s += f" via {r.gateway}"
+        if r.dev:
+            s += f" dev {r.dev}"
+        if r.table not in (254, 255) :
+            s += f" table {render.table_name(r.table)}"
+        if r.prefsrc:
+            s += f" src {r.prefsrc}"
+        if op.iif:
+            s += f" iif {op.iif}"
+        uid = m.get_attr("RTA_UID")
+        s += f" uid {uid if uid is not None else 0}" if not op.iif else ""
+        out.append(s + "\n    cache ")
+        d = {"type": r.type, "dst": op.dst}
+        if r.gateway:
+            d["gateway"] = r.gateway
+        if r.dev:
+            d["dev"] = r.dev
+        if r.prefsrc:
+            d["prefsrc"] = r.prefsrc
+        d["table"] = render.table_name(r.table)
+        js.append(d)
+    return json.dumps(js) if op.opts.json else "\n".join(out)
+
+
+@applies(c.RouteFlush)
+def route_flush(b, op: c.RouteFlush) -> str:
+    ipr = b.ipr(op.ns)
+    names = _names(b, op.ns)
+    for m in list(ipr.get_routes(family=socket.AF_INET)):
+        r = state.route_from_msg(op.ns, m, names)
+        if op.table not in (None, 0) and r.table != op.table:
+            continue
+        if op.dev and r.dev != op.dev:
+            continue
+        if op.proto and r.proto != op.proto:
+            continue
+        try:
+            ipr.route("del", **{"dst": m.get_attr("RTA_DST") or "0.0.0.0", "dst_len": m["dst_len"], "table": r.table,
+                                "type": m["type"], "family": m["family"],
+                                **({"priority": r.metric} if r.metric is not None else {}),
+                                **({"oif": m.get_attr("RTA_OIF")} if m.get_attr("RTA_OIF") else {})})
+        except NetlinkError:
+            pass
+    return ""
+
+
+# ---- neighbour ---------------------------------------------------------------------------------------
+NUD_NUM = {"incomplete": 0x01, "reachable": 0x02, "stale": 0x04, "delay": 0x08, "probe": 0x10, "failed": 0x20,
+           "noarp": 0x40, "permanent": 0x80, "none": 0x00}
+
+
+@applies(c.NeighChange)
+def neigh_change(b, op: c.NeighChange) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    fam = socket.AF_INET6 if ":" in op.dst else socket.AF_INET
+    kw: dict = {"dst": op.dst, "ifindex": idx, "family": fam}
+    if op.action != "del":
+        kw["state"] = NUD_NUM[op.state]
+        if op.lladdr:
+            kw["lladdr"] = op.lladdr
+        if op.router:
+            kw["flags"] = 0x80
+        b.record(op.ns, kind="neigh", dev=op.dev, dst=op.dst)
+    try:
+        ipr.neigh({"add": "add", "del": "del", "replace": "replace", "change": "change"}[op.action], **kw)
+    except NetlinkError as e:
+        if e.code == 17:
+            raise LabError("RTNETLINK answers: File exists",
+                           f"{op.dst} already has an entry on {op.dev}; use ip neigh replace.") from None
+        if e.code == 2:
+            raise LabError("RTNETLINK answers: No such file or directory",
+                           f"There is no neighbour entry for {op.dst} on {op.dev} (see: ip neigh show dev {op.dev}).") from None
+        raise nl_error(e) from None
+    return ""
+
+
+@applies(c.NeighShow)
+def neigh_show(b, op: c.NeighShow) -> str:
+    names = _names(b, op.ns)
+    ns_ = state.neighbours(b, op.ns, names, op.opts.family or 4)
+    if op.dev:
+        b.link_index(op.ns, op.dev)
+        ns_ = [n for n in ns_ if n.dev == op.dev]
+    if op.state and op.state != "all":
+        ns_ = [n for n in ns_ if op.state.upper() in n.state.split(",")]
+    elif not op.state:
+        ns_ = [n for n in ns_ if n.state != "NOARP"]
+    if op.opts.json:
+        return render.neighs_json(ns_)
+    if op.dev:
+        return "\n".join(render.neigh_text(n).replace(f" dev {op.dev}", "", 1) for n in ns_)
+    return render.neighs_text(ns_)
+
+
+@applies(c.NeighFlush)
+def neigh_flush(b, op: c.NeighFlush) -> str:
+    ipr = b.ipr(op.ns)
+    names = _names(b, op.ns)
+    if op.dev:
+        b.link_index(op.ns, op.dev)
+    rev = {v: k for k, v in names.items()}
+    for n in state.neighbours(b, op.ns, names, 4):
+        if op.dev and n.dev != op.dev:
+            continue
+        if op.state and op.state != "all" and op.state.upper() not in n.state:
+            continue
+        if not op.state and ("PERMANENT" in n.state or "NOARP" in n.state):
+            continue  # iproute2 flush leaves permanent entries unless asked
+        try:
+            ipr.neigh("del", dst=n.dst, ifindex=rev[n.dev], family=socket.AF_INET)
+        except NetlinkError:
+            pass
+    return ""
+
+
+# ---- rule --------------------------------------------------------------------------------------------
+@applies(c.RuleChange)
+def rule_change(b, op: c.RuleChange) -> str:
+    ipr = b.ipr(op.ns)
+    kw: dict = {"family": socket.AF_INET}
+    if op.src and op.src != "all":
+        a, _, l = op.src.partition("/")
+        kw.update(src=a, src_len=int(l))
+    if op.dst and op.dst != "all":
+        a, _, l = op.dst.partition("/")
+        kw.update(dst=a, dst_len=int(l))
+    if op.table is not None:
+        kw["table"] = op.table
+    if op.priority is not None:
+        kw["priority"] = op.priority
+    if op.fwmark is not None:
+        kw["fwmark"] = op.fwmark
+    if op.iif:
+        kw["iifname"] = op.iif
+    if op.oif:
+        kw["oifname"] = op.oif
+    kw["action"] = {"unicast": "FR_ACT_TO_TBL", "blackhole": "FR_ACT_BLACKHOLE",
+                    "unreachable": "FR_ACT_UNREACHABLE", "prohibit": "FR_ACT_PROHIBIT"}[op.rule_type]
+    if op.action == "add":
+        b.record(op.ns, kind="rule", spec={k: v for k, v in kw.items()})
+    try:
+        ipr.rule(op.action, **kw)
+    except NetlinkError as e:
+        if e.code == 2 and op.action == "del":
+            raise LabError("RTNETLINK answers: No such file or directory", "No rule matches (see: ip rule show).") from None
+        raise nl_error(e) from None
+    return ""
+
+
+def rule_lines(b, ns) -> list[tuple[int, str]]:
+    out = []
+    for m in b.ipr(ns).get_rules(family=socket.AF_INET):
+        ga = m.get_attr
+        prio = ga("FRA_PRIORITY") or 0
+        s = "from " + (f"{ga('FRA_SRC')}" + (f"/{m['src_len']}" if m["src_len"] != 32 else "") if ga("FRA_SRC") else "all")
+        if ga("FRA_DST"):
+            s += f" to {ga('FRA_DST')}" + (f"/{m['dst_len']}" if m["dst_len"] != 32 else "")
+        if ga("FRA_FWMARK"):
+            s += f" fwmark {hex(ga('FRA_FWMARK'))}"
+        if ga("FRA_IIFNAME"):
+            s += f" iif {ga('FRA_IIFNAME')}"
+        if ga("FRA_OIFNAME"):
+            s += f" oif {ga('FRA_OIFNAME')}"
+        act = m["action"]
+        if act == 1:
+            s += f" lookup {render.table_name(ga('FRA_TABLE') or m['table'])}"
+        else:
+            s += " " + {6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(act, f"action {act}")
+        out.append((prio, s))
+    return sorted(out)
+
+
+@applies(c.RuleShow)
+def rule_show(b, op: c.RuleShow) -> str:
+    rows = rule_lines(b, op.ns)
+    if op.opts.json:
+        return json.dumps([{"priority": p, "rule": s} for p, s in rows])
+    return "\n".join(f"{p}:\t{s}" for p, s in rows)
+
+
+@applies(c.ExecOp)
+def exec_op(b, op: c.ExecOp) -> str:
+    """Run a program in a namespace, capturing its output (interactive runs are the caller's: see engine)."""
+    r = b.run_cmd(op.ns, list(op.argv), timeout=60)
+    out = (r.stdout or "") + (r.stderr or "")
+    if r.returncode != 0:
+        raise LabError(out.rstrip() or f"{op.argv[0]} exited with status {r.returncode}")
+    return out.rstrip("\n")

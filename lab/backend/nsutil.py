@@ -1,0 +1,151 @@
+"""Namespace plumbing: setns/unshare through libc (Python 3.11 has neither), and a context manager that
+moves the calling thread into a network namespace and back. Knows nothing of links or rules."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import threading
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(target.encode(), flags), f"umount {target}")
+
+
+def ns_path(name: str) -> str:
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def list_netns() -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(NETNS_RUN_DIR) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def netns_exists(name: str) -> bool:
+    return os.path.exists(ns_path(name))
+
+
+class _TopNetns:
+    """The namespace that plays "the host": where commands without -n act. Held as an open fd."""
+
+    def __init__(self) -> None:
+        self.fd = -1
+        self.reset()
+
+    def reset(self) -> None:
+        """Record the calling thread's current netns as the top (after the sandbox or a test re-unshares)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+TOP = _TopNetns()
+_local = threading.local()
+
+
+def _current_fd_stack() -> list:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+@contextlib.contextmanager
+def in_netns(name: str | None):
+    """Run the body with the calling thread inside netns `name` (None or "" = the top namespace).
+
+    Sockets opened inside stay bound to that namespace after the body ends; /proc/sys/net and
+    subprocesses started inside follow it too. Raises LabError-friendly FileNotFoundError when absent.
+    """
+    if name:
+        target = os.open(ns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+    else:
+        target = os.dup(TOP.fd)
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(target)
+        _current_fd_stack().append(name)
+        try:
+            yield
+        finally:
+            _current_fd_stack().pop()
+            setns(back)
+    finally:
+        os.close(target)
+        os.close(back)
+
+
+def create_netns(name: str) -> None:
+    """Create a named netns like `ip netns add`: a fresh netns bind-mounted on /run/netns/NAME.
+
+    Done in a short-lived thread (unshare(CLONE_NEWNET) only changes the calling thread) so the caller
+    never leaves its own namespace. Raises FileExistsError if the name is taken.
+    """
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    path = ns_path(name)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    err: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            unshare(CLONE_NEWNET)
+            mount("/proc/thread-self/ns/net", path, None, 4096)  # MS_BIND
+        except BaseException as e:  # noqa: BLE001
+            err.append(e)
+
+    t = threading.Thread(target=worker, name=f"netns-create-{name}")
+    t.start()
+    t.join()
+    if err:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise err[0]
+
+
+def remove_netns(name: str) -> None:
+    """Delete a named netns like `ip netns del`: unmount and unlink. FileNotFoundError if absent."""
+    path = ns_path(name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+    with contextlib.suppress(OSError):
+        umount(path, 2)  # MNT_DETACH
+    os.unlink(path)
+
+
+def netns_inode(name: str | None) -> int:
+    if name:
+        return os.stat(ns_path(name)).st_ino
+    return os.fstat(TOP.fd).st_ino

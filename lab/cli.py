@@ -1,0 +1,154 @@
+"""The `lab` command line: the TUI (default), `shell`, `run`, `clean`, `trace`, `play`, `export`.
+
+Keeps start-up fast: argparse only; textual, prompt_toolkit, pyroute2 and scapy are imported by the
+sub-command that needs them. Decides sandbox vs --host before anything else starts a thread.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lab import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lab",
+        description="A terminal network lab for Linux networking on the real kernel. "
+                    "By default it runs in a private, rootless sandbox that disappears when it exits.")
+    p.add_argument("--version", action="version", version=f"lab {__version__}")
+    p.add_argument("--host", action="store_true",
+                   help="work on this machine's real network namespaces (root); `lab clean` undoes what lab created")
+    p.add_argument("--theme", default=None, help="TUI theme name or path to a theme file (see themes/)")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.add_parser("tui", help="open the live dashboard (the default)")
+    sub.add_parser("shell", help="an interactive prompt over the command engine")
+    r = sub.add_parser("run", help="run a file of lab commands (- for stdin)")
+    r.add_argument("file")
+    r.add_argument("--keep-going", action="store_true", help="do not stop at the first error")
+    r.add_argument("-q", "--quiet", action="store_true", help="do not echo commands")
+    r.add_argument("--then-shell", action="store_true", help="open `lab shell` afterwards (the sandbox lives on)")
+    sub.add_parser("clean", help="--host: remove exactly what lab created on this machine")
+    t = sub.add_parser("trace", help="inject a packet and trace it through the kernel's hooks",
+                       description="Usage: lab trace [--setup FILE] NS PROTO DST[:PORT] [options]")
+    t.add_argument("args", nargs=argparse.REMAINDER)
+    pl = sub.add_parser("play", help="play a guided scenario")
+    pl.add_argument("args", nargs=argparse.REMAINDER)
+    ex = sub.add_parser("export", help="write the lab as a shell script or a topology graph")
+    ex.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def _die(msg: str, code: int = 1) -> int:
+    print(f"lab: {msg}", file=sys.stderr)
+    return code
+
+
+def has_net_admin() -> bool:
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 12))
+    except OSError:
+        pass
+    return False
+
+
+def setup(host: bool):
+    """Enter the sandbox (or check --host rights) and return a ready Engine."""
+    from lab.errors import LabError
+
+    if host:
+        if not has_net_admin():
+            raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
+                           "Run it with sudo, or drop --host to use the rootless sandbox.")
+    else:
+        from lab.backend.sandbox import enter_sandbox
+
+        enter_sandbox()
+    from lab.backend.core import Backend
+    from lab.engine import Engine
+
+    return Engine(Backend(host=host))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from lab.errors import LabError
+
+    try:
+        return _dispatch(args)
+    except LabError as e:
+        return _die(str(e))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args) -> int:
+    cmd = args.cmd or "tui"
+    if cmd == "clean":
+        from lab.backend.clean import clean
+
+        if not has_net_admin():
+            return _die("clean works on --host labs and needs root: sudo lab clean")
+        print(clean())
+        return 0
+    if cmd == "run":
+        return _run(args)
+    if cmd == "trace":
+        from lab.tracer.cli import main as trace_main
+
+        return trace_main(args)
+    if cmd == "play":
+        from lab.scenario.cli import main as play_main
+
+        return play_main(args)
+    if cmd == "export":
+        from lab.scenario.export import main as export_main
+
+        return export_main(args)
+    engine = setup(args.host)
+    if cmd == "tui":
+        try:
+            from lab.ui.app import run_app
+        except ImportError:
+            cmd = "shell"
+        else:
+            return run_app(engine, theme=args.theme)
+    from lab.shell import run_shell
+
+    return run_shell(engine)
+
+
+def _run(args) -> int:
+    if args.file == "-":
+        lines = sys.stdin.read().splitlines()
+        name = "<stdin>"
+    else:
+        try:
+            with open(args.file) as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            return _die(f"cannot read {args.file}: {e.strerror}")
+        name = args.file
+    engine = setup(args.host)
+
+    def show(r):
+        if not args.quiet:
+            print(f"$ {r.line.strip()}", flush=True)
+        if r.output:
+            print(r.output, flush=True)
+        if not r.ok:
+            print(f"{name}:{r.lineno}: {r.error}", file=sys.stderr, flush=True)
+
+    results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show)
+    failed = [r for r in results if not r.ok]
+    if args.then_shell:
+        from lab.shell import run_shell
+
+        run_shell(engine)
+    return 1 if failed else 0

@@ -1,0 +1,63 @@
+"""The command language: text -> Op. One table of command families drives parsing, help and completion.
+
+Pure: never touches the kernel. `parse(line, ctx)` returns an Op, None for a blank/comment line, or
+raises ParseError (a LabError) with iproute2's wording and the fix.
+"""
+from __future__ import annotations
+
+import importlib
+
+from lab.commands.base import Context, Op, ParseError, tokenize
+from lab.errors import did_you_mean
+
+# first word -> module with parse(argv, ctx, ns[, parse_argv]) ; help summaries for `help` and completion
+FAMILIES: dict[str, tuple[str, str]] = {
+    "ip": ("lab.commands.ip", "namespaces, links, addresses, routes, neighbours, rules"),
+    "bridge": ("lab.commands.bridge", "bridge ports and forwarding database"),
+    "brctl": ("lab.commands.bridge", "brctl show: bridges and their ports"),
+    "tc": ("lab.commands.tc", "traffic control: qdiscs, classes, filters"),
+    "iptables": ("lab.commands.iptables", "packet filter and NAT rules (iptables-nft)"),
+    "iptables-save": ("lab.commands.iptables", "dump rules in iptables-restore format"),
+    "iptables-restore": ("lab.commands.iptables", "load rules from iptables-save format"),
+    "sysctl": ("lab.commands.sysctl", "read and write net.* kernel settings"),
+    "trace": ("lab.commands.trace", "inject a packet and trace it hook by hook"),
+}
+
+# other programs that may run inside a namespace (`red ping ...`, `ip netns exec red tcpdump ...`)
+PROGRAMS = ("ping", "ping6", "tcpdump", "bash", "sh", "zsh", "nc", "ncat", "curl", "wget", "traceroute",
+            "tracepath", "arping", "ss", "netstat", "python3", "socat", "nft", "conntrack", "ethtool",
+            "iperf3", "hostname", "cat", "echo", "sleep", "true", "false", "ls", "env", "id")
+
+
+def family_parser(head: str):
+    mod = importlib.import_module(FAMILIES[head][0])
+    return mod
+
+
+def parse(line: str, ctx: Context | None = None) -> Op | None:
+    words = tokenize(line)
+    if not words:
+        return None
+    return parse_argv(words, ctx or Context(), None)
+
+
+def parse_argv(words: list[str], ctx: Context, ns: str | None) -> Op:
+    from lab.commands.ip import ExecOp
+
+    head = words[0]
+    if head in FAMILIES:
+        mod = family_parser(head)
+        if head == "ip":
+            return mod.parse(words[1:], ctx, ns, parse_argv)
+        return mod.parse(head, words[1:], ctx, ns)
+    if head in ctx.namespaces and len(words) > 1 and ns is None:
+        # Mininet-style shorthand: `red ping 10.0.0.2`, `red ip addr`
+        return parse_argv(words[1:], ctx, head)
+    if head in ctx.namespaces:
+        raise ParseError(f'"{head}" is a namespace: say what to run in it.', f"Try: {head} ip addr, or {head} ping ADDR")
+    if head in PROGRAMS or head.startswith(("/", "./")):
+        return ExecOp(ns, argv=tuple(words))
+    hint = did_you_mean(head, list(FAMILIES) + list(ctx.namespaces) + list(PROGRAMS))
+    raise ParseError(f'Unknown command "{head}"{hint}',
+                     "Commands: " + ", ".join(k for k in FAMILIES if k != "brctl") +
+                     "; or NAMESPACE COMMAND (e.g. red ping 10.0.0.2); `help` lists them.")

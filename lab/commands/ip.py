@@ -1,0 +1,859 @@
+"""`ip` (iproute2) command parser: netns, link, addr, route, neigh, rule -> typed Ops.
+
+Accepts iproute2's abbreviations (`ip a`, `ip r`, `ip l s`, `ip n`) by prefix in iproute2's own order.
+Pure: validation of syntax and values only; whether a device exists is the backend's business.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lab.commands.base import (Args, Context, Op, ParseError, matches, need_ip, need_mac, need_name,
+                               need_ns_name, need_prefix, pick)
+
+OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "link",
+           "netns", "help"]
+SUPPORTED = {"address", "route", "rule", "neighbor", "neighbour", "link", "netns", "help"}
+LINK_KINDS = ["veth", "bridge", "vxlan", "macvlan", "vlan", "gre", "gretap", "geneve", "dummy", "ipvlan",
+              "wireguard", "tun", "tap", "ifb"]
+ROUTE_TYPES = ["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat"]
+NUD_STATES = ["permanent", "noarp", "reachable", "stale", "none", "incomplete", "delay", "probe", "failed"]
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+TABLES = {"main": 254, "local": 255, "default": 253, "all": 0, "unspec": 0}
+PROTOS = {"kernel": 2, "boot": 3, "static": 4, "dhcp": 16, "bird": 12, "redirect": 1, "ra": 9, "zebra": 11}
+
+
+@dataclass(frozen=True)
+class ShowOpts:
+    json: bool = False
+    brief: bool = False
+    details: bool = False
+    stats: bool = False
+    family: int | None = None   # 4, 6 or None
+    pretty: bool = False
+
+
+@dataclass(frozen=True)
+class ShowOp(Op):
+    opts: ShowOpts = ShowOpts()
+
+    @property
+    def mutates(self) -> bool:
+        return False
+
+
+# ---- netns -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NetnsAdd(Op):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class NetnsDel(Op):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class NetnsList(ShowOp):
+    pass
+
+
+@dataclass(frozen=True)
+class NetnsIdentify(ShowOp):
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class ExecOp(Op):
+    """Run another program inside a namespace (ping, tcpdump, a shell...)."""
+    argv: tuple[str, ...] = ()
+
+
+# ---- link --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LinkAdd(Op):
+    name: str = ""
+    kind: str = ""
+    peer: str | None = None
+    peer_ns: str | None = None
+    netns: str | None = None        # create the link itself in another namespace
+    mtu: int | None = None
+    address: str | None = None
+    peer_address: str | None = None
+    link: str | None = None         # lower device (vxlan dev, macvlan/vlan link)
+    vni: int | None = None
+    remote: str | None = None
+    local: str | None = None
+    group: str | None = None
+    dstport: int | None = None
+    learning: bool | None = None
+    mode: str | None = None         # macvlan mode
+    vlan_id: int | None = None
+    stp: bool | None = None
+    up: bool = False
+
+
+@dataclass(frozen=True)
+class LinkSet(Op):
+    dev: str = ""
+    up: bool | None = None
+    master: str | None = None
+    nomaster: bool = False
+    netns: str | None = None
+    mtu: int | None = None
+    address: str | None = None
+    newname: str | None = None
+    promisc: bool | None = None
+    arp: bool | None = None
+
+
+@dataclass(frozen=True)
+class LinkDel(Op):
+    dev: str = ""
+
+
+@dataclass(frozen=True)
+class LinkShow(ShowOp):
+    dev: str | None = None
+    kind: str | None = None
+    master: str | None = None
+    up_only: bool = False
+
+
+# ---- addr --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AddrAdd(Op):
+    dev: str = ""
+    local: str = ""
+    prefixlen: int = 32
+    broadcast: str | None = None
+    label: str | None = None
+    scope: str | None = None
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class AddrDel(Op):
+    dev: str = ""
+    local: str = ""
+    prefixlen: int | None = None
+
+
+@dataclass(frozen=True)
+class AddrShow(ShowOp):
+    dev: str | None = None
+    up_only: bool = False
+
+
+@dataclass(frozen=True)
+class AddrFlush(Op):
+    dev: str = ""
+
+
+# ---- route -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RouteChange(Op):
+    action: str = "add"             # add, del, replace, change, append, prepend
+    dst: str = "default"            # "default" or "a.b.c.d/len"
+    type: str = "unicast"
+    gateway: str | None = None
+    dev: str | None = None
+    metric: int | None = None
+    table: int | None = None
+    prefsrc: str | None = None
+    scope: str | None = None
+    proto: str | None = None
+    onlink: bool = False
+    mtu: int | None = None
+    family: int = 4
+
+
+@dataclass(frozen=True)
+class RouteShow(ShowOp):
+    table: int | None = 254
+    dev: str | None = None
+    dst: str | None = None
+    proto: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class RouteGet(ShowOp):
+    dst: str = ""
+    src: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    mark: int | None = None
+
+
+@dataclass(frozen=True)
+class RouteFlush(Op):
+    table: int | None = 254
+    dev: str | None = None
+    proto: str | None = None
+
+
+# ---- neigh -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NeighChange(Op):
+    action: str = "add"             # add, del, replace, change
+    dst: str = ""
+    dev: str = ""
+    lladdr: str | None = None
+    state: str = "permanent"
+    router: bool = False
+
+
+@dataclass(frozen=True)
+class NeighShow(ShowOp):
+    dev: str | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class NeighFlush(Op):
+    dev: str | None = None
+    state: str | None = None
+
+
+# ---- rule --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleChange(Op):
+    action: str = "add"
+    src: str | None = None          # prefix
+    dst: str | None = None
+    table: int | None = None
+    priority: int | None = None
+    fwmark: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    rule_type: str = "unicast"      # unicast (lookup), blackhole, unreachable, prohibit
+    family: int = 4
+
+
+@dataclass(frozen=True)
+class RuleShow(ShowOp):
+    pass
+
+
+@dataclass(frozen=True)
+class HelpOp(ShowOp):
+    text: str = ""
+
+
+HELP = {
+    "ip": "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n"
+          "where  OBJECT := { address | link | neighbour | netns | route | rule }\n"
+          "       OPTIONS := { -n[etns] NAME | -j[son] | -br[ief] | -d[etails] | -s[tatistics] | -4 | -6 }",
+    "link": "Usage: ip link add NAME type { veth peer name PEER [netns NS] | bridge | vxlan id VNI [remote|local|group ADDR] [dev DEV] [dstport PORT] | macvlan link DEV [mode MODE] | vlan link DEV id ID }\n"
+            "       ip link set DEV { up | down | master BR | nomaster | netns NS | mtu MTU | address MAC | name NEW }\n"
+            "       ip link del DEV\n"
+            "       ip link show [ DEV ] [ type TYPE ] [ master BR ] [ up ]",
+    "address": "Usage: ip addr { add | del } IFADDR dev DEV [ broadcast ADDR | brd + ] [ label LABEL ] [ scope SCOPE ]\n"
+               "       ip addr show [ dev DEV ] [ up ]\n       ip addr flush dev DEV",
+    "route": "Usage: ip route { add | del | replace | change | append } ROUTE\n"
+             "       ip route show [ table TABLE ] [ dev DEV ]\n       ip route get ADDR [ from ADDR ] [ iif DEV ] [ oif DEV ]\n"
+             "       ip route flush [ table TABLE ] [ dev DEV ]\n"
+             "ROUTE := [ TYPE ] { PREFIX | default } [ via ADDR ] [ dev DEV ] [ metric N ] [ table TABLE ] [ src ADDR ]\n"
+             "         [ scope SCOPE ] [ proto PROTO ] [ onlink ]\nTYPE := { unicast | blackhole | unreachable | prohibit | local }",
+    "neighbour": "Usage: ip neigh { add | del | replace | change } ADDR [ lladdr LLADDR ] [ nud STATE ] dev DEV [ router ]\n"
+                 "       ip neigh { show | flush } [ dev DEV ] [ nud STATE ]",
+    "rule": "Usage: ip rule { add | del } [ from PREFIX ] [ to PREFIX ] [ fwmark MARK ] [ iif DEV ] [ oif DEV ] [ priority N ] { table TABLE | blackhole | unreachable | prohibit }\n"
+            "       ip rule show",
+    "netns": "Usage: ip netns list\n       ip netns add NAME\n       ip netns del NAME\n"
+             "       ip netns exec NAME COMMAND...\n       ip netns identify [PID]",
+}
+
+
+def parse_table(word: str) -> int:
+    if word in TABLES:
+        return TABLES[word]
+    if word.isdigit() and int(word) < 2**32:
+        return int(word)
+    raise ParseError(f'Error: argument "{word}" is wrong: "table" value is invalid',
+                     "Use a number or one of main, local, default, all.")
+
+
+def parse_dev_arg(a: Args) -> str:
+    return need_name(a.next("a device name"))
+
+
+def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
+    """Parse the words after `ip`. `parse_argv` parses a nested command (for `ip netns exec`)."""
+    a = Args(argv, "ip")
+    opts: dict = {}
+    while a and a.peek().startswith("-") and a.peek() != "-":
+        o = a.next().lstrip("-")
+        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
+            ns = need_ns_name(a.next("a namespace name"))
+        elif o and "json".startswith(o) and o.startswith("j"):
+            opts["json"] = True
+        elif o in ("br", "bri", "brie", "brief"):
+            opts["brief"] = True
+        elif o and "details".startswith(o) and o.startswith("d"):
+            opts["details"] = True
+        elif o and ("statistics".startswith(o) or "stats".startswith(o)) and o.startswith("s"):
+            opts["stats"] = True
+        elif o == "4":
+            opts["family"] = 4
+        elif o == "6":
+            opts["family"] = 6
+        elif o and "pretty".startswith(o) and o.startswith("p"):
+            opts["pretty"] = True
+        elif o and ("color".startswith(o) or "colour".startswith(o)) and o.startswith("c"):
+            pass
+        elif o in ("o", "oneline", "h", "human", "human-readable"):
+            pass
+        elif o in ("V", "Version"):
+            return HelpOp(ns, text="ip utility, lab (iproute2-compatible)")
+        else:
+            raise ParseError(f'Option "-{o}" is unknown, try "ip -help".')
+    so = ShowOpts(**opts)
+    if not a:
+        return HelpOp(ns, opts=so, text=HELP["ip"])
+    obj_word = a.next()
+    if obj_word in ("help", "-help"):
+        return HelpOp(ns, opts=so, text=HELP["ip"])
+    obj = None
+    for o in OBJECTS:
+        if matches(obj_word, o):
+            obj = o
+            break
+    if obj is None:
+        raise ParseError(f'Object "{obj_word}" is unknown, try "ip help".',
+                         "Objects: address (a), link (l), route (r), neighbour (n), rule (ru), netns")
+    if obj not in SUPPORTED:
+        raise ParseError(f'"ip {obj}" is not supported by lab.',
+                         "Supported: ip address, link, route, neighbour, rule, netns.")
+    handler = {"address": _addr, "route": _route, "rule": _rule, "neighbor": _neigh, "neighbour": _neigh,
+               "link": _link, "netns": _netns, "help": lambda *x: HelpOp(ns, text=HELP["ip"])}[obj]
+    if obj == "netns":
+        return _netns(a, ns, so, ctx, parse_argv)
+    return handler(a, ns, so)
+
+
+# ---- netns -------------------------------------------------------------------------------------------
+def _netns(a: Args, ns, so, ctx, parse_argv) -> Op:
+    if not a:
+        return NetnsList(ns, opts=so)
+    verb = pick(a.next(), ["list", "add", "attach", "set", "delete", "identify", "pids", "exec", "monitor",
+                           "show", "help"], "ip netns command", "ip netns")
+    if verb in ("list", "show"):
+        return NetnsList(ns, opts=so)
+    if verb == "help":
+        return HelpOp(ns, text=HELP["netns"])
+    if verb == "add":
+        name = need_ns_name(a.next("a namespace name"))
+        _no_more(a, "ip netns add")
+        return NetnsAdd(ns, name=name)
+    if verb == "delete":
+        name = need_ns_name(a.next("a namespace name"))
+        _no_more(a, "ip netns del")
+        return NetnsDel(ns, name=name)
+    if verb == "identify":
+        pid = a.int("pid") if a else None
+        return NetnsIdentify(ns, opts=so, pid=pid)
+    if verb == "exec":
+        name = need_ns_name(a.next("a namespace name"))
+        rest = a.rest()
+        if not rest:
+            raise ParseError("No command specified", f"Try: ip netns exec {name} ip addr")
+        if parse_argv is not None:
+            return parse_argv(rest, ctx, name)
+        return ExecOp(name, argv=tuple(rest))
+    raise ParseError(f'"ip netns {verb}" is not supported by lab.')
+
+
+def _no_more(a: Args, cmd: str) -> None:
+    if a:
+        raise ParseError(f'Error: either "dev" is duplicate, or "{a.peek()}" is a garbage.',
+                         f'"{cmd}" takes nothing after that.')
+
+
+# ---- link --------------------------------------------------------------------------------------------
+def _link(a: Args, ns, so) -> Op:
+    if not a:
+        return LinkShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "set", "change", "replace", "delete", "show", "list", "lst", "help"],
+                "ip link command", "ip link")
+    if verb == "help":
+        return HelpOp(ns, text=HELP["link"])
+    if verb == "add":
+        return _link_add(a, ns)
+    if verb in ("set", "change"):
+        return _link_set(a, ns)
+    if verb == "delete":
+        if not a:
+            raise ParseError('Not enough information: "dev" argument is required.', "Try: ip link del veth0")
+        w = a.next()
+        if w == "dev":
+            w = a.next("a device name")
+        dev = need_name(w)
+        if a and a.peek() == "type":
+            a.next(); a.next("a link type")
+        _no_more(a, "ip link del")
+        return LinkDel(ns, dev=dev)
+    if verb == "replace":
+        raise ParseError('"ip link replace" is not supported by lab.', "Delete the link and add it again.")
+    dev = kind = master = None
+    up = False
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w == "type":
+            kind = a.next("a link type")
+        elif w == "master":
+            master = need_name(a.next("a bridge name"))
+        elif w == "up":
+            up = True
+        elif dev is None and not w.startswith("-"):
+            dev = need_name(w)
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+    return LinkShow(ns, opts=so, dev=dev, kind=kind, master=master, up_only=up)
+
+
+def _link_add(a: Args, ns) -> LinkAdd:
+    f: dict = {}
+    name = None
+    while a:
+        w = a.next()
+        if w in ("name", "dev"):
+            name = need_name(a.next("a device name"))
+        elif w == "type":
+            f["kind"] = a.next("a link type")
+            break
+        elif w == "mtu":
+            f["mtu"] = a.int("mtu", 68, 65535)
+        elif w in ("address", "addr"):
+            f["address"] = need_mac(a.next("a MAC address"))
+        elif w == "netns":
+            f["netns"] = need_ns_name(a.next("a namespace name"))
+        elif w == "link":
+            f["link"] = need_name(a.next("a device name"))
+        elif w == "up":
+            f["up"] = True
+        elif name is None and not w.startswith("-"):
+            name = need_name(w)
+        else:
+            raise ParseError(f'Garbage instead of arguments "{w} ...". Try "ip link help".')
+    if "kind" not in f:
+        raise ParseError('Not enough information: "type" argument is required.',
+                         "Try: ip link add veth0 type veth peer name veth1")
+    kind = f["kind"]
+    if kind not in LINK_KINDS:
+        raise ParseError(f'Error: Unknown device type "{kind}".', "Supported types: " + ", ".join(LINK_KINDS[:6]))
+    if name is None:
+        raise ParseError('Not enough information: a device name is required.',
+                         f"Try: ip link add NAME type {kind} ...")
+    while a:
+        w = a.next()
+        if kind == "veth" and w == "peer":
+            if a.peek() == "name":
+                a.next()
+            f["peer"] = need_name(a.next("a peer name"))
+            while a and a.peek() in ("netns", "address", "mtu"):
+                k = a.next()
+                if k == "netns":
+                    f["peer_ns"] = need_ns_name(a.next("a namespace name"))
+                elif k == "address":
+                    f["peer_address"] = need_mac(a.next("a MAC address"))
+                else:
+                    a.int("mtu", 68, 65535)
+        elif kind == "vxlan" and w in ("id", "vni"):
+            f["vni"] = a.int("vxlan id", 0, 2**24 - 1)
+        elif kind == "vxlan" and w == "remote":
+            f["remote"] = need_ip(a.next("an address"), "remote")
+        elif kind in ("vxlan", "gre", "gretap", "geneve") and w == "local":
+            f["local"] = need_ip(a.next("an address"), "local")
+        elif kind in ("gre", "gretap", "geneve") and w == "remote":
+            f["remote"] = need_ip(a.next("an address"), "remote")
+        elif kind == "vxlan" and w == "group":
+            f["group"] = need_ip(a.next("an address"), "group")
+        elif kind == "vxlan" and w == "dstport":
+            f["dstport"] = a.int("dstport", 0, 65535)
+        elif kind == "vxlan" and w in ("nolearning", "learning"):
+            f["learning"] = w == "learning"
+        elif kind in ("vxlan",) and w == "dev":
+            f["link"] = need_name(a.next("a device name"))
+        elif kind in ("macvlan", "ipvlan") and w == "mode":
+            m = a.next("a mode")
+            if m not in ("private", "vepa", "bridge", "passthru", "source", "l2", "l3", "l3s"):
+                raise ParseError(f'Error: argument of "mode" must be "private", "vepa", "bridge", "passthru" or "source", not "{m}"')
+            f["mode"] = m
+        elif kind in ("vlan", "geneve") and w == "id":
+            f["vlan_id" if kind == "vlan" else "vni"] = a.int("id", 0, 4094 if kind == "vlan" else 2**24 - 1)
+        elif kind == "vlan" and w == "protocol":
+            a.next("a protocol")
+        elif kind == "bridge" and w == "stp_state":
+            f["stp"] = a.int("stp_state", 0, 1) == 1
+        elif kind == "bridge" and w in ("forward_delay", "hello_time", "max_age", "ageing_time", "vlan_filtering"):
+            a.int(w)
+        else:
+            raise ParseError(f'Garbage instead of arguments "{w} ...". Try "ip link help".')
+    if kind == "veth" and not f.get("peer"):
+        f["peer"] = None  # the kernel names it vethN, like iproute2
+    if kind == "vxlan":
+        if f.get("vni") is None:
+            raise ParseError('vxlan: missing virtual network identifier', "Add: id N (e.g. id 42)")
+        if f.get("remote") and f.get("group"):
+            raise ParseError('vxlan: both group and remote cannot be specified')
+    if kind in ("macvlan", "vlan", "ipvlan") and not f.get("link"):
+        raise ParseError(f'Not enough information: "link" argument is required for {kind}.',
+                         f"Try: ip link add {name} link eth0 type {kind}" + (" id 10" if kind == "vlan" else ""))
+    if kind == "vlan" and f.get("vlan_id") is None:
+        raise ParseError("8021q: VLAN device needs VLAN ID", "Add: id N")
+    return LinkAdd(ns, name=name, **f)
+
+
+def _link_set(a: Args, ns) -> LinkSet:
+    if not a:
+        raise ParseError('Not enough information: "dev" argument is required.', "Try: ip link set veth0 up")
+    f: dict = {}
+    dev = None
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w == "up":
+            f["up"] = True
+        elif w == "down":
+            f["up"] = False
+        elif w == "master":
+            f["master"] = need_name(a.next("a bridge name"))
+        elif w == "nomaster":
+            f["nomaster"] = True
+        elif w == "netns":
+            f["netns"] = need_ns_name(a.next("a namespace name"))
+        elif w == "mtu":
+            f["mtu"] = a.int("mtu", 68, 65535)
+        elif w in ("address", "addr"):
+            f["address"] = need_mac(a.next("a MAC address"))
+        elif w == "name":
+            f["newname"] = need_name(a.next("a new name"))
+        elif w == "promisc":
+            f["promisc"] = _onoff(a, "promisc")
+        elif w == "arp":
+            f["arp"] = _onoff(a, "arp")
+        elif dev is None and not w.startswith("-"):
+            dev = need_name(w)
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.',
+                             "ip link set DEV { up | down | master BR | nomaster | netns NS | mtu N | address MAC | name NEW }")
+    if dev is None:
+        raise ParseError('Not enough information: "dev" argument is required.')
+    if not f:
+        raise ParseError(f'Not enough information: nothing to set on "{dev}".', f"Try: ip link set {dev} up")
+    if f.get("master") and f.get("nomaster"):
+        raise ParseError('Error: "master" and "nomaster" together make no sense.')
+    return LinkSet(ns, dev=dev, **f)
+
+
+def _onoff(a: Args, what: str) -> bool:
+    w = a.next('"on" or "off"')
+    if w not in ("on", "off"):
+        raise ParseError(f'Error: argument of "{what}" must be "on" or "off", not "{w}"')
+    return w == "on"
+
+
+# ---- address -----------------------------------------------------------------------------------------
+def _addr(a: Args, ns, so) -> Op:
+    if not a:
+        return AddrShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "change", "replace", "delete", "list", "show", "lst", "flush", "save", "help"],
+                "ip address command", "ip address")
+    if verb == "help":
+        return HelpOp(ns, text=HELP["address"])
+    if verb in ("show", "list", "lst"):
+        dev = None
+        up = False
+        while a:
+            w = a.next()
+            if w == "dev":
+                dev = need_name(a.next("a device name"))
+            elif w == "up":
+                up = True
+            elif dev is None:
+                dev = need_name(w)
+            else:
+                raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+        return AddrShow(ns, opts=so, dev=dev, up_only=up)
+    if verb == "flush":
+        dev = None
+        while a:
+            w = a.next()
+            dev = need_name(a.next("a device name")) if w == "dev" else need_name(w)
+        if dev is None:
+            raise ParseError("Flush requires arguments.", "Try: ip addr flush dev veth0")
+        return AddrFlush(ns, dev=dev)
+    if verb == "save":
+        raise ParseError('"ip addr save" is not supported by lab.', "Use: lab export --sh")
+    local = plen = dev = None
+    f: dict = {}
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w in ("local",):
+            local, plen = need_prefix(a.next("an address"), require_len=False)
+        elif w in ("broadcast", "brd"):
+            b = a.next("an address")
+            f["broadcast"] = b if b in ("+", "-") else need_ip(b, "broadcast")
+        elif w == "label":
+            f["label"] = a.next("a label")
+        elif w == "scope":
+            s = a.next("a scope")
+            if s not in SCOPES:
+                raise ParseError(f'Error: argument "{s}" is wrong: invalid scope value.', "Scopes: global, link, host")
+            f["scope"] = s
+        elif w in ("valid_lft", "preferred_lft"):
+            a.next("a lifetime")
+        elif w in ("noprefixroute", "nodad", "home"):
+            pass
+        elif local is None:
+            local, plen = need_prefix(w, require_len=False)
+            f["_had_len"] = "/" in w
+        else:
+            raise ParseError(f'Error: either "local" is duplicate, or "{w}" is a garbage.')
+    if local is None:
+        raise ParseError("Not enough information: an address is required.", "Try: ip addr add 10.0.0.1/24 dev veth0")
+    if dev is None:
+        raise ParseError('Not enough information: "dev" argument is required.',
+                         f"Try: ip addr {verb if verb != 'delete' else 'del'} {local}/{plen} dev veth0")
+    had_len = f.pop("_had_len", True)
+    if verb == "delete":
+        return AddrDel(ns, dev=dev, local=local, prefixlen=plen if had_len else None)
+    return AddrAdd(ns, dev=dev, local=local, prefixlen=plen, replace=verb in ("replace", "change"), **f)
+
+
+# ---- route -------------------------------------------------------------------------------------------
+def _route(a: Args, ns, so) -> Op:
+    if not a:
+        return RouteShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "change", "replace", "prepend", "append", "test", "delete", "list", "show",
+                           "lst", "flush", "get", "help"], "ip route command", "ip route")
+    if verb == "help":
+        return HelpOp(ns, text=HELP["route"])
+    if verb in ("list", "show", "lst"):
+        f: dict = {}
+        while a:
+            w = a.next()
+            if w == "table":
+                f["table"] = parse_table(a.next("a table"))
+            elif w == "dev":
+                f["dev"] = need_name(a.next("a device name"))
+            elif w == "proto":
+                f["proto"] = a.next("a protocol")
+            elif w == "type":
+                f["type"] = a.next("a route type")
+            elif w in ("root", "match", "exact"):
+                f["dst"] = _route_dst(a.next("a prefix"))
+            else:
+                f["dst"] = _route_dst(w)
+        return RouteShow(ns, opts=so, **f)
+    if verb == "flush":
+        f = {}
+        while a:
+            w = a.next()
+            if w == "table":
+                f["table"] = parse_table(a.next("a table"))
+            elif w == "dev":
+                f["dev"] = need_name(a.next("a device name"))
+            elif w == "proto":
+                f["proto"] = a.next("a protocol")
+            else:
+                raise ParseError(f'Error: "{w}" is a garbage.', "ip route flush [ table TABLE ] [ dev DEV ] [ proto P ]")
+        return RouteFlush(ns, **f)
+    if verb == "get":
+        f = {}
+        dst = None
+        while a:
+            w = a.next()
+            if w in ("from",):
+                f["src"] = need_ip(a.next("an address"), "from")
+            elif w == "iif":
+                f["iif"] = need_name(a.next("a device name"))
+            elif w == "oif":
+                f["oif"] = need_name(a.next("a device name"))
+            elif w in ("mark", "fwmark"):
+                f["mark"] = a.int("mark")
+            elif w == "to":
+                dst = need_ip(a.next("an address"), "destination")
+            elif dst is None:
+                dst = need_ip(w.split("/")[0], "destination")
+            else:
+                raise ParseError(f'Error: "{w}" is a garbage.')
+        if dst is None:
+            raise ParseError("need at least a destination address", "Try: ip route get 10.0.0.2")
+        return RouteGet(ns, opts=so, dst=dst, **f)
+    if verb == "test":
+        raise ParseError('"ip route test" is not supported by lab.')
+    action = {"delete": "del", "prepend": "prepend"}.get(verb, verb)
+    f = {}
+    dst = None
+    rtype = "unicast"
+    while a:
+        w = a.next()
+        if w == "via":
+            v = a.next("a gateway")
+            if v in ("inet", "inet6"):
+                v = a.next("a gateway")
+            f["gateway"] = need_ip(v, "gateway")
+        elif w in ("dev", "oif"):
+            f["dev"] = need_name(a.next("a device name"))
+        elif w in ("metric", "priority", "preference"):
+            f["metric"] = a.int("metric")
+        elif w == "table":
+            f["table"] = parse_table(a.next("a table"))
+        elif w == "src":
+            f["prefsrc"] = need_ip(a.next("an address"), "src")
+        elif w == "scope":
+            s = a.next("a scope")
+            if s not in SCOPES:
+                raise ParseError(f'Error: argument "{s}" is wrong: invalid scope value.', "Scopes: global, link, host")
+            f["scope"] = s
+        elif w in ("proto", "protocol"):
+            p = a.next("a protocol")
+            if p not in PROTOS and not (p.isdigit() and int(p) < 256):
+                raise ParseError(f'Error: argument "{p}" is wrong: invalid "protocol" value',
+                                 "Protocols: static, kernel, boot, dhcp, or a number")
+            f["proto"] = p
+        elif w == "onlink":
+            f["onlink"] = True
+        elif w == "mtu":
+            f["mtu"] = a.int("mtu", 68, 65535)
+        elif w in ROUTE_TYPES and dst is None:
+            rtype = w
+        elif w == "to":
+            dst = _route_dst(a.next("a prefix"))
+        elif dst is None:
+            dst = _route_dst(w)
+        else:
+            raise ParseError(f'Error: either "to" is duplicate, or "{w}" is a garbage.',
+                             "ip route add PREFIX [ via ADDR ] [ dev DEV ] [ metric N ] [ table T ]")
+    if dst is None:
+        raise ParseError("Not enough information: a destination prefix is required.",
+                         "Try: ip route add 10.0.2.0/24 via 10.0.1.1")
+    fam = 6 if ":" in dst else 4
+    if f.get("gateway") and (":" in f["gateway"]) != (fam == 6):
+        raise ParseError(f'Error: gateway {f["gateway"]} and destination {dst} are of different families.')
+    if action != "del" and rtype in ("unicast", "local") and not f.get("gateway") and not f.get("dev"):
+        raise ParseError('Error: Device for nexthop is not specified.',
+                         f"Add 'via GATEWAY' or 'dev DEVICE', e.g. ip route add {dst} via 10.0.0.1")
+    return RouteChange(ns, action=action, dst=dst, type=rtype, family=fam, **f)
+
+
+def _route_dst(w: str) -> str:
+    if w in ("default", "all", "any"):
+        return "default"
+    addr, plen = need_prefix(w, "destination")
+    import ipaddress
+    try:
+        net = ipaddress.ip_network(f"{addr}/{plen}", strict=True)
+    except ValueError:
+        net = ipaddress.ip_network(f"{addr}/{plen}", strict=False)
+        raise ParseError(f'Error: Invalid prefix for given prefix length.',
+                         f"{w} has host bits set: did you mean {net}?") from None
+    return str(net) if net.prefixlen != net.max_prefixlen or "/" in w else str(net.network_address) + f"/{plen}"
+
+
+# ---- neighbour ---------------------------------------------------------------------------------------
+def _neigh(a: Args, ns, so) -> Op:
+    if not a:
+        return NeighShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "change", "replace", "delete", "list", "show", "lst", "flush", "get", "help"],
+                "ip neigh command", "ip neigh")
+    if verb == "help":
+        return HelpOp(ns, text=HELP["neighbour"])
+    if verb in ("list", "show", "lst", "flush"):
+        f: dict = {}
+        while a:
+            w = a.next()
+            if w == "dev":
+                f["dev"] = need_name(a.next("a device name"))
+            elif w == "nud":
+                s = a.next("a state")
+                if s not in NUD_STATES + ["all"]:
+                    raise ParseError(f'Error: argument "{s}" is wrong: nud state is bad', "States: " + ", ".join(NUD_STATES))
+                f["state"] = s
+            elif w in NUD_STATES and verb == "flush":
+                f["state"] = w
+            else:
+                raise ParseError(f'Error: "{w}" is a garbage.', "ip neigh show [ dev DEV ] [ nud STATE ]")
+        return NeighFlush(ns, **f) if verb == "flush" else NeighShow(ns, opts=so, **f)
+    if verb == "get":
+        raise ParseError('"ip neigh get" is not supported by lab.', "Use: ip neigh show dev DEV")
+    action = "del" if verb == "delete" else verb
+    f = {}
+    dst = dev = None
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w == "lladdr":
+            f["lladdr"] = need_mac(a.next("a link address"))
+        elif w == "nud":
+            s = a.next("a state")
+            if s not in NUD_STATES:
+                raise ParseError(f'Error: argument "{s}" is wrong: nud state is bad', "States: " + ", ".join(NUD_STATES))
+            f["state"] = s
+        elif w == "router":
+            f["router"] = True
+        elif w in ("to",):
+            dst = need_ip(a.next("an address"))
+        elif dst is None:
+            dst = need_ip(w, "neighbour address")
+        else:
+            raise ParseError(f'Error: either "to" is duplicate, or "{w}" is a garbage.')
+    if dst is None or dev is None:
+        raise ParseError("Device and destination are required arguments.",
+                         "Try: ip neigh add 10.0.0.2 lladdr aa:bb:cc:dd:ee:ff dev veth0")
+    if action in ("add", "replace", "change") and "lladdr" not in f and f.get("state", "permanent") not in ("noarp", "none", "incomplete", "failed"):
+        raise ParseError('Error: a permanent neighbour needs "lladdr".', f"Try: ip neigh {action} {dst} lladdr aa:bb:cc:dd:ee:ff dev {dev}")
+    return NeighChange(ns, action=action, dst=dst, dev=dev, **f)
+
+
+# ---- rule --------------------------------------------------------------------------------------------
+def _rule(a: Args, ns, so) -> Op:
+    if not a:
+        return RuleShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "delete", "flush", "list", "show", "lst", "help"], "ip rule command", "ip rule")
+    if verb == "help":
+        return HelpOp(ns, text=HELP["rule"])
+    if verb in ("list", "show", "lst"):
+        return RuleShow(ns, opts=so)
+    if verb == "flush":
+        raise ParseError('"ip rule flush" is not supported by lab (it would remove the main table rule).',
+                         "Delete rules one by one: ip rule del priority N")
+    f: dict = {}
+    while a:
+        w = a.next()
+        if w == "from":
+            f["src"] = _rule_prefix(a.next("a prefix"))
+        elif w == "to":
+            f["dst"] = _rule_prefix(a.next("a prefix"))
+        elif w in ("table", "lookup"):
+            f["table"] = parse_table(a.next("a table"))
+        elif w in ("priority", "pref", "preference", "prio"):
+            f["priority"] = a.int("priority")
+        elif w == "fwmark":
+            f["fwmark"] = a.int("fwmark")
+        elif w in ("iif", "dev"):
+            f["iif"] = need_name(a.next("a device name"))
+        elif w == "oif":
+            f["oif"] = need_name(a.next("a device name"))
+        elif w in ("blackhole", "unreachable", "prohibit"):
+            f["rule_type"] = w
+        else:
+            raise ParseError(f'Error: argument "{w}" is wrong: Failed to parse rule type', "ip rule add [ from PREFIX ] [ to PREFIX ] table TABLE")
+    action = "del" if verb == "delete" else "add"
+    if action == "add" and f.get("table") is None and f.get("rule_type", "unicast") == "unicast":
+        f["table"] = 254
+    return RuleChange(ns, action=action, **f)
+
+
+def _rule_prefix(w: str) -> str:
+    if w == "all":
+        return "all"
+    addr, plen = need_prefix(w)
+    return f"{addr}/{plen}"

@@ -1,0 +1,125 @@
+"""The one command engine: text -> parse -> apply -> Result. Used by the TUI command bar, `lab shell`,
+`lab run`, and scenario steps, so a command behaves the same wherever it is typed.
+
+Never raises for user input: every failure becomes a Result with an iproute2-style error.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from lab.commands import parse
+from lab.commands.base import Context, Op
+from lab.errors import LabError
+
+log = logging.getLogger("lab")
+
+
+@dataclass
+class Result:
+    line: str
+    op: Op | None = None
+    output: str = ""
+    error: str | None = None
+    lineno: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Engine:
+    """Args:
+        backend: a lab.backend.core.Backend.
+        allow_exec: whether ExecOp (other programs: ping, bash...) may run. Scenario files run with
+            this off unless the user opts in.
+        interactive: run ExecOp attached to the terminal (lab shell) instead of capturing output.
+    """
+
+    def __init__(self, backend, allow_exec: bool = True, interactive: bool = False):
+        self.backend = backend
+        self.allow_exec = allow_exec
+        self.interactive = interactive
+        self.after_change: list[Callable[[Result], None]] = []
+
+    def context(self) -> Context:
+        return Context(namespaces=tuple(self.backend.namespaces()))
+
+    def parse(self, line: str) -> Op | None:
+        return parse(line, self.context())
+
+    def run(self, line: str) -> Result:
+        res = Result(line=line)
+        try:
+            op = self.parse(line)
+            res.op = op
+            if op is None:
+                return res
+            res.output = self.apply(op)
+        except LabError as e:
+            res.error = str(e)
+        except OSError as e:
+            res.error = f"{e.strerror or e}" + (f": {e.filename}" if getattr(e, "filename", None) else "")
+        except Exception as e:  # noqa: BLE001  never a traceback for the user
+            log.exception("internal error running %r", line)
+            res.error = f"internal error: {type(e).__name__}: {e} (please report this command)"
+        if res.op is not None and getattr(res.op, "mutates", True) and res.ok:
+            for fn in self.after_change:
+                try:
+                    fn(res)
+                except Exception:  # noqa: BLE001
+                    log.exception("after_change listener failed")
+        return res
+
+    def apply(self, op: Op) -> str:
+        from lab.commands.ip import ExecOp
+
+        if isinstance(op, ExecOp):
+            if not self.allow_exec:
+                raise LabError(f'Running "{op.argv[0]}" is not allowed here: scenario files may only run lab commands.',
+                               "Play the scenario with --allow-exec to let it run other programs.")
+            if self.interactive:
+                return self._exec_interactive(op)
+        return self.backend.apply(op)
+
+    def _exec_interactive(self, op) -> str:
+        from lab.backend import nsutil
+
+        self.backend.require_ns(op.ns)
+        with nsutil.in_netns(op.ns):
+            try:
+                rc = subprocess.call(list(op.argv), env={**os.environ, "LAB_NETNS": op.ns or ""})
+            except FileNotFoundError:
+                raise LabError(f"{op.argv[0]}: command not found") from None
+        if rc != 0:
+            raise LabError(f"{op.argv[0]} exited with status {rc}")
+        return ""
+
+    def run_lines(self, lines: Iterable[str], keep_going: bool = False,
+                  on_result: Callable[[Result], None] | None = None) -> list[Result]:
+        """Run a script: one command per line, `#` comments, `\\` continuations. Stops at the first error
+        unless keep_going. Each Result carries its line number."""
+        results = []
+        buf, start = "", None
+        for n, raw in enumerate(lines, 1):
+            line = raw.rstrip("\n")
+            if line.rstrip().endswith("\\"):
+                buf += line.rstrip()[:-1] + " "
+                start = start or n
+                continue
+            line = buf + line
+            lineno = start or n
+            buf, start = "", None
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            r = self.run(line)
+            r.lineno = lineno
+            results.append(r)
+            if on_result:
+                on_result(r)
+            if not r.ok and not keep_going:
+                break
+        return results

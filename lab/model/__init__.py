@@ -1,0 +1,231 @@
+"""Plain, stdlib-only, frozen dataclasses for everything the lab shows: the currency between backend,
+tracer, scenarios and UI. No kernel access, no formatting (see lab.render)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str            # "" is the top namespace ("host")
+    nsid: int | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    ns: str
+    index: int
+    name: str
+    kind: str = ""                   # veth, bridge, vxlan, macvlan, "" for physical/loopback
+    flags: tuple[str, ...] = ()      # iproute2 flag words: BROADCAST, MULTICAST, UP, LOWER_UP, ...
+    mtu: int = 1500
+    mac: str = ""
+    brd: str = ""
+    link_type: str = "ether"         # ether, loopback, none
+    operstate: str = "UNKNOWN"       # UP, DOWN, UNKNOWN, LOWERLAYERDOWN
+    qdisc: str = "noop"
+    master: str | None = None
+    master_index: int | None = None
+    link_index: int | None = None    # IFLA_LINK: peer ifindex (veth) or lower dev
+    link_netnsid: int | None = None
+    peer_ns: str | None = None       # resolved name of the peer's namespace, when known
+    peer_name: str | None = None
+    qlen: int = 1000
+    vxlan_id: int | None = None
+    vxlan_remote: str | None = None
+    vxlan_local: str | None = None
+    vxlan_port: int | None = None
+    vlan_id: int | None = None
+    stats: tuple[int, int, int, int] = (0, 0, 0, 0)  # rx_packets, rx_bytes, tx_packets, tx_bytes
+
+    @property
+    def up(self) -> bool:
+        return "UP" in self.flags
+
+
+@dataclass(frozen=True)
+class Address:
+    ns: str
+    index: int
+    dev: str
+    family: str          # inet | inet6
+    local: str
+    prefixlen: int
+    scope: str = "global"
+    broadcast: str | None = None
+    label: str | None = None
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.local}/{self.prefixlen}"
+
+
+@dataclass(frozen=True)
+class Route:
+    ns: str
+    dst: str             # "default" or prefix "10.0.0.0/24" / host "10.0.0.1"
+    family: str = "inet"
+    table: int = 254
+    type: str = "unicast"  # unicast, local, broadcast, blackhole, unreachable, prohibit
+    gateway: str | None = None
+    dev: str | None = None
+    proto: str = "boot"
+    scope: str = "global"
+    prefsrc: str | None = None
+    metric: int | None = None
+    flags: tuple[str, ...] = ()   # linkdown, onlink
+
+    @property
+    def is_connected(self) -> bool:
+        return self.gateway is None and self.type == "unicast" and self.scope == "link"
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    ns: str
+    dst: str
+    dev: str
+    lladdr: str | None
+    state: str           # REACHABLE STALE DELAY PROBE FAILED INCOMPLETE PERMANENT NOARP NONE
+    router: bool = False
+    family: str = "inet"
+
+
+@dataclass(frozen=True)
+class FdbEntry:
+    ns: str
+    mac: str
+    dev: str
+    master: str | None
+    vlan: int | None = None
+    state: str = ""       # permanent, static, "" (dynamic)
+    self_: bool = False
+    dst: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    ns: str
+    priority: int
+    text: str            # "from all lookup main"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One iptables rule, as iptables -S prints it (without the -A CHAIN prefix)."""
+    ns: str
+    table: str
+    chain: str
+    spec: str
+    packets: int = 0
+    bytes: int = 0
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Chain:
+    ns: str
+    table: str
+    name: str
+    policy: str | None   # None for user chains
+    packets: int = 0
+    bytes: int = 0
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Qdisc:
+    ns: str
+    dev: str
+    kind: str
+    handle: str
+    parent: str          # "root", "ffff:fff1" (ingress), or a class id
+    params: str = ""
+    sent_bytes: int = 0
+    sent_packets: int = 0
+    drops: int = 0
+    overlimits: int = 0
+    requeues: int = 0
+    backlog: int = 0
+    qlen: int = 0
+
+
+@dataclass(frozen=True)
+class ConntrackEntry:
+    ns: str
+    proto: str
+    orig: tuple[str, str, int | None, int | None]   # src, dst, sport, dport
+    reply: tuple[str, str, int | None, int | None]
+    state: str = ""
+    mark: int = 0
+    timeout: int = 0
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NsState:
+    """Everything the panes show about one namespace."""
+    name: str
+    links: tuple[Link, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    routes: tuple[Route, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    fdb: tuple[FdbEntry, ...] = ()
+    chains: tuple[Chain, ...] = ()
+    qdiscs: tuple[Qdisc, ...] = ()
+    conntrack: tuple[ConntrackEntry, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    namespaces: tuple[NsState, ...] = ()
+
+    def ns(self, name: str) -> NsState | None:
+        for n in self.namespaces:
+            if n.name == name:
+                return n
+        return None
+
+
+@dataclass(frozen=True)
+class Change:
+    ns: str
+    kind: str            # "link", "address", "route", "neighbour", "chain", "qdisc", "namespace", ...
+    key: str
+    what: str            # "added", "removed", "changed"
+
+
+_KEYS = {
+    "links": ("link", lambda o: o.name),
+    "addresses": ("address", lambda o: f"{o.dev} {o.cidr}"),
+    "routes": ("route", lambda o: f"{o.table} {o.dst} {o.metric}"),
+    "neighbours": ("neighbour", lambda o: f"{o.dev} {o.dst}"),
+    "fdb": ("fdb", lambda o: f"{o.dev} {o.mac} {o.dst}"),
+    "chains": ("chain", lambda o: f"{o.table} {o.name}"),
+    "qdiscs": ("qdisc", lambda o: f"{o.dev} {o.handle} {o.parent}"),
+}
+
+
+def diff(old: Snapshot, new: Snapshot) -> list[Change]:
+    """What changed between two snapshots, keyed so the UI can highlight exactly those rows."""
+    out: list[Change] = []
+    old_ns = {n.name: n for n in old.namespaces}
+    new_ns = {n.name: n for n in new.namespaces}
+    for name in new_ns.keys() - old_ns.keys():
+        out.append(Change(name, "namespace", name, "added"))
+    for name in old_ns.keys() - new_ns.keys():
+        out.append(Change(name, "namespace", name, "removed"))
+    for name in new_ns.keys() & old_ns.keys():
+        a, b = old_ns[name], new_ns[name]
+        for attr, (kind, key) in _KEYS.items():
+            ma = {key(o): o for o in getattr(a, attr)}
+            mb = {key(o): o for o in getattr(b, attr)}
+            for k in mb.keys() - ma.keys():
+                out.append(Change(name, kind, k, "added"))
+            for k in ma.keys() - mb.keys():
+                out.append(Change(name, kind, k, "removed"))
+            for k in ma.keys() & mb.keys():
+                if ma[k] != mb[k]:
+                    out.append(Change(name, kind, k, "changed"))
+    return out

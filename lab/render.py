@@ -1,0 +1,248 @@
+"""Model objects -> iproute2-shaped text and JSON. Pure: no kernel access.
+
+Mirrors `ip link`, `ip -br link`, `ip addr`, `ip -br addr`, `ip route`, `ip neigh` and their `-j` forms,
+so that output in the lab reads like the tools learners will use on real machines.
+"""
+from __future__ import annotations
+
+import json as _json
+from typing import Iterable
+
+from lab.model import Address, Link, Neighbour, Route
+
+TABLE_NAMES = {254: "main", 255: "local", 253: "default"}
+
+
+def table_name(t: int) -> str:
+    return TABLE_NAMES.get(t, str(t))
+
+
+def link_ifname(link: Link, peer_names: dict[int, str] | None = None) -> str:
+    """`veth0@if5` / `veth0@veth1` / `mv0@eth0` as iproute2 prints the name column."""
+    if link.link_index and link.link_index != link.index:
+        if link.link_netnsid is None and peer_names and link.link_index in peer_names:
+            return f"{link.name}@{peer_names[link.link_index]}"
+        return f"{link.name}@if{link.link_index}"
+    if link.link_index == 0 and link.kind in ("veth",):
+        return f"{link.name}@NONE"
+    return link.name
+
+
+def _flags(link: Link) -> str:
+    fl = list(link.flags)
+    if "UP" in fl and "LOWER_UP" not in fl and link.link_type != "loopback":
+        fl.insert(0, "NO-CARRIER")
+    return "<" + ",".join(fl) + ">"
+
+
+def link_header(link: Link, names: dict[int, str], with_mode: bool, netns_names: dict[int, str]) -> list[str]:
+    master = f" master {link.master}" if link.master else ""
+    mode = " mode DEFAULT" if with_mode else ""
+    first = (f"{link.index}: {link_ifname(link, names)}: {_flags(link)} mtu {link.mtu} qdisc {link.qdisc}"
+             f"{master} state {link.operstate}{mode} group default qlen {link.qlen}")
+    second = f"    link/{link.link_type} {link.mac or '00:00:00:00:00:00'}"
+    if link.brd:
+        second += f" brd {link.brd}"
+    if link.link_netnsid is not None:
+        nm = netns_names.get(link.link_netnsid)
+        second += f" link-netns {nm}" if nm else f" link-netnsid {link.link_netnsid}"
+    return [first, second]
+
+
+def link_details(link: Link) -> list[str]:
+    out = []
+    if link.kind == "vxlan":
+        s = f"    vxlan id {link.vxlan_id}"
+        if link.vxlan_remote:
+            s += f" remote {link.vxlan_remote}"
+        if link.vxlan_local:
+            s += f" local {link.vxlan_local}"
+        if link.vxlan_port is not None:
+            s += f" dstport {link.vxlan_port}"
+        out.append(s)
+    elif link.kind:
+        out.append(f"    {link.kind}")
+    return out
+
+
+def link_stats(link: Link) -> list[str]:
+    rp, rb, tp, tb = link.stats
+    return ["    RX:  bytes packets errors dropped  missed   mcast",
+            f"    {rb:>10} {rp:>7} {0:>6} {0:>7} {0:>7} {0:>7}",
+            "    TX:  bytes packets errors dropped carrier collsns",
+            f"    {tb:>10} {tp:>7} {0:>6} {0:>7} {0:>7} {0:>7}"]
+
+
+def links_text(links: Iterable[Link], brief: bool = False, details: bool = False, stats: bool = False,
+               netns_names: dict[int, str] | None = None) -> str:
+    links = list(links)
+    names = {l.index: l.name for l in links}
+    out: list[str] = []
+    for l in links:
+        if brief:
+            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} {l.mac:<17} {_flags(l)} ")
+            continue
+        out += link_header(l, names, True, netns_names or {})
+        if details:
+            out += link_details(l)
+        if stats:
+            out += link_stats(l)
+    return "\n".join(out)
+
+
+def link_json(l: Link, names: dict[int, str]) -> dict:
+    d: dict = {"ifindex": l.index}
+    if l.link_index and l.link_index != l.index:
+        if l.link_netnsid is None and l.link_index in names:
+            d["link"] = names[l.link_index]
+        else:
+            d["link_index"] = l.link_index
+    d.update({"ifname": l.name, "flags": list(l.flags), "mtu": l.mtu, "qdisc": l.qdisc})
+    if l.master:
+        d["master"] = l.master
+    d.update({"operstate": l.operstate, "linkmode": "DEFAULT", "group": "default", "txqlen": l.qlen,
+              "link_type": l.link_type, "address": l.mac})
+    if l.brd:
+        d["broadcast"] = l.brd
+    if l.link_netnsid is not None:
+        d["link_netnsid"] = l.link_netnsid
+    if l.kind:
+        d["linkinfo"] = {"info_kind": l.kind}
+    return d
+
+
+def links_json(links: Iterable[Link]) -> str:
+    links = list(links)
+    names = {l.index: l.name for l in links}
+    return _json.dumps([link_json(l, names) for l in links])
+
+
+def addr_lines(a: Address) -> list[str]:
+    s = f"    {a.family} {a.cidr}"
+    if a.broadcast:
+        s += f" brd {a.broadcast}"
+    s += f" scope {a.scope}"
+    if a.family == "inet":
+        s += f" {a.label or a.dev}"
+    return [s, "       valid_lft forever preferred_lft forever"]
+
+
+def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = False,
+               netns_names: dict[int, str] | None = None) -> str:
+    links = list(links)
+    addrs = list(addrs)
+    names = {l.index: l.name for l in links}
+    out: list[str] = []
+    for l in links:
+        mine = [a for a in addrs if a.index == l.index]
+        if brief:
+            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} " + " ".join(a.cidr for a in mine) + " ")
+            continue
+        out += link_header(l, names, False, netns_names or {})
+        for a in mine:
+            out += addr_lines(a)
+    return "\n".join(out)
+
+
+def addrs_json(links: Iterable[Link], addrs: Iterable[Address]) -> str:
+    links = list(links)
+    addrs = list(addrs)
+    names = {l.index: l.name for l in links}
+    res = []
+    for l in links:
+        d = link_json(l, names)
+        d.pop("linkinfo", None)
+        infos = []
+        for a in addrs:
+            if a.index != l.index:
+                continue
+            i = {"family": a.family, "local": a.local, "prefixlen": a.prefixlen}
+            if a.broadcast:
+                i["broadcast"] = a.broadcast
+            i["scope"] = a.scope
+            if a.family == "inet":
+                i["label"] = a.label or a.dev
+            i.update({"valid_life_time": 4294967295, "preferred_life_time": 4294967295})
+            infos.append(i)
+        d["addr_info"] = infos
+        res.append(d)
+    return _json.dumps(res)
+
+
+def route_text(r: Route, show_table: bool) -> str:
+    s = "" if r.type == "unicast" else r.type + " "
+    s += r.dst
+    if r.gateway:
+        s += f" via {r.gateway}"
+    if r.dev:
+        s += f" dev {r.dev}"
+    if show_table and r.table != 254:
+        s += f" table {table_name(r.table)}"
+    if r.proto != "boot":
+        s += f" proto {r.proto}"
+    if r.scope != "global":
+        s += f" scope {r.scope}"
+    if r.prefsrc:
+        s += f" src {r.prefsrc}"
+    if r.metric is not None:
+        s += f" metric {r.metric}"
+    for f in r.flags:
+        s += f" {f}"
+    return s + " "
+
+
+def routes_text(routes: Iterable[Route], show_table: bool = False) -> str:
+    return "\n".join(route_text(r, show_table) for r in routes)
+
+
+def route_json(r: Route, show_table: bool = False) -> dict:
+    d: dict = {}
+    if r.type != "unicast":
+        d["type"] = r.type
+    d["dst"] = r.dst
+    if r.gateway:
+        d["gateway"] = r.gateway
+    if r.dev:
+        d["dev"] = r.dev
+    if show_table and r.table != 254:
+        d["table"] = table_name(r.table)
+    if r.proto != "boot":
+        d["protocol"] = r.proto
+    if r.scope != "global":
+        d["scope"] = r.scope
+    if r.prefsrc:
+        d["prefsrc"] = r.prefsrc
+    if r.metric is not None:
+        d["metric"] = r.metric
+    d["flags"] = list(r.flags)
+    return d
+
+
+def routes_json(routes: Iterable[Route], show_table: bool = False) -> str:
+    return _json.dumps([route_json(r, show_table) for r in routes])
+
+
+def neigh_text(n: Neighbour) -> str:
+    s = f"{n.dst} dev {n.dev}"
+    if n.lladdr:
+        s += f" lladdr {n.lladdr}"
+    if n.router:
+        s += " router"
+    return s + f" {n.state}"
+
+
+def neighs_text(ns: Iterable[Neighbour]) -> str:
+    return "\n".join(neigh_text(n) for n in ns)
+
+
+def neighs_json(ns: Iterable[Neighbour]) -> str:
+    res = []
+    for n in ns:
+        d = {"dst": n.dst, "dev": n.dev}
+        if n.lladdr:
+            d["lladdr"] = n.lladdr
+        if n.router:
+            d["router"] = None
+        d["state"] = n.state.split(",")
+        res.append(d)
+    return _json.dumps(res)

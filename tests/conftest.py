@@ -1,0 +1,92 @@
+"""Test harness: the whole session runs inside the lab's own rootless sandbox (user+net+mount
+namespaces), so no test can touch the machine's network; a guardian forked beforehand proves it by
+comparing the root namespace before and after. Each test gets a fresh, empty top namespace and every
+named namespace it creates is removed afterwards, even on failure."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.rootguard import Guardian  # noqa: E402
+
+GUARD = Guardian.start()
+
+from lab.backend import nsutil, sandbox  # noqa: E402
+
+sandbox.enter_sandbox()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def root_namespace_unchanged():
+    """After the suite, the machine's root namespace is exactly as before (checked from outside)."""
+    yield
+    diffs = GUARD.differences()
+    GUARD.stop()
+    assert not diffs, "the test suite changed the machine's root namespace:\n" + "\n".join(diffs)
+
+
+@pytest.fixture
+def fresh_top():
+    """A new, empty top namespace for this test; named namespaces it makes are removed afterwards."""
+    sandbox.new_top()
+    before = set(nsutil.list_netns())
+    yield
+    for ns in set(nsutil.list_netns()) - before:
+        try:
+            nsutil.remove_netns(ns)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def backend(fresh_top):
+    from lab.backend.core import Backend
+
+    b = Backend()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def lab(backend):
+    """An Engine over a fresh sandboxed lab."""
+    from lab.engine import Engine
+
+    return Engine(backend)
+
+
+@pytest.fixture
+def uniq():
+    """A short unique suffix for names a test owns."""
+    return uuid.uuid4().hex[:6]
+
+
+def run_ok(engine, *lines):
+    """Run lines through the engine, failing the test with the error if any fails. Returns outputs."""
+    outs = []
+    for line in lines:
+        r = engine.run(line)
+        assert r.ok, f"{line!r} failed: {r.error}"
+        outs.append(r.output)
+    return outs
+
+
+def kernel(ns: str | None, *argv: str) -> str:
+    """Read the kernel's state independently of lab: run a real tool (ip, iptables...) in `ns`."""
+    with nsutil.in_netns(ns):
+        r = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"{argv} failed: {r.stderr}"
+    return r.stdout
+
+
+def kernel_json(ns: str | None, *argv: str):
+    """`ip -j ...` in `ns`, parsed."""
+    return json.loads(kernel(ns, "ip", "-j", *argv) or "[]")
