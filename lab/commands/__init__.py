@@ -45,6 +45,10 @@ def parse_argv(words: list[str], ctx: Context, ns: str | None) -> Op:
     from lab.commands.ip import ExecOp
 
     head = words[0]
+    if head in ("help", "?"):
+        from lab.commands.ip import HelpOp
+
+        return HelpOp(ns, text=help_text())
     if head in FAMILIES:
         mod = family_parser(head)
         if head == "ip":
@@ -61,3 +65,12 @@ def parse_argv(words: list[str], ctx: Context, ns: str | None) -> Op:
     raise ParseError(f'Unknown command "{head}"{hint}',
                      "Commands: " + ", ".join(k for k in FAMILIES if k != "brctl") +
                      "; or NAMESPACE COMMAND (e.g. red ping 10.0.0.2); `help` lists them.")
+
+
+def help_text() -> str:
+    lines = ["Commands (iproute2/iptables syntax; `CMD help` for details):"]
+    for k, (_, summary) in FAMILIES.items():
+        lines.append(f"  {k:<17} {summary}")
+    lines.append("  NS CMD            run CMD in namespace NS (e.g. red ping 10.0.0.2, red ip addr)")
+    lines.append("  ip netns exec NS CMD   the same, iproute2's way")
+    return "\n".join(lines)

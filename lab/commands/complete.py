@@ -1,0 +1,296 @@
+"""Context-aware completion for the command language, as a prompt_toolkit Completer shared by
+`lab shell` and the TUI command bar (which feeds the same Completions into a Textual dropdown).
+
+Pure as far as the kernel goes: names of namespaces, devices and chains come from providers that the
+engine supplies (cached briefly so typing stays fast). Also a small Lexer for shell highlighting.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.document import Document
+
+from lab.commands import FAMILIES, PROGRAMS
+
+IP_OPTIONS = ["-n", "-j", "-br", "-d", "-s", "-4", "-6", "-c"]
+IP_OBJECTS = ["address", "link", "route", "neighbour", "rule", "netns"]
+IP_VERBS = {
+    "address": ["add", "del", "show", "flush", "replace"],
+    "link": ["add", "set", "del", "show"],
+    "route": ["add", "del", "replace", "change", "show", "get", "flush"],
+    "neighbour": ["show", "add", "del", "replace", "flush"],
+    "rule": ["add", "del", "show"],
+    "netns": ["add", "del", "list", "exec", "identify"],
+}
+IP_KEYWORDS = {
+    ("link", "add"): ["type", "peer", "name", "netns", "mtu", "address", "id", "remote", "local", "group",
+                      "dev", "dstport", "link", "mode", "up"],
+    ("link", "set"): ["up", "down", "master", "nomaster", "netns", "mtu", "address", "name", "promisc", "arp"],
+    ("link", "show"): ["dev", "type", "master", "up"],
+    ("link", "del"): ["dev"],
+    ("address", "add"): ["dev", "brd", "label", "scope"],
+    ("address", "del"): ["dev"],
+    ("address", "show"): ["dev", "up"],
+    ("address", "flush"): ["dev"],
+    ("route", "add"): ["via", "dev", "metric", "table", "src", "scope", "proto", "onlink", "default",
+                       "blackhole", "unreachable", "prohibit"],
+    ("route", "get"): ["from", "iif", "oif", "mark"],
+    ("route", "show"): ["table", "dev", "proto"],
+    ("neighbour", "add"): ["lladdr", "dev", "nud", "router"],
+    ("neighbour", "show"): ["dev", "nud"],
+    ("rule", "add"): ["from", "to", "table", "priority", "fwmark", "iif", "oif", "blackhole", "unreachable"],
+}
+for _o, _v, _alias in (("address", "replace", "add"), ("route", "del", "add"), ("route", "replace", "add"),
+                       ("route", "change", "add"), ("neighbour", "del", "add"), ("neighbour", "replace", "add"),
+                       ("neighbour", "flush", "show"), ("rule", "del", "add"), ("route", "flush", "show")):
+    IP_KEYWORDS[(_o, _v)] = IP_KEYWORDS[(_o, _alias)]
+
+VALUE_KIND = {
+    "dev": "device", "master": "device", "iif": "device", "oif": "device", "link": "device",
+    "netns": "netns", "-n": "netns", "-netns": "netns",
+    "type": "linkkind", "table": "rttable", "lookup": "rttable", "scope": "scope", "proto": "proto",
+    "nud": "nud", "mode": "mode",
+    "-t": "iptable", "--table": "iptable", "-j": "target", "--jump": "target", "-p": "protocol",
+    "--protocol": "protocol", "-m": "match", "--match": "match", "--ctstate": "ctstate", "--state": "ctstate",
+    "-A": "chain", "-I": "chain", "-D": "chain", "-R": "chain", "-L": "chain", "-S": "chain", "-F": "chain",
+    "-X": "chain", "-P": "chain", "-Z": "chain", "-i": "device", "-o": "device", "--mode": "statmode",
+}
+STATIC = {
+    "linkkind": ["veth", "bridge", "vxlan", "macvlan", "vlan", "gre", "geneve", "dummy"],
+    "rttable": ["main", "local", "default", "all"],
+    "scope": ["global", "link", "host"],
+    "proto": ["static", "kernel", "boot", "dhcp"],
+    "nud": ["permanent", "reachable", "stale", "noarp", "failed", "incomplete", "delay", "probe", "none"],
+    "mode": ["bridge", "vepa", "private", "passthru"],
+    "iptable": ["filter", "nat", "mangle", "raw"],
+    "protocol": ["tcp", "udp", "icmp", "all"],
+    "match": ["conntrack", "state", "multiport", "statistic", "comment", "mark", "addrtype", "tcp", "udp", "icmp"],
+    "ctstate": ["NEW", "ESTABLISHED", "RELATED", "INVALID", "NEW,ESTABLISHED", "ESTABLISHED,RELATED"],
+    "statmode": ["random", "nth"],
+}
+BUILTIN_CHAINS = {"filter": ["INPUT", "FORWARD", "OUTPUT"], "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+                  "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+                  "raw": ["PREROUTING", "OUTPUT"], "security": ["INPUT", "FORWARD", "OUTPUT"]}
+TARGETS = ["ACCEPT", "DROP", "REJECT", "LOG", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TRACE", "MARK"]
+IPTABLES_OPTS = ["-t", "-A", "-I", "-D", "-R", "-F", "-Z", "-N", "-X", "-P", "-L", "-S", "-n", "-v",
+                 "--line-numbers", "-s", "-d", "-i", "-o", "-p", "--sport", "--dport", "-m", "-j",
+                 "--ctstate", "--dports", "--probability", "--mode", "--comment", "--to-destination",
+                 "--to-source", "--to-ports", "--reject-with", "--log-prefix", "--set-mark"]
+TC_WORDS = {"": ["qdisc", "class", "filter", "-s", "-j"],
+            "qdisc": ["add", "del", "replace", "change", "show", "dev", "root", "ingress", "parent", "handle",
+                      "tbf", "htb", "pfifo", "bfifo", "netem", "fq_codel", "rate", "burst", "latency", "limit",
+                      "default", "delay", "loss"],
+            "class": ["add", "del", "change", "show", "dev", "parent", "classid", "htb", "rate", "ceil", "burst", "prio"],
+            "filter": ["add", "del", "show", "dev", "parent", "protocol", "ip", "prio", "u32", "match", "src", "dst",
+                       "sport", "dport", "flowid", "action", "mirred", "egress", "redirect"]}
+BRIDGE_WORDS = {"": ["link", "fdb", "vlan"], "link": ["show", "dev"], "vlan": ["show"],
+                "fdb": ["show", "add", "del", "append", "replace", "dev", "br", "master", "self", "static",
+                        "dynamic", "permanent", "dst", "vlan"]}
+SYSCTL_KEYS = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
+               "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.proxy_arp",
+               "net.bridge.bridge-nf-call-iptables", "net.ipv4.ip_local_port_range", "net.ipv4.conf.all.route_localnet",
+               "net.ipv6.conf.all.forwarding", "net.ipv4.icmp_echo_ignore_all"]
+TRACE_WORDS = ["icmp", "tcp", "udp", "--sport", "--flags", "--ttl", "--count", "--payload", "--src", "--json", "--pcap"]
+
+
+class Providers:
+    """Names from the live lab, cached for a moment. Built from an Engine (or anything with .backend)."""
+
+    def __init__(self, engine, ttl: float = 1.5):
+        self.engine = engine
+        self.ttl = ttl
+        self._cache: dict = {}
+
+    def _cached(self, key, fn: Callable[[], list[str]]) -> list[str]:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        try:
+            val = fn()
+        except Exception:  # noqa: BLE001  (a namespace vanished: complete nothing)
+            val = []
+        self._cache[key] = (now, val)
+        return val
+
+    def namespaces(self) -> list[str]:
+        return self._cached("ns", lambda: list(self.engine.backend.namespaces()))
+
+    def devices(self, ns: str | None) -> list[str]:
+        def get():
+            if ns and ns not in self.namespaces():
+                return []
+            return [m.get_attr("IFLA_IFNAME") for m in self.engine.backend.ipr(ns).get_links()]
+        return self._cached(("dev", ns), get)
+
+    def chains(self, ns: str | None, table: str) -> list[str]:
+        def get():
+            r = self.engine.backend.run_cmd(ns, ["iptables-nft", "-t", table, "-S"], timeout=5)
+            user = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("-N ")]
+            return BUILTIN_CHAINS.get(table, []) + user
+        return self._cached(("chains", ns, table), get)
+
+
+class LabCompleter(Completer):
+    """Completes lab commands: words, options, namespace/device/chain names, in context."""
+
+    def __init__(self, engine=None, providers: Providers | None = None):
+        self.providers = providers or (Providers(engine) if engine is not None else None)
+
+    # -- the core, usable without prompt_toolkit objects (the TUI calls this) --
+    def candidates(self, text: str) -> tuple[str, list[str]]:
+        """(word being completed, sorted candidate words) for the text before the cursor."""
+        words = text.split()
+        cur = "" if (not text or text[-1].isspace()) else words.pop()
+        return cur, sorted(set(c for c in self._for(words, cur) if c.startswith(cur) and c != cur),
+                           key=lambda c: (c.startswith("-"), c))
+
+    def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
+        cur, cands = self.candidates(document.text_before_cursor)
+        for c in cands:
+            yield Completion(c, start_position=-len(cur), display_meta=_meta(c))
+
+    # -- context rules --
+    def _ns_names(self) -> list[str]:
+        return self.providers.namespaces() if self.providers else []
+
+    def _value(self, kind: str, ns: str | None, table: str) -> list[str]:
+        p = self.providers
+        if kind in STATIC:
+            return STATIC[kind]
+        if p is None:
+            return TARGETS if kind == "target" else []
+        if kind == "device":
+            return p.devices(ns)
+        if kind == "netns":
+            return p.namespaces()
+        if kind == "chain":
+            return p.chains(ns, table)
+        if kind == "target":
+            return TARGETS + [c for c in p.chains(ns, table) if c not in sum(BUILTIN_CHAINS.values(), [])]
+        return []
+
+    def _for(self, words: list[str], cur: str) -> list[str]:
+        ns = None
+        if not words:
+            return list(FAMILIES) + list(PROGRAMS[:6]) + self._ns_names() + ["help", "exit"]
+        if words[0] in self._ns_names():
+            ns, words = words[0], words[1:]
+            if not words:
+                return list(FAMILIES) + list(PROGRAMS)
+        if words[:3] and words[0] == "ip" and "netns" in words and "exec" in words:
+            i = words.index("exec")
+            if len(words) == i + 1:
+                return self._ns_names()
+            ns, words = words[i + 1], words[i + 2:]
+            if not words:
+                return list(FAMILIES) + list(PROGRAMS)
+        head, rest = words[0], words[1:]
+        if head == "ip":
+            return self._ip(rest, ns)
+        if head in ("iptables", "iptables-save", "iptables-restore"):
+            return self._iptables(rest, ns)
+        if head == "tc":
+            return self._simple(rest, TC_WORDS, ns)
+        if head == "bridge":
+            return self._simple(rest, BRIDGE_WORDS, ns)
+        if head == "sysctl":
+            return ["-w", "-n", "-a"] + SYSCTL_KEYS + [k + "=" for k in SYSCTL_KEYS]
+        if head == "trace":
+            if not rest:
+                return self._ns_names()
+            return TRACE_WORDS
+        return []
+
+    def _ip(self, rest: list[str], ns: str | None) -> list[str]:
+        i = 0
+        while i < len(rest) and rest[i].startswith("-"):
+            if rest[i] in ("-n", "-netns"):
+                if i + 1 == len(rest):
+                    return self._ns_names()
+                ns = rest[i + 1]
+                i += 1
+            i += 1
+        rest = rest[i:]
+        if not rest:
+            return IP_OBJECTS + IP_OPTIONS
+        obj = next((o for o in IP_OBJECTS if o.startswith(rest[0]) or (rest[0] == "neigh" and o == "neighbour")), None)
+        if obj is None:
+            return []
+        if len(rest) == 1:
+            return IP_VERBS[obj]
+        verb = next((v for v in IP_VERBS[obj] if v.startswith(rest[1])), None)
+        if obj == "netns" and verb in ("del", "exec"):
+            return self._ns_names() if len(rest) == 2 else []
+        prev = rest[-1]
+        if prev in VALUE_KIND:
+            return self._value(VALUE_KIND[prev], ns, "filter")
+        kws = IP_KEYWORDS.get((obj, verb or ""), [])
+        devs = []
+        if obj == "link" and verb in ("set", "del", "show") and len(rest) == 2:
+            devs = self._value("device", ns, "filter")
+        return kws + devs
+
+    def _iptables(self, rest: list[str], ns: str | None) -> list[str]:
+        table = "filter"
+        for a, b in zip(rest, rest[1:]):
+            if a in ("-t", "--table"):
+                table = b
+        if rest and rest[-1] == "-N":
+            return []  # a new chain's name is the user's to choose
+        if rest and rest[-1] in VALUE_KIND:
+            return self._value(VALUE_KIND[rest[-1]], ns, table)
+        if len(rest) >= 2 and rest[-2] == "-P":
+            return ["ACCEPT", "DROP"]
+        return IPTABLES_OPTS
+
+    def _simple(self, rest: list[str], table: dict, ns: str | None) -> list[str]:
+        if rest and rest[-1] == "dev":
+            return self._value("device", ns, "filter")
+        if rest and rest[-1] in ("br", "master"):
+            return self._value("device", ns, "filter")
+        key = next((k for k in table if k and rest and k.startswith(rest[0])), "")
+        return table.get(key, []) if rest else table[""]
+
+
+def _meta(word: str) -> str:
+    if word in FAMILIES:
+        return FAMILIES[word][1]
+    return ""
+
+
+def make_lexer():
+    """A prompt_toolkit Lexer that colours commands, options, namespaces-free words and addresses."""
+    import re
+
+    from prompt_toolkit.lexers import Lexer
+
+    patterns = [(re.compile(r"^\s*(ip|tc|bridge|brctl|iptables(-save|-restore)?|sysctl|trace)\b"), "class:command"),
+                (re.compile(r"(?<=\s)--?[A-Za-z][\w-]*"), "class:option"),
+                (re.compile(r"\b\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?(:\d+)?\b"), "class:address"),
+                (re.compile(r"\b(ACCEPT|DROP|REJECT|DNAT|SNAT|MASQUERADE|RETURN|LOG)\b"), "class:target")]
+
+    class LabLexer(Lexer):
+        def lex_document(self, document):
+            def get_line(n):
+                line = document.lines[n]
+                styles = ["" for _ in line]
+                for rx, style in patterns:
+                    for m in rx.finditer(line):
+                        for i in range(m.start(), m.end()):
+                            styles[i] = style
+                out, prev, buf = [], None, ""
+                for ch, st in zip(line, styles):
+                    if st != prev and buf:
+                        out.append((prev or "", buf))
+                        buf = ""
+                    prev = st
+                    buf += ch
+                if buf:
+                    out.append((prev or "", buf))
+                return out
+            return get_line
+
+    return LabLexer()

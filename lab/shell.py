@@ -1,0 +1,50 @@
+"""`lab shell`: a prompt_toolkit REPL over the command engine, with history, completion (the shared
+LabCompleter) and highlighting. Leaves parsing and applying to lab.engine."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def history_path() -> str:
+    p = os.environ.get("LAB_HISTORY") or os.path.join(
+        os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")), "lab", "history")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    return p
+
+
+def run_shell(engine) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.styles import Style
+
+    from lab.commands.complete import LabCompleter, make_lexer
+
+    engine.interactive = True
+    try:
+        history = FileHistory(history_path())
+    except OSError:
+        history = InMemoryHistory()
+    style = Style.from_dict({"command": "bold ansicyan", "option": "ansiyellow", "address": "ansigreen",
+                             "target": "bold ansimagenta", "prompt": "bold"})
+    where = "host" if engine.backend.host else "sandbox"
+    session = PromptSession(history=history, completer=LabCompleter(engine), lexer=make_lexer(), style=style,
+                            complete_while_typing=True)
+    print(f"lab shell ({where}). Type commands like `ip netns add red`; Tab completes; `help`; Ctrl-D exits.")
+    if where == "sandbox":
+        print("Everything you build lives in a private sandbox and disappears when you exit.")
+    while True:
+        try:
+            line = session.prompt([("class:prompt", f"lab[{where}]> ")])
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        if line.strip() in ("exit", "quit"):
+            break
+        r = engine.run(line)
+        if r.output:
+            print(r.output)
+        if not r.ok:
+            print(r.error, file=sys.stderr)
+    return 0
