@@ -19,26 +19,37 @@ def table_name(t: int) -> str:
 
 def link_ifname(link: Link, peer_names: dict[int, str] | None = None) -> str:
     """`veth0@if5` / `veth0@veth1` / `mv0@eth0` as iproute2 prints the name column."""
-    if link.link_index and link.link_index != link.index:
+    if link.link_index:
         if link.link_netnsid is None and peer_names and link.link_index in peer_names:
             return f"{link.name}@{peer_names[link.link_index]}"
         return f"{link.name}@if{link.link_index}"
-    if link.link_index == 0 and link.kind in ("veth",):
+    if link.link_index == 0:
         return f"{link.name}@NONE"
     return link.name
 
 
-def _flags(link: Link) -> str:
+def flag_words(link: Link, by_index: dict[int, Link] | None = None) -> list[str]:
+    """iproute2's flag list: NO-CARRIER first when up without carrier, M-DOWN last when the
+    same-namespace lower/peer device is down."""
     fl = list(link.flags)
     if "UP" in fl and "LOWER_UP" not in fl and link.link_type != "loopback":
         fl.insert(0, "NO-CARRIER")
-    return "<" + ",".join(fl) + ">"
+    if link.link_index and link.link_netnsid is None and by_index is not None:
+        peer = by_index.get(link.link_index)
+        if peer is not None and not peer.up:
+            fl.append("M-DOWN")
+    return fl
 
 
-def link_header(link: Link, names: dict[int, str], with_mode: bool, netns_names: dict[int, str]) -> list[str]:
+def _flags(link: Link, by_index: dict[int, Link] | None = None) -> str:
+    return "<" + ",".join(flag_words(link, by_index)) + ">"
+
+
+def link_header(link: Link, names: dict[int, str], with_mode: bool, netns_names: dict[int, str],
+                by_index: dict[int, Link] | None = None) -> list[str]:
     master = f" master {link.master}" if link.master else ""
     mode = " mode DEFAULT" if with_mode else ""
-    first = (f"{link.index}: {link_ifname(link, names)}: {_flags(link)} mtu {link.mtu} qdisc {link.qdisc}"
+    first = (f"{link.index}: {link_ifname(link, names)}: {_flags(link, by_index)} mtu {link.mtu} qdisc {link.qdisc}"
              f"{master} state {link.operstate}{mode} group default qlen {link.qlen}")
     second = f"    link/{link.link_type} {link.mac or '00:00:00:00:00:00'}"
     if link.brd:
@@ -74,15 +85,18 @@ def link_stats(link: Link) -> list[str]:
 
 
 def links_text(links: Iterable[Link], brief: bool = False, details: bool = False, stats: bool = False,
-               netns_names: dict[int, str] | None = None) -> str:
+               netns_names: dict[int, str] | None = None, context: Iterable[Link] | None = None) -> str:
+    """`context`: all links of the namespace (peer names and M-DOWN), when `links` is filtered."""
     links = list(links)
-    names = {l.index: l.name for l in links}
+    ctx = list(context) if context is not None else links
+    names = {l.index: l.name for l in ctx}
+    by_index = {l.index: l for l in ctx}
     out: list[str] = []
     for l in links:
         if brief:
-            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} {l.mac:<17} {_flags(l)} ")
+            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} {l.mac:<17} {_flags(l, by_index)} ")
             continue
-        out += link_header(l, names, True, netns_names or {})
+        out += link_header(l, names, True, netns_names or {}, by_index)
         if details:
             out += link_details(l)
         if stats:
@@ -90,14 +104,14 @@ def links_text(links: Iterable[Link], brief: bool = False, details: bool = False
     return "\n".join(out)
 
 
-def link_json(l: Link, names: dict[int, str]) -> dict:
+def link_json(l: Link, names: dict[int, str], by_index: dict[int, Link] | None = None) -> dict:
     d: dict = {"ifindex": l.index}
-    if l.link_index and l.link_index != l.index:
+    if l.link_index:
         if l.link_netnsid is None and l.link_index in names:
             d["link"] = names[l.link_index]
         else:
             d["link_index"] = l.link_index
-    d.update({"ifname": l.name, "flags": list(l.flags), "mtu": l.mtu, "qdisc": l.qdisc})
+    d.update({"ifname": l.name, "flags": flag_words(l, by_index), "mtu": l.mtu, "qdisc": l.qdisc})
     if l.master:
         d["master"] = l.master
     d.update({"operstate": l.operstate, "linkmode": "DEFAULT", "group": "default", "txqlen": l.qlen,
@@ -111,10 +125,12 @@ def link_json(l: Link, names: dict[int, str]) -> dict:
     return d
 
 
-def links_json(links: Iterable[Link]) -> str:
+def links_json(links: Iterable[Link], context: Iterable[Link] | None = None) -> str:
     links = list(links)
-    names = {l.index: l.name for l in links}
-    return _json.dumps([link_json(l, names) for l in links])
+    ctx = list(context) if context is not None else links
+    names = {l.index: l.name for l in ctx}
+    by_index = {l.index: l for l in ctx}
+    return _json.dumps([link_json(l, names, by_index) for l in links])
 
 
 def addr_lines(a: Address) -> list[str]:
@@ -128,29 +144,33 @@ def addr_lines(a: Address) -> list[str]:
 
 
 def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = False,
-               netns_names: dict[int, str] | None = None) -> str:
+               netns_names: dict[int, str] | None = None, context: Iterable[Link] | None = None) -> str:
     links = list(links)
     addrs = list(addrs)
-    names = {l.index: l.name for l in links}
+    ctx = list(context) if context is not None else links
+    names = {l.index: l.name for l in ctx}
+    by_index = {l.index: l for l in ctx}
     out: list[str] = []
     for l in links:
         mine = [a for a in addrs if a.index == l.index]
         if brief:
             out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} " + " ".join(a.cidr for a in mine) + " ")
             continue
-        out += link_header(l, names, False, netns_names or {})
+        out += link_header(l, names, False, netns_names or {}, by_index)
         for a in mine:
             out += addr_lines(a)
     return "\n".join(out)
 
 
-def addrs_json(links: Iterable[Link], addrs: Iterable[Address]) -> str:
+def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterable[Link] | None = None) -> str:
     links = list(links)
     addrs = list(addrs)
-    names = {l.index: l.name for l in links}
+    ctx = list(context) if context is not None else links
+    names = {l.index: l.name for l in ctx}
+    by_index = {l.index: l for l in ctx}
     res = []
     for l in links:
-        d = link_json(l, names)
+        d = link_json(l, names, by_index)
         d.pop("linkinfo", None)
         infos = []
         for a in addrs:

@@ -137,8 +137,20 @@ class Backend:
             return idx[0]
         names = [l.get_attr("IFLA_IFNAME") for l in ipr.get_links()]
         where = f' in namespace "{ns}"' if ns else ""
-        raise LabError(f'Cannot find device "{name}"{where}' + did_you_mean(name, names),
-                       f"Devices here: {', '.join(names)}" if len(names) <= 12 else None)
+        hint = f"Devices here: {', '.join(names)}" if len(names) <= 12 else None
+        elsewhere = [other for other in [None] + self.namespaces()
+                     if other != ns and self._has_link(other, name)]
+        if elsewhere:
+            o = elsewhere[0]
+            hint = (f'"{name}" is in namespace "{o}": use ip -n {o} ... (or {o} ip ...)' if o
+                    else f'"{name}" is in the top namespace: drop -n / the namespace prefix')
+        raise LabError(f'Cannot find device "{name}"{where}' + did_you_mean(name, names), hint)
+
+    def _has_link(self, ns: str | None, name: str) -> bool:
+        try:
+            return bool(self.ipr(ns).link_lookup(ifname=name))
+        except Exception:  # noqa: BLE001
+            return False
 
     # ---- apply ------------------------------------------------------------------------------------
     def apply(self, op) -> str:

@@ -252,6 +252,7 @@ def link_set(b, op: c.LinkSet) -> str:
             if op.newname and b.journal is not None:
                 b.record(op.ns, kind="rename", name=op.dev, new=op.newname)
         if op.netns:
+            b.record(op.ns, kind="move", name=op.newname or op.dev, to=op.netns)
             ipr.link("set", index=idx, net_ns_fd=nsutil.ns_path(op.netns))
         if op.up is not None:
             ns = op.netns or op.ns
@@ -281,7 +282,7 @@ def _netns_names_for_links(b, ns) -> dict[int, str]:
 
 @applies(c.LinkShow)
 def link_show(b, op: c.LinkShow) -> str:
-    ls = state.links(b, op.ns)
+    ls = all_links = state.links(b, op.ns)
     if op.dev:
         b.link_index(op.ns, op.dev)
         ls = [l for l in ls if l.name == op.dev]
@@ -293,8 +294,9 @@ def link_show(b, op: c.LinkShow) -> str:
     if op.up_only:
         ls = [l for l in ls if l.up]
     if op.opts.json:
-        return render.links_json(ls)
-    return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns))
+        return render.links_json(ls, all_links)
+    return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns),
+                             all_links)
 
 
 # ---- address -----------------------------------------------------------------------------------------
@@ -370,7 +372,7 @@ def addr_flush(b, op: c.AddrFlush) -> str:
 
 @applies(c.AddrShow)
 def addr_show(b, op: c.AddrShow) -> str:
-    ls = state.links(b, op.ns)
+    ls = all_links = state.links(b, op.ns)
     names = {l.index: l.name for l in ls}
     addrs = state.addresses(b, op.ns, op.opts.family, names)
     if op.dev:
@@ -379,8 +381,8 @@ def addr_show(b, op: c.AddrShow) -> str:
     if op.up_only:
         ls = [l for l in ls if l.up]
     if op.opts.json:
-        return render.addrs_json(ls, addrs)
-    return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns))
+        return render.addrs_json(ls, addrs, all_links)
+    return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns), all_links)
 
 
 # ---- route -------------------------------------------------------------------------------------------

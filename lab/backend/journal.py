@@ -19,6 +19,7 @@ def journal_path() -> str:
 class Journal:
     def __init__(self, path: str | None = None):
         self.path = path or journal_path()
+        self._netns: set[str] | None = None
 
     def record(self, **entry) -> None:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -29,6 +30,8 @@ class Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if entry.get("kind") == "netns" and self._netns is not None:
+            self._netns.add(entry["name"])
 
     def entries(self) -> list[dict]:
         try:
@@ -47,13 +50,12 @@ class Journal:
             return []
 
     def created_netns(self) -> set[str]:
-        made: set[str] = set()
-        for e in self.entries():
-            if e.get("kind") == "netns":
-                made.add(e["name"])
-        return made
+        if self._netns is None:
+            self._netns = {e["name"] for e in self.entries() if e.get("kind") == "netns"}
+        return self._netns
 
     def clear(self) -> None:
+        self._netns = None
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -611,7 +611,7 @@ def _addr(a: Args, ns, so) -> Op:
         elif w in ("noprefixroute", "nodad", "home"):
             pass
         elif local is None:
-            local, plen = need_prefix(w, require_len=False)
+            local, plen = need_prefix(w, require_len=verb in ("add", "replace", "change") and ":" not in w)
             f["_had_len"] = "/" in w
         else:
             raise ParseError(f'Error: either "local" is duplicate, or "{w}" is a garbage.')
