@@ -1,0 +1,529 @@
+"""Live view of the lab's kernel state, event-driven: the TUI's only source of data.
+
+One worker thread owns everything here:
+- one raw rtnetlink socket per namespace (opened by moving the thread into it with nsutil.in_netns),
+  subscribed to the link/address/route/neighbour groups. Only message types are decoded: an event just
+  marks (namespace, kind) dirty, and the state is re-read with netlink dumps (routes are re-read after
+  every link change, because a link going down flushes its routes without any RTM_DELROUTE);
+- inotify (via ctypes) on /run/netns, so namespaces made or deleted by anyone appear and disappear
+  (a new file is only a namespace once it is bind-mounted: retried until it is);
+- a periodic tick (about once a second) that re-reads counters and the snapshot extras (iptables chains,
+  qdiscs, fdb, conntrack, sysctls: `lab.backend.state.EXTRAS`) only for the namespaces and extras the
+  caller says are visible (`want`), plus `refresh` for an immediate re-read after a command.
+
+Each batch of changes becomes one `Update` handed to the `on_update` callback (called in the worker
+thread: the UI posts it as a message; the worker never touches widgets). Sockets used for reading are
+the watcher's own, so a long command holding the Backend's lock never delays the view.
+Leaves drawing to lab.ui and applying to lab.backend.core.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import errno
+import logging
+import os
+import selectors
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from lab.backend import nsutil, state
+from lab.model import Link, NsState
+
+log = logging.getLogger("lab.watch")
+
+RTMGRP_LINK, RTMGRP_NEIGH, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x4, 0x10, 0x40
+GROUPS = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
+MSG_KIND = {16: "link", 17: "link", 20: "address", 21: "address", 24: "route", 25: "route",
+            28: "neighbour", 29: "neighbour"}
+CORE = frozenset({"link", "address", "route", "neighbour"})
+# what else must be re-read when one kind changes
+IMPLIES = {"link": CORE, "address": frozenset({"address", "route"}), "route": frozenset({"route"}),
+           "neighbour": frozenset({"neighbour"})}
+EXTRA_MODULES = ("lab.backend.iptables", "lab.backend.tc", "lab.backend.bridge", "lab.backend.sysctl",
+                 "lab.backend.conntrack_state")
+SYSCTL_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.all.send_redirects",
+               "net.bridge.bridge-nf-call-iptables")
+
+IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
+IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+
+
+def load_extras() -> dict[str, Callable]:
+    """Import the family modules that register snapshot extras; returns the registry (name -> fn).
+    A module that does not exist (yet) is skipped; "sysctls" gets a small fallback reader."""
+    import importlib
+
+    for mod in EXTRA_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            pass
+        except Exception:  # noqa: BLE001  (a half-written module must not break the view)
+            log.exception("cannot load %s", mod)
+    state.EXTRAS.setdefault("sysctls", _sysctls_fallback)
+    return state.EXTRAS
+
+
+def _sysctls_fallback(b, ns: str | None) -> dict:
+    out = []
+    for key in SYSCTL_KEYS:
+        try:
+            out.append((key, b.sysctl_get(ns, key)))
+        except OSError:
+            pass
+    return {"sysctls": tuple(out)}
+
+
+@dataclass
+class Update:
+    """One batch of changes. `states` holds the full new NsState of every namespace that changed."""
+    states: dict[str, NsState] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()     # every namespace now known ("" = top), in display order
+    event_time: float | None = None      # time.monotonic() when the first kernel event was received
+    initial: bool = False
+
+
+class ReadView:
+    """The Backend as seen by readers, with the watcher's own netlink sockets (no shared lock)."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self._socks: dict[str, object] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def ipr(self, ns: str | None):
+        key = ns or ""
+        s = self._socks.get(key)
+        if s is None:
+            from pyroute2 import IPRoute
+
+            self._backend.require_ns(ns)
+            with nsutil.in_netns(ns):
+                s = IPRoute()
+            self._socks[key] = s
+        return s
+
+    def forget_ns(self, ns: str) -> None:
+        s = self._socks.pop(ns or "", None)
+        if s is not None:
+            with contextlib.suppress(Exception):
+                s.close()
+
+    def close(self) -> None:
+        for k in list(self._socks):
+            self.forget_ns(k)
+
+
+# ---- veth peers across namespaces ----------------------------------------------------------------
+def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None
+                  ) -> dict[str, NsState]:
+    """Fill Link.peer_ns/peer_name for veth pairs split across namespaces.
+
+    A pair is a.link_index == b.index and b.link_index == a.index, both veth, in different namespaces
+    (nsids are not relied on). When several candidates match, `nsid_of(ns, other)` (the nsid `other`
+    has as seen from `ns`) breaks the tie against the link's IFLA_LINK_NETNSID.
+    Returns only the namespaces whose links changed.
+    """
+    by_index: dict[int, list[Link]] = {}
+    for st in states.values():
+        for l in st.links:
+            if l.kind == "veth":
+                by_index.setdefault(l.index, []).append(l)
+    changed: dict[str, NsState] = {}
+    for name, st in states.items():
+        new_links = []
+        dirty = False
+        for l in st.links:
+            peer = None
+            if l.kind == "veth" and l.link_index:
+                cands = [c for c in by_index.get(l.link_index, ())
+                         if c.ns != l.ns and c.link_index == l.index]
+                local = [c for c in st.links if c.index == l.link_index and c.kind == "veth"
+                         and c.link_index == l.index and c.index != l.index]
+                if local and l.link_netnsid is None:
+                    cands = []  # both ends here: iproute2 shows the peer as @name, no netns
+                    peer = (None, local[0].name)
+                elif len(cands) > 1 and nsid_of is not None and l.link_netnsid is not None:
+                    cands = [c for c in cands if nsid_of(l.ns, c.ns) == l.link_netnsid] or cands
+                if cands:
+                    peer = (cands[0].ns, cands[0].name)
+            pns, pname = peer if peer else (None, None)
+            if (l.peer_ns, l.peer_name) != (pns, pname):
+                l = dataclasses.replace(l, peer_ns=pns, peer_name=pname)
+                dirty = True
+            new_links.append(l)
+        if dirty:
+            changed[name] = dataclasses.replace(st, links=tuple(new_links))
+    return changed
+
+
+# ---- inotify ------------------------------------------------------------------------------------
+class _Inotify:
+    def __init__(self, path: str):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        wd = libc.inotify_add_watch(self.fd, path.encode(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+        if wd < 0:
+            e = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(e, f"inotify_add_watch {path}")
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while os.read(self.fd, 65536):
+                pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _msg_kinds(buf: bytes) -> set[str]:
+    kinds, off = set(), 0
+    while off + 16 <= len(buf):
+        length, mtype = struct.unpack_from("=IH", buf, off)
+        if length < 16:
+            break
+        k = MSG_KIND.get(mtype)
+        if k:
+            kinds.add(k)
+        off += (length + 3) & ~3
+    return kinds
+
+
+class Watcher:
+    """Watch every namespace of the lab and report state changes.
+
+    Args:
+        backend: the lab's Backend (used for names, require_ns, run_cmd; never its sockets).
+        on_update: called in the worker thread with each Update.
+        period: seconds between refreshes of counters and extras for what is visible.
+    """
+
+    def __init__(self, backend, on_update: Callable[[Update], None], period: float = 1.0):
+        self.backend = backend
+        self.on_update = on_update
+        self.period = period
+        self.extras = load_extras()
+        self.view = ReadView(backend)
+        self.states: dict[str, NsState] = {}
+        self._socks: dict[str, tuple[socket.socket, int]] = {}  # ns -> (event socket, netns inode)
+        self._pending: set[str] = set()          # files in /run/netns not yet mounted
+        self._want_ns: frozenset[str] | None = None
+        self._want_extras: frozenset[str] = frozenset()
+        self._want_stats = True
+        self._pokes: list[tuple[frozenset[str] | None, bool]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._sel = selectors.DefaultSelector()
+        self._thread: threading.Thread | None = None
+        self._next_tick = 0.0
+        self.errors: list[str] = []
+
+    # ---- control (any thread) ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="lab-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def want(self, namespaces: Iterable[str] | None, extras: Iterable[str] = (), stats: bool = True) -> None:
+        """What is visible: these namespaces (None = all) with these extras; refreshed every period."""
+        ns = None if namespaces is None else frozenset(namespaces)
+        ex = frozenset(e for e in extras if e in self.extras)
+        newly = (ex - self._want_extras) or (ns is not None and self._want_ns is not None and ns - self._want_ns)
+        self._want_ns, self._want_extras, self._want_stats = ns, ex, stats
+        if newly:
+            self.refresh(ns, extras=True)
+
+    def refresh(self, namespaces: Iterable[str] | None = None, extras: bool = True) -> None:
+        """Re-read now (e.g. after a command): core state and the wanted extras of these namespaces."""
+        with self._lock:
+            self._pokes.append((None if namespaces is None else frozenset(n or "" for n in namespaces), extras))
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    # ---- the worker -------------------------------------------------------------------------------
+    def _main(self) -> None:
+        ino = None
+        try:
+            self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+            try:
+                ino = _Inotify(nsutil.NETNS_RUN_DIR)
+                self._sel.register(ino.fd, selectors.EVENT_READ, ("inotify", ino))
+            except OSError as e:  # no inotify: fall back to a cheap stat poll of /run/netns
+                self.errors.append(f"inotify: {e}")
+            self._dir_mtime = self._netns_dir_mtime()
+            added, _ = self._sync_namespaces()
+            self._next_tick = time.monotonic() + self.period
+            dirty = {ns: set(CORE) for ns in added}
+            wanted = set(added) if self._want_ns is None else self._want_ns & set(added)
+            self._publish(dirty, wanted if self._want_extras else set(), (), None, initial=True)
+            while not self._stop.is_set():
+                self._loop_once(ino)
+        except Exception as e:  # noqa: BLE001
+            log.exception("watcher died")
+            self.errors.append(f"watcher: {type(e).__name__}: {e}")
+        finally:
+            self._close_all(ino)
+
+    def _loop_once(self, ino) -> None:
+        now = time.monotonic()
+        timeout = max(0.0, self._next_tick - now)
+        if self._pending or ino is None:
+            timeout = min(timeout, 0.05 if self._pending else 0.25)
+        ready = self._sel.select(timeout)
+        now = time.monotonic()
+        t_event: float | None = None
+        dirty: dict[str, set[str]] = {}
+        ns_changed = bool(self._pending)
+        pokes: list = []
+        for key, _ in ready:
+            kind, obj = key.data
+            if kind == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+                with self._lock:
+                    pokes, self._pokes = self._pokes, []
+            elif kind == "inotify":
+                obj.drain()
+                ns_changed, t_event = True, t_event or now
+            else:
+                t_event = t_event or now
+                dirty.setdefault(obj, set()).update(self._drain(key.fileobj))
+        if ino is None:
+            m = self._netns_dir_mtime()
+            if m != self._dir_mtime:
+                self._dir_mtime, ns_changed = m, True
+        removed: tuple[str, ...] = ()
+        if ns_changed:
+            added, removed = self._sync_namespaces()
+            for ns in added:
+                dirty[ns] = set(CORE)
+            for ns in removed:
+                dirty.pop(ns, None)
+        extras_for: set[str] = set()
+        for targets, with_extras in pokes:
+            names = set(self._socks) if targets is None else targets & set(self._socks)
+            for ns in names:
+                dirty.setdefault(ns, set()).update(CORE)
+            if with_extras:
+                extras_for |= names
+        tick = time.monotonic() >= self._next_tick
+        stats_for: set[str] = set()
+        if tick:
+            self._next_tick = time.monotonic() + self.period
+            visible = set(self._socks) if self._want_ns is None else self._want_ns & set(self._socks)
+            extras_for |= visible
+            if self._want_stats:
+                stats_for = visible
+        for ns in stats_for:
+            dirty.setdefault(ns, set()).add("link")
+        if dirty or removed or extras_for:
+            self._publish(dirty, extras_for, removed, t_event)
+
+    def _drain(self, sock: socket.socket) -> set[str]:
+        kinds: set[str] = set()
+        while True:
+            try:
+                buf = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:  # overrun: we lost events, re-read everything
+                    kinds |= CORE
+                    continue
+                break
+            if not buf:
+                break
+            kinds |= _msg_kinds(buf)
+        out: set[str] = set()
+        for k in kinds:
+            out |= IMPLIES[k]
+        return out
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def _read_core(self, ns: str, kinds: set[str], old: NsState | None) -> NsState:
+        b, key = self.view, ns or None
+        st = old or NsState(name=ns)
+        if "link" in kinds or old is None:
+            ls = state.links(b, key)
+            # keep peer info until resolve_peers recomputes it
+            prev = {l.index: l for l in st.links}
+            ls = [dataclasses.replace(l, peer_ns=prev[l.index].peer_ns, peer_name=prev[l.index].peer_name)
+                  if l.index in prev and prev[l.index].kind == l.kind else l for l in ls]
+            st = dataclasses.replace(st, links=tuple(ls))
+        names = {l.index: l.name for l in st.links}
+        if "address" in kinds or old is None:
+            st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, 4, names)))
+        if "route" in kinds or old is None:
+            st = dataclasses.replace(st, routes=tuple(state.routes(b, key, None, 4, names)))
+        if "neighbour" in kinds or old is None:
+            st = dataclasses.replace(st, neighbours=tuple(state.neighbours(b, key, names, 4)))
+        return st
+
+    def _read_extras(self, ns: str, st: NsState) -> NsState:
+        fields: dict = {}
+        for name in self._want_extras:
+            fn = self.extras.get(name)
+            if fn is None:
+                continue
+            try:
+                fields.update(fn(self.view, ns or None))
+            except Exception:  # noqa: BLE001  (a tool missing or an object vanished: show the rest)
+                log.debug("extra %s failed in %r", name, ns, exc_info=True)
+        valid = {f.name for f in dataclasses.fields(NsState)} - {"name"}
+        fields = {k: v for k, v in fields.items() if k in valid}
+        return dataclasses.replace(st, **fields) if fields else st
+
+    def _publish(self, dirty: dict[str, set[str]], extras_for: set[str], removed: tuple[str, ...],
+                 t_event: float | None, initial: bool = False) -> None:
+        changed: dict[str, NsState] = {}
+        for ns in set(dirty) | extras_for:
+            if ns not in self._socks:
+                continue
+            old = self.states.get(ns)
+            try:
+                st = self._read_core(ns, dirty.get(ns, set()), old)
+                if ns in extras_for and self._want_extras:
+                    st = self._read_extras(ns, st)
+            except Exception:  # noqa: BLE001  (the namespace vanished mid-read: inotify will tell)
+                log.debug("read failed in %r", ns, exc_info=True)
+                continue
+            if st != old:
+                changed[ns] = st
+        for ns in removed:
+            self.states.pop(ns, None)
+        self.states.update(changed)
+        if changed or removed:
+            peers = resolve_peers(self.states, self._nsid_of)
+            self.states.update(peers)
+            changed.update(peers)
+        if changed or removed or initial:
+            names = tuple(sorted(self.states, key=lambda n: (n != "", n)))
+            try:
+                self.on_update(Update(states=changed, removed=tuple(removed), namespaces=names,
+                                      event_time=t_event, initial=initial))
+            except Exception:  # noqa: BLE001
+                log.exception("on_update failed")
+
+    def _nsid_of(self, ns: str, other: str) -> int | None:
+        try:
+            fd = os.open(nsutil.ns_path(other), os.O_RDONLY) if other else os.dup(nsutil.TOP.fd)
+        except OSError:
+            return None
+        try:
+            r = self.view.ipr(ns or None).get_netnsid(fd=fd)
+            nsid = r.get("nsid") if isinstance(r, dict) else None
+            return nsid if nsid is not None and nsid >= 0 else None
+        except Exception:  # noqa: BLE001
+            return None
+        finally:
+            os.close(fd)
+
+    # ---- namespaces -------------------------------------------------------------------------------
+    @staticmethod
+    def _netns_dir_mtime() -> float:
+        try:
+            return os.stat(nsutil.NETNS_RUN_DIR).st_mtime_ns
+        except OSError:
+            return 0
+
+    def _sync_namespaces(self) -> tuple[list[str], tuple[str, ...]]:
+        """Open sockets for new namespaces, close those of vanished ones. Returns (added, removed)."""
+        names = nsutil.list_netns()
+        try:
+            dir_dev = os.stat(nsutil.NETNS_RUN_DIR).st_dev
+        except OSError:
+            dir_dev = None
+        current: dict[str, int] = {}
+        self._pending = set()
+        for n in names:
+            try:
+                st = os.stat(nsutil.ns_path(n))
+            except OSError:
+                continue
+            if st.st_dev == dir_dev:  # created but not yet bind-mounted by `ip netns add`
+                self._pending.add(n)
+                continue
+            current[n] = st.st_ino
+        added: list[str] = []
+        removed: list[str] = []
+        if "" not in self._socks:
+            if self._open("", os.fstat(nsutil.TOP.fd).st_ino):
+                added.append("")
+        for n, (_, ino) in list(self._socks.items()):
+            if n and current.get(n) != ino:
+                self._close(n)
+                removed.append(n)
+        for n, ino in current.items():
+            if n not in self._socks:
+                if self._open(n, ino):
+                    added.append(n)
+                else:
+                    self._pending.add(n)
+        # a name deleted and re-created is both removed and added: report it as added only
+        return added, tuple(n for n in removed if n not in added)
+
+    def _open(self, ns: str, ino: int) -> bool:
+        try:
+            with nsutil.in_netns(ns or None):
+                s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                                  socket.NETLINK_ROUTE)
+            with contextlib.suppress(OSError):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            s.bind((0, GROUPS))
+        except OSError:
+            return False
+        self._socks[ns] = (s, ino)
+        self._sel.register(s, selectors.EVENT_READ, ("netlink", ns))
+        return True
+
+    def _close(self, ns: str) -> None:
+        """Drop every socket we hold in `ns` (they would keep a deleted namespace alive)."""
+        s, _ = self._socks.pop(ns)
+        with contextlib.suppress(Exception):
+            self._sel.unregister(s)
+        s.close()
+        self.view.forget_ns(ns)
+        self.states.pop(ns, None)
+        threading.Thread(target=self._forget_in_backend, args=(ns,), daemon=True).start()
+
+    def _forget_in_backend(self, ns: str) -> None:
+        # the Backend's cached socket too, unless the namespace was re-created under the same name
+        with contextlib.suppress(Exception):
+            if not nsutil.netns_exists(ns):
+                self.backend.forget_ns(ns)
+
+    def _close_all(self, ino) -> None:
+        for ns in list(self._socks):
+            s, _ = self._socks.pop(ns)
+            with contextlib.suppress(Exception):
+                s.close()
+        self.view.close()
+        if ino is not None:
+            with contextlib.suppress(OSError):
+                ino.close()
+        with contextlib.suppress(Exception):
+            self._sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
