@@ -46,8 +46,7 @@ def _die(msg: str, code: int = 1) -> int:
 
 
 def has_net_admin() -> bool:
-    if os.geteuid() == 0:
-        return True
+    """CAP_NET_ADMIN in the effective set (root normally has it; a capability-less root does not)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -137,18 +136,21 @@ def _run(args) -> int:
         name = args.file
     engine = setup(args.host)
 
-    def show(r):
+    def echo(lineno, line):
         if not args.quiet:
-            print(f"$ {r.line.strip()}", flush=True)
+            print(f"$ {line.strip()}", flush=True)
+
+    def show(r):
         if r.output:
             print(r.output, flush=True)
         if not r.ok:
             print(f"{name}:{r.lineno}: {r.error}", file=sys.stderr, flush=True)
 
-    results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show)
+    results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show, on_start=echo)
     failed = [r for r in results if not r.ok]
     if args.then_shell:
         from lab.shell import run_shell
 
         run_shell(engine)
+    engine.backend.close()
     return 1 if failed else 0

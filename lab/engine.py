@@ -91,7 +91,8 @@ class Engine:
         self.backend.require_ns(op.ns)
         with nsutil.in_netns(op.ns):
             try:
-                rc = subprocess.call(list(op.argv), env={**os.environ, "LAB_NETNS": op.ns or ""})
+                rc = subprocess.call(list(op.argv), env={**os.environ, "LAB_NETNS": op.ns or ""},
+                                     preexec_fn=nsutil.die_with_parent)
             except FileNotFoundError:
                 raise LabError(f"{op.argv[0]}: command not found") from None
         if rc != 0:
@@ -99,7 +100,8 @@ class Engine:
         return ""
 
     def run_lines(self, lines: Iterable[str], keep_going: bool = False,
-                  on_result: Callable[[Result], None] | None = None) -> list[Result]:
+                  on_result: Callable[[Result], None] | None = None,
+                  on_start: Callable[[int, str], None] | None = None) -> list[Result]:
         """Run a script: one command per line, `#` comments, `\\` continuations. Stops at the first error
         unless keep_going. Each Result carries its line number."""
         results = []
@@ -115,6 +117,8 @@ class Engine:
             buf, start = "", None
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
+            if on_start:
+                on_start(lineno, line)
             r = self.run(line)
             r.lineno = lineno
             results.append(r)

@@ -91,7 +91,8 @@ class Backend:
         self.require_ns(ns)
         with nsutil.in_netns(ns):
             try:
-                return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+                return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
+                                      preexec_fn=nsutil.die_with_parent)
             except FileNotFoundError:
                 raise LabError(f"{argv[0]}: command not found",
                                f"Install it (Debian: apt-get install {_PKG.get(argv[0], argv[0])}).") from None

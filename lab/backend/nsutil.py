@@ -149,3 +149,10 @@ def netns_inode(name: str | None) -> int:
     if name:
         return os.stat(ns_path(name)).st_ino
     return os.fstat(TOP.fd).st_ino
+
+
+def die_with_parent() -> None:
+    """preexec_fn for children: get SIGKILL when the lab dies, so a killed sandbox leaves no process
+    (and so no namespace) behind."""
+    PR_SET_PDEATHSIG = 1
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)

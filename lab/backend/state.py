@@ -167,7 +167,7 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
         try:
             r = ipr.get_netnsid(fd=fd)
             nsid = r.get("nsid") if isinstance(r, dict) else None
-            if nsid is not None and nsid >= 0:
+            if nsid is not None and 0 <= nsid < 2**31:
                 out[nsid] = name
         except Exception:  # noqa: BLE001
             pass
@@ -178,7 +178,7 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
         try:
             r = ipr.get_netnsid(fd=nsutil.TOP.fd)
             nsid = r.get("nsid") if isinstance(r, dict) else None
-            if nsid is not None and nsid >= 0:
+            if nsid is not None and 0 <= nsid < 2**31:
                 out.setdefault(nsid, "")
         except Exception:  # noqa: BLE001
             pass

@@ -1,0 +1,559 @@
+"""Evaluate scenario checks against the live lab, as data: `evaluate(check, engine) -> CheckResult`.
+
+Kinds: reachability (ping, tcp, udp, throughput: lab.scenario.probes), trace expectations (through
+lab.tracer.run_trace, imported lazily: skipped with a message where the tracer is not available),
+state assertions (route, address, neigh, link, rule, qdisc, sysctl: read with lab.backend.state and,
+for iptables and tc, the kernel's own tools run inside the namespace), and `output` (a lab command's
+printed output). Every failing check says what it expected, what it found, and where to look.
+
+Safety: probes only go between the lab's namespaces. Inside the sandbox every address is the lab's
+(its top namespace has no way out); with --host a probe's destination must be an address assigned
+in a namespace the lab created, or the check is refused.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from lab.errors import LabError
+from lab.scenario.schema import Check
+
+PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    status: str                  # pass | fail | skip | error
+    label: str                   # what was checked, one line ("red can ping 192.168.15.2")
+    explanation: str = ""        # why it failed (or was skipped); what was found instead
+    data: dict = field(default_factory=dict)  # measurements: rtt_ms, answered_by, rate_bps, trace...
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PASS, SKIP)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    def __str__(self) -> str:
+        mark = {PASS: "✓", FAIL: "✗", SKIP: "-", ERROR: "!"}[self.status]
+        s = f"{mark} {self.label}"
+        if self.status != PASS and self.explanation:
+            s += "\n    " + self.explanation.replace("\n", "\n    ")
+        return s
+
+
+def _n(ns: str | None) -> str:
+    return ns or "host"
+
+
+def label(c: Check) -> str:
+    """A one-line description of what the check asserts."""
+    if c.title:
+        return c.title
+    a = c.args
+    neg = a.get("expect") == "fail" or a.get("present") is False
+    k = c.kind
+    if k == "ping":
+        return f"{_n(a.get('from'))} {'cannot' if neg else 'can'} ping {a['to']}"
+    if k in ("tcp", "udp"):
+        addr, port = a["to"]
+        s = f"{_n(a.get('from'))} {'cannot reach' if neg else 'reaches'} {addr}:{port} over {k.upper()}"
+        if a.get("answered_by"):
+            s += f" (answered by {' or '.join(_n(x) for x in a['answered_by'])})"
+        return s
+    if k == "throughput":
+        addr, port = a["to"]
+        lims = []
+        if "at_least" in a:
+            lims.append(f">= {_fmt(a['at_least'])}")
+        if "at_most" in a:
+            lims.append(f"<= {_fmt(a['at_most'])}")
+        return f"TCP throughput {_n(a.get('from'))} -> {addr}:{port} is {' and '.join(lims)}"
+    if k == "trace":
+        bits = [f"trace {a['spec']}"]
+        if "outcome" in a:
+            bits.append(f"is {a['outcome']}")
+        if a.get("passes"):
+            bits.append("passes " + " -> ".join(a["passes"]))
+        if a.get("dropped_at"):
+            bits.append(f"is dropped at {a['dropped_at']}")
+        if a.get("dropped_by"):
+            bits.append(f"by \"{a['dropped_by']}\"")
+        if a.get("nat_to"):
+            bits.append(f"is DNATed to {a['nat_to']}")
+        if a.get("snat_to"):
+            bits.append(f"is SNATed to {a['snat_to']}")
+        return " ".join(bits)
+    where = f"in {_n(a.get('ns'))}"
+    no = "no " if a.get("present") is False else ""
+    if k == "route":
+        s = f"{no}route {a['dst']}" + (f" via {a['via']}" if a.get("via") else "") + (f" dev {a['dev']}" if a.get("dev") else "")
+        return f"{s} {where}"
+    if k == "address":
+        return f"{no}address {a['cidr']}" + (f" on {a['dev']}" if a.get("dev") else "") + f" {where}"
+    if k == "neigh":
+        return f"{no}neighbour entry {a['dst']}" + (f" {a['state']}" if a.get("state") else "") + f" {where}"
+    if k == "link":
+        s = f"{no}link {a['name']}"
+        if a.get("kind"):
+            s += f" ({a['kind']})"
+        if a.get("state"):
+            s += f" is {a['state']}"
+        if a.get("master"):
+            s += f" in bridge {a['master']}"
+        return f"{s} {where}"
+    if k == "rule":
+        t = a.get("table", "filter")
+        if a.get("policy"):
+            return f"{t}/{a['chain']} policy is {a['policy']} {where}"
+        return f"{no}iptables rule in {t}/{a['chain']}" + (f" matching \"{a['match']}\"" if a.get("match") else "") + f" {where}"
+    if k == "qdisc":
+        return f"{no}{a['kind']} qdisc on {a['dev']} {where}"
+    if k == "sysctl":
+        return f"{a['key']} = {a['value']} {where}"
+    if k == "output":
+        s = f"`{a['run']}` output"
+        if a.get("contains"):
+            s += " shows " + ", ".join(f'"{x}"' for x in a["contains"])
+        if a.get("absent"):
+            s += " does not show " + ", ".join(f'"{x}"' for x in a["absent"])
+        if a.get("matches"):
+            s += f" matches /{a['matches']}/"
+        return s
+    return k
+
+
+def _fmt(bps: float) -> str:
+    from lab.scenario.probes import fmt_rate
+
+    return fmt_rate(bps)
+
+
+def evaluate(c: Check, engine) -> CheckResult:
+    """Run one check against the live lab. Never raises: problems become status "error"."""
+    lab_ = label(c)
+    try:
+        fn = _KINDS[c.kind]
+        status, why, data = fn(c.args, engine)
+    except LabError as e:
+        status, why, data = ERROR, str(e), {}
+    except Exception as e:  # noqa: BLE001  a check must never crash the player
+        status, why, data = ERROR, f"internal error: {type(e).__name__}: {e}", {}
+    if status == FAIL and c.explain:
+        why = (why + "\n" if why else "") + c.explain.strip()
+    return CheckResult(c, status, lab_, why, data)
+
+
+# ---- helpers ----------------------------------------------------------------------------------------
+def _ns_exists(engine, ns: str) -> None:
+    if ns:
+        engine.backend.require_ns(ns)
+
+
+def address_owners(engine) -> dict[str, list[str]]:
+    """IPv4 address -> namespaces that have it assigned ("" = top)."""
+    from lab.backend import state
+
+    out: dict[str, list[str]] = {}
+    for ns in [None] + engine.backend.namespaces():
+        try:
+            for a in state.addresses(engine.backend, ns, 4):
+                out.setdefault(a.local, []).append(ns or "")
+        except Exception:  # noqa: BLE001
+            continue
+    return out
+
+
+def _guard_destination(engine, addr: str, owners: dict[str, list[str]]) -> None:
+    """--host: refuse probes to addresses that are not the lab's."""
+    b = engine.backend
+    if not getattr(b, "host", False):
+        return
+    ours = set(b.journal.created_netns()) if b.journal is not None else set()
+    if not any(ns in ours for ns in owners.get(addr, [])):
+        raise LabError(f"Refusing to probe {addr}: with --host, checks only send to addresses of namespaces "
+                       "this lab created.", "Play the scenario in the sandbox (without --host).")
+
+
+def diagnose(engine, src: str, dst: str) -> str:
+    """A hint about why src cannot reach dst: the route, the link, the neighbour entry."""
+    from lab.backend import state
+
+    b = engine.backend
+    hints = []
+    try:
+        ipr = b.ipr(src or None)
+        try:
+            r = ipr.route("get", dst=dst)
+        except Exception as e:  # noqa: BLE001
+            code = getattr(e, "code", None)
+            if code == 101:
+                return f"{_n(src)} has no route to {dst} (see: ip -n {src} route)" if src else \
+                    f"the host has no route to {dst} (see: ip route)"
+            return ""
+        m = r[0]
+        oif = m.get_attr("RTA_OIF")
+        gw = m.get_attr("RTA_GATEWAY")
+        links = {l.index: l for l in state.links(b, src or None)}
+        link = links.get(oif)
+        if m["type"] == 2:
+            return ""
+        if link is not None:
+            hints.append(f"{_n(src)} sends it out {link.name}" + (f" via {gw}" if gw else " (directly connected)"))
+            if not link.up:
+                hints.append(f"but {link.name} is DOWN (ip {'-n ' + src + ' ' if src else ''}link set {link.name} up)")
+            elif link.operstate == "LOWERLAYERDOWN":
+                hints.append(f"but the other end of {link.name} is down")
+        nh = gw or dst
+        for n in state.neighbours(b, src or None, None, 4):
+            if n.dst == nh and link is not None and n.dev == link.name and ("FAILED" in n.state or "INCOMPLETE" in n.state):
+                hints.append(f"and nobody answered ARP for {nh} ({n.state}): is {nh} really on that link, "
+                             "with a matching netmask?")
+    except Exception:  # noqa: BLE001
+        return ""
+    return "; ".join(hints)
+
+
+def _reach_verdict(a: dict, probe, engine, what: str) -> tuple[str, str, dict]:
+    expect_ok = a.get("expect", "success") == "success"
+    data = {"detail": probe.detail, "answered_by": probe.answered_by, "rtt_ms": probe.rtt_ms}
+    if probe.ok and expect_ok:
+        want = a.get("answered_by")
+        if want and probe.answered_by not in want:
+            return FAIL, (f"{what}, but it was answered by {_n(probe.answered_by)} instead of "
+                          f"{' or '.join(_n(x) for x in want)}"), data
+        return PASS, probe.detail, data
+    if not probe.ok and not expect_ok:
+        return PASS, probe.detail, data
+    if probe.ok:
+        return FAIL, f"expected this to fail, but it worked: {probe.detail}", data
+    diag = diagnose(engine, a.get("from", ""), a["to"] if isinstance(a["to"], str) else a["to"][0])
+    return FAIL, probe.detail + (f"\n{diag}" if diag else ""), data
+
+
+# ---- kinds ------------------------------------------------------------------------------------------
+def _ping(a, engine):
+    from lab.scenario import probes
+
+    src = a.get("from", "")
+    _ns_exists(engine, src)
+    owners = address_owners(engine)
+    _guard_destination(engine, a["to"], owners)
+    timeout = a.get("timeout") or (2.0 if a.get("expect", "success") == "success" else 1.0)
+    p = probes.ping(src, a["to"], timeout)
+    return _reach_verdict(a, p, engine, f"{_n(src)} pinged {a['to']}")
+
+
+def _servers(a, engine, owners) -> list[str]:
+    addr, _ = a["to"]
+    if a.get("server"):
+        servers = list(a["server"])
+    elif a.get("answered_by"):
+        servers = list(a["answered_by"])
+    else:
+        servers = owners.get(addr, [])[:1]
+        if not servers:
+            raise LabError(f"No namespace has the address {addr}, so the check does not know where to listen.",
+                           'Say where the server runs: "server: NS" (e.g. the target of a DNAT).')
+    for ns in servers:
+        _ns_exists(engine, ns)
+    return servers
+
+
+def _l4(proto):
+    def run(a, engine):
+        from lab.scenario import probes
+
+        src = a.get("from", "")
+        _ns_exists(engine, src)
+        owners = address_owners(engine)
+        addr, port = a["to"]
+        servers = _servers(a, engine, owners)
+        if getattr(engine.backend, "host", False):
+            for ns in servers:
+                _guard_destination(engine, next((ad for ad, o in owners.items() if ns in o), addr), owners)
+        timeout = a.get("timeout") or (2.0 if a.get("expect", "success") == "success" else 1.0)
+        p = (probes.tcp if proto == "tcp" else probes.udp)(src, addr, port, servers, timeout)
+        return _reach_verdict(a, p, engine, f"{_n(src)} reached {addr}:{port}")
+    return run
+
+
+def _throughput(a, engine):
+    from lab.scenario import probes
+
+    src = a.get("from", "")
+    _ns_exists(engine, src)
+    owners = address_owners(engine)
+    addr, port = a["to"]
+    server = a["server"] if "server" in a else (owners.get(addr) or [None])[0]
+    if server is None:
+        raise LabError(f"No namespace has the address {addr}: say where the sink runs with \"server: NS\".")
+    _guard_destination(engine, addr, owners)
+    p = probes.throughput(src, addr, port, server, a.get("seconds", 1.0))
+    data = {"rate_bps": p.rate_bps, "detail": p.detail}
+    if not p.ok:
+        return FAIL, p.detail + "\n" + diagnose(engine, src, addr), data
+    r = p.rate_bps or 0.0
+    if "at_least" in a and r < a["at_least"]:
+        return FAIL, f"measured {p.detail}, expected at least {_fmt(a['at_least'])}", data
+    if "at_most" in a and r > a["at_most"]:
+        return FAIL, f"measured {p.detail}, expected at most {_fmt(a['at_most'])}", data
+    return PASS, f"measured {p.detail}", data
+
+
+def _hop_matches(h, pattern: str) -> bool:
+    toks = [t.strip().lower() for t in re.split(r"[/:\s]+", pattern) if t.strip()]
+    fields = {(h.ns or "host").lower(), h.hook.lower(), h.table.lower(), h.chain.lower(), h.kind.lower()}
+    return all(t in fields for t in toks)
+
+
+def _trace(a, engine):
+    try:
+        from lab.tracer import run_trace
+    except ImportError:
+        return SKIP, "the packet tracer (lab.tracer.run_trace) is not available in this build", {}
+    path = run_trace(engine.backend, a["spec"])
+    hops = list(path.hops)
+    data = {"outcome": path.outcome, "summary": path.summary, "trace": path}
+    shown = "\n".join(f"  {(h.ns or 'host')}: {h.hook or h.kind} {h.table}/{h.chain} {h.verdict} {h.rule}".rstrip()
+                      for h in hops[:40])
+    problems = []
+    if "outcome" in a and path.outcome != a["outcome"]:
+        problems.append(f"the packet was {path.outcome or 'unaccounted for'}, expected {a['outcome']}"
+                        + (f": {path.summary}" if path.summary else ""))
+    if a.get("passes"):
+        i = 0
+        for want in a["passes"]:
+            while i < len(hops) and not _hop_matches(hops[i], want):
+                i += 1
+            if i == len(hops):
+                problems.append(f'the path never passes "{want}" (after the earlier expectations)')
+                break
+            i += 1
+    drop = path.dropped_at
+    if a.get("dropped_at") and (drop is None or not _hop_matches(drop, a["dropped_at"])):
+        problems.append(f"expected a drop at {a['dropped_at']}, " +
+                        ("but nothing dropped it" if drop is None else f"but it was dropped at {drop.ns or 'host'} "
+                                                                        f"{drop.hook} {drop.table}/{drop.chain}"))
+    if a.get("dropped_by") and (drop is None or a["dropped_by"] not in (drop.rule or "")):
+        problems.append(f"expected a drop by a rule containing \"{a['dropped_by']}\", " +
+                        ("but nothing dropped it" if drop is None else f"but it was: {drop.rule or drop.verdict}"))
+    for key, which in (("nat_to", "dst"), ("snat_to", "src")):
+        if a.get(key):
+            seen = [h.after.endpoint(which) for h in hops if h.nat and h.after is not None]
+            if a[key] not in seen and a[key] not in [s.rsplit(":", 1)[0] for s in seen]:
+                problems.append(f"expected {'DNAT' if which == 'dst' else 'SNAT'} to {a[key]}, saw " +
+                                (", ".join(seen) if seen else "no NAT on the path"))
+    if "reply" in a and bool(path.reply) != a["reply"]:
+        problems.append("a reply came back" if path.reply else "no reply came back")
+    if problems:
+        return FAIL, "; ".join(problems) + (f"\nthe path:\n{shown}" if shown else ""), data
+    return PASS, path.summary or f"{len(hops)} hops", data
+
+
+def _present(a) -> bool:
+    return a.get("present", True)
+
+
+def _route(a, engine):
+    from lab.backend import state
+
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    table = a.get("table")
+    tnum = None if table in (None, "all") else {"main": 254, "local": 255, "default": 253}.get(table, None)
+    if tnum is None and table not in (None, "all"):
+        tnum = int(table) if str(table).isdigit() else 254
+    rs = state.routes(engine.backend, ns or None, tnum if tnum is not None else (None if table == "all" else 254), 4)
+    dst = a["dst"]
+    if dst != "default" and "/" in dst:
+        import ipaddress
+        n = ipaddress.ip_network(dst, strict=False)
+        dst = str(n) if n.prefixlen != 32 else str(n.network_address)
+    found = [r for r in rs if r.dst == dst and (not a.get("via") or r.gateway == a["via"])
+             and (not a.get("dev") or r.dev == a["dev"])]
+    have = "\n".join(f"  {r.dst}" + (f" via {r.gateway}" if r.gateway else "") + (f" dev {r.dev}" if r.dev else "")
+                     for r in rs) or "  (no routes)"
+    if bool(found) == _present(a):
+        return PASS, "", {}
+    if _present(a):
+        same = [r for r in rs if r.dst == dst]
+        if same:
+            r = same[0]
+            return FAIL, (f"{_n(ns)} routes {dst}" + (f" via {r.gateway}" if r.gateway else "") +
+                          (f" dev {r.dev}" if r.dev else "") + ", not as expected"), {}
+        return FAIL, f"{_n(ns)} has no route to {dst}. Its routes:\n{have}", {}
+    return FAIL, f"{_n(ns)} still has the route {dst}", {}
+
+
+def _address(a, engine):
+    from lab.backend import state
+
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    addrs = state.addresses(engine.backend, ns or None, 4)
+    found = [x for x in addrs if x.cidr == a["cidr"] and (not a.get("dev") or x.dev == a["dev"])]
+    if bool(found) == _present(a):
+        return PASS, "", {}
+    have = ", ".join(f"{x.cidr} on {x.dev}" for x in addrs if x.dev != "lo") or "none"
+    if _present(a):
+        ip = a["cidr"].split("/")[0]
+        near = [x for x in addrs if x.local == ip]
+        if near:
+            return FAIL, (f"{ip} is there with prefix /{near[0].prefixlen} on {near[0].dev}, "
+                          f"expected {a['cidr']}" + (f" on {a['dev']}" if a.get("dev") else "")), {}
+        return FAIL, f"{_n(ns)} has no {a['cidr']}; its addresses: {have}", {}
+    return FAIL, f"{_n(ns)} still has {a['cidr']}", {}
+
+
+def _neigh(a, engine):
+    from lab.backend import state
+
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    ns_ = state.neighbours(engine.backend, ns or None, None, 4)
+    cand = [n for n in ns_ if n.dst == a["dst"] and (not a.get("dev") or n.dev == a["dev"])]
+    found = [n for n in cand if (not a.get("lladdr") or (n.lladdr or "").lower() == a["lladdr"].lower())
+             and (not a.get("state") or a["state"].upper() in n.state.split(","))]
+    if bool(found) == _present(a):
+        return PASS, "", {}
+    if _present(a):
+        if cand:
+            n = cand[0]
+            return FAIL, f"{_n(ns)} has {n.dst} lladdr {n.lladdr} {n.state}, not as expected", {}
+        have = ", ".join(f"{n.dst} {n.state}" for n in ns_) or "empty"
+        return FAIL, f"{_n(ns)} has no neighbour entry for {a['dst']} (its ARP table: {have})", {}
+    return FAIL, f"{_n(ns)} still has a neighbour entry for {a['dst']} ({found[0].state})", {}
+
+
+def _link(a, engine):
+    from lab.backend import state
+
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    ls = {l.name: l for l in state.links(engine.backend, ns or None)}
+    l = ls.get(a["name"])
+    if not _present(a):
+        return (PASS, "", {}) if l is None else (FAIL, f"{_n(ns)} still has the link {a['name']}", {})
+    if l is None:
+        from lab.errors import did_you_mean
+        return FAIL, f"{_n(ns)} has no link {a['name']}{did_you_mean(a['name'], ls)}; links: {', '.join(ls)}", {}
+    probs = []
+    if a.get("kind") and l.kind != a["kind"]:
+        probs.append(f"it is a {l.kind or 'physical/loopback'} link, not {a['kind']}")
+    if a.get("state") == "up" and not l.up:
+        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {l.name} up)")
+    if a.get("state") == "down" and l.up:
+        probs.append("it is UP")
+    if a.get("master") and l.master != a["master"]:
+        probs.append(f"its master is {l.master or 'none'}, not {a['master']}")
+    return (FAIL, f"{a['name']} in {_n(ns)}: " + "; ".join(probs), {}) if probs else (PASS, "", {})
+
+
+def iptables_save(engine, ns: str, table: str) -> str:
+    """`iptables-save -t TABLE` inside ns (the kernel's view, independent of the lab's parser)."""
+    r = engine.backend.run_cmd(ns or None, ["iptables-save", "-t", table])
+    if r.returncode != 0:
+        raise LabError(f"iptables-save failed in {_n(ns)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def _norm_rule(s: str) -> list[str]:
+    try:
+        return shlex.split(s)
+    except ValueError:
+        return s.split()
+
+
+def _contains_words(spec: list[str], want: list[str]) -> bool:
+    n = len(want)
+    return any(spec[i:i + n] == want for i in range(len(spec) - n + 1)) if n else True
+
+
+def _rule(a, engine):
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    table = a.get("table", "filter")
+    text = iptables_save(engine, ns, table)
+    chain = a["chain"]
+    chains = {}
+    rules = []
+    for line in text.splitlines():
+        if line.startswith(":"):
+            name, pol = line[1:].split()[:2]
+            chains[name] = pol
+        elif line.startswith("-A "):
+            w = _norm_rule(line)
+            if len(w) > 1 and w[1] == chain:
+                rules.append(w[2:])
+    if a.get("policy"):
+        if chain not in chains:
+            return FAIL, f"there is no chain {chain} in the {table} table of {_n(ns)}", {}
+        if chains[chain] != a["policy"].upper():
+            return FAIL, f"{table}/{chain} policy is {chains[chain]}, not {a['policy'].upper()}", {}
+        return PASS, "", {}
+    want = _norm_rule(a.get("match", ""))
+    found = [r for r in rules if _contains_words(r, want)]
+    if bool(found) == _present(a):
+        return PASS, "", {}
+    if _present(a):
+        if chain not in chains:
+            return FAIL, f"there is no chain {chain} in the {table} table of {_n(ns)}", {}
+        have = "\n".join("  -A " + chain + " " + shlex.join(r) for r in rules) or "  (empty)"
+        return FAIL, f"no rule in {table}/{chain} of {_n(ns)} matches \"{a.get('match', '')}\"; it has:\n{have}", {}
+    return FAIL, f"{table}/{chain} of {_n(ns)} still has: -A {chain} {shlex.join(found[0])}", {}
+
+
+def _qdisc(a, engine):
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    engine.backend.link_index(ns or None, a["dev"])
+    r = engine.backend.run_cmd(ns or None, ["tc", "qdisc", "show", "dev", a["dev"]])
+    kinds = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("qdisc ")]
+    found = a["kind"] in kinds
+    if found == _present(a):
+        return PASS, "", {}
+    if _present(a):
+        return FAIL, f"{a['dev']} in {_n(ns)} has qdiscs: {', '.join(kinds) or 'none'} (no {a['kind']})", {}
+    return FAIL, f"{a['dev']} in {_n(ns)} still has a {a['kind']} qdisc", {}
+
+
+def _sysctl(a, engine):
+    ns = a.get("ns", "")
+    _ns_exists(engine, ns)
+    try:
+        v = engine.backend.sysctl_get(ns or None, a["key"])
+    except OSError:
+        return FAIL, f"there is no sysctl {a['key']} in {_n(ns)}", {}
+    if v.split() == str(a["value"]).split():
+        return PASS, "", {}
+    where = f"ip netns exec {ns} " if ns else ""
+    return FAIL, f"{a['key']} is {v} in {_n(ns)} (set it: {where}sysctl -w {a['key']}={a['value']})", {}
+
+
+def _output(a, engine):
+    from lab.commands.ip import ExecOp
+
+    op = engine.parse(a["run"])
+    if op is not None and op.mutates and not isinstance(op, ExecOp):
+        raise LabError(f"`{a['run']}` changes the lab: an output check may only run commands that show things.")
+    r = engine.run(a["run"])
+    if not r.ok:
+        return FAIL, f"`{a['run']}` failed: {r.error}", {}
+    out = r.output
+    probs = [f'it does not show "{x}"' for x in a.get("contains", []) if x not in out]
+    probs += [f'it shows "{x}"' for x in a.get("absent", []) if x in out]
+    if a.get("matches") and not re.search(a["matches"], out, re.M):
+        probs.append(f"it does not match /{a['matches']}/")
+    if probs:
+        return FAIL, "; ".join(probs) + "\nthe output was:\n" + (out or "(empty)"), {"output": out}
+    return PASS, "", {"output": out}
+
+
+_KINDS = {"ping": _ping, "tcp": _l4("tcp"), "udp": _l4("udp"), "throughput": _throughput, "trace": _trace,
+          "route": _route, "address": _address, "neigh": _neigh, "link": _link, "rule": _rule,
+          "qdisc": _qdisc, "sysctl": _sysctl, "output": _output}

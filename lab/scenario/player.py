@@ -1,0 +1,192 @@
+"""The headless scenario player: steps forward and back, rebuilds the lab to any step, runs checks,
+gives hints, applies a task's documented solution. Results are data; drawing is the caller's (the
+TUI player pane, `lab play`'s text mode, `lab play --check`).
+
+    player = Player(scenario, engine)           # engine: lab.engine.Engine (allow_exec decides ExecOp)
+    player.start()                              # reset the lab, run the topology -> list[Result]
+    run = player.next()                         # run the next step's commands -> StepRun
+    player.check()                              # the current step's checks + task checks -> [CheckResult]
+    player.hint()                               # the next rung of the current step's hint ladder (or None)
+    player.solve()                              # apply the current task's solution -> [Result]
+    player.goto(n)                              # rebuild from scratch up to step n (0-based) -> StepRun
+    player.prev(); player.replay()              # goto(index - 1); goto(index)
+    player.index, player.step, player.steps     # where we are (-1 = before step 1)
+
+Commands go through `runner(line) -> Result` (default: engine.run). The TUI passes a runner that
+types each command into its command bar so learners see it run; rebuilds (goto) use `rebuild_runner`
+(default: engine.run, no typing). Checks block (probes wait up to a few seconds): call them from a
+worker. `on_event(kind, payload)` (optional) reports progress: ("reset", None), ("command", Result),
+("step", StepRun), ("check", CheckResult).
+
+Rebuilding: the first start() captures a Baseline of the lab (lab.scenario.reset); every goto/start
+restores it (deleting what the scenario created) and replays setup + the commands of steps 0..n,
+applying the solution of every task before step n, so step n starts exactly as the author intended.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lab.scenario.checks import CheckResult, evaluate
+from lab.scenario.reset import Baseline
+from lab.scenario.schema import Command, Scenario, Step
+
+
+@dataclass
+class StepRun:
+    index: int
+    step: Step
+    results: list = field(default_factory=list)   # lab.engine.Result of each command, in order
+    failed: object | None = None                   # the first failing Result (the step stopped there)
+    failed_command: Command | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+
+class Player:
+    def __init__(self, scenario: Scenario, engine, runner: Callable | None = None,
+                 rebuild_runner: Callable | None = None, on_event: Callable | None = None):
+        self.scenario = scenario
+        self.engine = engine
+        self.runner = runner or engine.run
+        self.rebuild_runner = rebuild_runner or engine.run
+        self.on_event = on_event or (lambda kind, payload: None)
+        self.index = -1
+        self.baseline: Baseline | None = None
+        self.solved: set[int] = set()
+        self._hints_shown: dict[int, int] = {}
+        self.setup_results: list = []
+
+    # ---- where we are -------------------------------------------------------------------------------
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.scenario.steps
+
+    @property
+    def step(self) -> Step | None:
+        return self.steps[self.index] if 0 <= self.index < len(self.steps) else None
+
+    @property
+    def at_end(self) -> bool:
+        return self.index >= len(self.steps) - 1
+
+    # ---- running ------------------------------------------------------------------------------------
+    def _run(self, cmds, runner) -> tuple[list, object | None, Command | None]:
+        results = []
+        for c in cmds:
+            r = runner(c.text)
+            r.lineno = c.line
+            results.append(r)
+            self.on_event("command", r)
+            if not r.ok:
+                return results, r, c
+        return results, None, None
+
+    def reset(self) -> list[str]:
+        """Back to the lab as it was before the scenario (captured on first use)."""
+        if self.baseline is None:
+            self.baseline = Baseline.capture(self.engine.backend)
+            notes = []
+        else:
+            notes = self.baseline.restore(self.engine.backend)
+        self.index = -1
+        self.solved.clear()
+        self._hints_shown.clear()
+        self.on_event("reset", None)
+        return notes
+
+    def start(self, runner: Callable | None = None) -> StepRun:
+        """Reset the lab and build the scenario's topology. Returns a pseudo step run (index -1)."""
+        self.reset()
+        results, bad, cmd = self._run(self.scenario.setup, runner or self.runner)
+        self.setup_results = results
+        run = StepRun(-1, Step(title="Topology"), results, bad, cmd)
+        return run
+
+    def run_step(self, i: int, runner: Callable | None = None) -> StepRun:
+        """Run step i's commands (the lab should be at step i-1). Moves the player to step i."""
+        st = self.steps[i]
+        results, bad, cmd = self._run(st.commands, runner or self.runner)
+        self.index = i
+        run = StepRun(i, st, results, bad, cmd)
+        self.on_event("step", run)
+        return run
+
+    def next(self) -> StepRun | None:
+        if self.at_end:
+            return None
+        if self.index == -1 and self.baseline is None:
+            self.start()
+        return self.run_step(self.index + 1)
+
+    def goto(self, n: int) -> StepRun:
+        """Rebuild the lab from scratch up to and including step n (solutions of earlier tasks applied)."""
+        n = max(0, min(n, len(self.steps) - 1))
+        setup = self.start(self.rebuild_runner)
+        if not setup.ok:
+            return StepRun(-1, setup.step, setup.results, setup.failed, setup.failed_command)
+        for i in range(n):
+            run = self.run_step(i, self.rebuild_runner)
+            if not run.ok:
+                return run
+            if self.steps[i].task:
+                res = self.solve(i, self.rebuild_runner)
+                if res and not res[-1].ok:
+                    return StepRun(i, self.steps[i], res, res[-1], None)
+        return self.run_step(n)
+
+    def prev(self) -> StepRun | None:
+        return self.goto(self.index - 1) if self.index > 0 else None
+
+    def replay(self) -> StepRun:
+        return self.goto(max(self.index, 0))
+
+    # ---- checks, hints, solutions -------------------------------------------------------------------
+    def check(self, i: int | None = None, task: bool = True) -> list[CheckResult]:
+        """Evaluate step i's checks (default: the current step), then its task's checks."""
+        i = self.index if i is None else i
+        st = self.steps[i]
+        out = []
+        for c in st.checks + (st.task.checks if task and st.task else ()):
+            r = evaluate(c, self.engine)
+            out.append(r)
+            self.on_event("check", r)
+        return out
+
+    def task_checks(self, i: int | None = None) -> list[CheckResult]:
+        i = self.index if i is None else i
+        st = self.steps[i]
+        out = []
+        for c in st.task.checks if st.task else ():
+            r = evaluate(c, self.engine)
+            out.append(r)
+            self.on_event("check", r)
+        return out
+
+    def hints(self, i: int | None = None) -> tuple[str, ...]:
+        i = self.index if i is None else i
+        st = self.steps[i]
+        return (st.task.hints if st.task else ()) + st.hints
+
+    def hint(self, i: int | None = None) -> str | None:
+        """The next hint of the ladder (each call says a little more); None when there are no more."""
+        i = self.index if i is None else i
+        ladder = self.hints(i)
+        k = self._hints_shown.get(i, 0)
+        if k >= len(ladder):
+            return None
+        self._hints_shown[i] = k + 1
+        return ladder[k]
+
+    def solve(self, i: int | None = None, runner: Callable | None = None) -> list:
+        """Apply the documented solution of step i's task. Returns the Results."""
+        i = self.index if i is None else i
+        st = self.steps[i]
+        if not st.task:
+            return []
+        results, bad, _ = self._run(st.task.solution, runner or self.runner)
+        if bad is None:
+            self.solved.add(i)
+        return results

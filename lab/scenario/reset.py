@@ -1,0 +1,161 @@
+"""Put the lab back to how it was before a scenario started, so "go to step N" can rebuild it from scratch.
+
+`Baseline.capture(backend)` records the named namespaces and what the top namespace holds (links,
+addresses, routes, ip rules, iptables rules, a few sysctls); `baseline.restore(backend)` deletes the
+namespaces created since (everything inside goes with them), then removes from the top namespace
+exactly the links, addresses, routes, ip rules and iptables rules/chains added since and puts the
+sysctls back. Nothing that was there at capture time is touched, so this is also safe with --host.
+"""
+from __future__ import annotations
+
+import shlex
+import shutil
+import socket
+from dataclasses import dataclass, field
+
+from lab.backend import nsutil
+
+SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.rp_filter",
+           "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.send_redirects",
+           "net.ipv4.conf.all.route_localnet", "net.bridge.bridge-nf-call-iptables")
+IPT_TABLES = ("raw", "mangle", "nat", "filter")
+
+
+def _route_key(r) -> tuple:
+    return (r.dst, r.table, r.type, r.gateway, r.dev, r.metric)
+
+
+def iptables_dump(backend, ns: str | None) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """table -> ({chain: policy or '-'}, ["-A CHAIN spec", ...]) as iptables-save prints them."""
+    if not shutil.which("iptables-save"):
+        return {}
+    r = backend.run_cmd(ns, ["iptables-save"])
+    if r.returncode != 0:
+        return {}
+    out: dict[str, tuple[dict[str, str], list[str]]] = {}
+    table = None
+    for line in r.stdout.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+            out[table] = ({}, [])
+        elif table and line.startswith(":"):
+            name, pol = line[1:].split()[:2]
+            out[table][0][name] = pol
+        elif table and line.startswith("-A "):
+            out[table][1].append(line)
+    return out
+
+
+@dataclass
+class Baseline:
+    namespaces: set[str] = field(default_factory=set)
+    links: set[str] = field(default_factory=set)
+    addresses: set[tuple[str, str]] = field(default_factory=set)
+    routes: set[tuple] = field(default_factory=set)
+    rules: set[tuple[int, str]] = field(default_factory=set)
+    iptables: dict = field(default_factory=dict)
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def capture(cls, backend) -> "Baseline":
+        from lab.backend import state
+        from lab.backend.ip import rule_lines
+
+        b = cls()
+        b.namespaces = set(backend.namespaces())
+        b.links = {l.name for l in state.links(backend, None)}
+        b.addresses = {(a.dev, a.cidr) for a in state.addresses(backend, None, 4)}
+        b.routes = {_route_key(r) for r in state.routes(backend, None, None, 4)}
+        b.rules = set(rule_lines(backend, None))
+        b.iptables = iptables_dump(backend, None)
+        for k in SYSCTLS:
+            try:
+                b.sysctls[k] = backend.sysctl_get(None, k)
+            except OSError:
+                pass
+        return b
+
+    def restore(self, backend) -> list[str]:
+        """Undo everything added since capture. Returns notes about what could not be undone."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        from lab.backend import state
+        from lab.backend.ip import rule_lines
+
+        notes: list[str] = []
+        for ns in sorted(set(backend.namespaces()) - self.namespaces):
+            backend.forget_ns(ns)
+            try:
+                nsutil.remove_netns(ns)
+            except OSError as e:
+                notes.append(f"could not delete namespace {ns}: {e}")
+        ipr = backend.ipr(None)
+        for l in state.links(backend, None):
+            if l.name not in self.links:
+                try:
+                    ipr.link("del", index=l.index)
+                except NetlinkError as e:
+                    if e.code != 19:
+                        notes.append(f"could not delete link {l.name}: {e}")
+        for a in state.addresses(backend, None, 4):
+            if (a.dev, a.cidr) not in self.addresses:
+                try:
+                    ipr.addr("del", index=a.index, address=a.local, prefixlen=a.prefixlen)
+                except NetlinkError:
+                    pass
+        names = {l.name: l.index for l in state.links(backend, None)}
+        for r in state.routes(backend, None, None, 4):
+            if _route_key(r) in self.routes or r.table == 255 or r.proto == "kernel":
+                continue
+            kw = {"table": r.table, "type": r.type}
+            if r.dst != "default":
+                dst, _, plen = r.dst.partition("/")
+                kw.update(dst=dst, dst_len=int(plen or 32))
+            if r.gateway:
+                kw["gateway"] = r.gateway
+            if r.dev and r.dev in names:
+                kw["oif"] = names[r.dev]
+            if r.metric is not None:
+                kw["priority"] = r.metric
+            try:
+                ipr.route("del", **kw)
+            except NetlinkError:
+                pass
+        for prio, text in rule_lines(backend, None):
+            if (prio, text) not in self.rules:
+                try:
+                    ipr.rule("del", family=socket.AF_INET, priority=prio)
+                except NetlinkError:
+                    pass
+        notes += self._restore_iptables(backend)
+        for k, v in self.sysctls.items():
+            try:
+                if backend.sysctl_get(None, k) != v:
+                    backend.sysctl_set(None, k, v)
+            except OSError:
+                pass
+        return notes
+
+    def _restore_iptables(self, backend) -> list[str]:
+        now = iptables_dump(backend, None)
+        notes = []
+        for table, (chains, rules) in now.items():
+            old_chains, old_rules = self.iptables.get(table, ({}, []))
+            pending = list(old_rules)
+            for line in reversed(rules):
+                if line in pending:
+                    pending.remove(line)
+                    continue
+                argv = ["iptables", "-t", table, "-D"] + shlex.split(line)[1:]
+                r = backend.run_cmd(None, argv)
+                if r.returncode != 0:
+                    notes.append(f"could not delete `{line}` from {table}: {r.stderr.strip()}")
+            for name, pol in chains.items():
+                if name not in old_chains:
+                    backend.run_cmd(None, ["iptables", "-t", table, "-F", name])
+            for name, pol in chains.items():
+                if name not in old_chains:
+                    backend.run_cmd(None, ["iptables", "-t", table, "-X", name])
+                elif pol != "-" and old_chains[name] != pol:
+                    backend.run_cmd(None, ["iptables", "-t", table, "-P", name, old_chains[name]])
+        return notes
