@@ -1,0 +1,144 @@
+"""`lab play FILE --check`: play every step and check headless, stop at the first failure with a
+clear report. For troubleshooting tasks it proves the exercise is sound: the task's checks are red on
+the broken lab (unless `red_before: false`), the documented solution applies cleanly, then they are green.
+
+`check_scenario(scenario, engine, emit=print) -> Report`. Used by the CLI and by the tests in-process.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lab.commands import FAMILIES, PROGRAMS
+from lab.commands.base import tokenize
+from lab.scenario.player import Player
+from lab.scenario.schema import Command, Scenario
+
+
+@dataclass
+class Report:
+    scenario: Scenario
+    ok: bool = True
+    failure: str = ""                  # the first failure, explained
+    lines: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_skipped: int = 0
+    missing: list[str] = field(default_factory=list)   # command families this build lacks
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def families_used(scenario: Scenario) -> set[str]:
+    """The command families (first words) a scenario's commands use: ip, iptables, tc, ..."""
+    used = set()
+    nss = set()
+    for c in scenario.all_commands():
+        try:
+            w = tokenize(c.text)
+        except Exception:  # noqa: BLE001
+            continue
+        if w[:3] == ["ip", "netns", "add"] and len(w) > 3:
+            nss.add(w[3])
+        while w:
+            if w[:3] == ["ip", "netns", "exec"] and len(w) > 4:
+                w = w[4:]
+                continue
+            if w[0] not in FAMILIES and w[0] not in PROGRAMS and len(w) > 1 and (w[0] in nss or w[1] in FAMILIES):
+                w = w[1:]   # NS CMD shorthand
+                continue
+            break
+        if w:
+            used.add(w[0])
+    return used
+
+
+def missing_families(scenario: Scenario) -> list[str]:
+    out = []
+    for f in sorted(families_used(scenario)):
+        if f in FAMILIES:
+            mod = FAMILIES[f][0]
+            if importlib.util.find_spec(mod) is None:
+                out.append(f)
+    return out
+
+
+def _where(scenario: Scenario, cmd: Command | None, line: int = 0) -> str:
+    ln = cmd.line if cmd else line
+    return f"{scenario.path}:{ln}: " if ln else f"{scenario.path}: "
+
+
+def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | None = None,
+                   verbose: bool = False) -> Report:
+    rep = Report(scenario)
+
+    def say(s: str) -> None:
+        rep.lines.append(s)
+        if emit:
+            emit(s)
+
+    def fail(msg: str) -> Report:
+        rep.ok = False
+        rep.failure = msg
+        say("FAILED: " + msg)
+        return rep
+
+    rep.missing = missing_families(scenario)
+    if rep.missing:
+        return fail(f"{scenario.path}: this build of lab has no {', '.join(rep.missing)} command(s) yet; "
+                    "the scenario cannot run")
+    say(f"Scenario: {scenario.title} ({scenario.path})")
+    p = Player(scenario, engine)
+    setup = p.start()
+    if not setup.ok:
+        return fail(f"{_where(scenario, setup.failed_command)}topology: `{setup.failed.line}` failed: {setup.failed.error}")
+    if scenario.setup:
+        say(f"  topology: {len(scenario.setup)} commands ok")
+    n = len(scenario.steps)
+    for i, st in enumerate(scenario.steps):
+        run = p.run_step(i)
+        say(f"Step {i + 1}/{n}: {st.title}")
+        if verbose:
+            for r in run.results:
+                say(f"  $ {r.line}")
+        if not run.ok:
+            return fail(f"{_where(scenario, run.failed_command)}step {i + 1}: `{run.failed.line}` failed: "
+                        f"{run.failed.error}")
+        for r in p.check(i, task=False):
+            say("  " + str(r).replace("\n", "\n  "))
+            if r.status == "skip":
+                rep.checks_skipped += 1
+            elif not r.passed:
+                return fail(f"{_where(scenario, None, r.check.line)}step {i + 1}: check failed: {r.label}\n"
+                            f"  {r.explanation}".rstrip())
+            else:
+                rep.checks_passed += 1
+        if st.task:
+            t = st.task
+            if t.red_before:
+                before = p.task_checks(i)
+                if before and all(r.ok for r in before):
+                    return fail(f"{_where(scenario, None, t.line)}step {i + 1}: the task's checks already pass "
+                                "before the learner does anything (set red_before: false if that is intended)")
+                for r in before:
+                    say("  before the fix: " + str(r).split("\n")[0])
+            res = p.solve(i)
+            for r in res:
+                if not r.ok:
+                    return fail(f"{_where(scenario, None, r.lineno or 0)}step {i + 1}: solution `{r.line}` failed: "
+                                f"{r.error}")
+            say(f"  applied the solution ({len(res)} commands)")
+            for r in p.task_checks(i):
+                say("  " + str(r).replace("\n", "\n  "))
+                if r.status == "skip":
+                    rep.checks_skipped += 1
+                elif not r.passed:
+                    return fail(f"{_where(scenario, None, r.check.line)}step {i + 1}: after the solution, "
+                                f"check failed: {r.label}\n  {r.explanation}".rstrip())
+                else:
+                    rep.checks_passed += 1
+    say(f"OK: {n} steps, {rep.checks_passed} checks passed"
+        + (f", {rep.checks_skipped} skipped" if rep.checks_skipped else ""))
+    return rep
