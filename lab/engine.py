@@ -46,7 +46,18 @@ class Engine:
         self.after_change: list[Callable[[Result], None]] = []
 
     def context(self) -> Context:
-        return Context(namespaces=tuple(self.backend.namespaces()))
+        """Namespace names for the parser, re-listed only when /run/netns changed (cheap stat)."""
+        from lab.backend.nsutil import NETNS_RUN_DIR
+
+        try:
+            stamp = os.stat(NETNS_RUN_DIR).st_mtime_ns
+        except OSError:
+            stamp = None
+        cached = getattr(self, "_ctx", None)
+        if cached is None or stamp is None or cached[0] != stamp:
+            cached = (stamp, Context(namespaces=tuple(self.backend.namespaces())))
+            self._ctx = cached
+        return cached[1]
 
     def parse(self, line: str) -> Op | None:
         return parse(line, self.context())

@@ -70,19 +70,35 @@ class Backend:
                 self._socks[key] = s
             return s
 
+    def rtnl(self, ns: str | None):
+        """The cached fast-path rtnetlink socket (lab.backend.rtnl.Rtnl) bound inside `ns`."""
+        key = "\0rtnl:" + (ns or "")
+        with self.lock:
+            s = self._socks.get(key)
+            if s is None:
+                self.require_ns(ns)
+                from lab.backend.rtnl import Rtnl
+
+                with nsutil.in_netns(ns):
+                    s = Rtnl()
+                self._socks[key] = s
+            return s
+
     def forget_ns(self, ns: str) -> None:
         with self.lock:
-            s = self._socks.pop(ns, None)
-            if s is not None:
-                try:
-                    s.close()
-                except Exception:  # noqa: BLE001
-                    pass
+            for key in (ns, "\0rtnl:" + ns):
+                s = self._socks.pop(key, None)
+                if s is not None:
+                    try:
+                        s.close()
+                    except Exception:  # noqa: BLE001
+                        pass
 
     def close(self) -> None:
         with self.lock:
             for k in list(self._socks):
-                self.forget_ns(k)
+                if not k.startswith("\0rtnl:"):
+                    self.forget_ns(k)
 
     # ---- helpers for family modules ---------------------------------------------------------------
     def run_cmd(self, ns: str | None, argv: list[str], input: str | None = None,

@@ -101,47 +101,83 @@ def _kind_error(kind: str, e: NetlinkError) -> LabError:
     return nl_error(e, f"creating {kind}")
 
 
+def _exists_error(b, op: c.LinkAdd) -> LabError:
+    """Which name is taken, said plainly (called only after the kernel answered EEXIST)."""
+    where = op.netns or op.ns
+    for ns, name in ((op.ns, op.name), (where, op.name), (op.peer_ns or op.ns, op.peer)):
+        if name and b._has_link(ns, name):
+            place = f' in namespace "{ns}"' if ns else ""
+            return LabError("RTNETLINK answers: File exists",
+                            f'A device "{name}" already exists{place}; pick another name or delete it: '
+                            f'ip {"-n " + ns + " " if ns else ""}link del {name}')
+    if op.peer and op.peer == op.name:
+        return LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
+    return LabError("RTNETLINK answers: File exists")
+
+
 @applies(c.LinkAdd)
 def link_add(b, op: c.LinkAdd) -> str:
     where = op.netns or op.ns
     b.require_ns(op.ns)
     b.require_ns(op.netns)
     b.require_ns(op.peer_ns)
-    ipr = b.ipr(op.ns)
-    if ipr.link_lookup(ifname=op.name):
-        raise LabError("RTNETLINK answers: File exists", f'A device "{op.name}" already exists here; pick another name or delete it: ip link del {op.name}')
-    if where != op.ns and b.ipr(where).link_lookup(ifname=op.name):
-        raise LabError("RTNETLINK answers: File exists", f'"{op.name}" already exists in namespace "{where}".')
     peer_home = op.peer_ns or op.ns
-    if op.peer:
-        if op.peer == op.name and peer_home == op.ns:
-            raise LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
-        if b.ipr(peer_home).link_lookup(ifname=op.peer):
-            raise LabError("RTNETLINK answers: File exists",
-                           f'A device "{op.peer}" already exists' + (f' in "{peer_home}"' if peer_home else "") + ".")
+    if op.peer and op.peer == op.name and peer_home == op.ns:
+        raise LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
+    if where != op.ns and b._has_link(where, op.name):
+        raise _exists_error(b, op)
+    b.record(op.ns, kind="link", name=op.name)
+    if op.peer and op.kind == "veth":
+        b.record(peer_home, kind="link", name=op.peer)
+    try:
+        if op.kind in ("veth", "bridge") and not (op.kind == "bridge" and op.stp is not None):
+            fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
+            try:
+                b.rtnl(op.ns).link_add(op.name, op.kind, peer=op.peer, peer_netns_fd=fd, mtu=op.mtu,
+                                       address=op.address, peer_address=op.peer_address)
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        else:
+            b.ipr(op.ns).link("add", **_link_kw(b, op))
+    except NetlinkError as e:
+        if e.code == 17:
+            raise _exists_error(b, op) from None
+        raise _kind_error(op.kind, e) from None
+    except ValueError as e:
+        raise LabError(f"Error: {e}") from None
+    if not (op.netns and op.netns != op.ns) and not op.up:
+        return ""
+    try:
+        if op.netns and op.netns != op.ns:
+            fd = os.open(nsutil.ns_path(op.netns), os.O_RDONLY)
+            try:
+                b.rtnl(op.ns).link_set(name=op.name, netns_fd=fd)
+            finally:
+                os.close(fd)
+        if op.up:
+            b.rtnl(where).link_set(name=op.name, up=True)
+    except NetlinkError as e:
+        for ns in (op.ns, where):  # undo: nothing half-made
+            try:
+                b.rtnl(ns).link_del(name=op.name)
+            except NetlinkError:
+                pass
+        raise nl_error(e) from None
+    return ""
+
+
+def _link_kw(b, op: c.LinkAdd) -> dict:
+    """pyroute2 arguments for the link kinds off the fast path."""
     kw: dict = {"ifname": op.name, "kind": op.kind}
     if op.mtu:
         kw["mtu"] = op.mtu
     if op.address:
         kw["address"] = op.address
-    if op.kind == "veth":
-        peer: dict = {"ifname": op.peer} if op.peer else {}
-        if op.peer_ns:
-            peer["net_ns_fd"] = nsutil.ns_path(op.peer_ns)
-        elif op.netns and op.netns != op.ns:
-            pass
-        if op.peer_address:
-            peer["address"] = op.peer_address
-        if op.mtu:
-            peer["mtu"] = op.mtu
-        if peer:
-            kw["peer"] = peer
-    elif op.kind == "vxlan":
+    if op.kind == "vxlan":
         kw["vxlan_id"] = op.vni
-        if op.remote:
-            kw["vxlan_group"] = op.remote
-        if op.group:
-            kw["vxlan_group"] = op.group
+        if op.remote or op.group:
+            kw["vxlan_group"] = op.remote or op.group
         if op.local:
             kw["vxlan_local"] = op.local
         kw["vxlan_port"] = op.dstport if op.dstport is not None else 4789
@@ -149,11 +185,13 @@ def link_add(b, op: c.LinkAdd) -> str:
             kw["vxlan_learning"] = 1 if op.learning else 0
         if op.link:
             kw["vxlan_link"] = b.link_index(op.ns, op.link)
-    elif op.kind in ("macvlan", "ipvlan"):
+    elif op.kind == "macvlan":
         kw["link"] = b.link_index(op.ns, op.link)
-        kw[f"{op.kind}_mode"] = {"l2": 0, "l3": 1, "l3s": 2}.get(op.mode, op.mode) if op.kind == "ipvlan" else (op.mode or "vepa")
-        if op.kind == "ipvlan" and op.mode is None:
-            kw.pop("ipvlan_mode")
+        kw["macvlan_mode"] = op.mode or "vepa"
+    elif op.kind == "ipvlan":
+        kw["link"] = b.link_index(op.ns, op.link)
+        if op.mode:
+            kw["ipvlan_mode"] = {"l2": 0, "l3": 1, "l3s": 2}.get(op.mode, 0)
     elif op.kind == "vlan":
         kw["link"] = b.link_index(op.ns, op.link)
         kw["vlan_id"] = op.vlan_id
@@ -170,35 +208,56 @@ def link_add(b, op: c.LinkAdd) -> str:
         kw["br_stp_state"] = 1 if op.stp else 0
     elif op.kind in ("tun", "tap"):
         kw = {"ifname": op.name, "kind": "tuntap", "mode": op.kind}
-    b.record(op.ns, kind="link", name=op.name)
-    if op.peer and op.kind == "veth":
-        b.record(peer_home, kind="link", name=op.peer)
-    try:
-        ipr.link("add", **kw)
-    except NetlinkError as e:
-        raise _kind_error(op.kind, e) from None
-    except ValueError as e:
-        raise LabError(f"Error: {e}") from None
-    try:
-        if op.netns and op.netns != op.ns:
-            idx = b.link_index(op.ns, op.name)
-            ipr.link("set", index=idx, net_ns_fd=nsutil.ns_path(op.netns))
-        if op.up:
-            b.ipr(where).link("set", index=b.link_index(where, op.name), state="up")
-    except (NetlinkError, LabError) as e:
-        try:
-            for ns in (op.ns, where):
-                i = b.ipr(ns).link_lookup(ifname=op.name)
-                if i:
-                    b.ipr(ns).link("del", index=i[0])
-        except NetlinkError:
-            pass
-        raise nl_error(e) if isinstance(e, NetlinkError) else e from None
-    return ""
+    return kw
 
 
 @applies(c.LinkSet)
 def link_set(b, op: c.LinkSet) -> str:
+    if op.newname or op.promisc is not None or op.arp is not None:
+        return _link_set_slow(b, op)
+    r = b.rtnl(op.ns)
+    master = None
+    if op.master:
+        try:
+            master = r.link_index(op.master)
+        except NetlinkError:
+            b.link_index(op.ns, op.master)  # raises the friendly error
+            raise
+    elif op.nomaster:
+        master = 0
+    fd = None
+    if op.netns:
+        b.require_ns(op.netns)
+        if b._has_link(op.netns, op.dev):
+            raise LabError("RTNETLINK answers: File exists",
+                           f'Namespace "{op.netns}" already has a device "{op.dev}"; rename it first: ip link set {op.dev} name NEW')
+        fd = os.open(nsutil.ns_path(op.netns), os.O_RDONLY)
+    try:
+        if master is not None or op.mtu or op.address or (op.up is not None and not op.netns):
+            r.link_set(name=op.dev, master=master, mtu=op.mtu, address=op.address,
+                       up=None if op.netns else op.up)
+        if fd is not None:
+            b.record(op.ns, kind="move", name=op.dev, to=op.netns)
+            r.link_set(name=op.dev, netns_fd=fd)
+            if op.up is not None:
+                b.rtnl(op.netns).link_set(name=op.dev, up=op.up)
+    except NetlinkError as e:
+        if e.code == 19:
+            b.link_index(op.ns, op.dev)  # raises "Cannot find device" with hints
+        if e.code == 95 and op.master:
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           f'"{op.master}" is not a bridge; create one: ip link add {op.master}-br type bridge') from None
+        if e.code == 22 and op.master == op.dev:
+            raise LabError("RTNETLINK answers: Invalid argument", "A device cannot be its own master.") from None
+        raise nl_error(e) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return ""
+
+
+def _link_set_slow(b, op: c.LinkSet) -> str:
+    """Renames and flag changes: checked step by step with pyroute2."""
     ipr = b.ipr(op.ns)
     idx = b.link_index(op.ns, op.dev)
     kw: dict = {}
@@ -265,10 +324,11 @@ def link_set(b, op: c.LinkSet) -> str:
 
 @applies(c.LinkDel)
 def link_del(b, op: c.LinkDel) -> str:
-    idx = b.link_index(op.ns, op.dev)
     try:
-        b.ipr(op.ns).link("del", index=idx)
+        b.rtnl(op.ns).link_del(name=op.dev)
     except NetlinkError as e:
+        if e.code == 19:
+            b.link_index(op.ns, op.dev)
         if e.code == 95:
             raise LabError("RTNETLINK answers: Operation not supported",
                            f'"{op.dev}" cannot be deleted (a physical or loopback device).') from None
@@ -312,26 +372,20 @@ def _broadcast(op: c.AddrAdd) -> str | None:
 
 @applies(c.AddrAdd)
 def addr_add(b, op: c.AddrAdd) -> str:
-    idx = b.link_index(op.ns, op.dev)
-    ipr = b.ipr(op.ns)
-    fam = socket.AF_INET6 if ":" in op.local else socket.AF_INET
-    exists = [a for a in ipr.get_addr(index=idx, family=fam)
-              if (a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")) == op.local and a["prefixlen"] == op.prefixlen]
-    if exists and not op.replace:
-        raise LabError("RTNETLINK answers: File exists",
-                       f"{op.local}/{op.prefixlen} is already on {op.dev}; use ip addr replace, or ip addr del it first.")
-    kw: dict = {"index": idx, "address": op.local, "prefixlen": op.prefixlen}
-    brd = _broadcast(op)
-    if brd:
-        kw["broadcast"] = brd
-    if op.label:
-        kw["label"] = op.label
-    if op.scope:
-        kw["scope"] = c.SCOPES[op.scope]
+    r = b.rtnl(op.ns)
+    try:
+        idx = r.link_index(op.dev)
+    except NetlinkError:
+        b.link_index(op.ns, op.dev)  # raises "Cannot find device" with hints
+        raise
     b.record(op.ns, kind="addr", dev=op.dev, cidr=f"{op.local}/{op.prefixlen}")
     try:
-        ipr.addr("replace" if op.replace else "add", **kw)
+        r.addr_add(idx, op.local, op.prefixlen, broadcast=_broadcast(op), label=op.label,
+                   scope=c.SCOPES[op.scope] if op.scope else 0, replace=op.replace)
     except NetlinkError as e:
+        if e.code == 17:
+            raise LabError("RTNETLINK answers: File exists",
+                           f"{op.local}/{op.prefixlen} is already on {op.dev}; use ip addr replace, or ip addr del it first.") from None
         raise nl_error(e) from None
     return ""
 

@@ -110,29 +110,27 @@ def in_netns(name: str | None):
 def create_netns(name: str) -> None:
     """Create a named netns like `ip netns add`: a fresh netns bind-mounted on /run/netns/NAME.
 
-    Done in a short-lived thread (unshare(CLONE_NEWNET) only changes the calling thread) so the caller
-    never leaves its own namespace. Raises FileExistsError if the name is taken.
+    The calling thread unshares into the new namespace, bind-mounts it, and returns to where it was
+    (unshare(CLONE_NEWNET) changes only the calling thread). Raises FileExistsError if the name is taken.
     """
     os.makedirs(NETNS_RUN_DIR, exist_ok=True)
     path = ns_path(name)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
-    err: list[BaseException] = []
-
-    def worker() -> None:
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # unshare(CLONE_NEWNET) moves only the calling thread; it comes straight back below
+        unshare(CLONE_NEWNET)
         try:
-            unshare(CLONE_NEWNET)
             mount("/proc/thread-self/ns/net", path, None, 4096)  # MS_BIND
-        except BaseException as e:  # noqa: BLE001
-            err.append(e)
-
-    t = threading.Thread(target=worker, name=f"netns-create-{name}")
-    t.start()
-    t.join()
-    if err:
+        finally:
+            setns(back)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)
-        raise err[0]
+        raise
+    finally:
+        os.close(back)
 
 
 def remove_netns(name: str) -> None:

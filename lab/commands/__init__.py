@@ -29,8 +29,13 @@ PROGRAMS = ("ping", "ping6", "tcpdump", "bash", "sh", "zsh", "nc", "ncat", "curl
             "iperf3", "hostname", "cat", "echo", "sleep", "true", "false", "ls", "env", "id")
 
 
+_loaded: dict[str, object] = {}
+
+
 def family_parser(head: str):
-    mod = importlib.import_module(FAMILIES[head][0])
+    mod = _loaded.get(head)
+    if mod is None:
+        mod = _loaded[head] = importlib.import_module(FAMILIES[head][0])
     return mod
 
 

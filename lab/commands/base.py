@@ -38,10 +38,13 @@ class Context:
 
 def tokenize(line: str) -> list[str]:
     """Split like a shell would; reject long dashes pasted from web pages with the fix."""
-    try:
-        words = shlex.split(line, comments=True)
-    except ValueError as e:
-        raise ParseError(f"Cannot parse line: {e} (an unclosed quote?)") from None
+    if not any(ch in line for ch in "'\"\\#"):
+        words = line.split()  # the common case, without shlex's per-character state machine
+    else:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as e:
+            raise ParseError(f"Cannot parse line: {e} (an unclosed quote?)") from None
     for w in words:
         if w and w[0] in LONG_DASHES:
             fixed = "--" + w.lstrip(LONG_DASHES) if len(w.lstrip(LONG_DASHES)) > 1 else "-" + w.lstrip(LONG_DASHES)
