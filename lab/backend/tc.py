@@ -1,0 +1,891 @@
+"""Apply `tc` Ops (qdisc, class, filter) with pyroute2 netlink in-process, and print like tc.
+
+Each request is checked first (device, parent qdisc/class, what is already there) so a failing command
+changes nothing and says why; a refusal because this kernel lacks a qdisc, classifier or action
+(netem, fq_codel, flower, gact... see docs) is reported as such, with what would make it possible.
+Requests are built here (not with IPRoute.tc()) so that u32 keys keep tc's 4-byte-aligned layout and
+every kind gets exactly its options. Reads qdiscs back as lab.model.Qdisc for the panes
+(state.EXTRAS["qdiscs"]) and undoes --host qdiscs for `lab clean` (undo_qdisc). Parsing is
+lab.commands.tc's business.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, nla
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER, RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER
+from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_netem, sched_pfifo,
+                                         sched_sfq, tcmsg)
+from pyroute2.netlink.rtnl.tcmsg import common as tccommon
+from pyroute2.netlink.rtnl.tcmsg.common_act import get_tca_action
+
+from lab.backend import state
+from lab.backend.core import applies
+from lab.commands import tc as c
+from lab.commands.tc import INGRESS_HANDLE, TC_H_INGRESS, TC_H_ROOT, handle_str
+from lab.errors import LabError
+from lab.model import Qdisc
+
+FLAGS = {
+    "add": NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+    "replace": NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+    "change": NLM_F_REQUEST | NLM_F_ACK,
+    "link": NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE,
+    "delete": NLM_F_REQUEST | NLM_F_ACK,
+}
+
+# kind -> kernel module, for "this kernel has no X support" messages
+QDISC_MODULES = {"tbf": "sch_tbf", "htb": "sch_htb", "ingress": "sch_ingress", "clsact": "sch_ingress",
+                 "pfifo": "sch_fifo", "bfifo": "sch_fifo", "netem": "sch_netem", "fq_codel": "sch_fq_codel",
+                 "sfq": "sch_sfq", "prio": "sch_prio", "codel": "sch_codel", "cake": "sch_cake", "fq": "sch_fq",
+                 "pfifo_fast": "sch_generic", "noqueue": "sch_generic"}
+FILTER_MODULES = {"u32": "cls_u32", "matchall": "cls_matchall", "flower": "cls_flower", "bpf": "cls_bpf",
+                  "basic": "cls_basic", "fw": "cls_fw", "route": "cls_route", "flow": "cls_flow"}
+ACTION_MODULES = {"mirred": "act_mirred", "gact": "act_gact"}
+WORKS_HERE = {"Qdiscs": "tbf, htb, pfifo, bfifo, ingress", "Filters": "u32", "Actions": "mirred"}
+
+
+# ---- netlink plumbing ---------------------------------------------------------------------------
+class _U32Sel(cls_u32.options.u32_sel):
+    """u32 selector encoded as tc does: keys given as (value, mask, offset), kept as they are."""
+
+    def encode(self):
+        keys = self["keys"]
+        self["nkeys"] = len(keys)
+        self["flags"] = 1            # TC_U32_TERMINAL: a match ends classification
+        nla.encode(self)
+        offset = self.offset + 20    # nla header + struct tc_u32_sel
+        for val, mask, off in keys:
+            k = self.u32_key(data=self.data)
+            k.offset = offset
+            k["key_val"], k["key_mask"], k["key_off"], k["key_offmask"] = val, mask, off, 0
+            k.encode()
+            offset += 16
+        self.length = offset - self.offset
+        struct.pack_into("H", self.data, self.offset, self.length)
+
+
+class _U32Options(cls_u32.options):
+    _nlmsg_base__compiled_nla = False
+    u32_sel = _U32Sel
+
+
+class _FlowerOptions(nla):
+    _nlmsg_base__compiled_nla = False
+    nla_map = (
+        ("TCA_FLOWER_UNSPEC", "none"), ("TCA_FLOWER_CLASSID", "uint32"), ("TCA_FLOWER_INDEV", "asciiz"),
+        ("TCA_FLOWER_ACT", "tca_act_prio"), ("TCA_FLOWER_KEY_ETH_DST", "l2addr"),
+        ("TCA_FLOWER_KEY_ETH_DST_MASK", "l2addr"), ("TCA_FLOWER_KEY_ETH_SRC", "l2addr"),
+        ("TCA_FLOWER_KEY_ETH_SRC_MASK", "l2addr"), ("TCA_FLOWER_KEY_ETH_TYPE", "be16"),
+        ("TCA_FLOWER_KEY_IP_PROTO", "uint8"), ("TCA_FLOWER_KEY_IPV4_SRC", "ip4addr"),
+        ("TCA_FLOWER_KEY_IPV4_SRC_MASK", "ip4addr"), ("TCA_FLOWER_KEY_IPV4_DST", "ip4addr"),
+        ("TCA_FLOWER_KEY_IPV4_DST_MASK", "ip4addr"), ("TCA_FLOWER_KEY_IPV6_SRC", "hex"),
+        ("TCA_FLOWER_KEY_IPV6_SRC_MASK", "hex"), ("TCA_FLOWER_KEY_IPV6_DST", "hex"),
+        ("TCA_FLOWER_KEY_IPV6_DST_MASK", "hex"), ("TCA_FLOWER_KEY_TCP_SRC", "be16"),
+        ("TCA_FLOWER_KEY_TCP_DST", "be16"), ("TCA_FLOWER_KEY_UDP_SRC", "be16"), ("TCA_FLOWER_KEY_UDP_DST", "be16"),
+    )
+    tca_act_prio = cls_u32.options.tca_act_prio
+
+
+_OPTIONS = {"u32": _U32Options, "bfifo": sched_pfifo.options, "flower": _FlowerOptions}
+
+
+class _TcMsg(tcmsg):
+    """tcmsg whose TCA_OPTIONS class is ours for u32/bfifo/flower and pyroute2's plugin otherwise."""
+    _nlmsg_base__compiled_nla = False
+
+    @staticmethod
+    def get_options(self, *argv, **kwarg):
+        kind = self.get_attr("TCA_KIND")
+        if kind in _OPTIONS:
+            return _OPTIONS[kind]
+        return self.get_plugin("options", *argv, **kwarg)
+
+
+def _request(ipr, msg_type: int, flags: int, *, index: int, handle: int = 0, parent: int = 0, info: int = 0,
+             kind: str | None = None, options: dict | None = None) -> None:
+    m = _TcMsg()
+    m["family"] = 0
+    m["index"], m["handle"], m["parent"], m["info"] = index, handle, parent, info
+    attrs: list = []
+    if kind:
+        attrs.append(["TCA_KIND", kind])
+    if options is not None:
+        attrs.append(["TCA_OPTIONS", options])
+    m["attrs"] = attrs
+    ipr.status.setdefault("nlm_generator", False)   # pyroute2 0.9.7's sync nlm_request expects it
+    list(ipr.nlm_request(m, msg_type=msg_type, msg_flags=flags))
+
+
+# ---- units and printing like tc -----------------------------------------------------------------
+TICKS_PER_US = tccommon.tick_in_usec
+
+
+def xmittime(rate: int, size: int) -> int:
+    """Ticks needed to send `size` bytes at `rate` bytes/s (tc_calc_xmittime)."""
+    return int(1e6 * size / rate * TICKS_PER_US)
+
+
+def xmitsize(rate: int, ticks: int) -> int:
+    """Bytes sent in `ticks` at `rate` bytes/s (tc_calc_xmitsize)."""
+    return int(round(rate * (ticks / TICKS_PER_US) / 1e6))
+
+
+def fmt_rate(bytes_per_s: float) -> str:
+    """tc's sprint_rate: 1Mbit, 1500Kbit, 1Gbit, 800bit."""
+    rate = int(bytes_per_s) * 8
+    units = ["", "K", "M", "G", "T"]
+    i = 0
+    while i < len(units) - 1:
+        if rate < 1000 or (rate % 1000 and rate < 1000 * 1000):
+            break
+        rate /= 1000
+        i += 1
+    return f"{rate:.0f}{units[i]}bit"
+
+
+def fmt_size(sz: int) -> str:
+    """tc's sprint_size: 32Kb, 1Mb, 1600b."""
+    if sz >= 1024 * 1024 and abs(1024 * 1024 * round(sz / (1024 * 1024)) - sz) < 1024:
+        return f"{round(sz / (1024 * 1024)):g}Mb"
+    if sz >= 1024 and abs(1024 * round(sz / 1024) - sz) < 16:
+        return f"{round(sz / 1024):g}Kb"
+    return f"{sz}b"
+
+
+def fmt_time(us: float) -> str:
+    """tc's sprint_time: 50ms, 1s, 5.6ms, 800us."""
+    if us >= 1e6:
+        return f"{us / 1e6:g}s"
+    if us >= 1000:
+        return f"{round(us / 1000, 1):g}ms"
+    return f"{int(us)}us"
+
+
+def _pct(u32: int) -> str:
+    return f"{u32 * 100 / (2**32 - 1):g}%"
+
+
+# ---- errors -------------------------------------------------------------------------------------
+def _missing(what: str, kind: str, module: str, kernel_msg: str) -> LabError:
+    option = module.upper().replace("SCH_", "NET_SCH_").replace("CLS_", "NET_CLS_").replace("ACT_", "NET_ACT_")
+    return LabError(f"{kernel_msg} (this kernel has no {kind} support: {module} is not built)",
+                    f"Needs a kernel with CONFIG_{option} (on a machine that has the module: modprobe {module}, "
+                    f"as root outside the lab). {what} that work on this kernel: {WORKS_HERE[what]}.")
+
+
+def _nl(e: NetlinkError, what: str, hint: str | None = None) -> LabError:
+    text = {17: "File exists", 2: "No such file or directory", 22: "Invalid argument", 16: "Device or resource busy",
+            95: "Operation not supported", 1: "Operation not permitted", 34: "Numerical result out of range"}
+    return LabError(f"RTNETLINK answers: {text.get(e.code, os.strerror(e.code) if e.code else str(e))}"
+                    + (f" ({what})" if what else ""), hint)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def _qdisc_msgs(b, ns, index: int | None = None) -> list:
+    ipr = b.ipr(ns)
+    msgs = list(ipr.get_qdiscs(index=index) if index is not None else ipr.get_qdiscs())
+    return [m for m in msgs if index is None or m["index"] == index]
+
+
+def _class_msgs(b, ns, index: int) -> list:
+    return [m for m in b.ipr(ns).get_classes(index=index) if m["index"] == index]
+
+
+def _filter_msgs(b, ns, index: int, parent: int) -> list:
+    return [m for m in b.ipr(ns).get_filters(index=index, parent=parent) if m["index"] == index]
+
+
+def _kind(m) -> str:
+    return m.get_attr("TCA_KIND") or "?"
+
+
+def _stats(m) -> dict:
+    out = {"bytes": 0, "packets": 0, "drops": 0, "overlimits": 0, "requeues": 0, "backlog": 0, "qlen": 0}
+    s2 = m.get_attr("TCA_STATS2")
+    if s2 is not None:
+        basic = s2.get_attr("TCA_STATS_BASIC") or {}
+        queue = s2.get_attr("TCA_STATS_QUEUE") or {}
+        out.update(bytes=basic.get("bytes", 0), packets=basic.get("packets", 0), drops=queue.get("drops", 0),
+                   overlimits=queue.get("overlimits", 0), requeues=queue.get("requeues", 0),
+                   backlog=queue.get("backlog", 0), qlen=queue.get("qlen", 0))
+        return out
+    s = m.get_attr("TCA_STATS")
+    if s is not None:
+        out.update(bytes=s["bytes"], packets=s["packets"], drops=s["drop"], overlimits=s["overlimits"],
+                   backlog=s["backlog"], qlen=s["qlen"])
+    return out
+
+
+def _stats_lines(st: dict) -> list[str]:
+    return [f" Sent {st['bytes']} bytes {st['packets']} pkt (dropped {st['drops']}, overlimits {st['overlimits']} "
+            f"requeues {st['requeues']}) ",
+            f" backlog {fmt_size(st['backlog'])} {st['qlen']}p requeues {st['requeues']}"]
+
+
+def qdisc_options(m) -> tuple[str, dict]:
+    """(tc's option text, tc -j "options") for one qdisc message."""
+    kind = _kind(m)
+    opts = m.get_attr("TCA_OPTIONS")
+    if kind in ("ingress", "clsact"):
+        return "---------------- ", {}
+    if opts is None:
+        return "", {}
+    ga = getattr(opts, "get_attr", lambda *_: None)
+    if kind == "tbf":
+        p = ga("TCA_TBF_PARMS")
+        if not p:
+            return "", {}
+        rate, peak = p["rate"], p["peak"]
+        burst = xmitsize(rate, p["buffer"])
+        text = f"rate {fmt_rate(rate)} burst {fmt_size(burst)} "
+        d: dict = {"rate": rate, "burst": burst}
+        latency = 1e6 * p["limit"] / rate - p["buffer"] / TICKS_PER_US if rate else -1
+        if peak:
+            minburst = xmitsize(peak, p["mtu"])
+            text += f"peakrate {fmt_rate(peak)} minburst {fmt_size(minburst)} "
+            d.update(peakrate=peak, minburst=minburst)
+            latency = max(latency, 1e6 * p["limit"] / peak - p["mtu"] / TICKS_PER_US)
+        if latency >= 0:
+            text += f"lat {fmt_time(latency)} "
+            d["lat"] = int(round(latency))
+        else:
+            text += f"limit {fmt_size(p['limit'])} "
+            d["limit"] = p["limit"]
+        return text, d
+    if kind == "htb":
+        g = ga("TCA_HTB_INIT") or {}
+        dq = ga("TCA_HTB_DIRECT_QLEN")
+        default = f"{g.get('defcls', 0):#x}" if g.get("defcls") else "0"
+        text = f"r2q {g.get('rate2quantum', 10)} default {default} direct_packets_stat {g.get('direct_pkts', 0)}"
+        d = {"r2q": g.get("rate2quantum", 10), "default": default, "direct_packets_stat": g.get("direct_pkts", 0)}
+        if dq is not None:
+            text += f" direct_qlen {dq}"
+            d["direct_qlen"] = dq
+        return text, d
+    if kind in ("pfifo", "bfifo"):
+        if isinstance(opts, str):     # bfifo has no pyroute2 plugin: its options arrive as hex text
+            raw = bytes.fromhex(opts.replace(":", ""))
+            limit = struct.unpack_from("=I", raw)[0] if len(raw) >= 4 else 0
+        else:
+            limit = opts.get("limit", 0)
+        return (f"limit {limit}p" if kind == "pfifo" else f"limit {fmt_size(limit)}"), {"limit": limit}
+    if kind == "netem":
+        text = f"limit {opts.get('limit', 0)}"
+        d = {"limit": opts.get("limit", 0)}
+        if opts.get("delay"):
+            text += f" delay {fmt_time(opts['delay'] / TICKS_PER_US)}"
+            if opts.get("jitter"):
+                text += f"  {fmt_time(opts['jitter'] / TICKS_PER_US)}"
+        for key, name in (("loss", "loss"), ("duplicate", "duplicate")):
+            if opts.get(key):
+                text += f" {name} {_pct(opts[key])}"
+        rate = ga("TCA_NETEM_RATE")
+        if rate and rate.get("rate"):
+            text += f" rate {fmt_rate(rate['rate'])}"
+        return text, d
+    if kind == "fq_codel":
+        parts = []
+        for attr, name, f in (("TCA_FQ_CODEL_LIMIT", "limit", lambda v: f"{v}p"), ("TCA_FQ_CODEL_FLOWS", "flows", str),
+                              ("TCA_FQ_CODEL_QUANTUM", "quantum", str),
+                              ("TCA_FQ_CODEL_TARGET", "target", fmt_time),
+                              ("TCA_FQ_CODEL_INTERVAL", "interval", fmt_time)):
+            v = ga(attr)
+            if v is not None:
+                parts.append(f"{name} {f(v)}")
+        if ga("TCA_FQ_CODEL_ECN"):
+            parts.append("ecn")
+        return " ".join(parts) + " ", {}
+    return "", {}
+
+
+def _qdisc_header(m, names: dict[int, str], show_dev: bool) -> tuple[str, dict]:
+    handle = f"{m['handle'] >> 16:x}:"
+    d: dict = {"kind": _kind(m), "handle": handle}
+    s = f"qdisc {_kind(m)} {handle}"
+    if show_dev:
+        dev = names.get(m["index"], f"if{m['index']}")
+        s += f" dev {dev}"
+        d["dev"] = dev
+    if m["parent"] == TC_H_ROOT:
+        s += " root"
+        d["root"] = True
+    elif m["parent"]:
+        s += f" parent {handle_str(m['parent'])}"
+        d["parent"] = handle_str(m["parent"])
+    if m["info"] != 1:
+        s += f" refcnt {m['info']}"
+        d["refcnt"] = m["info"]
+    return s, d
+
+
+def _names(b, ns) -> dict[int, str]:
+    return {m["index"]: m.get_attr("IFLA_IFNAME") for m in b.ipr(ns).get_links()}
+
+
+def qdiscs(b, ns: str | None) -> list[Qdisc]:
+    """Every qdisc of `ns` as model objects, with statistics (for panes, snapshots and export)."""
+    names = _names(b, ns)
+    out = []
+    for m in _qdisc_msgs(b, ns):
+        text, _ = qdisc_options(m)
+        st = _stats(m)
+        parent = "root" if m["parent"] == TC_H_ROOT else handle_str(m["parent"])
+        out.append(Qdisc(ns=ns or "", dev=names.get(m["index"], f"if{m['index']}"), kind=_kind(m),
+                         handle=f"{m['handle'] >> 16:x}:", parent=parent, params=text.strip(),
+                         sent_bytes=st["bytes"], sent_packets=st["packets"], drops=st["drops"],
+                         overlimits=st["overlimits"], requeues=st["requeues"], backlog=st["backlog"], qlen=st["qlen"]))
+    return out
+
+
+state.EXTRAS["qdiscs"] = lambda b, ns: {"qdiscs": tuple(qdiscs(b, ns))}
+
+
+# ---- qdisc --------------------------------------------------------------------------------------
+@applies(c.TcHelp)
+def tc_help(b, op: c.TcHelp) -> str:
+    return op.text
+
+
+@applies(c.QdiscShow)
+def qdisc_show(b, op: c.QdiscShow) -> str:
+    b.require_ns(op.ns)
+    index = b.link_index(op.ns, op.dev) if op.dev else None
+    names = _names(b, op.ns)
+    lines: list[str] = []
+    objs: list[dict] = []
+    for m in _qdisc_msgs(b, op.ns, index):
+        if op.only == "root" and m["parent"] != TC_H_ROOT:
+            continue
+        if op.only == "ingress" and m["parent"] != TC_H_INGRESS:
+            continue
+        if op.handle is not None and m["handle"] != op.handle:
+            continue
+        head, d = _qdisc_header(m, names, op.dev is None)
+        text, od = qdisc_options(m)
+        d["options"] = od
+        lines.append(f"{head} {text}")
+        if op.opts.stats:
+            st = _stats(m)
+            lines += _stats_lines(st)
+            d.update(st)
+        objs.append(d)
+    if op.opts.json:
+        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+    return "\n".join(lines)
+
+
+def _ifindex(b, ns, dev: str) -> int:
+    b.require_ns(ns)
+    return b.link_index(ns, dev)
+
+
+def _check_parent(b, ns, index: int, parent: int, dev: str, for_what: str) -> None:
+    """The qdisc (X:) or class (X:Y) named as parent exists on dev."""
+    if parent in (TC_H_ROOT, TC_H_INGRESS, 0):
+        return
+    if parent & 0xFFFF == 0:
+        if not any(m["handle"] == parent for m in _qdisc_msgs(b, ns, index)):
+            raise LabError(f"Error: Parent Qdisc doesn't exists. (no qdisc {handle_str(parent)} on {dev})",
+                           f"Add it first (e.g. tc qdisc add dev {dev} root handle {handle_str(parent)} htb), "
+                           f"then the {for_what}; tc qdisc show dev {dev} lists what is there.")
+        return
+    if not any(m["handle"] == parent for m in _class_msgs(b, ns, index)):
+        raise LabError(f"Error: Specified class not found. (no class {handle_str(parent)} on {dev})",
+                       f"Add it first: tc class add dev {dev} parent {parent >> 16:x}: classid {handle_str(parent)} "
+                       f"htb rate 1mbit; tc class show dev {dev} lists the classes.")
+
+
+def _qdisc_opts(op: c.QdiscChange) -> dict | None:
+    kind, p = op.kind, dict(op.params)
+    if kind == "tbf":
+        rate, burst = p["rate"], p["burst"]
+        if rate >= 2**32:
+            raise LabError("Error: tbf rates of 34gbit and more are not supported by lab.")
+        peak, mtu = p.get("peakrate", 0), p.get("mtu", 0)
+        limit = p.get("limit")
+        if limit is None:
+            limit = rate * p["latency"] / 1e6 + burst
+            if peak:
+                limit = min(limit, peak * p["latency"] / 1e6 + mtu)
+        parms = {"rate": rate, "buffer": xmittime(rate, burst), "limit": int(limit), "peak": peak,
+                 "mtu": xmittime(peak, mtu) if peak else 0, "rate_mpu": p.get("mpu", 0)}
+        return {"attrs": [["TCA_TBF_PARMS", parms], ["TCA_TBF_RTAB", True]]}
+    if kind == "htb":
+        o = sched_htb.get_parameters({"default": p.get("default", 0), "r2q": p.get("r2q", 10)})
+        if "direct_qlen" in p:
+            o["attrs"].append(["TCA_HTB_DIRECT_QLEN", p["direct_qlen"]])
+        return o
+    if kind in ("pfifo", "bfifo"):
+        return {"limit": p["limit"]} if "limit" in p else None
+    if kind == "netem":
+        kw = {"delay": p.get("delay", 0), "jitter": p.get("jitter", 0), "limit": p.get("limit", 1000),
+              "loss": p.get("loss", 0), "duplicate": p.get("duplicate", 0), "gap": p.get("gap", 0),
+              "delay_corr": p.get("delay_corr", 0), "loss_corr": p.get("loss_corr", 0),
+              "dup_corr": p.get("duplicate_corr", 0), "prob_reorder": p.get("reorder", 0),
+              "corr_reorder": p.get("reorder_corr", 0), "prob_corrupt": p.get("corrupt", 0),
+              "corr_corrupt": p.get("corrupt_corr", 0)}
+        if "rate" in p:
+            kw["rate"] = p["rate"]
+        try:
+            return sched_netem.get_parameters(kw)
+        except Exception as e:  # noqa: BLE001  pyroute2 raises bare Exception for inconsistent options
+            raise LabError(f"netem: {e}") from None
+    if kind == "fq_codel":
+        names = {"limit": "LIMIT", "flows": "FLOWS", "quantum": "QUANTUM", "target": "TARGET",
+                 "interval": "INTERVAL", "ce_threshold": "CE_THRESHOLD", "ecn": "ECN"}
+        return {"attrs": [[f"TCA_FQ_CODEL_{names[k]}", int(v)] for k, v in p.items() if k in names]}
+    if kind == "sfq":
+        return sched_sfq.get_parameters({k: v for k, v in p.items()})
+    if kind == "prio":
+        return {"bands": p.get("bands", 3), "priomap": [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]}
+    if kind == "cake":
+        return sched_cake.get_parameters({"bandwidth": p["bandwidth"]} if "bandwidth" in p else {})
+    return None
+
+
+def _find_qdisc(b, ns, index: int, parent: int, handle: int | None):
+    for m in _qdisc_msgs(b, ns, index):
+        if handle:
+            if m["handle"] == handle:
+                return m
+        elif m["parent"] == parent:
+            return m
+    return None
+
+
+@applies(c.QdiscChange)
+def qdisc_change(b, op: c.QdiscChange) -> str:
+    index = _ifindex(b, op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    existing = _find_qdisc(b, op.ns, index, op.parent, op.handle)
+    here = f"on {op.dev}" + (f' in "{op.ns}"' if op.ns else "")
+    if op.verb == "delete":
+        if existing is None or existing["handle"] == 0:
+            what = "ingress qdisc" if op.parent == TC_H_INGRESS else f"qdisc at {handle_str(op.parent or op.handle or 0)}"
+            if existing is not None:
+                raise LabError("Error: Cannot delete qdisc with handle of zero.",
+                               f"{op.dev} has only its default qdisc ({_kind(existing)}); there is nothing to delete.")
+            raise LabError(f"Error: Cannot find specified qdisc on specified device. (no {what} {here})",
+                           f"tc qdisc show dev {op.dev} lists what is there.")
+        if op.kind and op.kind != _kind(existing):
+            raise LabError(f"Error: Invalid qdisc name. (the qdisc there is {_kind(existing)}, not {op.kind})",
+                           f"Leave the kind out: tc qdisc del dev {op.dev} {handle_str(op.parent)}")
+        try:
+            _request(ipr, RTM_DELQDISC, FLAGS["delete"], index=index, handle=existing["handle"],
+                     parent=existing["parent"])
+        except NetlinkError as e:
+            raise _nl(e, "deleting the qdisc") from None
+        return ""
+    _check_parent(b, op.ns, index, op.parent, op.dev, "qdisc")
+    if op.verb == "change" and (existing is None or existing["handle"] == 0):
+        raise LabError("Error: Qdisc not found. To create specify NLM_F_CREATE flag.",
+                       f"Nothing to change {here}: use tc qdisc add (or replace, which adds or replaces).")
+    if op.verb == "add" and existing is not None and existing["handle"] != 0:
+        raise LabError("Error: Exclusivity flag on, cannot modify.",
+                       f"{op.dev} already has a {_kind(existing)} qdisc there ({existing['handle'] >> 16:x}:); "
+                       f"use tc qdisc replace, or delete it first: tc qdisc del dev {op.dev} "
+                       f"{'ingress' if op.parent == TC_H_INGRESS else handle_str(op.parent)}")
+    if op.verb == "change" and existing is not None and _kind(existing) != op.kind:
+        raise LabError(f"Error: Invalid qdisc name. (change keeps the kind: the qdisc there is {_kind(existing)})",
+                       f"To switch to {op.kind}, use tc qdisc replace dev {op.dev} ...")
+    handle = op.handle or 0
+    if op.verb == "change" and existing is not None:
+        handle = existing["handle"]
+    options = _qdisc_opts(op)
+    if op.verb in ("add", "replace"):
+        b.record(op.ns, kind="qdisc", dev=op.dev, parent=handle_str(op.parent) if op.parent != TC_H_INGRESS else "ingress",
+                 handle=handle_str(handle) if handle else None)
+    try:
+        _request(ipr, RTM_NEWQDISC, FLAGS[op.verb], index=index, handle=handle, parent=op.parent, kind=op.kind,
+                 options=options)
+    except NetlinkError as e:
+        if e.code == 2 and op.kind in QDISC_MODULES:
+            raise _missing("Qdiscs", op.kind, QDISC_MODULES[op.kind], "Error: Specified qdisc kind is unknown.") from None
+        if e.code == 22 and existing is not None and op.handle and _kind(existing) != op.kind:
+            raise LabError(f"Error: Invalid qdisc name. (qdisc {handle_str(op.handle)} is a {_kind(existing)})",
+                           "Replace it without a handle, or delete it first.") from None
+        if e.code == 17:
+            raise LabError("Error: Exclusivity flag on, cannot modify.",
+                           f"Something is already there; use tc qdisc replace, or look: tc qdisc show dev {op.dev}") from None
+        raise _nl(e, f"{op.verb} {op.kind} qdisc") from None
+    return ""
+
+
+def undo_qdisc(b, e: dict) -> None:
+    """lab clean (--host): remove a qdisc the lab added, if it is still there."""
+    ns = e.get("ns") or None
+    idx = b.ipr(ns).link_lookup(ifname=e["dev"])
+    if not idx:
+        return
+    parent = TC_H_INGRESS if e.get("parent") == "ingress" else c.parse_handle(e.get("parent") or "root", "parent")
+    handle = c.parse_handle(e["handle"], "handle") if e.get("handle") else None
+    m = _find_qdisc(b, ns, idx[0], parent, handle)
+    if m is not None and m["handle"] != 0:
+        try:
+            _request(b.ipr(ns), RTM_DELQDISC, FLAGS["delete"], index=idx[0], handle=m["handle"], parent=m["parent"])
+        except NetlinkError:
+            pass
+
+
+# ---- class --------------------------------------------------------------------------------------
+def _class_text(m, stats: bool) -> tuple[list[str], dict]:
+    kind = _kind(m)
+    s = f"class {kind} {handle_str(m['handle'])}"
+    d: dict = {"class": kind, "handle": handle_str(m["handle"])}
+    if m["parent"] == TC_H_ROOT:
+        s += " root"
+        d["root"] = True
+    else:
+        s += f" parent {handle_str(m['parent'])}"
+        d["parent"] = handle_str(m["parent"])
+    if m["info"]:
+        s += f" leaf {m['info'] >> 16:x}:"
+        d["leaf"] = f"{m['info'] >> 16:x}:"
+    opts = m.get_attr("TCA_OPTIONS")
+    p = opts.get_attr("TCA_HTB_PARMS") if opts is not None and kind == "htb" else None
+    if p:
+        rate = opts.get_attr("TCA_HTB_RATE64") or p["rate"]
+        ceil = opts.get_attr("TCA_HTB_CEIL64") or p["ceil"]
+        s += " "
+        if p["level"] == 0:
+            s += f"prio {p['prio']} "
+            d["prio"] = p["prio"]
+        burst, cburst = xmitsize(rate, p["buffer"]), xmitsize(ceil, p["cbuffer"])
+        s += f"rate {fmt_rate(rate)} ceil {fmt_rate(ceil)} burst {fmt_size(burst)} cburst {fmt_size(cburst)} "
+        d.update(rate=rate, ceil=ceil, burst=burst, cburst=cburst)
+    lines = [s]
+    if stats:
+        st = _stats(m)
+        lines += _stats_lines(st)
+        d.update(st)
+        x = m.get_attr("TCA_XSTATS")
+        if x is not None and kind == "htb":
+            lines.append(f" lended: {x.get('lends', 0)} borrowed: {x.get('borrows', 0)} giants: {x.get('giants', 0)}")
+            lines.append(f" tokens: {x.get('tokens', 0)} ctokens: {x.get('ctokens', 0)}")
+        lines.append("")
+    return lines, d
+
+
+@applies(c.ClassShow)
+def class_show(b, op: c.ClassShow) -> str:
+    index = _ifindex(b, op.ns, op.dev)
+    lines: list[str] = []
+    objs = []
+    for m in _class_msgs(b, op.ns, index):
+        if op.parent is not None and m["parent"] != op.parent:
+            continue
+        if op.classid is not None and m["handle"] != op.classid:
+            continue
+        ls, d = _class_text(m, op.opts.stats)
+        lines += ls
+        objs.append(d)
+    if op.opts.json:
+        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+    return "\n".join(lines).rstrip("\n") if not op.opts.stats else "\n".join(lines)
+
+
+@applies(c.ClassChange)
+def class_change(b, op: c.ClassChange) -> str:
+    index = _ifindex(b, op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    classes = {m["handle"]: m for m in _class_msgs(b, op.ns, index)}
+    existing = classes.get(op.classid)
+    if op.verb == "delete":
+        if existing is None:
+            raise LabError(f"Error: Specified class not found. (no class {handle_str(op.classid)} on {op.dev})",
+                           f"tc class show dev {op.dev} lists the classes.")
+        try:
+            _request(ipr, RTM_DELTCLASS, FLAGS["delete"], index=index, handle=op.classid, parent=existing["parent"])
+        except NetlinkError as e:
+            if e.code == 16:
+                raise LabError("RTNETLINK answers: Device or resource busy",
+                               "The class still has child classes or filters pointing at it; delete those first.") from None
+            raise _nl(e, "deleting the class") from None
+        return ""
+    qdisc = next((m for m in _qdisc_msgs(b, op.ns, index) if m["handle"] == (op.classid & 0xFFFF0000)), None)
+    if qdisc is None:
+        raise LabError(f"Error: Parent Qdisc doesn't exists. (no qdisc {op.classid >> 16:x}: on {op.dev})",
+                       f"Add the htb qdisc first: tc qdisc add dev {op.dev} root handle {op.classid >> 16:x}: htb default 10")
+    if _kind(qdisc) != op.kind:
+        raise LabError(f"Error: qdisc {op.classid >> 16:x}: is {_kind(qdisc)}, not {op.kind}: it has no {op.kind} classes.",
+                       f"Replace it: tc qdisc replace dev {op.dev} root handle {op.classid >> 16:x}: htb")
+    if op.parent != TC_H_ROOT and op.parent & 0xFFFF and op.parent not in classes:
+        raise LabError(f"Error: Specified class not found. (no parent class {handle_str(op.parent)} on {op.dev})",
+                       f"Add it first: tc class add dev {op.dev} parent {op.parent >> 16:x}: classid "
+                       f"{handle_str(op.parent)} htb rate 10mbit")
+    if op.verb == "add" and existing is not None:
+        raise LabError("RTNETLINK answers: File exists",
+                       f"Class {handle_str(op.classid)} exists; use tc class change (or replace), or pick another classid.")
+    if op.verb == "change" and existing is None:
+        raise LabError(f"Error: Specified class not found. (no class {handle_str(op.classid)} on {op.dev})",
+                       "Use tc class add (or replace).")
+    p = dict(op.params)
+    kw = {"rate": p["rate"], "ceil": p.get("ceil", 0), "prio": p.get("prio", 0), "quantum": p.get("quantum", 0),
+          "mtu": p.get("mtu", 1600), "mpu": p.get("mpu", 0), "overhead": p.get("overhead", 0)}
+    if "burst" in p:
+        kw["burst"] = p["burst"]
+    if "cburst" in p:
+        kw["cburst"] = p["cburst"]
+    options = sched_htb.get_class_parameters(kw)
+    parent = op.parent if op.parent != TC_H_ROOT else op.classid & 0xFFFF0000
+    try:
+        _request(ipr, RTM_NEWTCLASS, FLAGS[op.verb], index=index, handle=op.classid, parent=parent, kind=op.kind,
+                 options=options)
+    except NetlinkError as e:
+        raise _nl(e, f"{op.verb} htb class {handle_str(op.classid)}") from None
+    return ""
+
+
+# ---- filter -------------------------------------------------------------------------------------
+def _u32_keys(sel) -> list[tuple[int, int, int, int]]:
+    """(value, mask, off, offmask) of a dumped TCA_U32_SEL, read from the raw bytes (pyroute2's decode is off by 4)."""
+    data, base = sel.data, sel.offset
+    out = []
+    for i in range(sel["nkeys"]):
+        o = base + 20 + 16 * i
+        mask, val = struct.unpack_from(">II", data, o)
+        off, offmask = struct.unpack_from("=ii", data, o + 8)
+        out.append((val, mask, off, offmask))
+    return out
+
+
+def _u32_handle_str(h: int) -> str:
+    htid, hsh, node = h >> 20, (h >> 12) & 0xFF, h & 0xFFF
+    s = f"{htid:x}:" if htid else ""
+    if hsh or node:
+        if hsh:
+            s += f"{hsh:x}"
+        if node:
+            s += f":{node:x}"
+    return s or "0"
+
+
+def _action_lines(acts) -> list[str]:
+    out: list[str] = []
+    if acts is None:
+        return out
+    for i, (name, a) in enumerate(acts["attrs"], start=1):
+        if not name.startswith("TCA_ACT_PRIO_"):
+            continue
+        kind = a.get_attr("TCA_ACT_KIND")
+        opts = a.get_attr("TCA_ACT_OPTIONS")
+        order = name.rsplit("_", 1)[1]
+        if kind == "mirred" and opts is not None:
+            p = opts.get_attr("TCA_MIRRED_PARMS") or {}
+            eaction = {1: "Egress Redirect", 2: "Egress Mirror", 3: "Ingress Redirect", 4: "Ingress Mirror"}
+            verdict = {4: "stolen", 3: "pipe", 0: "pass", 2: "drop"}.get(p.get("action"), str(p.get("action")))
+            out.append(f"\taction order {order}: mirred ({eaction.get(p.get('eaction'), '?')} to device "
+                       f"{_MIRRED_NAMES.get(p.get('ifindex'), p.get('ifindex'))}) {verdict}")
+            out.append(f"\tindex {p.get('index', 0)} ref {p.get('refcnt', 0)} bind {p.get('bindcnt', 0)}")
+        elif kind == "gact" and opts is not None:
+            p = opts.get_attr("TCA_GACT_PARMS") or {}
+            verdict = {0: "pass", 2: "drop", 1: "reclassify", 3: "pipe", 4: "stolen", -1: "continue"}
+            out.append(f"\taction order {order}: gact action {verdict.get(p.get('action'), p.get('action'))}")
+            out.append(f"\t index {p.get('index', 0)} ref {p.get('refcnt', 0)} bind {p.get('bindcnt', 0)}")
+        else:
+            out.append(f"\taction order {order}: {kind}")
+        out.append("")
+    return out
+
+
+_MIRRED_NAMES: dict[int, str] = {}
+
+
+def _filter_text(m, show_parent: bool, stats: bool) -> tuple[list[str], dict]:
+    kind = _kind(m)
+    s = "filter "
+    d: dict = {}
+    if show_parent:
+        if m["parent"] == TC_H_ROOT:
+            s += "root "
+            d["root"] = True
+        else:
+            s += f"parent {handle_str(m['parent'])} "
+            d["parent"] = handle_str(m["parent"])
+    info = m["info"]
+    if info:
+        proto = socket.ntohs(info & 0xFFFF)
+        prio = info >> 16
+        if proto:
+            s += f"protocol {c.PROTOCOL_NAMES.get(proto, f'{proto:04x}')} "
+            d["protocol"] = c.PROTOCOL_NAMES.get(proto, f"{proto:04x}")
+        s += f"pref {prio} "
+        d["pref"] = prio
+    s += f"{kind} chain 0 "
+    d.update(kind=kind, chain=0)
+    opts = m.get_attr("TCA_OPTIONS")
+    extra: list[str] = []
+    if opts is not None and kind == "u32":
+        o: dict = {}
+        h = m["handle"]
+        if h:
+            s += f"fh {_u32_handle_str(h)} "
+            o["fh"] = _u32_handle_str(h)
+        if h & 0xFFF:
+            s += f"order {h & 0xFFF} "
+            o["order"] = h & 0xFFF
+        sel = opts.get_attr("TCA_U32_SEL")
+        div = opts.get_attr("TCA_U32_DIVISOR")
+        hsh = opts.get_attr("TCA_U32_HASH")
+        if div is not None:
+            s += f"ht divisor {div} "
+            o["ht_divisor"] = div
+        elif hsh is not None:
+            s += f"key ht {hsh >> 20:x} bkt {(hsh >> 12) & 0xFF:x} "
+            o.update(key_ht=f"{hsh >> 20:x}", bkt=f"{(hsh >> 12) & 0xFF:x}")
+        cls = opts.get_attr("TCA_U32_CLASSID")
+        if cls is not None:
+            star = "*" if sel is not None and sel["flags"] & 1 else ""
+            s += f"{star}flowid {handle_str(cls)} not_in_hw "
+            o.update(flowid=handle_str(cls), not_in_hw=True)
+        if sel is not None:
+            matches = []
+            for val, mask, off, offmask in _u32_keys(sel):
+                extra.append(f"  match {val:08x}/{mask:08x} at {'nexthdr+' if offmask else ''}{off}")
+                matches.append({"value": f"{val:x}", "mask": f"{mask:x}", "off": off})
+            o["match"] = matches
+        extra += _action_lines(opts.get_attr("TCA_U32_ACT"))
+        d["options"] = o
+    elif opts is not None and kind == "matchall":
+        cls = opts.get_attr("TCA_MATCHALL_CLASSID")
+        if m["handle"]:
+            s += f"handle 0x{m['handle']:x} "
+        if cls is not None:
+            s += f"flowid {handle_str(cls)} "
+        extra += _action_lines(opts.get_attr("TCA_MATCHALL_ACT"))
+    return [s] + extra, d
+
+
+@applies(c.FilterShow)
+def filter_show(b, op: c.FilterShow) -> str:
+    index = _ifindex(b, op.ns, op.dev)
+    _MIRRED_NAMES.clear()
+    _MIRRED_NAMES.update(_names(b, op.ns))
+    parents = [op.parent] if op.parent is not None else \
+        [m["handle"] for m in _qdisc_msgs(b, op.ns, index) if m["handle"]] + \
+        [m["handle"] for m in _class_msgs(b, op.ns, index)]
+    lines: list[str] = []
+    objs = []
+    for parent in parents:
+        for m in _filter_msgs(b, op.ns, index, parent):
+            if op.prio is not None and m["info"] >> 16 != op.prio:
+                continue
+            ls, d = _filter_text(m, op.parent is None or op.parent == INGRESS_HANDLE, op.opts.stats)
+            lines += ls
+            objs.append(d)
+    if op.opts.json:
+        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+    return "\n".join(lines).rstrip("\n")
+
+
+def _actions(b, op: c.FilterChange) -> dict | None:
+    if not op.actions:
+        return None
+    acts = []
+    for a in op.actions:
+        if a.kind == "mirred":
+            acts.append({"kind": "mirred", "direction": a.direction, "action": a.what,
+                         "ifindex": b.link_index(op.ns, a.dev)})
+        else:
+            acts.append({"kind": "gact", "action": a.verdict})
+    return get_tca_action({"action": acts})
+
+
+@applies(c.FilterChange)
+def filter_change(b, op: c.FilterChange) -> str:
+    index = _ifindex(b, op.ns, op.dev)
+    ipr = b.ipr(op.ns)
+    qds = _qdisc_msgs(b, op.ns, index)
+    parent = op.parent
+    if parent is None:
+        root = next((m for m in qds if m["parent"] == TC_H_ROOT and m["handle"]), None)
+        if root is None and op.verb != "delete":
+            raise LabError(f'Error: Parent Qdisc doesn\'t exists. ({op.dev} has no root qdisc with a handle to attach '
+                           "filters to)",
+                           f"Add one first: tc qdisc add dev {op.dev} root handle 1: htb default 10 "
+                           f"(or tc qdisc add dev {op.dev} ingress, and use parent ffff:)")
+        parent = root["handle"] if root else 0
+    elif parent not in (TC_H_ROOT,) and parent & 0xFFFF == 0:
+        if not any(m["handle"] == parent for m in qds):
+            hint = (f"Add the ingress qdisc first: tc qdisc add dev {op.dev} ingress" if parent == INGRESS_HANDLE else
+                    f"Add it first: tc qdisc add dev {op.dev} root handle {handle_str(parent)} htb")
+            raise LabError(f"Error: Parent Qdisc doesn't exists. (no qdisc {handle_str(parent)} on {op.dev})", hint)
+    else:
+        _check_parent(b, op.ns, index, parent, op.dev, "filter")
+    prio = op.prio or 0
+    protocol = op.protocol if op.protocol is not None else (0 if op.verb == "delete" else 0x0003)
+    info = socket.htons(protocol) | (prio << 16)
+    if op.verb == "delete":
+        if op.handle is None and op.prio is None and op.kind is None and op.parent is None:
+            targets = [m["handle"] for m in qds if m["handle"]]
+        else:
+            targets = [parent]
+        try:
+            for t in targets:
+                if op.handle is None and op.prio is None and not _filter_msgs(b, op.ns, index, t):
+                    continue
+                _request(ipr, RTM_DELTFILTER, FLAGS["delete"], index=index, parent=t,
+                         info=info if op.prio else 0, handle=op.handle or 0, kind=op.kind if op.handle else None)
+        except NetlinkError as e:
+            if e.code == 2:
+                raise LabError("Error: Filter with specified priority/protocol not found.",
+                               f"tc filter show dev {op.dev} lists the filters.") from None
+            raise _nl(e, "deleting the filter") from None
+        return ""
+    options: dict = {"attrs": []}
+    acts = _actions(b, op)
+    if op.kind == "u32":
+        if op.flowid is not None:
+            options["attrs"].append(["TCA_U32_CLASSID", op.flowid])
+        options["attrs"].append(["TCA_U32_SEL", {"keys": list(op.keys)}])
+        if acts:
+            options["attrs"].append(["TCA_U32_ACT", acts])
+    elif op.kind == "matchall":
+        if op.flowid is not None:
+            options["attrs"].append(["TCA_MATCHALL_CLASSID", op.flowid])
+        if acts:
+            options["attrs"].append(["TCA_MATCHALL_ACT", acts])
+        _OPTIONS.setdefault("matchall", cls_matchall.options)
+    elif op.kind == "flower":
+        fl = dict(op.flower)
+        if op.flowid is not None:
+            options["attrs"].append(["TCA_FLOWER_CLASSID", op.flowid])
+        options["attrs"].append(["TCA_FLOWER_KEY_ETH_TYPE", protocol])
+        if "ip_proto" in fl:
+            options["attrs"].append(["TCA_FLOWER_KEY_IP_PROTO", fl["ip_proto"]])
+        for key, attr in (("src_ip", "IPV4_SRC"), ("dst_ip", "IPV4_DST")):
+            if key in fl:
+                addr, plen = str(fl[key]).split("/")
+                mask = socket.inet_ntoa(struct.pack(">I", (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF))
+                options["attrs"] += [[f"TCA_FLOWER_KEY_{attr}", addr], [f"TCA_FLOWER_KEY_{attr}_MASK", mask]]
+        l4 = "TCP" if fl.get("ip_proto") == 6 else "UDP"
+        for key, attr in (("src_port", "SRC"), ("dst_port", "DST")):
+            if key in fl:
+                options["attrs"].append([f"TCA_FLOWER_KEY_{l4}_{attr}", fl[key]])
+        if acts:
+            options["attrs"].append(["TCA_FLOWER_ACT", acts])
+    else:
+        raise LabError(f"Error: lab cannot build {op.kind} filters.", "Use u32 (or matchall).")
+    try:
+        _request(ipr, RTM_NEWTFILTER, FLAGS[op.verb], index=index, parent=parent, info=info,
+                 handle=op.handle or 0, kind=op.kind, options=options)
+    except NetlinkError as e:
+        if e.code == 2 and op.kind != "u32" and op.kind in FILTER_MODULES:
+            raise _missing("Filters", op.kind, FILTER_MODULES[op.kind], "Error: TC classifier not found.") from None
+        if e.code in (2, 22) and any(a.kind == "gact" for a in op.actions):
+            raise _missing("Actions", "gact", "act_gact", "Error: Failed to load TC action module.") from None
+        if e.code == 17:
+            raise LabError("RTNETLINK answers: File exists",
+                           "A filter with that priority/handle exists; use tc filter replace, or another prio.") from None
+        if e.code == 22 and op.verb == "add" and op.prio:
+            others = [m for m in _filter_msgs(b, op.ns, index, parent) if m["info"] >> 16 == op.prio]
+            if others and _kind(others[0]) != op.kind or others and others[0]["info"] & 0xFFFF != socket.htons(protocol):
+                raise LabError("Error: Filter kind and protocol must match the existing filters at this priority.",
+                               "Use another prio.") from None
+        raise _nl(e, f"{op.verb} {op.kind} filter") from None
+    return ""
