@@ -1,0 +1,282 @@
+"""The dashboard application: wires the engine, the watcher, the view and the screens together.
+
+`make_app(engine, theme)` is the one factory used by `lab` (through `run_app`) and by the UI tests.
+Kernel work never runs on the UI thread: the watcher thread posts StateUpdated, command lines run in
+worker threads and post CommandDone; only message handlers here touch widgets.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Callable
+
+from textual import work
+from textual.app import App, SuspendNotSupported
+from textual.binding import Binding
+
+from lab.backend.watch import Watcher
+from lab.ui.history import History
+from lab.ui.messages import CommandDone, StateUpdated
+from lab.ui.palette import lab_commands
+from lab.ui.screens.help import HelpScreen
+from lab.ui.screens.main import MainScreen
+from lab.ui.themes import LabTheme, ThemeError, available_themes, load_theme
+from lab.ui.view import LabView, ns_label
+from lab.ui.widgets.output import OutputLog
+
+SHELLS = {"bash", "sh", "zsh", "fish", "dash", "ksh", "ash"}
+
+
+class LabApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "lab"
+    BINDINGS = [
+        Binding("ctrl+l", "focus_bar", "Command bar", priority=True),
+        Binding("colon", "focus_bar", "Command bar", show=False),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+o", "shell", "Shell in namespace", priority=True),
+        Binding("ctrl+t", "next_theme", "Theme", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0):
+        super().__init__()
+        self.engine = engine
+        self.lab_theme: LabTheme = load_theme(theme)
+        self._lab_themes: dict[str, LabTheme] = {}
+        self.view = LabView()
+        self.history = History()
+        self.watcher = Watcher(engine.backend, self._from_watcher, period=period) if watch else None
+        self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
+        self._expiry_timer = None
+        self._visible = None
+
+    # ---- life cycle -------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._install_theme(self.lab_theme)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.push_screen(MainScreen(self.engine, self.history))
+        if self.watcher is not None:
+            self.watcher.want(set(), (), False)
+            self.watcher.start()
+        self.set_interval(0.5, self.visibility_changed)
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    @property
+    def main(self) -> MainScreen | None:
+        for s in reversed(self.screen_stack):
+            if isinstance(s, MainScreen):
+                return s
+        return None
+
+    def available_extras(self) -> set[str]:
+        return set(self.watcher.extras) if self.watcher is not None else set()
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield from lab_commands(self)
+
+    # ---- state ------------------------------------------------------------------------------------
+    def _from_watcher(self, update) -> None:   # watcher thread
+        self.post_message(StateUpdated(update))
+
+    def on_state_updated(self, msg: StateUpdated) -> None:
+        self.apply_update(msg.update)
+
+    def apply_update(self, update) -> None:
+        changed = self.view.apply(update)
+        main = self.main
+        if main is not None and changed:
+            main.render_view(self.view, self.lab_theme, changed)
+            self._schedule_expiry()
+            if "namespaces" in changed:
+                self.visibility_changed()
+        for hook in self.painted_hooks:
+            self.call_after_refresh(hook, update)
+
+    def _schedule_expiry(self) -> None:
+        nxt = self.view.next_expiry()
+        if nxt is None:
+            return
+        if self._expiry_timer is not None:
+            self._expiry_timer.stop()
+        self._expiry_timer = self.set_timer(max(0.05, nxt - time.monotonic() + 0.02), self._expire)
+
+    def _expire(self) -> None:
+        self._expiry_timer = None
+        if self.view.expire(time.monotonic()) and self.main is not None:
+            self.main.render_view(self.view, self.lab_theme, {"hot"})
+        self._schedule_expiry()
+
+    def visibility_changed(self) -> None:
+        """Tell the watcher what is on screen, so counters refresh only for that."""
+        main = self.main
+        if main is None or self.watcher is None or not main.is_mounted:
+            return
+        try:
+            want = main.visible()
+        except Exception:  # noqa: BLE001  (mid-compose)
+            return
+        if want != self._visible:
+            self._visible = want
+            self.watcher.want(*want)
+
+    def select_ns(self, ns: str | None) -> None:
+        """Focus every pane on one namespace (None = all)."""
+        if ns is not None and ns not in self.view.states:
+            return
+        self.view.selected = ns
+        if self.main is not None:
+            self.main.render_view(self.view, self.lab_theme, None)
+        self.visibility_changed()
+        if self.watcher is not None and ns is not None:
+            self.watcher.refresh([ns])
+
+    def show_tab(self, tab_id: str) -> None:
+        if self.main is not None:
+            self.main.action_tab(tab_id)
+
+    # ---- commands ---------------------------------------------------------------------------------
+    @property
+    def output(self) -> OutputLog:
+        return self.main.query_one(OutputLog)
+
+    def run_command(self, line: str) -> None:
+        s = line.strip()
+        if s in ("exit", "quit"):
+            self.exit()
+            return
+        if s == "clear":
+            self.output.clear()
+            return
+        where = ns_label(self.view.selected) if self.view.selected is not None else ""
+        self.output.command(line, where, self.lab_theme)
+        op = None
+        try:
+            op = self.engine.parse(line)
+        except Exception:  # noqa: BLE001  (the worker reports parse errors in the engine's words)
+            pass
+        from lab.commands.ip import ExecOp
+
+        if isinstance(op, ExecOp) and op.argv and os.path.basename(op.argv[0]) in SHELLS:
+            self.open_shell(op.ns, op.argv)
+            return
+        self._run_worker(line)
+
+    @work(thread=True, group="commands")
+    def _run_worker(self, line: str) -> None:
+        t = time.monotonic()
+        res = self.engine.run(line)
+        self.post_message(CommandDone(res, time.monotonic() - t))
+
+    def on_command_done(self, msg: CommandDone) -> None:
+        res = msg.result
+        out = self.output
+        if res.output:
+            out.output(res.output)
+        if not res.ok:
+            out.error(res.error or "error", self.lab_theme)
+        op = res.op
+        if op is not None and getattr(op, "mutates", True) and self.watcher is not None:
+            self.watcher.refresh([op.ns or ""] if getattr(op, "ns", None) is not None else [""])
+
+    def open_shell(self, ns: str | None, argv=None) -> None:
+        """Suspend the dashboard and run a real shell inside `ns`; come back when it exits."""
+        from lab.commands.ip import ExecOp
+        from lab.errors import LabError
+
+        shell = tuple(argv or (os.environ.get("SHELL") if os.path.basename(os.environ.get("SHELL", "")) in SHELLS
+                               else "bash",))
+        op = ExecOp(ns, shell)
+        out = self.output
+        try:
+            self.engine.backend.require_ns(ns)
+            with self.suspend():
+                print(f"lab: {shell[0]} in namespace {ns_label(ns or '')}. Type exit to return to the dashboard.",
+                      file=sys.stderr, flush=True)
+                try:
+                    self.engine._exec_interactive(op)
+                except LabError as e:
+                    if "exited with status" not in str(e):
+                        raise
+        except SuspendNotSupported:
+            out.error("Cannot open a shell here: this terminal cannot be suspended.", self.lab_theme)
+        except LabError as e:
+            out.error(str(e), self.lab_theme)
+        except OSError as e:
+            out.error(f"{shell[0]}: {e.strerror or e}", self.lab_theme)
+        else:
+            out.note(f"back from {shell[0]} in {ns_label(ns or '')}", self.lab_theme)
+        if self.watcher is not None:
+            self.watcher.refresh(None)
+
+    # ---- themes -----------------------------------------------------------------------------------
+    def _install_theme(self, t: LabTheme) -> None:
+        self._lab_themes[t.textual_name] = t
+        self.register_theme(t.to_textual())
+        self.theme = t.textual_name
+
+    def set_lab_theme(self, name: str) -> None:
+        try:
+            t = load_theme(name)
+        except ThemeError as e:
+            if self.main is not None:
+                self.output.error(str(e), self.lab_theme)
+            return
+        self._install_theme(t)
+
+    def _theme_changed(self, theme) -> None:
+        t = self._lab_themes.get(theme.name)
+        if t is None:
+            return  # one of Textual's own themes: keep the current meanings
+        self.lab_theme = t
+        if self.main is not None:
+            self.main.render_view(self.view, self.lab_theme, None)
+            self.main.query_one("#map").show(self.view, t, force=True)
+
+    # ---- actions ----------------------------------------------------------------------------------
+    def action_focus_bar(self) -> None:
+        if self.main is not None:
+            if self.screen is not self.main:
+                self.pop_screen()
+            self.main.query_one("#commandbar").focus_input()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_shell(self) -> None:
+        self.open_shell(self.view.selected or None)
+
+    def action_next_theme(self) -> None:
+        names = available_themes()
+        i = names.index(self.lab_theme.name) if self.lab_theme.name in names else -1
+        self.set_lab_theme(names[(i + 1) % len(names)])
+
+    def action_select_ns_all(self) -> None:
+        self.select_ns(None)
+
+    def action_clear_output(self) -> None:
+        if self.main is not None:
+            self.output.clear()
+
+
+def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0) -> LabApp:
+    """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme)."""
+    return LabApp(engine, theme=theme, watch=watch, period=period)
+
+
+def run_app(engine, theme: str | None = None) -> int:
+    """Run the dashboard in this terminal until the user quits. Returns the exit status."""
+    try:
+        app = make_app(engine, theme=theme)
+    except ThemeError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 2
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,21 @@
+"""Messages the dashboard's threads post to the UI thread (threads never touch widgets)."""
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class StateUpdated(Message):
+    """The watcher read new kernel state (a lab.backend.watch.Update)."""
+
+    def __init__(self, update) -> None:
+        super().__init__()
+        self.update = update
+
+
+class CommandDone(Message):
+    """A command bar line finished in its worker (a lab.engine.Result)."""
+
+    def __init__(self, result, elapsed: float) -> None:
+        super().__init__()
+        self.result = result
+        self.elapsed = elapsed

@@ -1,0 +1,21 @@
+"""Addresses pane: IPv4 addresses per interface, as `ip -4 addr` has them."""
+from __future__ import annotations
+
+from lab.ui.panes.base import TablePane, styled
+from lab.ui.view import row_key
+
+
+class AddressesPane(TablePane):
+    TITLE = "Addresses"
+    COLUMNS = ("IFACE", "ADDRESS", "SCOPE", "BROADCAST", "LABEL")
+    FIELDS = frozenset({"addresses", "links"})
+    EMPTY = "no addresses"
+
+    def build_rows(self, view, theme):
+        for st in view.shown():
+            up = {l.name: l.up for l in st.links}
+            for a in st.addresses:
+                yield (row_key(st.name, "address", f"{a.dev} {a.cidr}"), st.name,
+                       (styled(a.dev, "bold" if up.get(a.dev, True) else theme.color("down")),
+                        styled(a.cidr, f"bold {theme.color('address')}"), a.scope, a.broadcast or "",
+                        a.label if a.label and a.label != a.dev else ""))

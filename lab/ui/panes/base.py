@@ -1,0 +1,142 @@
+"""TablePane: a DataTable that shows rows built from the LabView, redraws only when its rows change,
+keeps the cursor on the same row across redraws, highlights recently changed rows, and says which
+namespaces are on screen (so the watcher refreshes counters only for those).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from lab.ui.view import LabView, ns_label
+
+Cell = str | Text
+Row = tuple[str, str, tuple[Cell, ...]]   # (row key, namespace, cells without the NS column)
+
+
+class TablePane(DataTable):
+    """Subclasses set TITLE, COLUMNS, FIELDS (NsState fields they show), EXTRA (snapshot extra they
+    need, if any), EMPTY, and implement build_rows()."""
+
+    TITLE = ""
+    COLUMNS: tuple[str, ...] = ()
+    FIELDS: frozenset[str] = frozenset()
+    EXTRA: str | None = None
+    EMPTY = "nothing here"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self._last: list[tuple[str, tuple]] | None = None
+        self._row_ns: list[str] = []
+
+    def on_mount(self) -> None:
+        self.add_columns("NS", *self.COLUMNS)
+
+    # ---- to implement -----------------------------------------------------------------------------
+    def build_rows(self, view: LabView, theme) -> Iterable[Row]:
+        raise NotImplementedError
+
+    # ---- drawing ----------------------------------------------------------------------------------
+    def show(self, view: LabView, theme, now: float, extra_available: bool = True) -> bool:
+        """Redraw from the view if anything visible changed. Returns True if it redrew."""
+        try:
+            built = list(self.build_rows(view, theme))
+        except Exception as e:  # noqa: BLE001  (never let one odd object blank the dashboard)
+            built = [("__error__", "", (Text(f"cannot show: {type(e).__name__}: {e}", style=theme.color("drop")),))]
+        if not built:
+            why = self.EMPTY if extra_available else f"not available: this lab has no {self.EXTRA} reader"
+            built = [("__empty__", "", (Text(why, style=f"italic {theme.color('muted')}"),))]
+        hot_bg = theme.color("changed")
+        ns_col = theme.color("namespace")
+        rendered = []
+        for key, ns, cells in built:
+            cells = tuple(cells) + ("",) * (len(self.COLUMNS) - len(cells))
+            full = (Text(ns_label(ns) if key not in ("__empty__", "__error__") else "", style=ns_col),) + cells
+            if view.is_hot(key, now):
+                full = tuple(_on(c, hot_bg) for c in full)
+            rendered.append((key, full))
+        if rendered == self._last:
+            return False
+        self._redraw(rendered)
+        self._row_ns = [ns for _, ns, _ in built]
+        return True
+
+    def _redraw(self, rendered: list[tuple[str, tuple]]) -> None:
+        cur_key = None
+        if self._last and 0 <= self.cursor_row < len(self._last):
+            cur_key = self._last[self.cursor_row][0]
+        scroll_y = self.scroll_y
+        self.clear()
+        seen: set[str] = set()
+        for key, cells in rendered:
+            k = key
+            n = 1
+            while k in seen:  # duplicate keys (e.g. equal rules) stay distinct rows
+                n += 1
+                k = f"{key}#{n}"
+            seen.add(k)
+            self.add_row(*cells, key=k)
+        self._last = rendered
+        if cur_key is not None:
+            for i, (key, _) in enumerate(rendered):
+                if key == cur_key:
+                    self.move_cursor(row=i, animate=False, scroll=False)
+                    break
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def visible_namespaces(self) -> set[str]:
+        """Namespaces whose rows are in the viewport."""
+        if not self._row_ns:
+            return set()
+        top = int(self.scroll_y)
+        height = max(1, self.size.height)
+        return {ns for ns in self._row_ns[top:top + height + 1]}
+
+    def row_namespace(self, row: int) -> str | None:
+        return self._row_ns[row] if 0 <= row < len(self._row_ns) else None
+
+
+def _on(cell: Cell, bg: str) -> Text:
+    t = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+    t.stylize(f"on {bg}")
+    return t
+
+
+def styled(text: object, style: str) -> Text:
+    return Text(str(text), style=style)
+
+
+def num(n: int | None) -> Text:
+    """Counters right-aligned, with k/M/G so they stay readable from the back of the room."""
+    if n is None:
+        return Text("")
+    for unit, size in (("G", 10 ** 9), ("M", 10 ** 6), ("k", 10 ** 4)):
+        if n >= size:
+            scaled = n / (size if unit != "k" else 1000)
+            return Text(f"{scaled:.1f}{unit}", justify="right")
+    return Text(str(n), justify="right")
+
+
+def state_color(theme, state: str) -> str:
+    s = state.upper()
+    if s in ("UP", "REACHABLE", "PERMANENT", "NOARP", "ACCEPT", "ESTABLISHED"):
+        return theme.color("up")
+    if s in ("DOWN", "FAILED", "INCOMPLETE", "NOTPRESENT", "DROP"):
+        return theme.color("down")
+    return theme.color("unknown")
+
+
+def target_color(theme, target: str) -> str:
+    t = (target or "").upper()
+    if t == "ACCEPT":
+        return theme.color("accept")
+    if t == "DROP":
+        return theme.color("drop")
+    if t == "REJECT":
+        return theme.color("reject")
+    if t in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"):
+        return theme.color("nat")
+    if t in ("LOG", "TRACE", "MARK", "CONNMARK", "NFLOG"):
+        return theme.color("log")
+    return theme.color("jump")

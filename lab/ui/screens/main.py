@@ -1,0 +1,144 @@
+"""The main dashboard screen: namespace tree on the left, tabbed panes (map, links, addresses, routes,
+neighbours + FDB, iptables, qdiscs, conntrack, sysctls) with the scrollback under them, the command bar
+at the bottom. Distributes the LabView to the widgets that show what changed, and tells the app which
+namespaces and extras are on screen."""
+from __future__ import annotations
+
+import time
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
+
+from lab.ui.panes import (AddressesPane, ConntrackPane, FdbPane, IptablesPane, LinksPane, NeighboursPane,
+                          QdiscsPane, RoutesPane, SysctlsPane)
+from lab.ui.panes.base import TablePane
+from lab.ui.view import ns_label
+from lab.ui.widgets.commandbar import CommandBar
+from lab.ui.widgets.nstree import NamespaceTree
+from lab.ui.widgets.output import OutputLog
+from lab.ui.widgets.topomap import MapCanvas, TopologyMap
+
+TABS = [("tab-map", "Map"), ("tab-links", "Links"), ("tab-addresses", "Addresses"), ("tab-routes", "Routes"),
+        ("tab-neigh", "Neighbours"), ("tab-iptables", "iptables"), ("tab-qdiscs", "Qdiscs"),
+        ("tab-conntrack", "Conntrack"), ("tab-sysctls", "Sysctls")]
+
+
+class MainScreen(Screen):
+    BINDINGS = [Binding(f"f{i + 2}", f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)] + [
+        Binding(str(i + 1), f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)] + [
+        Binding("a", "app.select_ns_all", "All namespaces", show=False),
+        Binding("n", "focus_tree", "Namespaces tree", show=False),
+        Binding("!", "app.shell", "Shell here", show=False),
+    ]
+
+    def __init__(self, engine, history) -> None:
+        super().__init__()
+        self.engine = engine
+        self.history = history
+
+    def compose(self):
+        yield Static(id="titlebar")
+        with Horizontal(id="body"):
+            yield NamespaceTree(id="nstree")
+            with Vertical(id="main"):
+                with TabbedContent(id="tabs", initial="tab-map"):
+                    with TabPane("Map", id="tab-map"):
+                        yield TopologyMap(id="map")
+                    with TabPane("Links", id="tab-links"):
+                        yield LinksPane(id="links")
+                    with TabPane("Addresses", id="tab-addresses"):
+                        yield AddressesPane(id="addresses")
+                    with TabPane("Routes", id="tab-routes"):
+                        yield RoutesPane(id="routes")
+                    with TabPane("Neighbours", id="tab-neigh"):
+                        with Vertical():
+                            yield Label("ARP / neighbours  (ip neigh)", classes="pane-title")
+                            yield NeighboursPane(id="neighbours")
+                            yield Label("bridge FDB  (bridge fdb)", classes="pane-title")
+                            yield FdbPane(id="fdb")
+                    with TabPane("iptables", id="tab-iptables"):
+                        yield IptablesPane(id="iptables")
+                    with TabPane("Qdiscs", id="tab-qdiscs"):
+                        yield QdiscsPane(id="qdiscs")
+                    with TabPane("Conntrack", id="tab-conntrack"):
+                        yield ConntrackPane(id="conntrack")
+                    with TabPane("Sysctls", id="tab-sysctls"):
+                        yield SysctlsPane(id="sysctls")
+                yield OutputLog(id="output")
+        yield CommandBar(self.engine, self.history, id="commandbar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(CommandBar).focus_input()
+        self.update_title()
+
+    # ---- drawing ----------------------------------------------------------------------------------
+    def panes(self) -> list[TablePane]:
+        return list(self.query(TablePane))
+
+    def active_tab(self) -> str:
+        return self.query_one("#tabs", TabbedContent).active or "tab-map"
+
+    def active_panes(self) -> list[TablePane]:
+        tab = self.query_one(f"#{self.active_tab()}", TabPane)
+        return list(tab.query(TablePane))
+
+    def render_view(self, view, theme, changed: set[str] | None = None) -> None:
+        """Redraw widgets showing any of `changed` (None = everything)."""
+        now = time.monotonic()
+        extras = self.app.available_extras()
+        for pane in self.panes():
+            if changed is None or pane.FIELDS & changed or "namespaces" in changed or "hot" in changed:
+                pane.show(view, theme, now, extra_available=pane.EXTRA is None or pane.EXTRA in extras)
+        if changed is None or changed & NamespaceTree.FIELDS or "theme" in changed:
+            self.query_one(NamespaceTree).show(view, theme)
+        if changed is None or changed & TopologyMap.FIELDS:
+            self.query_one(TopologyMap).show(view, theme, force=changed is None)
+        self.update_title()
+
+    def update_title(self) -> None:
+        app = self.app
+        view = getattr(app, "view", None)
+        where = "host (--host)" if self.engine.backend.host else "sandbox"
+        showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
+        count = len(view.order) if view is not None else 0
+        self.query_one("#titlebar", Static).update(
+            f" lab · {where} · {count} namespace{'s' if count != 1 else ''} · showing {showing}"
+            f" · theme {app.lab_theme.name}   ? help · ctrl+l command bar · ctrl+p palette")
+
+    def visible(self) -> tuple[set[str] | None, set[str], bool]:
+        """(namespaces on screen, extras they need, whether link counters are on screen)."""
+        view = self.app.view
+        panes = self.active_panes()
+        extras = {p.EXTRA for p in panes if p.EXTRA}
+        stats = any(isinstance(p, LinksPane) for p in panes)
+        if not panes:
+            return set(), set(), False
+        if view.selected is not None:
+            return {view.selected}, extras, stats
+        seen: set[str] = set()
+        for p in panes:
+            seen |= p.visible_namespaces()
+        return seen, extras, stats
+
+    # ---- events -----------------------------------------------------------------------------------
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.app.visibility_changed()
+
+    def on_namespace_tree_chosen(self, msg: NamespaceTree.Chosen) -> None:
+        self.app.select_ns(msg.ns)
+
+    def on_map_canvas_clicked(self, msg: MapCanvas.Clicked) -> None:
+        if msg.ns is not None:
+            self.app.select_ns(msg.ns)
+
+    def on_command_bar_submitted(self, msg: CommandBar.Submitted) -> None:
+        self.app.run_command(msg.line)
+
+    def action_tab(self, tab_id: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab_id
+
+    def action_focus_tree(self) -> None:
+        self.query_one(NamespaceTree).focus()

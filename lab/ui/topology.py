@@ -1,0 +1,393 @@
+"""Topology map layout, pure (no widgets): namespaces as boxes, bridges as hub boxes listing their ports,
+veth pairs as edges between the interface rows at each end (addresses shown on those rows), down links
+drawn dashed in the "down" colour.
+
+Layout is a left-to-right tree per connected component (rooted at the host, or the busiest namespace):
+each subtree gets its own horizontal band and each parent's edges get nested trunks, so tree edges never
+cross; edges that close a cycle are listed under the map. Namespaces without links flow in a grid at the
+bottom. When the full boxes do not fit the height, boxes go compact (no top/bottom borders) so a star of
+20 namespaces still fits a projected screen.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from lab.model import NsState
+from lab.ui.view import ns_label
+
+N, E, S, W = 1, 2, 4, 8
+LINE = {E | W: "─", N | S: "│", E | S: "┌", W | S: "┐", N | E: "└", N | W: "┘", N | E | S: "├",
+        N | W | S: "┤", E | W | S: "┬", E | W | N: "┴", N | E | S | W: "┼", E: "╶", W: "╴", N: "╵", S: "╷"}
+DASHED = {E | W: "┄", N | S: "┆"}
+
+
+@dataclass
+class MapRow:
+    key: str                       # interface name
+    segs: list[tuple[str, str]]    # (text, meaning or style)
+
+    @property
+    def width(self) -> int:
+        return sum(len(t) for t, _ in self.segs)
+
+
+@dataclass
+class MapNode:
+    id: str
+    ns: str
+    title: str
+    hub: bool = False
+    rows: list[MapRow] = field(default_factory=list)
+    x: int = 0
+    y: int = 0
+    depth: int = 0
+    children: list = field(default_factory=list)   # (parent_row, child, child_row, up)
+
+    def row_of(self, key: str) -> int:
+        for i, r in enumerate(self.rows):
+            if r.key == key:
+                return i
+        return 0
+
+    @property
+    def width(self) -> int:
+        return max([len(self.title) + 6] + [r.width + 4 for r in self.rows])
+
+
+@dataclass
+class MapEdge:
+    a: str
+    a_row: str
+    b: str
+    b_row: str
+    up: bool
+
+
+@dataclass
+class MapLayout:
+    lines: list[Text]
+    regions: list[tuple[int, int, int, int, str]]   # x0, y0, x1, y1 (exclusive), namespace
+    width: int
+    height: int
+
+    def ns_at(self, x: int, y: int) -> str | None:
+        for x0, y0, x1, y1, ns in self.regions:
+            if x0 <= x < x1 and y0 <= y < y1:
+                return ns
+        return None
+
+    def region_of(self, ns: str) -> tuple[int, int, int, int] | None:
+        for x0, y0, x1, y1, n in self.regions:
+            if n == ns:
+                return x0, y0, x1, y1
+        return None
+
+
+# ---- graph ----------------------------------------------------------------------------------------
+def _iface_row(st: NsState, l, addrs: dict[str, list[str]]) -> MapRow:
+    up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
+    glyph = "◆" if l.kind == "bridge" else ("●" if up else "○")
+    segs = [(glyph + " ", "up" if up else "down"), (l.name, "bold" if up else "down")]
+    a = addrs.get(l.name, [])
+    if a:
+        segs.append((" " + a[0] + (f" +{len(a) - 1}" if len(a) > 1 else ""), "address"))
+    if l.kind == "vxlan" and l.vxlan_id is not None:
+        segs.append((f" vni {l.vxlan_id}" + (f"→{l.vxlan_remote}" if l.vxlan_remote else ""), "muted"))
+    return MapRow(l.name, segs)
+
+
+def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge]]:
+    nodes: dict[str, MapNode] = {}
+    edges: list[MapEdge] = []
+    for st in states:
+        addrs: dict[str, list[str]] = {}
+        for a in st.addresses:
+            addrs.setdefault(a.dev, []).append(a.cidr)
+        bridges = {l.name for l in st.links if l.kind == "bridge"}
+        node = MapNode(f"ns:{st.name}", st.name, ns_label(st.name))
+        nodes[node.id] = node
+        for l in st.links:
+            if l.link_type == "loopback" or (l.master in bridges):
+                continue
+            node.rows.append(_iface_row(st, l, addrs))
+        if not node.rows:
+            node.rows.append(MapRow("", [("(no links)", "muted")]))
+        for br in sorted(bridges):
+            hub = MapNode(f"br:{st.name}:{br}", st.name, f"{br} @ {ns_label(st.name)}", hub=True)
+            brl = next(l for l in st.links if l.name == br)
+            hub.rows.append(MapRow(br, [("bridge ", "bridge"), ("up" if brl.up else "down",
+                                                                  "up" if brl.up else "down")]))
+            for l in st.links:
+                if l.master == br:
+                    hub.rows.append(_iface_row(st, l, addrs))
+            nodes[hub.id] = hub
+            edges.append(MapEdge(node.id, br, hub.id, br, brl.up))
+    ends: dict[tuple[str, str], object] = {}
+    for st in states:
+        bridges = {l.name for l in st.links if l.kind == "bridge"}
+        for l in st.links:
+            if l.kind == "veth" and l.peer_name and l.peer_ns is not None:
+                nid = f"br:{st.name}:{l.master}" if l.master in bridges else f"ns:{st.name}"
+                ends[(st.name, l.name)] = (nid, l)
+    done = set()
+    for (ns, name), (nid, l) in ends.items():
+        other = ends.get((l.peer_ns, l.peer_name))
+        if other is None or (l.peer_ns, l.peer_name) in done:
+            continue
+        done.add((ns, name))
+        oid, ol = other
+        if nid in nodes and oid in nodes:
+            edges.append(MapEdge(nid, name, oid, ol.name, l.up and ol.up and l.operstate != "DOWN"
+                                 and ol.operstate != "DOWN"))
+    return nodes, edges
+
+
+# ---- layout ---------------------------------------------------------------------------------------
+def _components(nodes: dict[str, MapNode], edges: list[MapEdge]) -> list[list[str]]:
+    adj: dict[str, set[str]] = {n: set() for n in nodes}
+    for e in edges:
+        adj[e.a].add(e.b)
+        adj[e.b].add(e.a)
+    seen, comps = set(), []
+    for n in nodes:
+        if n in seen:
+            continue
+        comp, q = [], deque([n])
+        seen.add(n)
+        while q:
+            c = q.popleft()
+            comp.append(c)
+            for o in adj[c]:
+                if o not in seen:
+                    seen.add(o)
+                    q.append(o)
+        comps.append(comp)
+    return comps
+
+
+def _root(comp: list[str], nodes: dict[str, MapNode], edges: list[MapEdge]) -> str:
+    if "ns:" in comp:
+        return "ns:"
+    deg: dict[str, int] = {n: 0 for n in comp}
+    for e in edges:
+        for end in (e.a, e.b):
+            if end in deg:
+                owner = f"ns:{nodes[end].ns}"
+                deg[owner if owner in deg else end] += 1
+    return max((n for n in comp if not nodes[n].hub), key=lambda n: (deg[n], -len(n)), default=comp[0])
+
+
+def layout(states: list[NsState], selected: str | None = None, max_height: int | None = None,
+           max_width: int = 120, resolve=lambda meaning: meaning) -> MapLayout:
+    """Lay out and draw the map. `resolve` turns a meaning (up, down, address, title...) into a
+    Rich style; regions map screen cells back to namespaces for mouse selection."""
+    nodes, edges = build_graph(states)
+    full = _layout(nodes, edges, selected, False, max_width, resolve)
+    if max_height is not None and full.height > max_height:
+        for n in nodes.values():
+            pad = " " * (len(n.title) + 1)
+            n.rows = [MapRow(r.key, [(pad, "")] + r.segs) for r in n.rows]
+        return _layout(nodes, edges, selected, True, max_width, resolve)
+    return full
+
+
+def _layout(nodes, edges, selected, compact: bool, max_width: int, resolve) -> MapLayout:
+    off = 0 if compact else 1
+    for n in nodes.values():
+        n.children = []
+    comps = _components(nodes, edges)
+    multi = [c for c in comps if len(c) > 1]
+    single = [c[0] for c in comps if len(c) == 1]
+    multi.sort(key=lambda c: ("ns:" not in c, -len(c), min(c)))
+    extra: list[MapEdge] = []
+    placed: list[MapNode] = []
+    y = 0
+    for comp in multi:
+        root = nodes[_root(comp, nodes, edges)]
+        tree_nodes = _bfs_tree(root, nodes, edges, extra)
+        _place(root, y, off)
+        y = max(n.y + len(n.rows) + 2 * off for n in tree_nodes) + 1
+        _columns(tree_nodes)
+        placed.extend(tree_nodes)
+    # namespaces with no links at all: a flowing grid
+    x = 0
+    row_h = 0
+    for nid in sorted(single, key=lambda i: (i != "ns:", i)):
+        n = nodes[nid]
+        if x and x + n.width > max_width:
+            x, y = 0, y + row_h + 1
+            row_h = 0
+        n.x, n.y = x, y
+        x += n.width + 2
+        row_h = max(row_h, len(n.rows) + 2 * off)
+        placed.append(n)
+    if single:
+        y += row_h + 1
+    width = max([n.x + n.width for n in placed] + [1]) + 1
+    canvas = _Canvas(width, y)
+    for n in placed:
+        _draw_box(canvas, n, off, selected)
+    for n in placed:
+        for i, (prow, child, crow, up) in enumerate(n.children):
+            _draw_edge(canvas, n, prow, child, crow, up, i, len(n.children), off)
+    lines = canvas.texts(resolve)
+    for e in extra:
+        a, b = nodes[e.a], nodes[e.b]
+        t = Text("  ")
+        t.append(f"{ns_label(a.ns)}:{e.a_row}", style="bold")
+        t.append(" ──── " if e.up else " ┄┄┄┄ ", style=resolve("up" if e.up else "down"))
+        t.append(f"{ns_label(b.ns)}:{e.b_row}", style="bold")
+        lines.append(t)
+    regions = [(n.x, n.y, n.x + n.width, n.y + len(n.rows) + 2 * off, n.ns) for n in placed]
+    return MapLayout(lines=lines, regions=regions, width=width, height=len(lines))
+
+
+def _bfs_tree(root: MapNode, nodes, edges: list[MapEdge], extra: list[MapEdge]) -> list[MapNode]:
+    adj: dict[str, list[tuple[MapEdge, bool]]] = {}
+    for e in edges:
+        adj.setdefault(e.a, []).append((e, True))
+        adj.setdefault(e.b, []).append((e, False))
+    seen = {root.id}
+    order = [root]
+    root.depth = 0
+    used = set()
+    q = deque([root])
+    while q:
+        n = q.popleft()
+        for e, forward in adj.get(n.id, []):
+            if id(e) in used:
+                continue
+            used.add(id(e))
+            other_id, my_row, other_row = (e.b, e.a_row, e.b_row) if forward else (e.a, e.b_row, e.a_row)
+            if other_id in seen:
+                extra.append(e)
+                continue
+            child = nodes[other_id]
+            seen.add(other_id)
+            child.depth = n.depth + 1
+            n.children.append((n.row_of(my_row), child, child.row_of(other_row), e.up))
+            order.append(child)
+            q.append(child)
+    for n in order:
+        n.children.sort(key=lambda c: (c[0], c[1].title))
+    return order
+
+
+def _place(node: MapNode, y0: int, off: int) -> int:
+    """Place the subtree in a band starting at y0; returns the band's bottom (exclusive)."""
+    node.y = y0
+    cursor = y0
+    bottom = y0 + len(node.rows) + 2 * off
+    for prow, child, crow, _ in node.children:
+        want = y0 + off + prow - off - crow   # the child's row level with the parent's row
+        top = max(cursor, want)
+        cbottom = _place(child, top, off)
+        cursor = cbottom + (0 if off == 0 else 1)
+        bottom = max(bottom, cbottom)
+    return bottom
+
+
+def _columns(tree_nodes: list[MapNode]) -> None:
+    depth = max(n.depth for n in tree_nodes)
+    widths = [0] * (depth + 1)
+    trunks = [0] * (depth + 1)
+    for n in tree_nodes:
+        widths[n.depth] = max(widths[n.depth], n.width)
+        trunks[n.depth] = max(trunks[n.depth], len(n.children))
+    xs = [0]
+    for d in range(depth):
+        xs.append(xs[-1] + widths[d] + 2 * trunks[d] + 3)
+    for n in tree_nodes:
+        n.x = xs[n.depth]
+
+
+# ---- drawing --------------------------------------------------------------------------------------
+class _Canvas:
+    def __init__(self, width: int, height: int):
+        self.w, self.h = width, height
+        self.chars = [[" "] * width for _ in range(height)]
+        self.styles: list[list[str]] = [[""] * width for _ in range(height)]
+        self.bits = [[0] * width for _ in range(height)]
+        self.dashed = [[False] * width for _ in range(height)]
+
+    def put(self, x: int, y: int, text: str, style: str = "") -> None:
+        for i, ch in enumerate(text):
+            if 0 <= x + i < self.w and 0 <= y < self.h:
+                self.chars[y][x + i] = ch
+                self.styles[y][x + i] = style
+
+    def line(self, x: int, y: int, bits: int, style: str, dashed: bool) -> None:
+        if not (0 <= x < self.w and 0 <= y < self.h):
+            return
+        self.bits[y][x] |= bits
+        self.dashed[y][x] = self.dashed[y][x] or dashed
+        b = self.bits[y][x]
+        ch = DASHED.get(b) if self.dashed[y][x] and b in DASHED else LINE.get(b, "┼")
+        self.chars[y][x] = ch
+        if not self.styles[y][x] or style == "down":
+            self.styles[y][x] = style
+
+    def texts(self, resolve) -> list[Text]:
+        out = []
+        for y in range(self.h):
+            t = Text(no_wrap=True)
+            row, st = self.chars[y], self.styles[y]
+            start = 0
+            for x in range(1, self.w + 1):
+                if x == self.w or st[x] != st[start]:
+                    t.append("".join(row[start:x]), style=resolve(st[start]) if st[start] else None)
+                    start = x
+            t.rstrip()
+            out.append(t)
+        return out
+
+
+def _draw_box(c: _Canvas, n: MapNode, off: int, selected: str | None) -> None:
+    w = n.width
+    sel = selected is not None and n.ns == selected
+    border = "selected" if sel else ("bridge" if n.hub else "namespace")
+    title_style = "title-selected" if sel else ("title-bridge" if n.hub else "title")
+    if off:
+        tl, tr, bl, br, h = ("╔", "╗", "╚", "╝", "═") if n.hub else ("╭", "╮", "╰", "╯", "─")
+        c.put(n.x, n.y, tl + h + " " + n.title + " " + h * (w - len(n.title) - 5) + tr, border)
+        c.put(n.x + 3, n.y, n.title, title_style)
+        c.put(n.x, n.y + len(n.rows) + 1, bl + h * (w - 2) + br, border)
+    v = "║" if n.hub else ("┃" if off == 0 else "│")
+    for i, r in enumerate(n.rows):
+        y = n.y + off + i
+        c.put(n.x, y, v + " " * (w - 2) + v, border)
+        x = n.x + 2
+        for text, style in r.segs:
+            c.put(x, y, text, style)
+            x += len(text)
+    if off == 0:  # compact boxes carry their title on the first row
+        c.put(n.x + 2, n.y, n.title, title_style)
+
+
+def _draw_edge(c: _Canvas, p: MapNode, prow: int, ch: MapNode, crow: int, up: bool, i: int, n: int,
+               off: int) -> None:
+    style = "up" if up else "down"
+    dashed = not up
+    yp = p.y + off + prow
+    yc = ch.y + off + crow
+    xr = p.x + p.width - 1
+    xl = ch.x
+    c.put(xr, yp, "╟" if p.hub else "├", style)
+    c.put(xl, yc, "╢" if ch.hub else "┤", style)
+    xt = xr + 2 + 2 * (n - 1 - i)
+    for x in range(xr + 1, xt):
+        c.line(x, yp, E | W, style, dashed)
+    if yc == yp:
+        for x in range(xt, xl):
+            c.line(x, yp, E | W, style, dashed)
+        return
+    c.line(xt, yp, W | (S if yc > yp else N), style, dashed)
+    step = 1 if yc > yp else -1
+    for y in range(yp + step, yc, step):
+        c.line(xt, y, N | S, style, dashed)
+    c.line(xt, yc, (N if yc > yp else S) | E, style, dashed)
+    for x in range(xt + 1, xl):
+        c.line(x, yc, E | W, style, dashed)

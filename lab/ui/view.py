@@ -1,0 +1,131 @@
+"""The dashboard's model of the lab: the latest NsState of every namespace (fed by lab.backend.watch
+Updates), the selected namespace, and which rows changed recently (from lab.model.diff) so panes can
+highlight them briefly. Pure Python, no widgets: easy to test, safe to read from the UI thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from lab.model import Change, NsState, Snapshot, diff
+
+HIGHLIGHT_SECONDS = 2.0
+FIELDS = tuple(f.name for f in dataclasses.fields(NsState) if f.name != "name")
+
+
+def row_key(ns: str, kind: str, key: str) -> str:
+    """The key a pane gives a row: the same (namespace, kind, key) triple lab.model.diff reports."""
+    return f"{ns}\x1f{kind}\x1f{key}"
+
+
+def ns_label(ns: str) -> str:
+    return ns if ns else "host"
+
+
+class LabView:
+    def __init__(self) -> None:
+        self.states: dict[str, NsState] = {}
+        self.order: tuple[str, ...] = ()
+        self.selected: str | None = None        # None = all namespaces
+        self.hot: dict[str, float] = {}          # row key -> time its highlight ends
+        self.loaded = False
+        self.generation = 0
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def shown(self) -> list[NsState]:
+        """The namespaces panes show: the selected one, or all in order."""
+        if self.selected is not None:
+            st = self.states.get(self.selected)
+            return [st] if st is not None else []
+        return [self.states[n] for n in self.order if n in self.states]
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(namespaces=tuple(self.states[n] for n in self.order if n in self.states))
+
+    def is_hot(self, key: str, now: float | None = None) -> bool:
+        end = self.hot.get(key)
+        return end is not None and end > (now if now is not None else time.monotonic())
+
+    def next_expiry(self) -> float | None:
+        return min(self.hot.values()) if self.hot else None
+
+    def expire(self, now: float) -> bool:
+        """Forget highlights that ended; True if any did."""
+        gone = [k for k, t in self.hot.items() if t <= now]
+        for k in gone:
+            del self.hot[k]
+        return bool(gone)
+
+    # ---- updating ---------------------------------------------------------------------------------
+    def apply(self, update, now: float | None = None) -> set[str]:
+        """Merge a watch.Update. Returns the NsState fields that changed (+ "namespaces" if the set of
+        namespaces did), so only the panes showing them redraw."""
+        now = time.monotonic() if now is None else now
+        changed: set[str] = set()
+        changes: list[Change] = []
+        for name in update.removed:
+            if self.states.pop(name, None) is not None:
+                changed.add("namespaces")
+        for name, new in update.states.items():
+            old = self.states.get(name)
+            if old is None:
+                changed.add("namespaces")
+                changed.update(f for f in FIELDS if getattr(new, f))
+                if self.loaded and not update.initial:
+                    changes.append(Change(name, "namespace", name, "added"))
+            else:
+                changed.update(f for f in FIELDS if getattr(old, f) != getattr(new, f))
+                if self.loaded and not update.initial:
+                    changes.extend(_changes(old, new))
+            self.states[name] = new
+        order = tuple(n for n in update.namespaces if n in self.states) or tuple(
+            sorted(self.states, key=lambda n: (n != "", n)))
+        if order != self.order:
+            self.order = order
+            changed.add("namespaces")
+        if self.selected is not None and self.selected not in self.states and self.loaded:
+            self.selected = None
+            changed.add("namespaces")
+        for c in changes:
+            self.hot[row_key(c.ns, c.kind, c.key)] = now + HIGHLIGHT_SECONDS
+        if update.initial or update.namespaces:
+            self.loaded = True
+        if changed:
+            self.generation += 1
+        return changed
+
+
+def _changes(old: NsState, new: NsState) -> list[Change]:
+    """diff() of one namespace, minus noise (link counters), plus rule/sysctl-level detail."""
+    out = []
+    old_links = {l.name: l for l in old.links}
+    for c in diff(Snapshot((old,)), Snapshot((new,))):
+        if c.kind == "link" and c.what == "changed":
+            a = old_links.get(c.key)
+            b = next((l for l in new.links if l.name == c.key), None)
+            if a is not None and b is not None and dataclasses.replace(a, stats=b.stats) == b:
+                continue  # only traffic counters moved
+        if c.kind == "chain" and c.what == "changed":
+            out.extend(_rule_changes(old, new, c.key))
+        out.append(c)
+    if old.sysctls != new.sysctls:
+        before = dict(old.sysctls)
+        out.extend(Change(new.name, "sysctl", k, "changed") for k, v in new.sysctls if before.get(k) != v)
+    if old.conntrack != new.conntrack:
+        seen = {(e.proto, e.orig) for e in old.conntrack}
+        out.extend(Change(new.name, "conntrack", f"{e.proto} {e.orig}", "added")
+                   for e in new.conntrack if (e.proto, e.orig) not in seen)
+    return out
+
+
+def _rule_changes(old: NsState, new: NsState, chain_key: str) -> list[Change]:
+    a = next((c for c in old.chains if f"{c.table} {c.name}" == chain_key), None)
+    b = next((c for c in new.chains if f"{c.table} {c.name}" == chain_key), None)
+    if a is None or b is None:
+        return []
+    out = []
+    for i, r in enumerate(b.rules):
+        prev = a.rules[i] if i < len(a.rules) else None
+        if prev != r:
+            out.append(Change(new.name, "rule", f"{chain_key} {i}", "changed"))
+    return out

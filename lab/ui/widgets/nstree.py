@@ -1,0 +1,73 @@
+"""Namespace tree: "all namespaces" at the root, each namespace with its links (state glyph, address).
+Updated in place (only namespaces that changed are rebuilt, expansion kept); selecting a node selects
+the namespace everywhere."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+
+from lab.ui.view import ns_label
+
+
+class NamespaceTree(Tree):
+    FIELDS = frozenset({"links", "addresses", "namespaces"})
+
+    class Chosen(Message):
+        def __init__(self, ns: str | None) -> None:
+            super().__init__()
+            self.ns = ns
+
+    def __init__(self, **kw) -> None:
+        super().__init__("all namespaces", data=None, **kw)
+        self.show_root = True
+        self.guide_depth = 2
+        self._ns_nodes: dict[str, object] = {}
+        self._drawn: dict[str, tuple] = {}
+
+    def show(self, view, theme) -> None:
+        self.root.expand()
+        order = list(view.order)
+        for name in list(self._ns_nodes):
+            if name not in view.states:
+                self._ns_nodes.pop(name).remove()
+                self._drawn.pop(name, None)
+        for i, name in enumerate(order):
+            st = view.states[name]
+            sig = (st.links, st.addresses, view.selected == name, theme.name)
+            node = self._ns_nodes.get(name)
+            if node is None:
+                before = next((self._ns_nodes[o] for o in order[i + 1:] if o in self._ns_nodes), None)
+                node = self.root.add(self._label(name, view, theme), data=name, before=before,
+                                     expand=len(order) <= 12)
+                self._ns_nodes[name] = node
+            elif self._drawn.get(name) == sig:
+                continue
+            node.set_label(self._label(name, view, theme))
+            node.remove_children()
+            addrs: dict[str, list[str]] = {}
+            for a in st.addresses:
+                addrs.setdefault(a.dev, []).append(a.cidr)
+            for l in st.links:
+                up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
+                t = Text("● " if up else "○ ", style=theme.color("up") if up else theme.color("down"))
+                t.append(l.name, style="" if up else theme.color("down"))
+                if l.kind:
+                    t.append(f" {l.kind}", style=theme.color("bridge") if l.kind == "bridge" else theme.color("muted"))
+                if addrs.get(l.name):
+                    t.append(" " + addrs[l.name][0], style=theme.color("address"))
+                node.add_leaf(t, data=name)
+            self._drawn[name] = sig
+        root_label = Text("all namespaces", style="bold reverse" if view.selected is None else "bold")
+        self.root.set_label(root_label)
+
+    def _label(self, name: str, view, theme) -> Text:
+        sel = view.selected == name
+        t = Text(ns_label(name), style=f"bold {'reverse ' if sel else ''}{theme.color('namespace')}")
+        if name == "":
+            t.append("  top", style=theme.color("muted"))
+        return t
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        self.post_message(self.Chosen(event.node.data))

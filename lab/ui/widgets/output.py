@@ -1,0 +1,32 @@
+"""The scrollback panel: each command echoed, then its output exactly as the engine rendered it
+(iproute2's format), errors inline in the "drop" colour with the hint on the next line."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+
+class OutputLog(RichLog):
+    def __init__(self, **kw) -> None:
+        super().__init__(max_lines=5000, wrap=False, markup=False, highlight=False, auto_scroll=True, **kw)
+        self.plain_lines: list[str] = []   # what was written, for tests and copy
+
+    def _put(self, t: Text) -> None:
+        self.plain_lines.extend(t.plain.splitlines() or [""])
+        del self.plain_lines[:-5000]
+        self.write(t)
+
+    def command(self, line: str, where: str, theme) -> None:
+        t = Text(f"{where}$ ", style=theme.color("muted"))
+        t.append(line, style="bold")
+        self._put(t)
+
+    def output(self, text: str) -> None:
+        if text:
+            self._put(Text(text.rstrip("\n")))
+
+    def error(self, text: str, theme) -> None:
+        self._put(Text(text, style=f"bold {theme.color('drop')}"))
+
+    def note(self, text: str, theme) -> None:
+        self._put(Text(text, style=f"italic {theme.color('muted')}"))
