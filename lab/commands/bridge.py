@@ -1,0 +1,305 @@
+"""`bridge` (iproute2) and `brctl` (bridge-utils) command parsers -> typed Ops.
+
+bridge: `link [show] [dev X]`, `fdb [show] [br BR] [dev X] [vlan N]`,
+`fdb add|del|append|replace MAC dev DEV [master|self] [static|dynamic|permanent|local] [dst IP] [vlan N]
+[port N] [vni N]`, `vlan [show] [dev X]`, with iproute2's abbreviations (`bridge f`, `bridge l`, `bridge -j fdb`).
+brctl: `show [BR]`, `addbr BR`, `delbr BR`, `addif BR IF`, `delif BR IF`, `showmacs BR`, `stp BR on|off`.
+Pure: never touches the kernel; lab.backend.bridge applies the Ops.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.commands.base import Args, Context, Op, ParseError, matches, need_ip, need_mac, need_name, need_ns_name, pick
+
+OBJECTS = ["link", "fdb", "mdb", "vlan", "monitor", "help"]
+FDB_VERBS = ["add", "append", "delete", "replace", "show", "list", "get", "flush", "help"]
+FDB_STATES = ["static", "dynamic", "permanent", "local", "temp"]
+BRCTL_VERBS = ["show", "addbr", "delbr", "addif", "delif", "showmacs", "stp", "help"]
+
+
+@dataclass(frozen=True)
+class BridgeOpts:
+    json: bool = False
+    stats: bool = False
+    details: bool = False
+    pretty: bool = False
+
+
+@dataclass(frozen=True)
+class BridgeShowOp(Op):
+    opts: BridgeOpts = BridgeOpts()
+
+    @property
+    def mutates(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class BridgeHelp(BridgeShowOp):
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class BridgeLinkShow(BridgeShowOp):
+    dev: str | None = None
+
+
+@dataclass(frozen=True)
+class FdbShow(BridgeShowOp):
+    br: str | None = None
+    dev: str | None = None
+    vlan: int | None = None
+
+
+@dataclass(frozen=True)
+class FdbChange(Op):
+    """bridge fdb add|append|del|replace. `master`: the bridge's table; `self_`: the device's own (vxlan)."""
+    verb: str = "add"
+    mac: str = ""
+    dev: str = ""
+    master: bool = False
+    self_: bool = False
+    state: str = "permanent"        # permanent | static | dynamic
+    dst: str | None = None
+    vlan: int | None = None
+    port: int | None = None
+    vni: int | None = None
+
+
+@dataclass(frozen=True)
+class VlanShow(BridgeShowOp):
+    dev: str | None = None
+
+
+@dataclass(frozen=True)
+class BrctlShow(BridgeShowOp):
+    bridge: str | None = None
+
+
+@dataclass(frozen=True)
+class BrctlShowmacs(BridgeShowOp):
+    bridge: str = ""
+
+
+@dataclass(frozen=True)
+class BrctlChange(Op):
+    verb: str = "addbr"             # addbr | delbr | addif | delif | stp
+    bridge: str = ""
+    dev: str | None = None
+    stp: bool | None = None
+
+
+HELP = {
+    "bridge": "Usage: bridge [ OPTIONS ] OBJECT { COMMAND | help }\n"
+              "where  OBJECT := { link | fdb | vlan }\n"
+              "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -n[etns] NAME }",
+    "fdb": "Usage: bridge fdb { add | append | del | replace } ADDR dev DEV\n"
+           "              [ self ] [ master ] [ local | static | dynamic | permanent ]\n"
+           "              [ dst IPADDR ] [ vlan VID ] [ port PORT ] [ vni VNI ]\n"
+           "       bridge fdb [ show [ br BRDEV ] [ dev DEV ] [ vlan VID ] ]\n"
+           "Example: bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2",
+    "link": "Usage: bridge link [ show ] [ dev DEV ]",
+    "vlan": "Usage: bridge vlan [ show ] [ dev DEV ]",
+    "brctl": "Usage: brctl [commands]\ncommands:\n"
+             "\taddbr     \t<bridge>\t\tadd bridge\n\tdelbr     \t<bridge>\t\tdelete bridge\n"
+             "\taddif     \t<bridge> <device>\tadd interface to bridge\n"
+             "\tdelif     \t<bridge> <device>\tdelete interface from bridge\n"
+             "\tshow      \t[ <bridge> ]\t\tshow a list of bridges\n"
+             "\tshowmacs  \t<bridge>\t\tshow a list of mac addrs\n"
+             "\tstp       \t<bridge> {on|off}\tturn stp on/off",
+}
+
+
+def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
+    """Parse the words after `bridge` or `brctl` (head says which)."""
+    if head == "brctl":
+        return _brctl(Args(argv, "brctl"), ns)
+    a = Args(argv, "bridge")
+    opts: dict = {}
+    while a and a.peek().startswith("-") and a.peek() != "-":
+        o = a.next().lstrip("-")
+        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
+            ns = need_ns_name(a.next("a namespace name"))
+        elif o and "json".startswith(o):
+            opts["json"] = True
+        elif o and ("statistics".startswith(o) or "stats".startswith(o)):
+            opts["stats"] = True
+        elif o and "details".startswith(o):
+            opts["details"] = True
+        elif o and "pretty".startswith(o):
+            opts["pretty"] = True
+        elif o and ("color".startswith(o) or "compressvlans".startswith(o) or "oneline".startswith(o)
+                    or "timestamp".startswith(o)):
+            pass
+        elif o in ("h", "help"):
+            return BridgeHelp(ns, text=HELP["bridge"])
+        elif o in ("V", "Version"):
+            return BridgeHelp(ns, text="bridge utility, lab (iproute2-compatible)")
+        else:
+            raise ParseError(f'Option "-{o}" is unknown, try "bridge help".')
+    so = BridgeOpts(**opts)
+    if not a:
+        return BridgeHelp(ns, opts=so, text=HELP["bridge"])
+    obj = pick(a.next(), OBJECTS, "bridge object", "bridge")
+    if obj == "help":
+        return BridgeHelp(ns, opts=so, text=HELP["bridge"])
+    if obj in ("mdb", "monitor"):
+        raise ParseError(f'"bridge {obj}" is not supported by lab.', "Supported: bridge link, bridge fdb, bridge vlan.")
+    if obj == "link":
+        return _link(a, ns, so)
+    if obj == "vlan":
+        return _vlan(a, ns, so)
+    return _fdb(a, ns, so)
+
+
+def _link(a: Args, ns, so: BridgeOpts) -> Op:
+    dev = None
+    if a:
+        w = a.next()
+        if matches(w, "show") or matches(w, "list"):
+            pass
+        elif w == "help":
+            return BridgeHelp(ns, opts=so, text=HELP["link"])
+        elif w == "set":
+            raise ParseError('"bridge link set" is not supported by lab.', "Use ip link set DEV master BR / nomaster.")
+        elif w == "dev":
+            dev = need_name(a.next("a device name"))
+        else:
+            raise ParseError(f'Command "{w}" is unknown, try "bridge link help".')
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif dev is None:
+            dev = need_name(w)
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+    return BridgeLinkShow(ns, opts=so, dev=dev)
+
+
+def _vlan(a: Args, ns, so: BridgeOpts) -> Op:
+    dev = None
+    if a:
+        w = a.next()
+        if w in ("add", "del", "delete", "set", "global", "tunnelshow"):
+            raise ParseError(f'"bridge vlan {w}" is not supported by lab.', "lab shows VLANs: bridge vlan show")
+        if w == "help":
+            return BridgeHelp(ns, opts=so, text=HELP["vlan"])
+        if not (matches(w, "show") or matches(w, "list")):
+            raise ParseError(f'Command "{w}" is unknown, try "bridge vlan help".')
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+    return VlanShow(ns, opts=so, dev=dev)
+
+
+def _fdb(a: Args, ns, so: BridgeOpts) -> Op:
+    verb = "show"
+    if a:
+        w = a.next()
+        verb = "delete" if w in ("del", "delete") else pick(w, FDB_VERBS, "bridge fdb command", "bridge fdb")
+    if verb == "help":
+        return BridgeHelp(ns, opts=so, text=HELP["fdb"])
+    if verb in ("get", "flush"):
+        raise ParseError(f'"bridge fdb {verb}" is not supported by lab.', "Use bridge fdb show [br BR] [dev DEV].")
+    if verb in ("show", "list"):
+        br = dev = vlan = None
+        while a:
+            w = a.next()
+            if w in ("br", "brport", "dev"):
+                v = need_name(a.next("a device name"))
+                if w == "br":
+                    br = v
+                else:
+                    dev = v
+            elif w == "vlan":
+                vlan = a.int("a vlan id", 1, 4094)
+            elif w in ("state", "dynamic", "self", "master"):
+                raise ParseError(f'"bridge fdb show {w}" filtering is not supported by lab.')
+            elif br is None and dev is None:
+                br = need_name(w)
+            else:
+                raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+        return FdbShow(ns, opts=so, br=br, dev=dev, vlan=vlan)
+    return _fdb_change(a, ns, verb)
+
+
+def _fdb_change(a: Args, ns, verb: str) -> FdbChange:
+    mac = dev = None
+    f: dict = {}
+    state = None
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w == "master":
+            f["master"] = True
+        elif w == "self":
+            f["self_"] = True
+        elif w in ("local", "permanent"):
+            state = "permanent"
+        elif w in ("static", "temp"):
+            state = "static"
+        elif w == "dynamic":
+            state = "dynamic"
+        elif w == "dst":
+            f["dst"] = need_ip(a.next("an IP address"), "dst")
+        elif w == "vlan":
+            f["vlan"] = a.int("a vlan id", 1, 4094)
+        elif w in ("port", "dst_port"):
+            f["port"] = a.int("a UDP port", 0, 65535)
+        elif w == "vni":
+            f["vni"] = a.int("a VNI", 0, 2**24 - 1)
+        elif w in ("router", "use", "extern_learn", "sticky", "via", "src_vni", "nhid", "activity_notify"):
+            raise ParseError(f'"{w}" is not supported by lab.')
+        elif mac is None:
+            mac = need_mac(w)
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.', HELP["fdb"].splitlines()[-1])
+    if mac is None:
+        raise ParseError('Error: the MAC address (ADDR) is required.', HELP["fdb"].splitlines()[-1])
+    if dev is None:
+        raise ParseError('Device and address are required arguments.', HELP["fdb"].splitlines()[-1])
+    if not f.get("master") and not f.get("self_"):
+        f["self_"] = True           # iproute2's default
+    return FdbChange(ns, verb=verb, mac=mac, dev=dev, state=state or "permanent", **f)
+
+
+def _brctl(a: Args, ns) -> Op:
+    if not a:
+        return BridgeHelp(ns, text=HELP["brctl"])
+    w = a.next()
+    if w in ("-h", "--help", "help"):
+        return BridgeHelp(ns, text=HELP["brctl"])
+    if w not in BRCTL_VERBS:
+        hint = "brctl commands: " + ", ".join(BRCTL_VERBS[:-1])
+        raise ParseError(f"never heard of command [{w}]", hint)
+    if w == "show":
+        br = need_name(a.next()) if a else None
+        _none_left(a, "brctl show [BRIDGE]")
+        return BrctlShow(ns, bridge=br)
+    br = need_name(a.next("a bridge name"), "bridge name")
+    if w == "showmacs":
+        _none_left(a, "brctl showmacs BRIDGE")
+        return BrctlShowmacs(ns, bridge=br)
+    if w in ("addbr", "delbr"):
+        _none_left(a, f"brctl {w} BRIDGE")
+        return BrctlChange(ns, verb=w, bridge=br)
+    if w in ("addif", "delif"):
+        dev = need_name(a.next("a device name"))
+        _none_left(a, f"brctl {w} BRIDGE DEVICE")
+        return BrctlChange(ns, verb=w, bridge=br, dev=dev)
+    v = a.next("on or off")
+    if v not in ("on", "off", "yes", "no", "1", "0"):
+        raise ParseError(f'brctl stp: "{v}" is not on or off.', f"Example: brctl stp {br} on")
+    _none_left(a, "brctl stp BRIDGE on|off")
+    return BrctlChange(ns, verb="stp", bridge=br, stp=v in ("on", "yes", "1"))
+
+
+def _none_left(a: Args, usage: str) -> None:
+    if a:
+        raise ParseError(f'Too many arguments: "{a.peek()}".', f"Usage: {usage}")
