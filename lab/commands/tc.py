@@ -20,7 +20,7 @@ TC_H_INGRESS = 0xFFFFFFF1     # parent of the ingress/clsact qdisc
 INGRESS_HANDLE = 0xFFFF0000
 
 OBJECTS = ["qdisc", "class", "filter", "help"]
-VERBS = ["add", "delete", "replace", "change", "link", "show", "list", "help"]
+VERBS = ["add", "delete", "replace", "change", "link", "show", "list", "lst", "help"]
 
 QDISC_KINDS = ["tbf", "htb", "ingress", "pfifo", "bfifo", "netem", "fq_codel", "sfq", "prio", "codel",
                "cake", "clsact", "pfifo_fast", "fq", "noqueue"]
@@ -292,7 +292,7 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
             verb = "delete"
         else:
             verb = pick(w, VERBS, f"tc {obj} command", f"tc {obj}")
-    if verb == "list":
+    if verb in ("list", "lst"):
         verb = "show"
     if verb == "help":
         return TcHelp(ns, opts=so, text=HELP[obj])
@@ -881,9 +881,10 @@ def _u32_match(a: Args, keys: list[list[int]]) -> None:
     if what in ("u32", "u16", "u8"):
         val = _int(a.next("a value"), "value")
         mask = _int(a.next("a mask"), "mask")
-        if a.next('"at"') != "at":
-            raise ParseError(f'u32: "match {what} VALUE MASK at OFFSET" expected.', "Example: match u16 0x0050 0xffff at 22")
-        off_w = a.next("an offset")
+        off_w = "0"
+        if a.peek() == "at":
+            a.next()
+            off_w = a.next("an offset")
         if off_w.startswith("nexthdr+"):
             raise ParseError("u32: nexthdr+ offsets are not supported by lab.")
         off = _int(off_w, "offset", 0, 0xFFFF)
