@@ -160,6 +160,9 @@ def fdb_change(b, op: c.FdbChange) -> str:
                           + (" (or append, for one more vxlan dst)" if op.dst else "") + ".") from None
         if e.code == 2 and op.verb == "delete":
             raise _err(e, f"No such entry; bridge fdb show dev {op.dev} lists them.") from None
+        if e.code == 1 and op.state == "dynamic":
+            raise _err(e, f"A dynamic entry needs the port to be learning or forwarding, and {op.dev} is not: "
+                          f"ip link set {op.dev} up (and its bridge), or add a static entry.") from None
         if e.code == 22 and op.vlan is not None:
             raise _err(e, f"vlan {op.vlan} is not configured on {op.dev} (is VLAN filtering on? bridge vlan show)") from None
         raise _err(e) from None
