@@ -27,21 +27,28 @@ def entries(b, ns: str | None, limit: int = MAX_ENTRIES) -> list[ConntrackEntry]
     from pyroute2 import Conntrack
 
     b.require_ns(ns)
+    out: list[ConntrackEntry] = []
+    # pyroute2 opens the socket lazily, on the first request: the whole dump stays inside the namespace
     with nsutil.in_netns(ns):
         ct = Conntrack()
+        try:
+            out = _dump(ct, ns, limit)
+        finally:
+            ct.close()
+    return out
+
+
+def _dump(ct, ns: str | None, limit: int) -> list[ConntrackEntry]:
     out: list[ConntrackEntry] = []
-    try:
-        for e in ct.dump_entries():
-            o, r = e.tuple_orig, e.tuple_reply
-            tcp_state = e.protoinfo.state_name() if e.protoinfo is not None else ""
-            flags = tuple(f for f in (e.status_name() or "").split(",") if f)
-            out.append(ConntrackEntry(ns=ns or "", proto=_PROTO.get(o.proto, str(o.proto)),
-                                      orig=_tuple(o), reply=_tuple(r), state=tcp_state,
-                                      mark=e.mark or 0, timeout=e.timeout or 0, flags=flags))
-            if len(out) >= limit:
-                break
-    finally:
-        ct.close()
+    for e in ct.dump_entries():
+        o, r = e.tuple_orig, e.tuple_reply
+        tcp_state = e.protoinfo.state_name() if e.protoinfo is not None else ""
+        flags = tuple(f for f in (e.status_name() or "").split(",") if f)
+        out.append(ConntrackEntry(ns=ns or "", proto=_PROTO.get(o.proto, str(o.proto)),
+                                  orig=_tuple(o), reply=_tuple(r), state=tcp_state,
+                                  mark=e.mark or 0, timeout=e.timeout or 0, flags=flags))
+        if len(out) >= limit:
+            break
     return out
 
 

@@ -219,6 +219,7 @@ class LabApp(App):
     def _install_theme(self, t: LabTheme) -> None:
         self._lab_themes[t.textual_name] = t
         self.register_theme(t.to_textual())
+        self.lab_theme = t
         self.theme = t.textual_name
 
     def set_lab_theme(self, name: str) -> None:

@@ -1,0 +1,256 @@
+"""Pilot tests of the dashboard: type commands into the bar and check what the panes show; changes
+made outside the app appear on their own; errors stay inline; history, completion, help, themes."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import kernel, run_ok
+from tests.test_ui_support import pane_rows, pane_text, run_ui, screen_text, type_command, wait_for
+
+
+@pytest.fixture(autouse=True)
+def private_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "history"))
+    return tmp_path / "history"
+
+
+def test_command_bar_has_focus_and_ctrl_l_brings_it_back(lab):
+    async def body(app, pilot):
+        assert app.focused is not None and app.focused.id == "command-input"
+        app.main.query_one("#nstree").focus()
+        await pilot.pause()
+        assert app.focused.id == "nstree"
+        await pilot.press("ctrl+l")
+        assert app.focused.id == "command-input"
+    run_ui(lab, body)
+
+
+def test_typed_commands_show_in_every_pane(lab):
+    async def body(app, pilot):
+        await type_command(pilot, "ip netns add red", keys=True)
+        for line in ("ip link add veth-host type veth peer name veth-red netns red",
+                     "ip addr add 10.9.0.1/24 dev veth-host", "ip link set veth-host up",
+                     "ip -n red addr add 10.9.0.2/24 dev veth-red", "ip -n red link set veth-red up",
+                     "ip -n red route add default via 10.9.0.1"):
+            await type_command(pilot, line)
+        await wait_for(pilot, lambda: "default" in pane_text(app, "routes"), what="default route")
+        links = pane_rows(app, "links")
+        host = next(r for r in links if r[1] == "veth-host")
+        assert host[0] == "host" and host[2] == "veth" and "veth-red @ red" in host[7]
+        red = next(r for r in links if r[1] == "veth-red")
+        assert red[0] == "red" and "veth-host @ host" in red[7]
+        addrs = pane_text(app, "addresses")
+        assert "10.9.0.1/24" in addrs and "10.9.0.2/24" in addrs
+        routes = pane_rows(app, "routes")
+        assert ["red", "main", "default", "default", "10.9.0.1", "veth-red"] == routes[
+            [r[2] for r in routes].index("default")][:6]
+        assert any(r[0] == "host" and r[2] == "10.9.0.0/24" and r[3] == "connected" for r in routes)
+        # the map draws both namespaces joined by the veth pair, addresses at the ends
+        app.show_tab("tab-map")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "veth-host 10.9.0.1/24" in text and "veth-red 10.9.0.2/24" in text
+        # iproute2-format output in the scrollback
+        await type_command(pilot, "ip -n red addr show dev veth-red")
+        assert any("inet 10.9.0.2/24" in l for l in app.output.plain_lines)
+    run_ui(lab, body)
+
+
+def test_errors_inline_and_app_keeps_going(lab):
+    async def body(app, pilot):
+        await type_command(pilot, "ip link set nosuch up")
+        assert any('Cannot find device "nosuch"' in l for l in app.output.plain_lines)
+        await type_command(pilot, "ip link add name")
+        await type_command(pilot, "bogus-command 1 2")
+        await type_command(pilot, "ip netns add ok1")
+        await wait_for(pilot, lambda: "ok1" in app.view.states, what="ok1")
+        assert app.is_running
+    run_ui(lab, body)
+
+
+def test_changes_made_outside_the_app_appear(lab, uniq):
+    ns = f"ext{uniq}"
+
+    async def body(app, pilot):
+        kernel(None, "ip", "netns", "add", ns)
+        await wait_for(pilot, lambda: ns in app.view.states, what="namespace from outside")
+        kernel(None, "ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1", "netns", ns)
+        kernel(None, "ip", "addr", "add", "10.7.0.1/24", "dev", "out0")
+        kernel(None, "ip", "link", "set", "out0", "up")
+        await wait_for(pilot, lambda: any(r[1] == "out0" and "out1 @ " + ns in r[7]
+                                          for r in pane_rows(app, "links")), what="out0 in links pane")
+        await wait_for(pilot, lambda: "10.7.0.0/24" in pane_text(app, "routes"), what="connected route")
+        tree = app.main.query_one("#nstree")
+        assert any(str(n.label).startswith(ns) for n in tree.root.children)
+        # link down flushes routes without RTM_DELROUTE: the pane must still drop it
+        kernel(None, "ip", "link", "set", "out0", "down")
+        await wait_for(pilot, lambda: "10.7.0.0/24" not in pane_text(app, "routes"), what="route gone")
+        kernel(None, "ip", "netns", "del", ns)
+        await wait_for(pilot, lambda: ns not in app.view.states, what="namespace gone")
+        await wait_for(pilot, lambda: not any(r[1] == "out0" for r in pane_rows(app, "links")),
+                       what="veth gone with its namespace")
+    run_ui(lab, body)
+
+
+def test_selecting_a_namespace_focuses_every_pane(lab):
+    run_ok(lab, "ip netns add red", "ip netns add blue", "ip -n red link set lo up")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: {"red", "blue"} <= set(app.view.states))
+        tree = app.main.query_one("#nstree")
+        node = next(n for n in tree.root.children if n.data == "red")
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.view.selected == "red")
+        assert {r[0] for r in pane_rows(app, "links")} == {"red"}
+        assert {r[0] for r in pane_rows(app, "routes")} <= {"red"}
+        assert "showing namespace red" in screen_text(app)
+        # clicking a box on the map selects too
+        app.show_tab("tab-map")
+        await pilot.pause(0.1)
+        canvas = app.main.query_one("#map-canvas")
+        x0, y0, x1, y1 = canvas.layout_result.region_of("blue")
+        await pilot.click("#map-canvas", offset=(x0 + 1, y0 + 1))
+        await wait_for(pilot, lambda: app.view.selected == "blue")
+        await pilot.press("ctrl+l")
+        app.action_select_ns_all()
+        await pilot.pause()
+        assert {r[0] for r in pane_rows(app, "links")} >= {"red", "blue", "host"}
+    run_ui(lab, body)
+
+
+def test_changed_rows_are_highlighted(lab):
+    async def body(app, pilot):
+        await type_command(pilot, "ip link add hl0 type veth peer name hl1")
+        await wait_for(pilot, lambda: any(k.endswith("\x1flink\x1fhl0") for k in app.view.hot), what="hot row")
+        links = app.main.query_one("#links")
+        row = [r[1] for r in pane_rows(app, "links")].index("hl0")
+        cell = links.get_row_at(row)[1]
+        assert any("on " in str(s.style) for s in cell.spans) or "on " in str(cell.style)
+    run_ui(lab, body)
+
+
+def test_history_is_persisted_and_browsable(lab, private_history):
+    async def first(app, pilot):
+        await type_command(pilot, "ip netns add hist1")
+        await type_command(pilot, "ip netns list")
+    run_ui(lab, first)
+    assert "ip netns list" in private_history.read_text()
+
+    async def second(app, pilot):
+        await pilot.press("up")
+        assert app.main.query_one("#command-input").value == "ip netns list"
+        await pilot.press("up")
+        assert app.main.query_one("#command-input").value == "ip netns add hist1"
+        await pilot.press("down")
+        assert app.main.query_one("#command-input").value == "ip netns list"
+    run_ui(lab, second)
+
+
+def test_completion_dropdown_uses_the_shared_completer(lab):
+    run_ok(lab, "ip netns add compl")
+
+    async def body(app, pilot):
+        inp = app.main.query_one("#command-input")
+        dd = app.main.query_one("#completions")
+        await pilot.press(*"ip netns d")
+        await wait_for(pilot, lambda: dd.display and dd.option_count >= 1, what="dropdown")
+        await pilot.press("tab")
+        assert inp.value == "ip netns del "
+        await wait_for(pilot, lambda: dd.display and "compl" in str(dd.get_option_at_index(0).prompt),
+                       what="namespace names offered")
+        await pilot.press("tab")
+        assert inp.value == "ip netns del compl "
+        await pilot.press("escape")
+        assert not dd.display
+    run_ui(lab, body)
+
+
+def test_help_screen_lists_keys_and_commands(lab):
+    async def body(app, pilot):
+        app.main.query_one("#nstree").focus()
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "Command bar" in text and "iptables" in text and "Shell in namespace" in text
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert type(app.screen).__name__ == "MainScreen"
+    run_ui(lab, body)
+
+
+def test_themes_switch_at_run_time_and_from_files(lab, tmp_path):
+    custom = tmp_path / "mine.toml"
+    custom.write_text('name = "mine"\ndark = true\n[textual]\nprimary = "#ff00ff"\n[meaning]\nup = "#00ff00"\n')
+
+    async def body(app, pilot):
+        assert app.theme == "lab-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "lab-light" and app.lab_theme.name == "light"
+        app.set_lab_theme("projector")
+        assert app.theme == "lab-projector" and app.lab_theme.color("up") == "#00ff5f"
+        app.set_lab_theme(str(custom))
+        assert app.theme == "lab-mine" and app.lab_theme.color("up") == "#00ff00"
+        app.set_lab_theme("no-such-theme")
+        assert any("Unknown theme" in l for l in app.output.plain_lines)
+    run_ui(lab, body)
+    from lab.ui.app import make_app
+    from lab.ui.themes import ThemeError
+    with pytest.raises(ThemeError):
+        make_app(lab, theme="nope")
+
+
+def test_shell_in_the_bar_without_a_terminal_says_so(lab):
+    run_ok(lab, "ip netns add sh1")
+
+    async def body(app, pilot):
+        await type_command(pilot, "ip netns exec sh1 bash")
+        assert any("Cannot open a shell here" in l for l in app.output.plain_lines)
+        await type_command(pilot, "sh1 ip -br link")
+        assert any(l.startswith("lo") for l in app.output.plain_lines)
+    run_ui(lab, body)
+
+
+def test_namespaces_vanishing_mid_render_do_not_crash(lab, uniq):
+    async def body(app, pilot):
+        for i in range(8):
+            name = f"v{uniq}{i}"
+            kernel(None, "ip", "netns", "add", name)
+            kernel(None, "ip", "link", "add", f"a{i}", "type", "veth", "peer", "name", f"b{i}", "netns", name)
+            if i % 2:
+                kernel(None, "ip", "netns", "del", name)
+            await pilot.pause(0.01)
+        await wait_for(pilot, lambda: sum(1 for n in app.view.states if n.startswith(f"v{uniq}")) == 4,
+                       what="the 4 surviving namespaces")
+        assert app.is_running
+        app.show_tab("tab-map")
+        await pilot.pause(0.1)
+    run_ui(lab, body)
+
+
+def test_palette_has_lab_actions(lab):
+    async def body(app, pilot):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for t in ("Command bar", "Show all namespaces", "Select namespace host", "Shell in host",
+                  "Lab theme: projector", "Help", "Show iptables"):
+            assert t in titles
+    run_ui(lab, body)
+
+
+def test_extras_panes_render(lab):
+    """Sysctls (always) and conntrack (where iptables can load it) show in their panes."""
+    run_ok(lab, "ip netns add ct", "ip -n ct link set lo up")
+
+    async def body(app, pilot):
+        app.select_ns("ct")
+        app.show_tab("tab-sysctls")
+        await wait_for(pilot, lambda: "net.ipv4.ip_forward" in pane_text(app, "sysctls"), what="sysctls")
+        if os.path.exists("/usr/sbin/iptables-nft") or os.path.exists("/sbin/iptables-nft"):
+            kernel("ct", "iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT")
+            kernel("ct", "ping", "-c1", "-W1", "127.0.0.1")
+            app.show_tab("tab-conntrack")
+            await wait_for(pilot, lambda: "127.0.0.1" in pane_text(app, "conntrack"), what="conntrack entry")
+    run_ui(lab, body)
