@@ -10,7 +10,7 @@ import time
 import pytest
 
 from lab.backend import nsutil
-from tests.conftest import kernel, run_ok
+from tests.conftest import kernel, kernel_json, run_ok
 
 RED, BLUE = "10.77.0.1", "10.77.0.2"
 
@@ -292,3 +292,28 @@ def test_json_output_matches_the_real_tool(lab):
     mine = json.loads(run_ok(lab, "tc -j qdisc show dev veth0")[0])
     real = tcj(None, "qdisc", "show", "dev", "veth0")
     assert [(q["kind"], q["handle"], q["options"]) for q in mine] == [(q["kind"], q["handle"], q["options"]) for q in real]
+
+
+def test_host_mode_journals_qdiscs_and_clean_removes_them(fresh_top, tmp_path):
+    """--host on the test's own (sandboxed) top namespace: the qdisc is journaled before it is added and
+    `lab clean` removes exactly it, leaving the pre-existing device alone."""
+    from lab.backend.clean import clean
+    from lab.backend.core import Backend
+    from lab.backend.journal import Journal
+    from lab.engine import Engine
+
+    kernel(None, "ip", "link", "add", "pre0", "type", "veth", "peer", "name", "pre1")
+    journal = Journal(str(tmp_path / "journal.jsonl"))
+    b = Backend(host=True, journal=journal)
+    try:
+        run_ok(Engine(b), "tc qdisc add dev pre0 root handle 1: htb default 10",
+               "tc qdisc add dev pre1 ingress")
+    finally:
+        b.close()
+    entries = [e for e in journal.entries() if e["kind"] == "qdisc"]
+    assert {(e["dev"], e["parent"], e["handle"]) for e in entries} == {("pre0", "root", "1:"),
+                                                                       ("pre1", "ingress", "ffff:")}
+    assert "removed qdisc pre0" in clean(journal)
+    assert not [q for q in tcj(None, "qdisc", "show", "dev", "pre0") if q["kind"] == "htb"]
+    assert not [q for q in tcj(None, "qdisc", "show", "dev", "pre1") if q["kind"] == "ingress"]
+    assert kernel_json(None, "link", "show", "pre0")
