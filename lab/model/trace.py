@@ -28,6 +28,7 @@ class Hop:
     """One step of the path: a chain evaluated, a routing decision, a neighbour lookup, a bridge port..."""
     ns: str                         # namespace ("" = top)
     kind: str                       # "hook" | "route" | "neigh" | "bridge" | "qdisc" | "deliver" | "drop" | "send" | "note"
+                                    # | "nat" (conntrack rewrote it without a NAT rule: de-NAT of replies)
     hook: str = ""                  # prerouting, input, forward, output, postrouting (or bridge-*)
     family: str = "ip"
     table: str = ""                 # raw, mangle, nat, filter (iptables) or the nft table name
@@ -42,6 +43,8 @@ class Hop:
     ct_direction: str = ""          # original | reply
     explanation: str = ""           # one plain sentence
     direction: str = "request"      # request | reply
+    probe: int = 0                  # which probe (0-based) with --count N
+    raw: bytes = field(default=b"", compare=False, repr=False)  # IP + transport headers at this hop (pcap)
 
     @property
     def nat(self) -> bool:

@@ -1,0 +1,43 @@
+"""The packet tracer: inject a scapy-built probe in a namespace, trace the real kernel's netfilter
+hooks across every lab namespace, and explain each hop. The only package that imports scapy (lazily).
+
+Public API (used by `lab trace`, the engine's `trace` command, the TUI and scenario checks):
+    run_trace(backend, spec) -> lab.model.trace.TracePath
+    format_text(path) -> str     to_json(path) -> str     write_pcap(path, file) -> int
+"""
+from __future__ import annotations
+
+from lab.model.trace import TracePath
+
+
+def run_trace(backend, spec, namespaces: tuple[str, ...] | None = None) -> TracePath:
+    """Trace `spec` ("fox icmp 192.168.202.12", "red tcp 10.0.0.2:80 --flags S", or a TraceSpec).
+
+    Raises LabError for a malformed spec or an unknown namespace."""
+    from lab.tracer.path import build_path
+    from lab.tracer.session import run_capture
+    from lab.tracer.spec import TraceSpec, parse_spec
+
+    if not isinstance(spec, TraceSpec):
+        spec = parse_spec(spec, tuple(backend.namespaces()) if namespaces is None else namespaces)
+    with backend.lock:
+        cap = run_capture(backend, spec)
+        return build_path(cap, backend)
+
+
+def format_text(path: TracePath) -> str:
+    from lab.tracer.fmt import format_text as f
+
+    return f(path)
+
+
+def to_json(path: TracePath) -> str:
+    from lab.tracer.fmt import to_json as f
+
+    return f(path)
+
+
+def write_pcap(path: TracePath, filename: str) -> int:
+    from lab.tracer.fmt import write_pcap as f
+
+    return f(path, filename)

@@ -1,0 +1,850 @@
+"""Rebuild the packet's path from the kernel's trace events and explain every step.
+
+Events are grouped into chain evaluations (each base-chain run starts with an event carrying the
+headers), evaluations into packets (by IP id: it survives forwarding and NAT; replies and ICMP errors
+get their own), and each packet's evaluations are ordered from the data: start where the packet was
+generated (an OUTPUT evaluation), order hooks inside a namespace by netfilter's flow (with the bridge
+hooks and br_netfilter's nesting), and go to the next namespace by following the egress device to its
+veth peer (or bridge port). Then what netfilter does not say is asked from the kernel: the routing
+decision (RTM_GETROUTE, fib match), the neighbour entry, the bridge fdb, the qdisc, sysctls, and
+iptables-legacy tables that the trace cannot see.
+
+Emits lab.model.trace objects only. Leaves to others: capturing (session.py), drawing (lab.ui, fmt.py).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from dataclasses import dataclass, field, replace
+
+from lab.backend import nsutil
+from lab.model.trace import Hop, Packet, TracePath
+from lab.tracer import nfnl as N
+from lab.tracer.rules import OWN_CHAINS, TABLE as OWN_TABLE
+from lab.tracer.ruletext import RuleBook, target_of
+from lab.tracer.session import Capture, state_of
+
+PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
+ICMP_TYPES = {0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request",
+              11: "time-exceeded", 12: "parameter-problem"}
+UNREACH_CODES = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable", 3: "port-unreachable",
+                 4: "fragmentation-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+ICMP_ERRORS = (3, 5, 11, 12)
+OWN_HOOK = {("ip", "mark_pre"): ("prerouting", -350), ("ip", "mark_out"): ("output", -350),
+            ("ip", "ct_pre"): ("prerouting", -199), ("ip", "ct_out"): ("output", -199),
+            ("ip", "obs_pre"): ("prerouting", -99), ("ip", "obs_in"): ("input", 500),
+            ("ip", "obs_fwd"): ("forward", 500), ("ip", "obs_out"): ("output", 500),
+            ("ip", "obs_post"): ("postrouting", 500), ("bridge", "mark_pre"): ("prerouting", -350),
+            ("bridge", "obs_in"): ("input", 500), ("bridge", "obs_fwd"): ("forward", 500),
+            ("bridge", "obs_post"): ("postrouting", 500)}
+NAT_TARGETS = {"DNAT": "dnat", "SNAT": "snat", "MASQUERADE": "masquerade", "REDIRECT": "redirect",
+               "NETMAP": "netmap"}
+TCP_FLAG_ORDER = [(0x02, "S"), (0x10, "A"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x20, "U")]
+
+
+# ---- headers -------------------------------------------------------------------------------------------
+@dataclass
+class Headers:
+    pkt: Packet
+    inner_id: int | None = None       # IP id quoted inside an ICMP error
+    inner: Packet | None = None
+    icmp_code: int | None = None
+    icmp_echo: tuple[int, int] | None = None
+    ack: int | None = None
+
+
+def tcp_flags(b: int) -> str:
+    return "".join(n for bit, n in TCP_FLAG_ORDER if b & bit)
+
+
+def parse_headers(nh: bytes, th: bytes | None) -> Headers:
+    ihl = (nh[0] & 0x0F) * 4 if nh else 20
+    ip_id, = struct.unpack_from(">H", nh, 4)
+    ttl, proto = nh[8], nh[9]
+    src, dst = socket.inet_ntoa(nh[12:16]), socket.inet_ntoa(nh[16:20])
+    th = th or b""
+    name = PROTO_NAMES.get(proto, str(proto))
+    h = Headers(Packet(src, dst, name, ttl=ttl, ip_id=ip_id))
+    if proto in (6, 17) and len(th) >= 4:
+        sp, dp = struct.unpack_from(">HH", th, 0)
+        flags = tcp_flags(th[13]) if proto == 6 and len(th) >= 14 else ""
+        if proto == 6 and len(th) >= 12:
+            h.ack = struct.unpack_from(">I", th, 8)[0]
+        h.pkt = replace(h.pkt, sport=sp, dport=dp, flags=flags)
+    elif proto == 1 and len(th) >= 2:
+        h.pkt = replace(h.pkt, icmp_type=th[0])
+        h.icmp_code = th[1]
+        if th[0] in (0, 8) and len(th) >= 8:
+            h.icmp_echo = struct.unpack_from(">HH", th, 4)
+        if th[0] in ICMP_ERRORS and len(th) >= 28:
+            inner = th[8:]
+            h.inner_id = struct.unpack_from(">H", inner, 4)[0]
+            try:
+                ih = parse_headers(inner, inner[(inner[0] & 0x0F) * 4:])
+                h.inner = ih.pkt
+            except (struct.error, IndexError, OSError):
+                pass
+    del ihl
+    return h
+
+
+# ---- evaluations ---------------------------------------------------------------------------------------
+@dataclass
+class Eval:
+    ns: str
+    family: str
+    table: str
+    chain: str
+    hook: str
+    prio: int
+    hdr: Headers
+    raw: bytes
+    ll: bytes | None
+    iif: int | None
+    oif: int | None
+    ct_state: str
+    ct_dir: int | None
+    order: int
+    events: list = field(default_factory=list)
+
+    @property
+    def own(self) -> bool:
+        return self.table == OWN_TABLE and self.chain in OWN_CHAINS
+
+    @property
+    def pkt(self) -> Packet:
+        return self.hdr.pkt
+
+    def final(self) -> tuple[str, N.TraceEvent | None]:
+        """The evaluation's outcome: accept/drop/queue/stolen (with the event that decided it)."""
+        for ev in self.events:
+            if ev.type == "rule" and ev.verdict in ("accept", "drop", "queue", "stolen"):
+                return ev.verdict, ev
+            if ev.type == "policy":
+                return {0: "drop", 1: "accept"}.get(ev.policy if ev.policy is not None else 1, "accept"), ev
+        return "accept", None
+
+
+def group_evals(cap: Capture, hooks_of) -> list[Eval]:
+    evals: list[Eval] = []
+    current: dict[tuple, Eval] = {}
+    for ev in cap.events:
+        ns = cap.nsid_names.get(ev.nsid)
+        if ns is None:
+            continue                                   # a namespace outside the lab
+        key = (ev.nsid, ev.family, ev.trace_id)
+        if ev.nh:
+            try:
+                hdr = parse_headers(ev.nh, ev.th)
+            except (struct.error, IndexError, OSError):
+                continue
+            hook, prio = hooks_of(ns, ev.family, ev.table, ev.chain)
+            e = Eval(ns, ev.family, ev.table, ev.chain, hook, prio, hdr, ev.nh + (ev.th or b""), ev.ll,
+                     ev.iif, ev.oif, ev.ct_state_name, ev.ct_dir, ev.seq, [ev])
+            evals.append(e)
+            current[key] = e
+        elif key in current:
+            current[key].events.append(ev)
+    return evals
+
+
+# ---- kernel lookups ------------------------------------------------------------------------------------
+@dataclass
+class LinkInfo:
+    index: int
+    name: str
+    kind: str
+    master: int | None
+    peer: int | None
+    up: bool
+    carrier: bool
+    qdisc: str
+
+
+class Kernel:
+    """Cached, per-trace lookups into the lab's namespaces."""
+
+    def __init__(self, backend):
+        self.b = backend
+        self.st = state_of(backend)
+        self._links: dict[str, dict[int, LinkInfo]] = {}
+        self._chains: dict[str, list[N.ChainInfo]] = {}
+        self._legacy: dict[str, list[str]] = {}
+        self.rules = RuleBook(backend, self.st, self._chains)
+
+    def links(self, ns: str) -> dict[int, LinkInfo]:
+        if ns not in self._links:
+            out = {}
+            try:
+                for m in self.b.ipr(ns or None).get_links():
+                    info = m.get_attr("IFLA_LINKINFO")
+                    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else ""
+                    out[m["index"]] = LinkInfo(m["index"], m.get_attr("IFLA_IFNAME"), kind or "",
+                                               m.get_attr("IFLA_MASTER"), m.get_attr("IFLA_LINK"),
+                                               bool(m["flags"] & 1), bool(m["flags"] & 0x10000),
+                                               m.get_attr("IFLA_QDISC") or "")
+            except Exception:  # noqa: BLE001
+                pass
+            self._links[ns] = out
+        return self._links[ns]
+
+    def ifname(self, ns: str, idx: int | None) -> str:
+        if idx is None:
+            return ""
+        li = self.links(ns).get(idx)
+        return li.name if li else f"if{idx}"
+
+    def chains(self, ns: str) -> list[N.ChainInfo]:
+        if ns not in self._chains:
+            try:
+                self._chains[ns] = N.dump_chains(self.st.sock(ns))
+            except OSError:
+                self._chains[ns] = []
+        return self._chains[ns]
+
+    def hook_of(self, ns: str, family: str, table: str, chain: str) -> tuple[str, int]:
+        if table == OWN_TABLE and (family, chain) in OWN_HOOK:
+            return OWN_HOOK[(family, chain)]
+        for c in self.chains(ns):
+            if c.family == family and c.table == table and c.name == chain and c.hook:
+                return c.hook, c.prio
+        return "", 0
+
+    def route(self, ns: str, dst: str, src: str | None = None, iif: int | None = None):
+        """(info dict, None) or (None, errno) for the kernel's routing decision."""
+        kw: dict = {"dst": dst}
+        if iif is not None:
+            kw.update(iif=iif, src=src)
+        ipr = self.b.ipr(ns or None)
+        try:
+            got = list(ipr.route("get", **kw))
+        except Exception as e:  # noqa: BLE001
+            return None, getattr(e, "code", None) or errno.EHOSTUNREACH
+        info: dict = {}
+        if got:
+            m = got[0]
+            info = {"type": m["type"], "oif": m.get_attr("RTA_OIF"), "gateway": m.get_attr("RTA_GATEWAY"),
+                    "prefsrc": m.get_attr("RTA_PREFSRC"), "table": m.get_attr("RTA_TABLE") or m["table"]}
+        try:
+            fib = list(ipr.route("get", flags=0x2000, **kw))   # RTM_F_FIB_MATCH: the route that matched
+            if fib:
+                f = fib[0]
+                d = f.get_attr("RTA_DST")
+                info["prefix"] = f"{d}/{f['dst_len']}" if d else "default"
+                info["proto"] = f["proto"]
+                info["scope"] = f["scope"]
+        except Exception:  # noqa: BLE001
+            pass
+        return info, None
+
+    def neighbour(self, ns: str, addr: str, ifindex: int | None):
+        try:
+            for m in self.b.ipr(ns or None).get_neighbours(dst=addr):
+                if ifindex is None or m["ifindex"] == ifindex:
+                    from lab.backend.state import nud_name
+
+                    return nud_name(m["state"]), m.get_attr("NDA_LLADDR")
+        except Exception:  # noqa: BLE001
+            pass
+        return None, None
+
+    def fdb(self, ns: str, bridge: int | None, mac: str) -> tuple[str, str] | None:
+        """(port name, flags) of the fdb entry for mac on bridge, or None."""
+        try:
+            for m in self.b.ipr(ns or None).get_neighbours(family=socket.AF_BRIDGE):
+                if (m.get_attr("NDA_LLADDR") or "").lower() != mac:
+                    continue
+                if bridge is not None and m.get_attr("NDA_MASTER") not in (bridge, None):
+                    continue
+                flags = "permanent" if m["state"] & 0x80 else ("static" if m["state"] & 0x40 else "learned")
+                return self.ifname(ns, m["ifindex"]), flags
+        except Exception:  # noqa: BLE001
+            pass
+        return None
+
+    def sysctl(self, ns: str, key: str) -> str | None:
+        try:
+            return self.b.sysctl_get(ns or None, key)
+        except OSError:
+            return None
+
+    def legacy_tables(self, ns: str) -> list[str]:
+        """iptables-legacy (x_tables) tables that exist in ns: their rules are invisible to nft trace."""
+        if ns not in self._legacy:
+            names: list[str] = []
+            try:
+                with nsutil.in_netns(ns or None):
+                    with open("/proc/thread-self/net/ip_tables_names") as f:
+                        names = [ln.strip() for ln in f if ln.strip()]
+            except OSError:
+                pass
+            self._legacy[ns] = names
+        return self._legacy[ns]
+
+
+# ---- ordering ------------------------------------------------------------------------------------------
+def stage_key(e: Eval, bridged: bool) -> tuple:
+    if e.family == "bridge":
+        s = {"prerouting": 10, "input": 20, "forward": 20, "output": 29, "postrouting": 30}.get(e.hook, 40)
+    else:
+        s = {"output": 0, "prerouting": 11, "input": 21, "forward": 19 if bridged else 21,
+             "postrouting": 31 if bridged else 28}.get(e.hook, 40)
+    return (s, e.prio, e.order)
+
+
+def is_bridged(evs: list[Eval]) -> bool:
+    return any(e.family == "bridge" and e.hook in ("forward",) for e in evs)
+
+
+def walk(evals: list[Eval], k: Kernel) -> list[tuple[str, list[Eval]]]:
+    """Order one packet's evaluations into namespace visits, following devices, not arrival."""
+    by_ns: dict[str, list[Eval]] = {}
+    for e in evals:
+        by_ns.setdefault(e.ns, []).append(e)
+    gen = [e for e in evals if e.family == "ip" and e.hook == "output"]
+    if gen:
+        origin = max(gen, key=lambda e: (e.pkt.ttl or 0, -e.order)).ns
+    else:
+        origin = max(evals, key=lambda e: (e.pkt.ttl or 0, -e.order)).ns
+    visits: list[tuple[str, list[Eval]]] = []
+    cur: str | None = origin
+    seen: set[str] = set()
+    while cur is not None and cur not in seen:
+        seen.add(cur)
+        evs = by_ns[cur]
+        br = is_bridged(evs)
+        evs = sorted(evs, key=lambda e: stage_key(e, br))
+        visits.append((cur, evs))
+        cur = next_ns(cur, evs, by_ns, seen, k)
+    rest = [ns for ns in by_ns if ns not in seen]
+    rest.sort(key=lambda ns: (-max(e.pkt.ttl or 0 for e in by_ns[ns]), min(e.order for e in by_ns[ns])))
+    for ns in rest:
+        br = is_bridged(by_ns[ns])
+        visits.append((ns, sorted(by_ns[ns], key=lambda e: stage_key(e, br))))
+    return visits
+
+
+def exit_eval(evs: list[Eval]) -> Eval | None:
+    outs = [e for e in evs if e.oif and e.hook == "postrouting"]
+    brs = [e for e in outs if e.family == "bridge"]
+    return (brs or outs or [None])[-1]
+
+
+def next_ns(cur: str, evs: list[Eval], by_ns: dict[str, list[Eval]], seen: set[str], k: Kernel) -> str | None:
+    ex = exit_eval(evs)
+    if ex is None:
+        return None
+    li = k.links(cur).get(ex.oif)
+    if li is None or li.peer is None or li.kind != "veth":
+        return None
+    cands = []
+    for ns, nevs in by_ns.items():
+        if ns in seen:
+            continue
+        links = k.links(ns)
+        for e in nevs:
+            if e.hook != "prerouting" or e.iif is None:
+                continue
+            inl = links.get(e.iif)
+            if e.iif == li.peer and inl is not None and inl.peer == ex.oif:
+                cands.append((0, ns))
+            elif inl is not None and inl.kind == "bridge" and any(
+                    p.master == e.iif and p.index == li.peer for p in links.values()):
+                cands.append((1, ns))
+    return min(cands)[1] if cands else None
+
+
+# ---- building the path ---------------------------------------------------------------------------------
+def nsname(ns: str) -> str:
+    return ns or "host"
+
+
+def describe(p: Packet, hdr: Headers | None = None) -> str:
+    if p.proto == "icmp":
+        t = ICMP_TYPES.get(p.icmp_type, f"type {p.icmp_type}")
+        if hdr and p.icmp_type == 3 and hdr.icmp_code is not None:
+            t += f" ({UNREACH_CODES.get(hdr.icmp_code, f'code {hdr.icmp_code}')})"
+        return f"ICMP {t} {p.src} -> {p.dst}"
+    fl = f" [{p.flags}]" if p.flags else ""
+    return f"{p.proto.upper()}{fl} {p.endpoint('src')} -> {p.endpoint('dst')}"
+
+
+def addr_change(a: Packet, b: Packet) -> str:
+    parts = []
+    if (a.src, a.sport) != (b.src, b.sport):
+        parts.append(f"source {a.endpoint('src')} -> {b.endpoint('src')}")
+    if (a.dst, a.dport) != (b.dst, b.dport):
+        parts.append(f"destination {a.endpoint('dst')} -> {b.endpoint('dst')}")
+    return " and ".join(parts)
+
+
+def same_addrs(a: Packet, b: Packet) -> bool:
+    return (a.src, a.dst, a.sport, a.dport) == (b.src, b.dst, b.sport, b.dport)
+
+
+def hook_label(e: Eval) -> str:
+    return e.hook if e.family != "bridge" else f"bridge-{e.hook}"
+
+
+ROUTE_ERR = {errno.ENETUNREACH: "no route", errno.EHOSTUNREACH: "unreachable", errno.EXDEV: "rp_filter",
+             errno.EINVAL: "invalid", errno.ENODEV: "no device"}
+
+
+class Builder:
+    def __init__(self, cap: Capture, backend):
+        self.cap = cap
+        self.k = Kernel(backend)
+        self.spec = cap.spec
+        self.hops: list[Hop] = []
+        self.warnings: list[str] = list(cap.warnings)
+
+    # -- helpers
+    def add(self, **kw) -> Hop:
+        h = Hop(**kw)
+        self.hops.append(h)
+        return h
+
+    def route_text(self, ns: str, info: dict, dst: str) -> str:
+        via = f" via {info['gateway']}" if info.get("gateway") else ""
+        dev = self.k.ifname(ns, info.get("oif"))
+        table = info.get("table")
+        tname = {254: "main", 255: "local"}.get(table, str(table))
+        prefix = info.get("prefix", dst)
+        return f"{prefix}{via} dev {dev} (table {tname})"
+
+    # -- main
+    def build(self) -> TracePath:
+        cap = self.cap
+        evals = group_evals(cap, self.k.hook_of)
+        ids = {p.ip_id: p for p in cap.probes}
+        pnum = {"icmp": "icmp", "tcp": "tcp", "udp": "udp"}[self.spec.proto]
+        groups: dict[int, list[Eval]] = {}
+        for e in evals:
+            groups.setdefault(e.pkt.ip_id, []).append(e)
+        outcomes = []
+        for probe in cap.probes:
+            g = [e for e in groups.get(probe.ip_id, []) if e.pkt.proto == pnum]
+            others = {i: es for i, es in groups.items() if i != probe.ip_id and i not in ids}
+            outcomes.append(self.probe_path(probe, g, others))
+        legacy = {ns: self.k.legacy_tables(ns) for ns in cap.namespaces}
+        for ns, t in legacy.items():
+            if t:
+                self.warnings.append(f"iptables-legacy tables ({', '.join(t)}) exist in {nsname(ns)}: "
+                                     "the trace cannot see their rules.")
+        if cap.overrun:
+            self.warnings.append("Some trace events were lost (socket buffer overrun): the path may be incomplete.")
+        outcome, summary, reply = outcomes[0]
+        if len(outcomes) > 1:
+            counts: dict[str, int] = {}
+            for o, _, _ in outcomes:
+                counts[o] = counts.get(o, 0) + 1
+            summary += f" ({len(outcomes)} probes: " + ", ".join(f"{n} {o}" for o, n in counts.items()) + ")"
+        return TracePath(spec=self.spec.text(), hops=tuple(self.hops), outcome=outcome, summary=summary,
+                         reply=reply, warnings=tuple(self.warnings))
+
+    def probe_path(self, probe, g: list[Eval], others: dict[int, list[Eval]]) -> tuple[str, str, bool]:
+        spec, src_ns = self.spec, self.spec.ns or ""
+        first = Packet(probe.src, probe.dst, spec.proto, probe.sport, spec.dport,
+                       spec.flags if spec.proto == "tcp" else "",
+                       spec.icmp_type if spec.proto == "icmp" else None, spec.ttl, probe.ip_id)
+        pi = probe.index
+        self.add(ns=src_ns, kind="send", before=first, after=first, probe=pi, raw=probe.data[:60],
+                 explanation=f"{nsname(src_ns)} sends {describe(first)} (IP id {probe.ip_id}, ttl {spec.ttl}) "
+                             "through a raw socket.")
+        if self.cap.send_error or not g:
+            info, err = self.k.route(src_ns, spec.dst)
+            if err or self.cap.send_error:
+                why = self.cap.send_error or os.strerror(err)
+                self.add(ns=src_ns, kind="drop", verdict="drop", before=first, probe=pi,
+                         explanation=f"{nsname(src_ns)} has no route to {spec.dst}: the kernel refuses to send it "
+                                     f"({why}).")
+                return "dropped", f"{nsname(src_ns)} cannot send to {spec.dst}: no route ({why}).", False
+            self.add(ns=src_ns, kind="drop", verdict="drop", before=first, probe=pi,
+                     explanation="No trace event at all: the trace rules could not see the packet"
+                                 + self.legacy_hint(src_ns) + ".")
+            return "lost", "The packet vanished before the first hook the trace can see.", False
+        visits = walk(g, self.k)
+        request_end = self.emit_visits(visits, "request", pi, origin=src_ns)
+        # replies and ICMP errors caused by this probe
+        replies = self.replies_for(probe, others)
+        answered = False
+        reply_desc = ""
+        reply_flags = ""
+        rejected_by = None
+        for rg in replies:
+            rv = walk(rg, self.k)
+            r_origin = rv[0][0]
+            first_e = rv[0][1][0]
+            kind = describe(first_e.pkt, first_e.hdr)
+            if first_e.ct_dir == 0 or (first_e.pkt.src == probe.src and first_e.ns == src_ns):
+                self.add(ns=r_origin, kind="note", direction="reply", probe=pi, before=first_e.pkt,
+                         raw=first_e.raw, explanation=f"{nsname(r_origin)}'s own kernel then sends {kind}: "
+                                                      "no socket owns the raw probe's connection (this is expected).")
+                continue
+            self.add(ns=r_origin, kind="send", direction="reply", probe=pi, before=first_e.pkt, after=first_e.pkt,
+                     raw=first_e.raw, explanation=f"{nsname(r_origin)} answers with {kind}.")
+            end = self.emit_visits(rv, "reply", pi, origin=r_origin)
+            if end == ("deliver", src_ns):
+                answered = True
+                reply_desc = kind
+                reply_flags = first_e.pkt.flags
+                if first_e.pkt.proto == "icmp" and first_e.pkt.icmp_type in ICMP_ERRORS:
+                    rejected_by = r_origin
+        drop = request_end
+        if drop[0] == "deliver":
+            dest = drop[1]
+            if answered:
+                tail = ""
+                fe = reply_desc
+                if "R" in reply_flags:
+                    tail = f": nothing listens on port {spec.dport}"
+                elif "port-unreachable" in fe:
+                    tail = f": nothing listens on UDP port {spec.dport}"
+                return "answered", f"Delivered to {nsname(dest)}, which answered with {fe}{tail}.", True
+            return "delivered", f"Delivered to {nsname(dest)}; no answer came back to {nsname(src_ns)}.", False
+        hop = drop[2] if len(drop) > 2 else None
+        if drop[0] == "reject":
+            back = " An answer went back to " + nsname(src_ns) + "." if answered else ""
+            return "rejected", f"Rejected in {nsname(drop[1])}: {hop.explanation if hop else ''}{back}", answered
+        if drop[0] == "drop":
+            extra = f" ({reply_desc} came back)" if answered and rejected_by else ""
+            out = "rejected" if answered and rejected_by else "dropped"
+            return out, f"Dropped in {nsname(drop[1])}: {hop.explanation if hop else ''}{extra}", answered
+        return "lost", f"Lost after {nsname(drop[1])}: {hop.explanation if hop else ''}", answered
+
+    def replies_for(self, probe, others: dict[int, list[Eval]]) -> list[list[Eval]]:
+        """Packets caused by this probe: the answer, ICMP errors quoting it, the sender's own RST."""
+        out = []
+        for _id, es in others.items():
+            e = min(es, key=lambda x: x.order)
+            h = e.hdr
+            if h.inner_id is not None:
+                if h.inner_id == probe.ip_id:
+                    out.append(es)
+                continue
+            if self.spec.count > 1:
+                if h.icmp_echo and probe.seq is not None and h.icmp_echo[1] != probe.seq:
+                    continue
+                if h.ack is not None and probe.seq is not None and self.spec.proto == "tcp" \
+                        and h.ack != (probe.seq + 1) & 0xFFFFFFFF and e.ct_dir == 1:
+                    continue
+            out.append(es)
+        out.sort(key=lambda es: min(x.order for x in es))
+        return out
+
+    # -- visits
+    def emit_visits(self, visits, direction: str, pi: int, origin: str) -> tuple:
+        """Hops for one packet's visits. Returns ("deliver", ns) | ("drop"/"reject", ns, hop) | ("lost", ns, hop)."""
+        prev_exit: tuple[str, Eval] | None = None
+        for vi, (ns, evs) in enumerate(visits):
+            res = self.emit_ns(ns, evs, direction, pi, is_origin=(vi == 0 and any(
+                e.hook == "output" and e.family == "ip" for e in evs)), prev_exit=prev_exit)
+            if res is not None:
+                return res
+            prev_exit = (ns, exit_eval(evs)) if exit_eval(evs) else prev_exit
+        # left the last namespace and nobody saw it arrive
+        ns, evs = visits[-1]
+        hop = self.vanished(ns, evs, direction, pi)
+        if hop.kind == "drop" and "cannot see" not in hop.explanation:
+            return ("drop", ns, hop)
+        return ("lost", ns, hop)
+
+    def emit_ns(self, ns: str, evs: list[Eval], direction: str, pi: int, is_origin: bool, prev_exit) -> tuple | None:
+        k = self.k
+        user_hooks = {(e.family, e.hook) for e in evs if not e.own}
+        routed = False
+        bridged = is_bridged(evs)
+        passed_hooks: set[tuple[str, str]] = set()
+        if is_origin and direction == "request":
+            self.route_hop(ns, evs[0], pi, direction, output=True)
+            routed = True
+        if not is_origin and evs:
+            e0 = evs[0]
+            dev = k.ifname(ns, e0.iif)
+            src = prev_exit[0] if prev_exit else None
+            came = f" from {nsname(src)}" if src is not None and src != ns else ""
+            self.add(ns=ns, kind="note", hook=hook_label(e0), family=e0.family, iif=dev, before=e0.pkt,
+                     direction=direction, probe=pi, raw=e0.raw,
+                     explanation=f"It arrives in {nsname(ns)} on {dev}{came}.")
+        for i, e in enumerate(evs):
+            nxt = evs[i + 1] if i + 1 < len(evs) else None
+            if (not routed and e.family == "ip" and e.hook in ("input", "forward") and not bridged
+                    and direction == "request"):
+                pre = [x for x in evs[:i] if x.family == "ip" and x.hook == "prerouting"]
+                self.route_hop(ns, pre[-1] if pre else e, pi, direction, output=False)
+                routed = True
+            if e.family == "bridge" and e.hook in ("forward", "input") and not any(
+                    h.kind == "bridge" and h.ns == ns and h.probe == pi and h.direction == direction
+                    for h in self.hops[-12:]):
+                self.bridge_hop(ns, evs, e, pi, direction)
+            if e.own:
+                key = (e.family, e.hook)
+                last_of_hook = not any(x.own and (x.family, x.hook) == key for x in evs[i + 1:])
+                if key not in user_hooks and key not in passed_hooks and last_of_hook:
+                    passed_hooks.add(key)
+                    self.add(ns=ns, kind="hook", hook=hook_label(e), family=e.family, verdict="accept",
+                             before=e.pkt, after=e.pkt, iif=k.ifname(ns, e.iif), oif=k.ifname(ns, e.oif),
+                             ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir), direction=direction, probe=pi,
+                             raw=e.raw, explanation=f"{nsname(ns)}: {hook_label(e).upper()} has no rules for it; "
+                                                    "it passes.")
+                nat = self.nat_between(ns, e, nxt, direction, pi)
+                if nat is not None:
+                    pass
+                continue
+            res = self.hook_hops(ns, e, nxt, direction, pi)
+            if res is not None:
+                return res
+            self.nat_between(ns, e, nxt, direction, pi, rule_done=True)
+        # the end of this namespace: delivered, or leaving
+        if any(e.family == "ip" and e.hook == "input" and e.chain == "obs_in" for e in evs):
+            last_in = [e for e in evs if e.family == "ip" and e.hook == "input"][-1]
+            who = "the reply" if direction == "reply" else "it"
+            what = "; the kernel itself answers pings" if (direction == "request" and last_in.pkt.proto == "icmp"
+                                                             and last_in.pkt.icmp_type == 8) else ""
+            self.add(ns=ns, kind="deliver", hook="input", verdict="accept", before=last_in.pkt, after=last_in.pkt,
+                     iif=k.ifname(ns, last_in.iif), ct_state=last_in.ct_state, direction=direction, probe=pi,
+                     raw=last_in.raw, explanation=f"{nsname(ns)} accepts {who} for its own address "
+                                                  f"{last_in.pkt.dst}: delivered to its local stack{what}.")
+            return ("deliver", ns)
+        ex = exit_eval(evs)
+        if ex is not None and direction == "request":
+            self.egress_hops(ns, evs, ex, pi, direction)
+        elif ex is not None:
+            self.add(ns=ns, kind="qdisc", hook="postrouting", oif=k.ifname(ns, ex.oif), before=ex.pkt,
+                     direction=direction, probe=pi, raw=ex.raw,
+                     explanation=f"It leaves {nsname(ns)} through {k.ifname(ns, ex.oif)}.")
+        return None
+
+    def hook_hops(self, ns: str, e: Eval, nxt: Eval | None, direction: str, pi: int) -> tuple | None:
+        k = self.k
+        hl = hook_label(e)
+        where = f"{nsname(ns)}: {e.table}/{e.chain} ({hl.upper()})"
+        common = dict(ns=ns, kind="hook", hook=hl, family=e.family, table=e.table, iif=k.ifname(ns, e.iif),
+                      oif=k.ifname(ns, e.oif), ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir),
+                      direction=direction, probe=pi, before=e.pkt, after=e.pkt, raw=e.raw)
+        for ev in e.events:
+            if ev.type == "rule" and ev.handle is not None and ev.verdict != "break":
+                text = k.rules.text(ns, ev.family, ev.table, ev.chain, ev.handle)
+                tgt = target_of(text)
+                verdict = ev.verdict
+                after = e.pkt
+                if verdict in ("jump", "goto"):
+                    verdict = f"{verdict} {ev.jump_chain}"
+                    expl = f"{where}: rule `{text}` matches; it jumps to chain {ev.jump_chain}."
+                elif verdict == "accept" and tgt in NAT_TARGETS:
+                    verdict = NAT_TARGETS[tgt]
+                    if nxt is not None and not same_addrs(e.pkt, nxt.pkt):
+                        after = replace(nxt.pkt, ttl=e.pkt.ttl)
+                        expl = f"{where}: rule `{text}` rewrites the {addr_change(e.pkt, after)}."
+                    else:
+                        expl = f"{where}: rule `{text}` matches ({tgt}); the addresses stay as they are."
+                elif verdict == "drop" and tgt.upper() == "REJECT":
+                    verdict = "reject"
+                    expl = f"{where}: rule `{text}` rejects it: dropped, and an error is sent back."
+                elif verdict == "drop":
+                    expl = f"{where}: rule `{text}` drops it here."
+                elif verdict == "accept":
+                    expl = f"{where}: rule `{text}` accepts it."
+                elif verdict == "continue":
+                    expl = f"{where}: rule `{text}` matches ({tgt or 'no verdict'}); the packet goes on."
+                elif verdict == "return":
+                    expl = f"{where}: rule `{text}` returns to the calling chain."
+                else:
+                    expl = f"{where}: rule `{text}` gives verdict {verdict}."
+                h = self.add(**{**common, "chain": ev.chain, "rule": text, "verdict": verdict, "after": after,
+                                "explanation": expl})
+                if verdict in ("drop", "reject"):
+                    return (verdict, ns, h)
+                if verdict == "accept" or verdict in NAT_TARGETS.values():
+                    return None
+            elif ev.type == "policy":
+                pol = {0: "DROP", 1: "ACCEPT"}.get(ev.policy if ev.policy is not None else 1, "ACCEPT")
+                if pol == "DROP":
+                    expl = f"{where}: no rule matched, and the chain policy DROP drops it."
+                else:
+                    expl = f"{where}: no rule matched; the chain policy ACCEPT lets it through."
+                h = self.add(**{**common, "chain": ev.chain, "rule": f"policy {pol}", "verdict": pol.lower(),
+                                "explanation": expl})
+                if pol == "DROP":
+                    return ("drop", ns, h)
+                return None
+        return None
+
+    def nat_between(self, ns: str, e: Eval, nxt: Eval | None, direction: str, pi: int, rule_done: bool = False):
+        """Addresses changed between two evaluations without a NAT rule in between: conntrack did it."""
+        if nxt is None or same_addrs(e.pkt, nxt.pkt):
+            return None
+        if rule_done and self.hops and self.hops[-1].ns == ns and self.hops[-1].nat:
+            return None
+        if e.family != nxt.family:
+            return None
+        after = replace(nxt.pkt, ttl=e.pkt.ttl)
+        why = ("conntrack undoes the earlier NAT for this reply" if direction == "reply"
+               else "conntrack applies this connection's NAT mapping")
+        return self.add(ns=ns, kind="nat", hook=hook_label(nxt) if nxt.hook == "postrouting" else hook_label(e),
+                        family=e.family, table="conntrack", verdict="de-nat" if direction == "reply" else "nat",
+                        before=e.pkt, after=after, ct_state=nxt.ct_state, ct_direction=_ctdir(nxt.ct_dir),
+                        direction=direction, probe=pi, raw=nxt.raw,
+                        explanation=f"{nsname(ns)}: {why}: {addr_change(e.pkt, after)}.")
+
+    def route_hop(self, ns: str, e: Eval, pi: int, direction: str, output: bool) -> Hop:
+        k = self.k
+        p = e.pkt
+        if output:
+            info, err = k.route(ns, p.dst)
+        else:
+            info, err = k.route(ns, p.dst, p.src, e.iif)
+        if err:
+            return self.add(ns=ns, kind="route", verdict="drop", before=p, direction=direction, probe=pi,
+                            explanation=f"{nsname(ns)} has no usable route to {p.dst}: {os.strerror(err)}.")
+        rtype = info.get("type")
+        if rtype == 2:
+            expl = f"{nsname(ns)} looks up {p.dst}: it is one of its own addresses (local route), so it goes to INPUT."
+        elif output:
+            expl = f"{nsname(ns)} looks up {p.dst}: route {self.route_text(ns, info, p.dst)}."
+        else:
+            expl = (f"{nsname(ns)} looks up {p.dst}: route {self.route_text(ns, info, p.dst)}; not its own "
+                    "address, so it forwards it (FORWARD).")
+        return self.add(ns=ns, kind="route", verdict="local" if rtype == 2 else "forward" if not output else "output",
+                        before=p, oif=k.ifname(ns, info.get("oif")), direction=direction, probe=pi,
+                        rule=self.route_text(ns, info, p.dst), explanation=expl)
+
+    def bridge_hop(self, ns: str, evs: list[Eval], e: Eval, pi: int, direction: str) -> None:
+        k = self.k
+        links = k.links(ns)
+        pre = [x for x in evs if x.family == "bridge" and x.hook == "prerouting"]
+        in_port = k.ifname(ns, (pre[0] if pre else e).iif)
+        posts = [x for x in evs if x.family == "bridge" and x.oif]
+        out_idx = posts[-1].oif if posts else e.oif
+        port = links.get(out_idx) if out_idx else None
+        br_idx = port.master if port else (links.get(e.iif).master if links.get(e.iif) else None)
+        br = k.ifname(ns, br_idx) if br_idx else "the bridge"
+        ll = (pre[0] if pre else e).ll
+        fdb = ""
+        if ll and len(ll) >= 6:
+            mac = ":".join(f"{b:02x}" for b in ll[:6])
+            got = k.fdb(ns, br_idx, mac)
+            fdb = (f" (fdb: {mac} is on {got[0]}, {got[1]})" if got
+                   else f" (no fdb entry for {mac}: flooded to every port)")
+        if e.hook == "input":
+            expl = f"{nsname(ns)}: bridge {br} takes it from port {in_port} up to its own stack{fdb}."
+            out = br
+        else:
+            out = k.ifname(ns, out_idx)
+            expl = f"{nsname(ns)}: bridge {br} forwards it from port {in_port} to port {out}{fdb}."
+        self.add(ns=ns, kind="bridge", hook="bridge-" + e.hook, family="bridge", iif=in_port, oif=out, before=e.pkt,
+                 direction=direction, probe=pi, raw=e.raw, explanation=expl)
+
+    def egress_hops(self, ns: str, evs: list[Eval], ex: Eval, pi: int, direction: str) -> None:
+        k = self.k
+        li = k.links(ns).get(ex.oif)
+        dev = k.ifname(ns, ex.oif)
+        ipx = [x for x in evs if x.family == "ip" and x.hook == "postrouting"]
+        if ex.family == "ip" or ipx:
+            p = (ipx[-1] if ipx else ex).pkt
+            ip_dev_idx = (ipx[-1] if ipx else ex).oif
+            info, err = k.route(ns, p.dst)
+            nh = (info or {}).get("gateway") or p.dst
+            if ip_dev_idx is not None and not is_bridged(evs):
+                state, mac = k.neighbour(ns, nh, ip_dev_idx)
+                ipdev = k.ifname(ns, ip_dev_idx)
+                if state in ("INCOMPLETE", "FAILED"):
+                    expl = (f"{nsname(ns)}: neighbour {nh} on {ipdev} is {state}: it asks by ARP who has {nh} and "
+                            "holds the packet until an answer comes.")
+                elif state:
+                    expl = f"{nsname(ns)}: neighbour {nh} on {ipdev} is {state}" + (f" ({mac})" if mac else "") + "."
+                else:
+                    expl = f"{nsname(ns)}: no neighbour entry for {nh} on {ipdev} yet."
+                self.add(ns=ns, kind="neigh", oif=ipdev, before=p, direction=direction, probe=pi,
+                         rule=f"{nh} {state or 'none'}", explanation=expl)
+                if state in ("INCOMPLETE", "FAILED"):
+                    return
+        q = li.qdisc if li else ""
+        self.add(ns=ns, kind="qdisc", hook="postrouting", oif=dev, before=ex.pkt, after=ex.pkt, direction=direction,
+                 probe=pi, raw=ex.raw, rule=q,
+                 explanation=f"It leaves {nsname(ns)} through {dev}" + (f" (qdisc {q})." if q else "."))
+
+    # -- diagnosis
+    def legacy_hint(self, ns: str) -> str:
+        t = self.k.legacy_tables(ns)
+        if t:
+            return (f"; iptables-legacy tables ({', '.join(t)}) exist in {nsname(ns)} and the trace cannot see "
+                    "their rules: the packet most likely met one of them")
+        return ""
+
+    def vanished(self, ns: str, evs: list[Eval], direction: str, pi: int) -> Hop:
+        k = self.k
+        last = evs[-1]
+        hook = last.hook
+        base = dict(ns=ns, kind="drop", verdict="drop", before=last.pkt, direction=direction, probe=pi, raw=last.raw,
+                    hook=hook_label(last))
+        hint = self.legacy_hint(ns)
+        if hint:
+            return self.add(**{**base, "explanation": f"The packet vanishes after {hook_label(last).upper()} in "
+                                                      f"{nsname(ns)}{hint}."})
+        if last.family == "ip" and hook == "prerouting" or (last.family == "bridge" and hook == "prerouting"):
+            pre = [x for x in evs if x.family == "ip" and x.hook == "prerouting"]
+            e = pre[-1] if pre else last
+            info, err = k.route(ns, e.pkt.dst, e.pkt.src, e.iif)
+            dev = k.ifname(ns, e.iif)
+            if err == errno.ENETUNREACH:
+                msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped after PREROUTING (no route to host)."
+            elif err == errno.EHOSTUNREACH:
+                fwd = k.sysctl(ns, "net.ipv4.ip_forward")
+                fdev = k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") if dev else None
+                if fwd == "0" or fdev == "0":
+                    msg = (f"ip_forward is off in {nsname(ns)}: it does not route packets for other hosts, so it "
+                           f"drops this one for {e.pkt.dst} (fix: {nsname(ns)} sysctl -w net.ipv4.ip_forward=1).")
+                else:
+                    msg = f"{nsname(ns)}'s route to {e.pkt.dst} is unreachable/prohibit: dropped (no route to host)."
+            elif err == errno.EXDEV:
+                msg = (f"the reverse-path filter (rp_filter) in {nsname(ns)} drops it: the way back to {e.pkt.src} "
+                       f"is not through {dev}.")
+            elif err == errno.EINVAL:
+                msg = f"{nsname(ns)} drops it as a martian (invalid source {e.pkt.src} on {dev})."
+            elif err:
+                msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
+            elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
+                msg = f"its TTL runs out in {nsname(ns)} (ttl {e.pkt.ttl}): dropped, ICMP time-exceeded goes back."
+            else:
+                msg = (f"the packet vanishes after PREROUTING in {nsname(ns)}, where the trace cannot see why "
+                       "(no further trace event).")
+                return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
+            return self.add(**{**base, "kind": "drop", "explanation": msg[0].upper() + msg[1:]})
+        ex = exit_eval(evs)
+        if ex is not None:
+            li = k.links(ns).get(ex.oif)
+            dev = k.ifname(ns, ex.oif)
+            ipx = [x for x in evs if x.family == "ip" and x.hook == "postrouting"]
+            p = (ipx[-1] if ipx else ex).pkt
+            info, _ = k.route(ns, p.dst)
+            nh = (info or {}).get("gateway") or p.dst
+            state, _mac = k.neighbour(ns, nh, (ipx[-1] if ipx else ex).oif)
+            if li is not None and (not li.up or not li.carrier):
+                msg = (f"{dev} in {nsname(ns)} is down" if not li.up else
+                       f"{dev} in {nsname(ns)} has no carrier (its peer is down)") + ": the packet is dropped."
+            elif state in ("FAILED", "INCOMPLETE"):
+                msg = (f"ARP for {nh} on {dev} gets no answer (neighbour {state}): {nsname(ns)} cannot deliver it, "
+                       "nobody has that address.")
+            elif li is not None and li.kind == "veth" and direction == "request":
+                msg = (f"it left {nsname(ns)} through {dev}, but no traced namespace saw it arrive "
+                       "(the trace cannot see why).")
+                return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
+            else:
+                msg = f"it leaves {nsname(ns)} through {dev}, beyond the lab's traced namespaces."
+                return self.add(**{**base, "kind": "note", "verdict": "", "explanation": msg[0].upper() + msg[1:]})
+            return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
+        msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
+               "why (no further trace event).")
+        return self.add(**{**base, "explanation": msg})
+
+
+def _ctdir(d: int | None) -> str:
+    return {0: "original", 1: "reply"}.get(d, "") if d is not None else ""
+
+
+def build_path(cap: Capture, backend) -> TracePath:
+    return Builder(cap, backend).build()
+

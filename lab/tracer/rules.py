@@ -1,0 +1,97 @@
+"""The trace-marking rules: a table `lab_trace` (ip, and bridge where a bridge exists) in every lab
+namespace, installed for one trace and removed after, scoped to the probe:
+
+  ip lab_trace
+    mark_pre  prerouting -350 / mark_out output -350:  ip id LO..HI, protocol P, length L -> nftrace
+    ct_pre    prerouting -199 / ct_out   output -199:  the same match -> ct mark set M;
+                                                       ct mark M (replies, ICMP errors) -> nftrace
+    obs_pre   prerouting  -99 (after DNAT), obs_in / obs_fwd / obs_out / obs_post at 500 (after SNAT):
+              empty observers whose policy events show each hook crossed and the rewritten headers
+  bridge lab_trace
+    mark_pre  prerouting -350 (same match), obs_in / obs_fwd / obs_post at 500 (the bridge ports)
+
+Every marking rule carries a `limit` so a colliding flood can never turn into an event storm.
+Leaves to others: sending the probe (probe.py) and reading the events (nfnl.TraceListener).
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+
+from lab.tracer import nfnl as N
+
+TABLE = "lab_trace"
+OWN_CHAINS = {"mark_pre", "mark_out", "ct_pre", "ct_out", "obs_pre", "obs_in", "obs_fwd", "obs_out", "obs_post"}
+
+
+@dataclass(frozen=True)
+class ProbeMatch:
+    id_lo: int
+    id_hi: int
+    proto: int          # IPPROTO_*
+    length: int         # IP total length
+    ctmark: int         # 32-bit mark put on the probe's conntrack entries
+
+
+def _ip_match(m: ProbeMatch) -> list[bytes]:
+    out = [N.e_payload(4, 2)]
+    if m.id_lo == m.id_hi:
+        out.append(N.e_cmp(struct.pack(">H", m.id_lo)))
+    else:
+        out += [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
+    out += [N.e_payload(9, 1), N.e_cmp(bytes([m.proto])), N.e_payload(2, 2), N.e_cmp(struct.pack(">H", m.length))]
+    return out
+
+
+def _nftrace(limit: int) -> list[bytes]:
+    return [N.e_limit(limit, 1, limit), N.e_imm(b"\x01"), N.e_meta_set(N.NFT_META_NFTRACE)]
+
+
+def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200) -> tuple[list[bytes], set[int]]:
+    """One batch that (re)creates the trace tables in the socket's namespace; returns (bytes, ack seqs)."""
+    msgs: list[bytes] = []
+    seq0 = s.next_seq(64)
+    seq = seq0 + 1
+
+    def add(builder, *a):
+        nonlocal seq
+        msgs.append(builder(*a, seq))
+        seq += 1
+
+    ip, br = N.NFPROTO_IPV4, N.NFPROTO_BRIDGE
+    mark = struct.pack("=I", m.ctmark)
+    for fam in ((ip, br) if bridge else (ip,)):
+        add(N.msg_table, fam, TABLE)
+        add(N.msg_deltable, fam, TABLE)      # a table left by a killed trace goes too
+        add(N.msg_table, fam, TABLE)
+    add(N.msg_chain, ip, TABLE, "mark_pre", 0, -350)
+    add(N.msg_chain, ip, TABLE, "mark_out", 3, -350)
+    add(N.msg_chain, ip, TABLE, "ct_pre", 0, -199)
+    add(N.msg_chain, ip, TABLE, "ct_out", 3, -199)
+    add(N.msg_chain, ip, TABLE, "obs_pre", 0, -99)
+    for name, hook in (("obs_in", 1), ("obs_fwd", 2), ("obs_out", 3), ("obs_post", 4)):
+        add(N.msg_chain, ip, TABLE, name, hook, 500)
+    for chain in ("mark_pre", "mark_out"):
+        add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + _nftrace(limit))
+    for chain in ("ct_pre", "ct_out"):
+        add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + [N.e_imm(mark), N.e_ct_set(N.NFT_CT_MARK)])
+        add(N.msg_rule, ip, TABLE, chain, [N.e_ct_get(N.NFT_CT_MARK), N.e_cmp(mark)] + _nftrace(limit))
+    if bridge:
+        add(N.msg_chain, br, TABLE, "mark_pre", 0, -350)
+        for name, hook in (("obs_in", 1), ("obs_fwd", 2), ("obs_post", 4)):
+            add(N.msg_chain, br, TABLE, name, hook, 500)
+        add(N.msg_rule, br, TABLE, "mark_pre",
+            [N.e_meta_get(N.NFT_META_PROTOCOL), N.e_cmp(struct.pack(">H", 0x0800))] + _ip_match(m) + _nftrace(limit))
+    return [N.batch(msgs, seq0)], set(range(seq0 + 1, seq))
+
+
+def remove_msgs(s: N.NfnlSocket) -> tuple[list[bytes], set[int]]:
+    """Two batches (one per send: the kernel stops reading a send at the batch end), so a missing
+    bridge table cannot abort removing the ip one."""
+    seq0 = s.next_seq(8)
+    return ([N.batch([N.msg_deltable(N.NFPROTO_IPV4, TABLE, seq0 + 1)], seq0),
+             N.batch([N.msg_deltable(N.NFPROTO_BRIDGE, TABLE, seq0 + 4)], seq0 + 3)], {seq0 + 1, seq0 + 4})
+
+
+PROTO_NUM = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
