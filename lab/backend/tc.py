@@ -665,7 +665,7 @@ def _u32_handle_str(h: int) -> str:
     return s or "0"
 
 
-def _action_lines(acts) -> list[str]:
+def _action_lines(acts, names: dict[int, str]) -> list[str]:
     out: list[str] = []
     if acts is None:
         return out
@@ -680,7 +680,7 @@ def _action_lines(acts) -> list[str]:
             eaction = {1: "Egress Redirect", 2: "Egress Mirror", 3: "Ingress Redirect", 4: "Ingress Mirror"}
             verdict = {4: "stolen", 3: "pipe", 0: "pass", 2: "drop"}.get(p.get("action"), str(p.get("action")))
             out.append(f"\taction order {order}: mirred ({eaction.get(p.get('eaction'), '?')} to device "
-                       f"{_MIRRED_NAMES.get(p.get('ifindex'), p.get('ifindex'))}) {verdict}")
+                       f"{names.get(p.get('ifindex'), p.get('ifindex'))}) {verdict}")
             out.append(f"\tindex {p.get('index', 0)} ref {p.get('refcnt', 0)} bind {p.get('bindcnt', 0)}")
         elif kind == "gact" and opts is not None:
             p = opts.get_attr("TCA_GACT_PARMS") or {}
@@ -693,10 +693,7 @@ def _action_lines(acts) -> list[str]:
     return out
 
 
-_MIRRED_NAMES: dict[int, str] = {}
-
-
-def _filter_text(m, show_parent: bool, stats: bool) -> tuple[list[str], dict]:
+def _filter_text(m, show_parent: bool, names: dict[int, str]) -> tuple[list[str], dict]:
     kind = _kind(m)
     s = "filter "
     d: dict = {}
@@ -749,7 +746,7 @@ def _filter_text(m, show_parent: bool, stats: bool) -> tuple[list[str], dict]:
                 extra.append(f"  match {val:08x}/{mask:08x} at {'nexthdr+' if offmask else ''}{off}")
                 matches.append({"value": f"{val:x}", "mask": f"{mask:x}", "off": off})
             o["match"] = matches
-        extra += _action_lines(opts.get_attr("TCA_U32_ACT"))
+        extra += _action_lines(opts.get_attr("TCA_U32_ACT"), names)
         d["options"] = o
     elif opts is not None and kind == "matchall":
         cls = opts.get_attr("TCA_MATCHALL_CLASSID")
@@ -757,15 +754,14 @@ def _filter_text(m, show_parent: bool, stats: bool) -> tuple[list[str], dict]:
             s += f"handle 0x{m['handle']:x} "
         if cls is not None:
             s += f"flowid {handle_str(cls)} "
-        extra += _action_lines(opts.get_attr("TCA_MATCHALL_ACT"))
+        extra += _action_lines(opts.get_attr("TCA_MATCHALL_ACT"), names)
     return [s] + extra, d
 
 
 @applies(c.FilterShow)
 def filter_show(b, op: c.FilterShow) -> str:
     index = _ifindex(b, op.ns, op.dev)
-    _MIRRED_NAMES.clear()
-    _MIRRED_NAMES.update(_names(b, op.ns))
+    names = _names(b, op.ns)
     parents = [op.parent] if op.parent is not None else \
         [m["handle"] for m in _qdisc_msgs(b, op.ns, index) if m["handle"]] + \
         [m["handle"] for m in _class_msgs(b, op.ns, index)]
@@ -775,7 +771,7 @@ def filter_show(b, op: c.FilterShow) -> str:
         for m in _filter_msgs(b, op.ns, index, parent):
             if op.prio is not None and m["info"] >> 16 != op.prio:
                 continue
-            ls, d = _filter_text(m, op.parent is None or op.parent == INGRESS_HANDLE, op.opts.stats)
+            ls, d = _filter_text(m, op.parent is None or op.parent == INGRESS_HANDLE, names)
             lines += ls
             objs.append(d)
     if op.opts.json:

@@ -11,7 +11,7 @@ business (lab.backend.tc).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lab.commands.base import Args, Context, Op, ParseError, matches, need_name, need_ns_name, need_prefix, pick
 
