@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("clean", help="--host: remove exactly what lab created on this machine")
     t = sub.add_parser("trace", help="inject a packet and trace it through the kernel's hooks",
                        description="Usage: lab trace [--setup FILE] NS PROTO DST[:PORT] [options]")
+    t.add_argument("--setup", action="append", default=[], metavar="FILE",
+                   help="run this lab script first (the sandbox starts empty)")
+    t.add_argument("--json", action="store_true", help="print the path as data")
+    t.add_argument("--pcap", metavar="FILE", help="write the packet as seen at each hop")
     t.add_argument("args", nargs=argparse.REMAINDER)
     pl = sub.add_parser("play", help="play a guided scenario")
     pl.add_argument("args", nargs=argparse.REMAINDER)

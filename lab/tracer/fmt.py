@@ -64,9 +64,9 @@ def write_pcap(path: TracePath, filename: str) -> int:
     pkts = []
     last = None
     for h in path.hops:
-        if not h.raw or h.raw == last:
+        if not h.raw or (h.ns, h.raw) == last:
             continue
-        last = h.raw
+        last = (h.ns, h.raw)
         p = inet.IP(h.raw)
         try:
             p.wirelen = max(len(h.raw), int.from_bytes(h.raw[2:4], "big"))

@@ -795,7 +795,7 @@ class Builder:
                 fwd = k.sysctl(ns, "net.ipv4.ip_forward")
                 fdev = k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") if dev else None
                 if fwd == "0" or fdev == "0":
-                    msg = (f"ip_forward is off in {nsname(ns)}: it does not route packets for other hosts, so it "
+                    msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
                            f"drops this one for {e.pkt.dst} (fix: {nsname(ns)} sysctl -w net.ipv4.ip_forward=1).")
                 else:
                     msg = f"{nsname(ns)}'s route to {e.pkt.dst} is unreachable/prohibit: dropped (no route to host)."

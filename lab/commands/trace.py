@@ -1,0 +1,52 @@
+"""`trace` command: `trace NS icmp|tcp|udp DST[:PORT] [options] [--json] [--pcap FILE]`, also as
+`NS trace PROTO DST...` (the Mininet-style shorthand picks the source). Pure: validates the spec with
+lab.tracer.spec (no scapy, no kernel); lab.backend.trace runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.commands.base import Context, Op, ParseError
+from lab.errors import LabError
+
+HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N]\n"
+        "                [--payload TEXT] [--src ADDR] [--icmp-type N] [--wait SECONDS] [--json] [--pcap FILE]\n"
+        "Injects one packet from namespace NS and explains its path hook by hook, e.g.\n"
+        "  trace fox icmp 192.168.202.12\n"
+        "  trace red tcp 10.0.0.2:80 --sport 1234 --flags S")
+
+
+@dataclass(frozen=True)
+class TraceOp(Op):
+    spec: object = None          # lab.tracer.spec.TraceSpec
+    json: bool = False
+    pcap: str | None = None
+
+    @property
+    def mutates(self) -> bool:
+        return False
+
+
+def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
+    from lab.tracer.spec import parse_spec
+
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        from lab.commands.ip import HelpOp
+
+        return HelpOp(ns, text=HELP)
+    words, as_json, pcap = [], False, None
+    it = iter(argv)
+    for w in it:
+        if w in ("--json", "-j"):
+            as_json = True
+        elif w == "--pcap":
+            pcap = next(it, None)
+            if not pcap:
+                raise ParseError("trace: --pcap needs a file name", HELP)
+        else:
+            words.append(w)
+    try:
+        spec = parse_spec(words, ctx.namespaces or None, default_ns=ns)
+    except LabError as e:
+        raise ParseError(e.message, e.hint or HELP) from None
+    return TraceOp(spec.ns, spec=spec, json=as_json, pcap=pcap)
