@@ -169,31 +169,34 @@ class Kernel:
     def __init__(self, backend):
         self.b = backend
         self.st = state_of(backend)
-        self._links: dict[str, dict[int, LinkInfo]] = {}
+        self._links: dict[tuple[str, int], LinkInfo | None] = {}
         self._chains: dict[str, list[N.ChainInfo]] = {}
         self._legacy: dict[str, list[str]] = {}
         self.rules = RuleBook(backend, self.st, self._chains)
 
-    def links(self, ns: str) -> dict[int, LinkInfo]:
-        if ns not in self._links:
-            out = {}
+    def link(self, ns: str, idx: int | None) -> LinkInfo | None:
+        """One link by index (a targeted RTM_GETLINK: dumping a 100-port bridge namespace costs more)."""
+        if idx is None:
+            return None
+        key = (ns, idx)
+        if key not in self._links:
+            li = None
             try:
-                for m in self.b.ipr(ns or None).get_links():
+                for m in self.b.ipr(ns or None).get_links(idx):
                     info = m.get_attr("IFLA_LINKINFO")
                     kind = info.get_attr("IFLA_INFO_KIND") if info is not None else ""
-                    out[m["index"]] = LinkInfo(m["index"], m.get_attr("IFLA_IFNAME"), kind or "",
-                                               m.get_attr("IFLA_MASTER"), m.get_attr("IFLA_LINK"),
-                                               bool(m["flags"] & 1), bool(m["flags"] & 0x10000),
-                                               m.get_attr("IFLA_QDISC") or "")
+                    li = LinkInfo(m["index"], m.get_attr("IFLA_IFNAME"), kind or "", m.get_attr("IFLA_MASTER"),
+                                  m.get_attr("IFLA_LINK"), bool(m["flags"] & 1), bool(m["flags"] & 0x10000),
+                                  m.get_attr("IFLA_QDISC") or "")
             except Exception:  # noqa: BLE001
                 pass
-            self._links[ns] = out
-        return self._links[ns]
+            self._links[key] = li
+        return self._links[key]
 
     def ifname(self, ns: str, idx: int | None) -> str:
         if idx is None:
             return ""
-        li = self.links(ns).get(idx)
+        li = self.link(ns, idx)
         return li.name if li else f"if{idx}"
 
     def chains(self, ns: str) -> list[N.ChainInfo]:
@@ -251,16 +254,15 @@ class Kernel:
         return None, None
 
     def fdb(self, ns: str, bridge: int | None, mac: str) -> tuple[str, str] | None:
-        """(port name, flags) of the fdb entry for mac on bridge, or None."""
+        """(port name, how) of the fdb entry for mac on bridge (a targeted `bridge fdb get`), or None."""
+        if bridge is None:
+            return None
         try:
-            for m in self.b.ipr(ns or None).get_neighbours(family=socket.AF_BRIDGE):
-                if (m.get_attr("NDA_LLADDR") or "").lower() != mac:
-                    continue
-                if bridge is not None and m.get_attr("NDA_MASTER") not in (bridge, None):
-                    continue
-                flags = "permanent" if m["state"] & 0x80 else ("static" if m["state"] & 0x40 else "learned")
-                return self.ifname(ns, m["ifindex"]), flags
-        except Exception:  # noqa: BLE001
+            for m in self.b.ipr(ns or None).neigh("get", family=socket.AF_BRIDGE, lladdr=mac, master=bridge):
+                how = "the port's own address" if m["state"] & 0x80 else (
+                    "static" if m["state"] & 0x40 else "learned")
+                return self.ifname(ns, m["ifindex"]), how
+        except Exception:  # noqa: BLE001  ENOENT: unknown MAC, the bridge floods
             pass
         return None
 
@@ -336,23 +338,25 @@ def next_ns(cur: str, evs: list[Eval], by_ns: dict[str, list[Eval]], seen: set[s
     ex = exit_eval(evs)
     if ex is None:
         return None
-    li = k.links(cur).get(ex.oif)
+    li = k.link(cur, ex.oif)
     if li is None or li.peer is None or li.kind != "veth":
         return None
     cands = []
     for ns, nevs in by_ns.items():
         if ns in seen:
             continue
-        links = k.links(ns)
         for e in nevs:
             if e.hook != "prerouting" or e.iif is None:
                 continue
-            inl = links.get(e.iif)
-            if e.iif == li.peer and inl is not None and inl.peer == ex.oif:
+            inl = k.link(ns, e.iif)
+            if inl is None:
+                continue
+            if e.iif == li.peer and inl.peer == ex.oif:
                 cands.append((0, ns))
-            elif inl is not None and inl.kind == "bridge" and any(
-                    p.master == e.iif and p.index == li.peer for p in links.values()):
-                cands.append((1, ns))
+            elif inl.kind == "bridge":
+                port = k.link(ns, li.peer)
+                if port is not None and port.master == e.iif and port.peer == ex.oif:
+                    cands.append((1, ns))
     return min(cands)[1] if cands else None
 
 
@@ -472,6 +476,7 @@ class Builder:
         answered = False
         reply_desc = ""
         reply_flags = ""
+        reply_port = spec.dport
         rejected_by = None
         for rg in replies:
             rv = walk(rg, self.k)
@@ -490,6 +495,7 @@ class Builder:
                 answered = True
                 reply_desc = kind
                 reply_flags = first_e.pkt.flags
+                reply_port = first_e.pkt.sport
                 if first_e.pkt.proto == "icmp" and first_e.pkt.icmp_type in ICMP_ERRORS:
                     rejected_by = r_origin
         drop = request_end
@@ -499,19 +505,25 @@ class Builder:
                 tail = ""
                 fe = reply_desc
                 if "R" in reply_flags:
-                    tail = f": nothing listens on port {spec.dport}"
+                    tail = f": nothing listens on port {reply_port}"
                 elif "port-unreachable" in fe:
                     tail = f": nothing listens on UDP port {spec.dport}"
                 return "answered", f"Delivered to {nsname(dest)}, which answered with {fe}{tail}.", True
             return "delivered", f"Delivered to {nsname(dest)}; no answer came back to {nsname(src_ns)}.", False
         hop = drop[2] if len(drop) > 2 else None
+        back = f"; {reply_desc} went back to {nsname(src_ns)}" if answered else ""
+        if hop is not None and hop.rule:
+            by = f"by {hop.table}/{hop.chain} " + (f"rule `{hop.rule}`" if not hop.rule.startswith("policy")
+                                                   else hop.rule)
+        else:
+            by = ""
         if drop[0] == "reject":
-            back = " An answer went back to " + nsname(src_ns) + "." if answered else ""
-            return "rejected", f"Rejected in {nsname(drop[1])}: {hop.explanation if hop else ''}{back}", answered
+            return "rejected", f"Rejected in {nsname(drop[1])} {by}{back}.", answered
         if drop[0] == "drop":
-            extra = f" ({reply_desc} came back)" if answered and rejected_by else ""
             out = "rejected" if answered and rejected_by else "dropped"
-            return out, f"Dropped in {nsname(drop[1])}: {hop.explanation if hop else ''}{extra}", answered
+            if by:
+                return out, f"Dropped in {nsname(drop[1])} {by}{back}.", answered
+            return out, f"Dropped in {nsname(drop[1])}: {hop.explanation if hop else ''}{back}", answered
         return "lost", f"Lost after {nsname(drop[1])}: {hop.explanation if hop else ''}", answered
 
     def replies_for(self, probe, others: dict[int, list[Eval]]) -> list[list[Eval]]:
@@ -563,6 +575,10 @@ class Builder:
         if not is_origin and evs:
             e0 = evs[0]
             dev = k.ifname(ns, e0.iif)
+            ports = [x for x in evs if x.family == "bridge" and x.iif]
+            li0 = k.link(ns, e0.iif)
+            if ports and li0 is not None and li0.kind == "bridge":
+                dev = k.ifname(ns, ports[0].iif)
             src = prev_exit[0] if prev_exit else None
             came = f" from {nsname(src)}" if src is not None and src != ns else ""
             self.add(ns=ns, kind="note", hook=hook_label(e0), family=e0.family, iif=dev, before=e0.pkt,
@@ -620,7 +636,7 @@ class Builder:
     def hook_hops(self, ns: str, e: Eval, nxt: Eval | None, direction: str, pi: int) -> tuple | None:
         k = self.k
         hl = hook_label(e)
-        where = f"{nsname(ns)}: {e.table}/{e.chain} ({hl.upper()})"
+        where = f"{nsname(ns)}: {e.table}/{e.chain}" + (f" ({hl.upper()})" if e.chain.upper() != hl.upper() else "")
         common = dict(ns=ns, kind="hook", hook=hl, family=e.family, table=e.table, iif=k.ifname(ns, e.iif),
                       oif=k.ifname(ns, e.oif), ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir),
                       direction=direction, probe=pi, before=e.pkt, after=e.pkt, raw=e.raw)
@@ -713,13 +729,13 @@ class Builder:
 
     def bridge_hop(self, ns: str, evs: list[Eval], e: Eval, pi: int, direction: str) -> None:
         k = self.k
-        links = k.links(ns)
         pre = [x for x in evs if x.family == "bridge" and x.hook == "prerouting"]
         in_port = k.ifname(ns, (pre[0] if pre else e).iif)
         posts = [x for x in evs if x.family == "bridge" and x.oif]
         out_idx = posts[-1].oif if posts else e.oif
-        port = links.get(out_idx) if out_idx else None
-        br_idx = port.master if port else (links.get(e.iif).master if links.get(e.iif) else None)
+        port = k.link(ns, out_idx) if out_idx else None
+        inl = k.link(ns, e.iif)
+        br_idx = port.master if port else (inl.master if inl else None)
         br = k.ifname(ns, br_idx) if br_idx else "the bridge"
         ll = (pre[0] if pre else e).ll
         fdb = ""
@@ -739,7 +755,7 @@ class Builder:
 
     def egress_hops(self, ns: str, evs: list[Eval], ex: Eval, pi: int, direction: str) -> None:
         k = self.k
-        li = k.links(ns).get(ex.oif)
+        li = k.link(ns, ex.oif)
         dev = k.ifname(ns, ex.oif)
         ipx = [x for x in evs if x.family == "ip" and x.hook == "postrouting"]
         if ex.family == "ip" or ipx:
@@ -815,7 +831,7 @@ class Builder:
             return self.add(**{**base, "kind": "drop", "explanation": msg[0].upper() + msg[1:]})
         ex = exit_eval(evs)
         if ex is not None:
-            li = k.links(ns).get(ex.oif)
+            li = k.link(ns, ex.oif)
             dev = k.ifname(ns, ex.oif)
             ipx = [x for x in evs if x.family == "ip" and x.hook == "postrouting"]
             p = (ipx[-1] if ipx else ex).pkt

@@ -86,12 +86,16 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
     return [N.batch(msgs, seq0)], set(range(seq0 + 1, seq))
 
 
-def remove_msgs(s: N.NfnlSocket) -> tuple[list[bytes], set[int]]:
-    """Two batches (one per send: the kernel stops reading a send at the batch end), so a missing
-    bridge table cannot abort removing the ip one."""
+def remove_msgs(s: N.NfnlSocket, bridge: bool = True) -> tuple[list[bytes], set[int]]:
+    """One batch per table (the kernel stops reading a send at the batch end), so a missing bridge
+    table cannot abort removing the ip one."""
     seq0 = s.next_seq(8)
-    return ([N.batch([N.msg_deltable(N.NFPROTO_IPV4, TABLE, seq0 + 1)], seq0),
-             N.batch([N.msg_deltable(N.NFPROTO_BRIDGE, TABLE, seq0 + 4)], seq0 + 3)], {seq0 + 1, seq0 + 4})
+    out = [N.batch([N.msg_deltable(N.NFPROTO_IPV4, TABLE, seq0 + 1)], seq0)]
+    acks = {seq0 + 1}
+    if bridge:
+        out.append(N.batch([N.msg_deltable(N.NFPROTO_BRIDGE, TABLE, seq0 + 4)], seq0 + 3))
+        acks.add(seq0 + 4)
+    return out, acks
 
 
 PROTO_NUM = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}

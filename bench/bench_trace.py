@@ -1,0 +1,117 @@
+"""Benchmark: inject a probe and get the full rendered path (run_trace + format_text), p50/p95.
+
+Lab: 50 namespaces, each with a veth into one bridge in the top namespace (a /16), and 1,000 unrelated
+iptables rules (half in filter FORWARD of the top namespace, which bridged IPv4 crosses through br_netfilter,
+the other half spread over the namespaces' INPUT chains), with one matching ACCEPT rule after them so the path names a rule.
+Runs inside the lab's rootless sandbox. Target: p95 <= 150 ms.
+
+    .venv/bin/python bench/bench_trace.py [--n 50] [--rules 1000] [--runs 200]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def build(engine, n: int, rules: int) -> None:
+    b = engine.backend
+    lines = ["ip link add br0 type bridge", "ip link set br0 up"]
+    for i in range(n):
+        ns = f"n{i}"
+        lines += [f"ip netns add {ns}", f"ip link add v{i} type veth peer name e{i} netns {ns}",
+                  f"ip link set v{i} master br0", f"ip link set v{i} up",
+                  f"ip -n {ns} addr add 10.77.{i // 200}.{i % 200 + 1}/16 dev e{i}",
+                  f"ip -n {ns} link set e{i} up", f"ip -n {ns} link set lo up"]
+    for r in engine.run_lines(lines):
+        assert r.ok, (r.line, r.error)
+    in_ns = rules // 2 // n                       # half spread over the namespaces' INPUT chains
+    per_top = rules - in_ns * n                   # half in the bridge's FORWARD chain (on the path)
+    top = [f"-A FORWARD -s 172.{16 + i // 65536 % 16}.{i // 256 % 256}.{i % 256}/32 -p tcp --dport {1 + i % 60000} -j DROP"
+           for i in range(per_top)] + ["-A FORWARD -p icmp -j ACCEPT", "-A FORWARD -p tcp -j ACCEPT"]
+    restore(b, None, top)
+    for i in range(n):
+        restore(b, f"n{i}", [f"-A INPUT -s 198.18.{i}.{j}/32 -j DROP" for j in range(in_ns)])
+
+
+def restore(b, ns, rules: list[str], chunk: int = 200) -> None:
+    for k in range(0, len(rules), chunk):
+        text = "\n".join(["*filter"] + rules[k:k + chunk] + ["COMMIT", ""])
+        r = b.run_cmd(ns, ["iptables-nft-restore", "--noflush"], input=text)
+        assert r.returncode == 0, r.stderr
+
+
+def addr(i: int) -> str:
+    return f"10.77.{i // 200}.{i % 200 + 1}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--rules", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=200)
+    a = ap.parse_args()
+    from lab.backend.sandbox import enter_sandbox
+
+    enter_sandbox()
+    from lab.backend.core import Backend
+    from lab.engine import Engine
+    from lab.tracer import format_text
+    from lab.tracer.path import build_path
+    from lab.tracer.session import run_capture
+    from lab.tracer.spec import parse_spec
+
+    engine = Engine(Backend())
+    t = time.perf_counter()
+    build(engine, a.n, a.rules)
+    print(f"lab: {a.n} namespaces on a bridge, {a.rules} unrelated iptables rules, built in "
+          f"{time.perf_counter() - t:.2f} s")
+    b = engine.backend
+    names = tuple(b.namespaces())
+
+    def once(k: int):
+        i, j = k % a.n, (k * 7 + 3) % a.n
+        if i == j:
+            j = (j + 1) % a.n
+        proto = ("icmp", f"tcp")[k % 2]
+        spec = f"n{i} icmp {addr(j)}" if proto == "icmp" else f"n{i} tcp {addr(j)}:80"
+        t0 = time.perf_counter()
+        cap = run_capture(b, parse_spec(spec, names))
+        t1 = time.perf_counter()
+        path = build_path(cap, b)
+        text = format_text(path)
+        t2 = time.perf_counter()
+        assert path.outcome == "answered", (spec, text)
+        return t2 - t0, t1 - t0, t2 - t1, cap.timings
+
+    t = time.perf_counter()
+    once(0)
+    print(f"first trace (imports scapy, opens sockets, renders iptables text): {(time.perf_counter() - t) * 1000:.0f} ms")
+    totals, caps, paths, parts = [], [], [], {}
+    for k in range(1, a.runs + 1):
+        tot, c, p, tm = once(k)
+        totals.append(tot * 1000)
+        caps.append(c * 1000)
+        paths.append(p * 1000)
+        for key, v in tm.items():
+            parts.setdefault(key, []).append(v * 1000)
+
+    def pct(xs, q):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
+
+    print(f"inject -> full rendered path over {a.runs} traces: p50 {pct(totals, 50):.1f} ms, "
+          f"p95 {pct(totals, 95):.1f} ms, max {max(totals):.1f} ms  (target p95 <= 150 ms: "
+          f"{'OK' if pct(totals, 95) <= 150 else 'MISSED'})")
+    print(f"  capture p50 {pct(caps, 50):.1f} / p95 {pct(caps, 95):.1f} ms; "
+          f"path rebuild + render p50 {pct(paths, 50):.1f} / p95 {pct(paths, 95):.1f} ms")
+    print("  capture parts (p50 ms): " + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in parts.items()))
+    return 0 if pct(totals, 95) <= 150 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
