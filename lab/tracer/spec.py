@@ -80,7 +80,10 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
                default_ns: str | None = None) -> TraceSpec:
     """Parse a spec; `namespaces` (if given) validates the source name; with `default_ns` set
     (e.g. `red trace icmp ...`) the namespace word may be left out."""
-    words = shlex.split(spec) if isinstance(spec, str) else list(spec)
+    try:
+        words = shlex.split(spec) if isinstance(spec, str) else list(spec)
+    except ValueError as e:
+        raise SpecError(f"trace: cannot parse the spec: {e} (an unclosed quote?)", USAGE) from None
     if not words:
         raise SpecError("trace: say what to send", USAGE)
     ns = default_ns
@@ -102,7 +105,7 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
         raise SpecError("trace: the destination address is missing", USAGE)
     target = words.pop(0)
     dport = None
-    if ":" in target:
+    if target.count(":") == 1:
         host, _, port = target.rpartition(":")
         if proto == "icmp":
             raise SpecError(f"trace: icmp has no ports ({target})", "Drop the :PORT, or use tcp/udp.")
