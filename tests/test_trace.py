@@ -313,3 +313,13 @@ def test_rules_removed_even_on_error(lab, monkeypatch):
         trace(lab, "red icmp 10.0.0.2")
     for ns in ("red", "blue", None):
         assert "lab_trace" not in kernel(ns, "nft", "list", "tables")
+
+
+def test_rp_filter_drop(lab):
+    router_lab(lab)
+    sysctl(lab, "router", "net.ipv4.conf.all.rp_filter", 1)
+    sysctl(lab, "router", "net.ipv4.conf.r0.rp_filter", 1)
+    # a spoofed source that the router would answer through r1, not r0 where it came in
+    p = trace(lab, "client icmp 10.2.0.2 --src 10.2.0.77")
+    d = p.dropped_at
+    assert p.outcome == "dropped" and d.ns == "router" and "rp_filter" in d.explanation

@@ -790,6 +790,17 @@ class Builder:
                     "their rules: the packet most likely met one of them")
         return ""
 
+    def rp_filter_fails(self, ns: str, src: str, iif: int | None, dev: str) -> bool:
+        """rp_filter on (max of all and the device) and the route back to src does not use iif."""
+        vals = [self.k.sysctl(ns, f"net.ipv4.conf.{d}.rp_filter") for d in ("all", dev) if d]
+        mode = max((int(v) for v in vals if v and v.isdigit()), default=0)
+        if mode == 0:
+            return False
+        info, err = self.k.route(ns, src)
+        if err or not info:
+            return True
+        return mode == 1 and info.get("oif") != iif
+
     def vanished(self, ns: str, evs: list[Eval], direction: str, pi: int) -> Hop:
         k = self.k
         last = evs[-1]
@@ -816,19 +827,22 @@ class Builder:
                 else:
                     msg = f"{nsname(ns)}'s route to {e.pkt.dst} is unreachable/prohibit: dropped (no route to host)."
             elif err == errno.EXDEV:
-                msg = (f"the reverse-path filter (rp_filter) in {nsname(ns)} drops it: the way back to {e.pkt.src} "
+                msg = (f"The reverse-path filter (rp_filter) in {nsname(ns)} drops it: the way back to {e.pkt.src} "
                        f"is not through {dev}.")
+            elif err == errno.EINVAL and self.rp_filter_fails(ns, e.pkt.src, e.iif, dev):
+                msg = (f"The reverse-path filter (rp_filter) in {nsname(ns)} drops it: the way back to {e.pkt.src} "
+                       f"is not through {dev}, where it came in.")
             elif err == errno.EINVAL:
                 msg = f"{nsname(ns)} drops it as a martian (invalid source {e.pkt.src} on {dev})."
             elif err:
                 msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
             elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
-                msg = f"its TTL runs out in {nsname(ns)} (ttl {e.pkt.ttl}): dropped, ICMP time-exceeded goes back."
+                msg = f"Its TTL runs out in {nsname(ns)} (ttl {e.pkt.ttl}): dropped, ICMP time-exceeded goes back."
             else:
-                msg = (f"the packet vanishes after PREROUTING in {nsname(ns)}, where the trace cannot see why "
+                msg = (f"The packet vanishes after PREROUTING in {nsname(ns)}, where the trace cannot see why "
                        "(no further trace event).")
-                return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
-            return self.add(**{**base, "kind": "drop", "explanation": msg[0].upper() + msg[1:]})
+                return self.add(**{**base, "explanation": msg})
+            return self.add(**{**base, "kind": "drop", "explanation": msg})
         ex = exit_eval(evs)
         if ex is not None:
             li = k.link(ns, ex.oif)
@@ -845,13 +859,13 @@ class Builder:
                 msg = (f"ARP for {nh} on {dev} gets no answer (neighbour {state}): {nsname(ns)} cannot deliver it, "
                        "nobody has that address.")
             elif li is not None and li.kind == "veth" and direction == "request":
-                msg = (f"it left {nsname(ns)} through {dev}, but no traced namespace saw it arrive "
+                msg = (f"It left {nsname(ns)} through {dev}, but no traced namespace saw it arrive "
                        "(the trace cannot see why).")
-                return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
+                return self.add(**{**base, "explanation": msg})
             else:
-                msg = f"it leaves {nsname(ns)} through {dev}, beyond the lab's traced namespaces."
-                return self.add(**{**base, "kind": "note", "verdict": "", "explanation": msg[0].upper() + msg[1:]})
-            return self.add(**{**base, "explanation": msg[0].upper() + msg[1:]})
+                msg = f"It leaves {nsname(ns)} through {dev}, beyond the lab's traced namespaces."
+                return self.add(**{**base, "kind": "note", "verdict": "", "explanation": msg})
+            return self.add(**{**base, "explanation": msg})
         msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
                "why (no further trace event).")
         return self.add(**{**base, "explanation": msg})
