@@ -323,3 +323,16 @@ def test_rp_filter_drop(lab):
     p = trace(lab, "client icmp 10.2.0.2 --src 10.2.0.77")
     d = p.dropped_at
     assert p.outcome == "dropped" and d.ns == "router" and "rp_filter" in d.explanation
+
+
+def test_native_nft_rule_is_shown_in_nft_syntax(lab):
+    router_lab(lab)
+    r = lab.backend.run_cmd("router", ["nft", "-f", "-"], input=(
+        "table inet fw {\n chain fwd_filter {\n  type filter hook forward priority 0; policy accept;\n"
+        "  ip daddr 10.2.0.2 icmp type echo-request counter drop\n }\n}\n"))
+    assert r.returncode == 0, r.stderr
+    p = trace(lab, "client icmp 10.2.0.2")
+    d = p.dropped_at
+    assert p.outcome == "dropped" and d.ns == "router" and d.family == "inet" and d.table == "fw"
+    assert d.hook == "forward" and d.chain == "fwd_filter"
+    assert d.rule.startswith("ip daddr 10.2.0.2") and d.rule.endswith("drop")
