@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--rules", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--show", action="store_true", help="print the last traced path")
     a = ap.parse_args()
     from lab.backend.sandbox import enter_sandbox
 
@@ -86,6 +87,7 @@ def main() -> int:
         text = format_text(path)
         t2 = time.perf_counter()
         assert path.outcome == "answered", (spec, text)
+        once.last = text
         return t2 - t0, t1 - t0, t2 - t1, cap.timings
 
     t = time.perf_counter()
@@ -110,6 +112,8 @@ def main() -> int:
     print(f"  capture p50 {pct(caps, 50):.1f} / p95 {pct(caps, 95):.1f} ms; "
           f"path rebuild + render p50 {pct(paths, 50):.1f} / p95 {pct(paths, 95):.1f} ms")
     print("  capture parts (p50 ms): " + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in parts.items()))
+    if a.show:
+        print(once.last)
     return 0 if pct(totals, 95) <= 150 else 1
 
 
