@@ -26,9 +26,9 @@ ip link add br-lab type bridge
 ip link set br-lab name br-lab2
 ip link add vmove type veth peer name vmove-peer
 ip link set vmove netns red
-#S sysctl -w net.ipv4.ip_forward=1
-#S iptables -t nat -A POSTROUTING -s 10.50.0.0/24 -j MASQUERADE
-#S iptables -N LAB-CHAIN
+sysctl -w net.ipv4.ip_forward=1
+iptables -t nat -A POSTROUTING -s 10.50.0.0/24 -j MASQUERADE
+iptables -N LAB-CHAIN
 """
 
 DRIVER = r"""
@@ -39,7 +39,7 @@ ip netns add unrelated
 ip link add pre0 type veth peer name pre1
 ip addr add 10.99.0.1/24 dev pre0
 echo 0 > /proc/sys/net/ipv4/ip_forward
-#S iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
+iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
 dump() {
   echo "== $1"
   ip netns list | awk '{print "netns", $1}'
@@ -85,7 +85,8 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     s = sections(r.stdout)
     before, built, cleaned = s["before"], s["built"], s["cleaned"]
     # built: everything is there
-    for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24",
+    assert any("MASQUERADE" in l for l in built)
+    for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",
                  "link br-lab2"):
         assert want in built, (want, built)
     assert any(l.startswith("route 10.60.0.0/16 via 10.50.0.2") for l in built)
