@@ -13,6 +13,7 @@ from lab.ui.app import make_app
 def pane_rows(app, pane_id: str) -> list[list[str]]:
     """What a table pane shows, as plain text cells (NS column first)."""
     t = app.main.query_one(f"#{pane_id}", DataTable)
+    app.main.catch_up(t)   # panes in hidden tabs draw lazily
     return [[str(c.plain if hasattr(c, "plain") else c) for c in t.get_row_at(i)] for i in range(t.row_count)]
 
 

@@ -52,6 +52,9 @@ class LabApp(App):
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
         self._expiry_timer = None
         self._visible = None
+        self._unrendered: set[str] = set()
+        self._updates: list = []
+        self._render_scheduled = False
 
     # ---- life cycle -------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -89,7 +92,17 @@ class LabApp(App):
         self.apply_update(msg.update)
 
     def apply_update(self, update) -> None:
-        changed = self.view.apply(update)
+        """Merge an Update into the view at once; draw once for all updates already queued."""
+        self._unrendered |= self.view.apply(update)
+        self._updates.append(update)
+        if not self._render_scheduled:
+            self._render_scheduled = True
+            self.call_later(self._render_pending)
+
+    def _render_pending(self) -> None:
+        self._render_scheduled = False
+        changed, self._unrendered = self._unrendered, set()
+        updates, self._updates = self._updates, []
         main = self.main
         if main is not None and changed:
             main.render_view(self.view, self.lab_theme, changed)
@@ -97,7 +110,8 @@ class LabApp(App):
             if "namespaces" in changed:
                 self.visibility_changed()
         for hook in self.painted_hooks:
-            self.call_after_refresh(hook, update)
+            for update in updates:
+                self.call_after_refresh(hook, update)
 
     def _schedule_expiry(self) -> None:
         nxt = self.view.next_expiry()

@@ -45,6 +45,7 @@ class MapNode:
     y: int = 0
     depth: int = 0
     children: list = field(default_factory=list)   # (parent_row, child, child_row, up)
+    slots: dict = field(default_factory=dict)      # child id -> trunk slot of a bent edge
 
     def row_of(self, key: str) -> int:
         for i, r in enumerate(self.rows):
@@ -185,16 +186,17 @@ def layout(states: list[NsState], selected: str | None = None, max_height: int |
     """Lay out and draw the map. `resolve` turns a meaning (up, down, address, title...) into a
     Rich style; regions map screen cells back to namespaces for mouse selection."""
     nodes, edges = build_graph(states)
-    full = _layout(nodes, edges, selected, False, max_width, resolve)
-    if max_height is not None and full.height > max_height:
+    placed, extra, height = _arrange(nodes, edges, False, max_width)
+    if max_height is not None and height > max_height:
         for n in nodes.values():
             pad = " " * (len(n.title) + 1)
             n.rows = [MapRow(r.key, [(pad, "")] + r.segs) for r in n.rows]
-        return _layout(nodes, edges, selected, True, max_width, resolve)
-    return full
+        placed, extra, height = _arrange(nodes, edges, True, max_width)
+        return _draw(nodes, placed, extra, height, selected, 0, resolve)
+    return _draw(nodes, placed, extra, height, selected, 1, resolve)
 
 
-def _layout(nodes, edges, selected, compact: bool, max_width: int, resolve) -> MapLayout:
+def _arrange(nodes, edges, compact: bool, max_width: int) -> tuple[list[MapNode], list[MapEdge], int]:
     off = 0 if compact else 1
     for n in nodes.values():
         n.children = []
@@ -210,7 +212,7 @@ def _layout(nodes, edges, selected, compact: bool, max_width: int, resolve) -> M
         tree_nodes = _bfs_tree(root, nodes, edges, extra)
         _place(root, y, off)
         y = max(n.y + len(n.rows) + 2 * off for n in tree_nodes) + 1
-        _columns(tree_nodes)
+        _columns(tree_nodes, off)
         placed.extend(tree_nodes)
     # namespaces with no links at all: a flowing grid
     x = 0
@@ -226,13 +228,17 @@ def _layout(nodes, edges, selected, compact: bool, max_width: int, resolve) -> M
         placed.append(n)
     if single:
         y += row_h + 1
+    return placed, extra, y + len(extra)
+
+
+def _draw(nodes, placed, extra, height, selected, off, resolve) -> MapLayout:
     width = max([n.x + n.width for n in placed] + [1]) + 1
-    canvas = _Canvas(width, y)
+    canvas = _Canvas(width, height - len(extra))
     for n in placed:
         _draw_box(canvas, n, off, selected)
     for n in placed:
-        for i, (prow, child, crow, up) in enumerate(n.children):
-            _draw_edge(canvas, n, prow, child, crow, up, i, len(n.children), off)
+        for prow, child, crow, up in n.children:
+            _draw_edge(canvas, n, prow, child, crow, up, n.slots.get(child.id, 0), off)
     lines = canvas.texts(resolve)
     for e in extra:
         a, b = nodes[e.a], nodes[e.b]
@@ -290,16 +296,19 @@ def _place(node: MapNode, y0: int, off: int) -> int:
     return bottom
 
 
-def _columns(tree_nodes: list[MapNode]) -> None:
+def _columns(tree_nodes: list[MapNode], off: int) -> None:
+    """x of each depth column; edges that must bend get nested trunk slots (straight ones need none)."""
     depth = max(n.depth for n in tree_nodes)
     widths = [0] * (depth + 1)
     trunks = [0] * (depth + 1)
     for n in tree_nodes:
         widths[n.depth] = max(widths[n.depth], n.width)
-        trunks[n.depth] = max(trunks[n.depth], len(n.children))
+        bent = [c for prow, c, crow, _ in n.children if c.y + off + crow != n.y + off + prow]
+        n.slots = {c.id: len(bent) - 1 - i for i, c in enumerate(bent)}
+        trunks[n.depth] = max(trunks[n.depth], len(bent))
     xs = [0]
     for d in range(depth):
-        xs.append(xs[-1] + widths[d] + 2 * trunks[d] + 3)
+        xs.append(xs[-1] + widths[d] + 2 * trunks[d] + 5)
     for n in tree_nodes:
         n.x = xs[n.depth]
 
@@ -367,7 +376,7 @@ def _draw_box(c: _Canvas, n: MapNode, off: int, selected: str | None) -> None:
         c.put(n.x + 2, n.y, n.title, title_style)
 
 
-def _draw_edge(c: _Canvas, p: MapNode, prow: int, ch: MapNode, crow: int, up: bool, i: int, n: int,
+def _draw_edge(c: _Canvas, p: MapNode, prow: int, ch: MapNode, crow: int, up: bool, slot: int,
                off: int) -> None:
     style = "up" if up else "down"
     dashed = not up
@@ -377,7 +386,7 @@ def _draw_edge(c: _Canvas, p: MapNode, prow: int, ch: MapNode, crow: int, up: bo
     xl = ch.x
     c.put(xr, yp, "╟" if p.hub else "├", style)
     c.put(xl, yc, "╢" if ch.hub else "┤", style)
-    xt = xr + 2 + 2 * (n - 1 - i)
+    xt = xr + 2 + 2 * slot
     for x in range(xr + 1, xt):
         c.line(x, yp, E | W, style, dashed)
     if yc == yp:

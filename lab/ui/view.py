@@ -75,6 +75,9 @@ class LabView:
                     changes.append(Change(name, "namespace", name, "added"))
             else:
                 changed.update(f for f in FIELDS if getattr(old, f) != getattr(new, f))
+                if "links" in changed and _same_but_counters(old.links, new.links):
+                    changed.discard("links")
+                    changed.add("link_stats")
                 if self.loaded and not update.initial:
                     changes.extend(_changes(old, new))
             self.states[name] = new
@@ -93,6 +96,10 @@ class LabView:
         if changed:
             self.generation += 1
         return changed
+
+
+def _same_but_counters(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x == dataclasses.replace(y, stats=x.stats) for x, y in zip(a, b))
 
 
 def _changes(old: NsState, new: NsState) -> list[Change]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from lab.ui.view import LabView, ns_label
@@ -63,6 +65,19 @@ class TablePane(DataTable):
         return True
 
     def _redraw(self, rendered: list[tuple[str, tuple]]) -> None:
+        last = self._last
+        if last is not None and len(last) == len(rendered) and all(a[0] == b[0] for a, b in zip(last, rendered)):
+            # same rows in the same order: touch only the cells that changed
+            columns = self.ordered_columns
+            for i, ((_, cells), (_, old)) in enumerate(zip(rendered, last)):
+                if cells != old:
+                    for j, (c, o) in enumerate(zip(cells, old)):
+                        if c != o:
+                            # widen a column when needed; never re-measure a whole column to shrink it
+                            wider = cell_len(c.plain if isinstance(c, Text) else str(c)) > columns[j].content_width
+                            self.update_cell_at(Coordinate(i, j), c, update_width=wider)
+            self._last = rendered
+            return
         cur_key = None
         if self._last and 0 <= self.cursor_row < len(self._last):
             cur_key = self._last[self.cursor_row][0]

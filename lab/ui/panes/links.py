@@ -30,7 +30,7 @@ def kind_text(l: Link) -> str:
 class LinksPane(TablePane):
     TITLE = "Links"
     COLUMNS = ("IFACE", "KIND", "STATE", "MTU", "MAC", "MASTER", "PEER", "RX pkts", "TX pkts")
-    FIELDS = frozenset({"links"})
+    FIELDS = frozenset({"links", "link_stats"})
     EMPTY = "no links"
 
     def build_rows(self, view, theme):

@@ -20,6 +20,8 @@ from lab.ui.widgets.nstree import NamespaceTree
 from lab.ui.widgets.output import OutputLog
 from lab.ui.widgets.topomap import MapCanvas, TopologyMap
 
+ALL = {"all", "namespaces", "hot", "links", "addresses", "routes", "neighbours", "fdb", "chains", "qdiscs",
+       "conntrack", "sysctls"}
 TABS = [("tab-map", "Map"), ("tab-links", "Links"), ("tab-addresses", "Addresses"), ("tab-routes", "Routes"),
         ("tab-neigh", "Neighbours"), ("tab-iptables", "iptables"), ("tab-qdiscs", "Qdiscs"),
         ("tab-conntrack", "Conntrack"), ("tab-sysctls", "Sysctls")]
@@ -37,6 +39,9 @@ class MainScreen(Screen):
         super().__init__()
         self.engine = engine
         self.history = history
+        self._pending: dict[str, set[str]] = {}    # widget id -> fields changed while it was hidden
+        self._tab_cache: dict[str, str] = {}
+        self._title = ""
 
     def compose(self):
         yield Static(id="titlebar")
@@ -86,17 +91,44 @@ class MainScreen(Screen):
         return list(tab.query(TablePane))
 
     def render_view(self, view, theme, changed: set[str] | None = None) -> None:
-        """Redraw widgets showing any of `changed` (None = everything)."""
+        """Redraw the widgets on screen that show any of `changed` (None = everything); widgets in
+        hidden tabs only remember what they missed and catch up when their tab is shown."""
         now = time.monotonic()
         extras = self.app.available_extras()
+        tab = self.active_tab()
         for pane in self.panes():
-            if changed is None or pane.FIELDS & changed or "namespaces" in changed or "hot" in changed:
+            pending = self._pending.setdefault(pane.id, set())
+            pending |= ALL if changed is None else changed
+            if self._tab_of(pane) != tab:
+                continue
+            if pane.FIELDS & pending or pending & {"namespaces", "hot", "all"}:
                 pane.show(view, theme, now, extra_available=pane.EXTRA is None or pane.EXTRA in extras)
-        if changed is None or changed & NamespaceTree.FIELDS or "theme" in changed:
+            pending.clear()
+        if changed is None or changed & NamespaceTree.FIELDS:
             self.query_one(NamespaceTree).show(view, theme)
-        if changed is None or changed & TopologyMap.FIELDS:
-            self.query_one(TopologyMap).show(view, theme, force=changed is None)
+        mp = self.query_one(TopologyMap)
+        pending = self._pending.setdefault("map", set())
+        pending |= ALL if changed is None else changed
+        if tab == "tab-map" and pending & (TopologyMap.FIELDS | {"all"}):
+            mp.show(view, theme, force="all" in pending)
+            pending.clear()
         self.update_title()
+
+    def catch_up(self, pane: TablePane) -> None:
+        """Bring a pane up to date now even if its tab is hidden (tests, copy/export)."""
+        app = self.app
+        pane.show(app.view, app.lab_theme, time.monotonic(),
+                  extra_available=pane.EXTRA is None or pane.EXTRA in app.available_extras())
+        self._pending.get(pane.id, set()).clear()
+
+    def _tab_of(self, widget) -> str | None:
+        tab = self._tab_cache.get(widget.id)
+        if tab is None:
+            for anc in widget.ancestors:
+                if isinstance(anc, TabPane):
+                    tab = self._tab_cache[widget.id] = anc.id
+                    break
+        return tab
 
     def update_title(self) -> None:
         app = self.app
@@ -104,9 +136,11 @@ class MainScreen(Screen):
         where = "host (--host)" if self.engine.backend.host else "sandbox"
         showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
         count = len(view.order) if view is not None else 0
-        self.query_one("#titlebar", Static).update(
-            f" lab · {where} · {count} namespace{'s' if count != 1 else ''} · showing {showing}"
-            f" · theme {app.lab_theme.name}   ? help · ctrl+l command bar · ctrl+p palette")
+        title = (f" lab · {where} · {count} namespace{'s' if count != 1 else ''} · showing {showing}"
+                 f" · theme {app.lab_theme.name}   ? help · ctrl+l command bar · ctrl+p palette")
+        if title != self._title:
+            self._title = title
+            self.query_one("#titlebar", Static).update(title)
 
     def visible(self) -> tuple[set[str] | None, set[str], bool]:
         """(namespaces on screen, extras they need, whether link counters are on screen)."""
@@ -125,6 +159,7 @@ class MainScreen(Screen):
 
     # ---- events -----------------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.render_view(self.app.view, self.app.lab_theme, set())
         self.app.visibility_changed()
 
     def on_namespace_tree_chosen(self, msg: NamespaceTree.Chosen) -> None:

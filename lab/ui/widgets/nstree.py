@@ -26,7 +26,8 @@ class NamespaceTree(Tree):
         self._drawn: dict[str, tuple] = {}
 
     def show(self, view, theme) -> None:
-        self.root.expand()
+        if not self.root.is_expanded:
+            self.root.expand()
         order = list(view.order)
         for name in list(self._ns_nodes):
             if name not in view.states:
@@ -34,7 +35,8 @@ class NamespaceTree(Tree):
                 self._drawn.pop(name, None)
         for i, name in enumerate(order):
             st = view.states[name]
-            sig = (st.links, st.addresses, view.selected == name, theme.name)
+            sig = (tuple((l.name, l.kind, l.flags, l.operstate) for l in st.links), st.addresses,
+                   view.selected == name, theme.name)
             node = self._ns_nodes.get(name)
             if node is None:
                 before = next((self._ns_nodes[o] for o in order[i + 1:] if o in self._ns_nodes), None)
@@ -44,22 +46,34 @@ class NamespaceTree(Tree):
             elif self._drawn.get(name) == sig:
                 continue
             node.set_label(self._label(name, view, theme))
-            node.remove_children()
             addrs: dict[str, list[str]] = {}
             for a in st.addresses:
                 addrs.setdefault(a.dev, []).append(a.cidr)
-            for l in st.links:
-                up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
-                t = Text("● " if up else "○ ", style=theme.color("up") if up else theme.color("down"))
-                t.append(l.name, style="" if up else theme.color("down"))
-                if l.kind:
-                    t.append(f" {l.kind}", style=theme.color("bridge") if l.kind == "bridge" else theme.color("muted"))
-                if addrs.get(l.name):
-                    t.append(" " + addrs[l.name][0], style=theme.color("address"))
+            labels = [self._leaf(l, addrs, theme) for l in st.links]
+            kids = list(node.children)
+            if len(kids) == len(labels):   # same links: relabel in place (no re-layout)
+                for kid, label in zip(kids, labels):
+                    if kid.label != label:
+                        kid.set_label(label)
+                self._drawn[name] = sig
+                continue
+            node.remove_children()
+            for t in labels:
                 node.add_leaf(t, data=name)
             self._drawn[name] = sig
         root_label = Text("all namespaces", style="bold reverse" if view.selected is None else "bold")
-        self.root.set_label(root_label)
+        if self.root.label != root_label:
+            self.root.set_label(root_label)
+
+    def _leaf(self, l, addrs: dict[str, list[str]], theme) -> Text:
+        up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
+        t = Text("● " if up else "○ ", style=theme.color("up") if up else theme.color("down"))
+        t.append(l.name, style="" if up else theme.color("down"))
+        if l.kind:
+            t.append(f" {l.kind}", style=theme.color("bridge") if l.kind == "bridge" else theme.color("muted"))
+        if addrs.get(l.name):
+            t.append(" " + addrs[l.name][0], style=theme.color("address"))
+        return t
 
     def _label(self, name: str, view, theme) -> Text:
         sel = view.selected == name

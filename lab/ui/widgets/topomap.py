@@ -37,6 +37,11 @@ class TopologyMap(ScrollableContainer):
     def compose(self):
         yield MapCanvas(id="map-canvas")
 
+    def on_resize(self, event: events.Resize) -> None:
+        app = self.app
+        if getattr(app, "view", None) is not None and app.view.loaded:
+            self.show(app.view, app.lab_theme)
+
     def show(self, view, theme, force: bool = False) -> bool:
         size = (self.size.width, self.size.height)
         key = (view.generation, view.selected, theme.name, size)
