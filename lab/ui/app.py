@@ -14,6 +14,7 @@ from typing import Callable
 from textual import work
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from lab.backend.watch import Watcher
 from lab.ui.history import History
@@ -104,8 +105,11 @@ class LabApp(App):
         changed, self._unrendered = self._unrendered, set()
         updates, self._updates = self._updates, []
         main = self.main
-        if main is not None and changed:
-            main.render_view(self.view, self.lab_theme, changed)
+        if main is not None and changed and main.is_mounted:
+            try:
+                main.render_view(self.view, self.lab_theme, changed)
+            except NoMatches:  # the screen is being torn down
+                return
             self._schedule_expiry()
             if "namespaces" in changed:
                 self.visibility_changed()

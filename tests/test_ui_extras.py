@@ -1,0 +1,34 @@
+"""The iptables pane over the "chains" snapshot extra (when the iptables family has registered it):
+tables -> chains with policies -> rules with targets, counters that move are highlighted."""
+from __future__ import annotations
+
+import pytest
+
+from lab.backend import state
+from lab.backend.watch import load_extras
+from tests.conftest import kernel, run_ok
+from tests.test_ui_support import pane_rows, run_ui, wait_for
+
+
+def test_iptables_pane_shows_tables_chains_rules_and_counters(lab, monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+    if "chains" not in load_extras():
+        pytest.skip("the iptables family registers no chains extra yet")
+    run_ok(lab, "ip netns add fw", "ip -n fw link set lo up",
+           "fw iptables -A INPUT -p icmp -j ACCEPT", "fw iptables -t nat -A POSTROUTING -o eth9 -j MASQUERADE")
+
+    async def body(app, pilot):
+        app.select_ns("fw")
+        app.show_tab("tab-iptables")
+        await wait_for(pilot, lambda: any("MASQUERADE" in r[2] for r in pane_rows(app, "iptables")),
+                       what="rules in the pane")
+        rows = pane_rows(app, "iptables")
+        texts = [r[1].strip() for r in rows]
+        assert "filter" in texts and "nat" in texts
+        assert any(t.startswith("INPUT (policy ACCEPT)") for t in texts)
+        kernel("fw", "ping", "-c2", "-i0.2", "-W1", "127.0.0.1")
+        await wait_for(pilot, lambda: any(r[2] == "ACCEPT" and r[3].strip() not in ("", "0")
+                                          for r in pane_rows(app, "iptables")), timeout=6, what="counters")
+        assert any("\x1frule\x1f" in k for k in app.view.hot), "moving counters are highlighted"
+    run_ui(lab, body)
+    assert state.EXTRAS  # registry untouched
