@@ -101,3 +101,14 @@ def test_sigkill_leaves_nothing(fresh_top):
     if red_ino:
         assert _holders(red_ino) == [], "the child in namespace red outlived the killed lab"
     assert visible_state() == before
+
+
+def test_disabled_user_namespaces_get_a_clear_message(fresh_top):
+    """user.max_user_namespaces = 0 (set inside a throwaway user namespace, where it is local)."""
+    script = ('echo 0 > /proc/sys/user/max_user_namespaces && echo "ip netns add x" | '
+              + " ".join(labproc.lab_argv()) + " run -")
+    r = labproc.run(["unshare", "--user", "--map-root-user", "sh", "-c", script], env=labproc.env())
+    assert r.returncode == 1
+    assert "Cannot create the lab's private sandbox" in r.stderr
+    assert "user.max_user_namespaces" in r.stderr and "sudo" in r.stderr
+    assert "Traceback" not in r.stderr
