@@ -29,6 +29,9 @@ ip link set vmove netns red
 sysctl -w net.ipv4.ip_forward=1
 iptables -t nat -A POSTROUTING -s 10.50.0.0/24 -j MASQUERADE
 iptables -N LAB-CHAIN
+iptables -P FORWARD DROP
+bridge fdb add 02:00:00:00:00:42 dev pre1 master static
+tc qdisc add dev pre0 root tbf rate 1mbit burst 32kb latency 50ms
 """
 
 DRIVER = r"""
@@ -38,6 +41,8 @@ ip link set lo up
 ip netns add unrelated
 ip link add pre0 type veth peer name pre1
 ip addr add 10.99.0.1/24 dev pre0
+ip link add prebr type bridge
+ip link set pre1 master prebr
 echo 0 > /proc/sys/net/ipv4/ip_forward
 iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
 dump() {
@@ -49,7 +54,9 @@ dump() {
   ip neigh show | sed 's/^/neigh /'
   ip rule | sed 's/^/rule /'
   echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"
-  iptables-save | grep -E '^(-A|:LAB)' | sed 's/^/ipt /' || true
+  iptables-save | grep -E '^(-A|:LAB|:FORWARD)' | sed 's/^/ipt /' || true
+  bridge fdb show dev pre1 | grep 02:00:00:00:00:42 | sed 's/^/fdb /' || true
+  tc qdisc show dev pre0
 }
 dump before
 "$@" --host run "$BUILD" > /dev/null
@@ -85,7 +92,9 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     s = sections(r.stdout)
     before, built, cleaned = s["before"], s["built"], s["cleaned"]
     # built: everything is there
-    assert any("MASQUERADE" in l for l in built)
+    assert any("MASQUERADE" in l for l in built) and "ipt :FORWARD DROP [0:0]" in built
+    assert any(l.startswith("fdb 02:00:00:00:00:42") for l in built)
+    assert any(l.startswith("qdisc tbf") for l in built)
     for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",
                  "link br-lab2"):
         assert want in built, (want, built)

@@ -152,6 +152,8 @@ def fdb_change(b, op: c.FdbChange) -> str:
         if v is not None:
             kw[key] = v
     verb = {"delete": "del"}.get(op.verb, op.verb)
+    if verb != "del":
+        b.record(op.ns, kind="fdb", spec={k: v for k, v in kw.items() if k != "state"})
     try:
         b.ipr(op.ns).neigh(verb, **kw)   # not fdb(): it forces NUD_NOARP, which turns "dynamic" into static
     except NetlinkError as e:

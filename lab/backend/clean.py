@@ -107,16 +107,24 @@ def _undo(b, e: dict) -> str | None:
         if idx:
             ipr.neigh("del", dst=e["dst"], ifindex=idx[0], family=socket.AF_INET6 if ":" in e["dst"] else socket.AF_INET)
             return f"deleted neighbour {e['dst']}{where}"
+    elif k == "fdb":
+        ipr.neigh("del", **e["spec"])
+        return f"deleted fdb entry {e['spec'].get('lladdr')}{where}"
     elif k == "rule":
         ipr.rule("del", **e["spec"])
         return f"deleted ip rule{where}"
     elif k == "sysctl":
         b.sysctl_set(ns, e["key"], e["old"])
         return f"restored {e['key']} = {e['old']}{where}"
-    elif k in ("iptables", "iptables-chain", "qdisc"):
+    elif k in ("iptables", "iptables-chain", "iptables-policy", "qdisc"):
         mod = importlib.import_module("lab.backend.iptables" if k.startswith("iptables") else "lab.backend.tc")
         fn = getattr(mod, "undo_iptables" if k.startswith("iptables") else "undo_qdisc", None)
         if fn is not None:
             fn(b, e)
-            return f"removed {k} {' '.join(e.get('spec', [])) or e.get('dev', '')}{where}"
+            if k == "qdisc":
+                return f"removed qdisc on {e.get('dev', '')}{where}"
+            what = f"-t {e.get('table')} " + (f"-A {e.get('chain')} {' '.join(e.get('spec', []))}" if k == "iptables"
+                                              else f"-N {e.get('chain')}" if k == "iptables-chain"
+                                              else f"-P {e.get('chain')} (back to {e.get('old')})")
+            return f"removed iptables {what}{where}"
     return None
