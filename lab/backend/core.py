@@ -108,6 +108,7 @@ class Backend:
         with nsutil.in_netns(ns):
             try:
                 return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
+                                      stdin=None if input is not None else subprocess.DEVNULL,
                                       preexec_fn=nsutil.die_with_parent)
             except FileNotFoundError:
                 raise LabError(f"{argv[0]}: command not found",
