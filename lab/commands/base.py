@@ -30,6 +30,26 @@ class Op:
 
 
 @dataclass(frozen=True)
+class ReadOp(Op):
+    """An Op that only reads the kernel (show, list, get, help)."""
+
+    @property
+    def mutates(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class ShowOpts:
+    """iproute2's output switches, shared by ip, tc and bridge."""
+    json: bool = False
+    brief: bool = False
+    details: bool = False
+    stats: bool = False
+    family: int | None = None   # 4, 6 or None
+    pretty: bool = False
+
+
+@dataclass(frozen=True)
 class Context:
     """What a pure parser may know about the lab: names only, for shorthands and did-you-mean."""
 

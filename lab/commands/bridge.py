@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.commands.base import Args, Context, Op, ParseError, matches, need_ip, need_mac, need_name, need_ns_name, pick
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_ip, need_mac,
+                               need_name, need_ns_name, pick)
 
 OBJECTS = ["link", "fdb", "mdb", "vlan", "monitor", "help"]
 FDB_VERBS = ["add", "append", "delete", "replace", "show", "list", "get", "flush", "help"]
@@ -19,20 +20,8 @@ BRCTL_VERBS = ["show", "addbr", "delbr", "addif", "delif", "showmacs", "stp", "h
 
 
 @dataclass(frozen=True)
-class BridgeOpts:
-    json: bool = False
-    stats: bool = False
-    details: bool = False
-    pretty: bool = False
-
-
-@dataclass(frozen=True)
-class BridgeShowOp(Op):
-    opts: BridgeOpts = BridgeOpts()
-
-    @property
-    def mutates(self) -> bool:
-        return False
+class BridgeShowOp(ReadOp):
+    opts: ShowOpts = ShowOpts()
 
 
 @dataclass(frozen=True)
@@ -138,7 +127,7 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
             return BridgeHelp(ns, text="bridge utility, lab (iproute2-compatible)")
         else:
             raise ParseError(f'Option "-{o}" is unknown, try "bridge help".')
-    so = BridgeOpts(**opts)
+    so = ShowOpts(**opts)
     if not a:
         return BridgeHelp(ns, opts=so, text=HELP["bridge"])
     obj = pick(a.next(), OBJECTS, "bridge object", "bridge")
@@ -153,7 +142,7 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
     return _fdb(a, ns, so)
 
 
-def _link(a: Args, ns, so: BridgeOpts) -> Op:
+def _link(a: Args, ns, so: ShowOpts) -> Op:
     dev = None
     if a:
         w = a.next()
@@ -178,7 +167,7 @@ def _link(a: Args, ns, so: BridgeOpts) -> Op:
     return BridgeLinkShow(ns, opts=so, dev=dev)
 
 
-def _vlan(a: Args, ns, so: BridgeOpts) -> Op:
+def _vlan(a: Args, ns, so: ShowOpts) -> Op:
     dev = None
     if a:
         w = a.next()
@@ -197,7 +186,7 @@ def _vlan(a: Args, ns, so: BridgeOpts) -> Op:
     return VlanShow(ns, opts=so, dev=dev)
 
 
-def _fdb(a: Args, ns, so: BridgeOpts) -> Op:
+def _fdb(a: Args, ns, so: ShowOpts) -> Op:
     verb = "show"
     if a:
         w = a.next()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.commands.base import (Args, Context, Op, ParseError, matches, need_ip, need_mac, need_name,
-                               need_ns_name, need_prefix, pick)
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_ip, need_mac,
+                               need_name, need_ns_name, need_prefix, pick)
 
 OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "link",
            "netns", "help"]
@@ -23,22 +23,8 @@ PROTOS = {"kernel": 2, "boot": 3, "static": 4, "dhcp": 16, "bird": 12, "redirect
 
 
 @dataclass(frozen=True)
-class ShowOpts:
-    json: bool = False
-    brief: bool = False
-    details: bool = False
-    stats: bool = False
-    family: int | None = None   # 4, 6 or None
-    pretty: bool = False
-
-
-@dataclass(frozen=True)
-class ShowOp(Op):
+class ShowOp(ReadOp):
     opts: ShowOpts = ShowOpts()
-
-    @property
-    def mutates(self) -> bool:
-        return False
 
 
 # ---- netns -------------------------------------------------------------------------------------------

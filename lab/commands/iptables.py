@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from lab.commands.base import Context, Op, ParseError
+from lab.commands.base import Context, Op, ParseError, ReadOp
 
 V = "iptables v1.8.9 (nf_tables)"
 TABLES = {"filter": ["INPUT", "FORWARD", "OUTPUT"],
@@ -104,13 +104,9 @@ class IptablesOp(Op):
 
 
 @dataclass(frozen=True)
-class IptablesSave(Op):
+class IptablesSave(ReadOp):
     table: str | None = None
     counters: bool = False
-
-    @property
-    def mutates(self) -> bool:
-        return False
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lab.commands.base import Args, Context, Op, ParseError, matches, need_name, need_ns_name, need_prefix, pick
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_name, need_ns_name,
+                               need_prefix, pick)
 
 TC_H_ROOT = 0xFFFFFFFF
 TC_H_INGRESS = 0xFFFFFFF1     # parent of the ingress/clsact qdisc
@@ -135,20 +136,8 @@ def handle_str(h: int) -> str:
 
 # ---- ops --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TcOpts:
-    json: bool = False
-    stats: bool = False
-    details: bool = False
-    pretty: bool = False
-
-
-@dataclass(frozen=True)
-class TcShowOp(Op):
-    opts: TcOpts = TcOpts()
-
-    @property
-    def mutates(self) -> bool:
-        return False
+class TcShowOp(ReadOp):
+    opts: ShowOpts = ShowOpts()
 
 
 @dataclass(frozen=True)
@@ -278,7 +267,7 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
             return TcHelp(ns, text=HELP["tc"])
         else:
             raise ParseError(f'Option "-{o}" is unknown, try "tc -help".')
-    so = TcOpts(**opts)
+    so = ShowOpts(**opts)
     if not a:
         return TcHelp(ns, opts=so, text=HELP["tc"])
     obj = pick(a.next(), OBJECTS, "tc object", "tc")
@@ -308,7 +297,7 @@ def _dev(a: Args) -> str:
 
 
 # ---- qdisc ------------------------------------------------------------------------------------------
-def _qdisc_show(a: Args, ns, so: TcOpts) -> QdiscShow:
+def _qdisc_show(a: Args, ns, so: ShowOpts) -> QdiscShow:
     dev = only = handle = None
     while a:
         w = a.next()
@@ -585,7 +574,7 @@ def _hex(word: str, what: str, hi: int) -> int:
 
 
 # ---- class ------------------------------------------------------------------------------------------
-def _class_show(a: Args, ns, so: TcOpts) -> ClassShow:
+def _class_show(a: Args, ns, so: ShowOpts) -> ClassShow:
     dev = None
     parent = classid = None
     while a:
@@ -672,7 +661,7 @@ def _class_change(a: Args, ns, verb: str) -> ClassChange:
 
 
 # ---- filter -----------------------------------------------------------------------------------------
-def _filter_show(a: Args, ns, so: TcOpts) -> FilterShow:
+def _filter_show(a: Args, ns, so: ShowOpts) -> FilterShow:
     dev = None
     parent = prio = None
     while a:
