@@ -80,7 +80,13 @@ def setup(host: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `lab play --list`, `lab export --sh`: options before the sub-command's first word
+        if args.cmd in ("play", "export", "trace"):
+            args.args = extra + list(args.args)
+        else:
+            parser.error("unrecognized arguments: " + " ".join(extra))
     from lab.errors import LabError
 
     try:

@@ -42,6 +42,11 @@ def resolve(ref: str) -> Path:
     for cand in (d / ref, d / f"{ref}.yaml"):
         if cand.is_file():
             return cand
+    import re
+
+    for q in shipped():   # "veth-basics" finds "01-veth-basics.yaml"
+        if re.sub(r"^\d+-", "", q.stem) == ref.removesuffix(".yaml"):
+            return q
     names = [q.stem for q in shipped()]
     raise LabError(f'No scenario "{ref}": no such file, and no shipped scenario by that name'
                    + did_you_mean(ref, names), "List them: lab play --list")
