@@ -318,14 +318,16 @@ def _fdb_lines(L: _Lab, kept: dict[str, set[str]]) -> list[str]:
     if not shutil.which("bridge"):
         return out
     for ns in L.nss:
-        vx = [l.name for l in L.links[ns] if l.kind == "vxlan" and l.name in kept[ns]]
-        for dev in vx:
+        vx = {l.name: l for l in L.links[ns] if l.kind == "vxlan" and l.name in kept[ns]}
+        for dev, link in vx.items():
             r = L.b.run_cmd(ns or None, ["bridge", "fdb", "show", "dev", dev])
             for line in r.stdout.splitlines():
                 w = line.split()
                 if "dst" in w and ("permanent" in w or "static" in w):
                     mac = w[0]
                     dst = w[w.index("dst") + 1]
+                    if mac == "00:00:00:00:00:00" and dst == link.vxlan_remote:
+                        continue  # made by `remote` itself
                     out.append(f"{_exec(ns)}bridge fdb append {mac} dev {dev} dst {dst}")
     return out
 
