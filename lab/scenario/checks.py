@@ -74,7 +74,7 @@ def label(c: Check) -> str:
             lims.append(f"<= {_fmt(a['at_most'])}")
         return f"TCP throughput {_n(a.get('from'))} -> {addr}:{port} is {' and '.join(lims)}"
     if k == "trace":
-        bits = [f"trace {a['spec']}"]
+        bits = []
         if "outcome" in a:
             bits.append(f"is {a['outcome']}")
         if a.get("passes"):
@@ -82,12 +82,14 @@ def label(c: Check) -> str:
         if a.get("dropped_at"):
             bits.append(f"is dropped at {a['dropped_at']}")
         if a.get("dropped_by"):
-            bits.append(f"by \"{a['dropped_by']}\"")
+            bits.append(f"is dropped by \"{a['dropped_by']}\"")
         if a.get("nat_to"):
             bits.append(f"is DNATed to {a['nat_to']}")
         if a.get("snat_to"):
             bits.append(f"is SNATed to {a['snat_to']}")
-        return " ".join(bits)
+        if "reply" in a:
+            bits.append("gets a reply" if a["reply"] else "gets no reply")
+        return f"trace {a['spec']}: " + ", ".join(bits) if bits else f"trace {a['spec']}"
     where = f"in {_n(a.get('ns'))}"
     no = "no " if a.get("present") is False else ""
     if k == "route":
