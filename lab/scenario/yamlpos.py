@@ -131,6 +131,9 @@ def load(text: str):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = " ".join(x for x in (e.context, e.problem) if x)
+        ctx = e.context_mark
+        if ctx is not None and mark is not None and ctx.line != mark.line:
+            what += f" (the construct began on line {ctx.line + 1}; a text with ': ' or ' #' in it needs quotes)"
         raise YamlError(f"not valid YAML: {what}", (mark.line + 1) if mark else 0) from None
     except yaml.YAMLError as e:
         raise YamlError(f"not valid YAML: {e}") from None
