@@ -279,7 +279,8 @@ def _l4(proto):
             for ns in servers:
                 _guard_destination(engine, next((ad for ad, o in owners.items() if ns in o), addr), owners)
         timeout = a.get("timeout") or (2.0 if a.get("expect", "success") == "success" else 1.0)
-        p = (probes.tcp if proto == "tcp" else probes.udp)(src, addr, port, servers, timeout)
+        p = (probes.tcp if proto == "tcp" else probes.udp)(src, addr, port, servers, timeout,
+                                                            a.get("server_port"))
         return _reach_verdict(a, p, engine, f"{_n(src)} reached {addr}:{port}")
     return run
 

@@ -125,14 +125,16 @@ def _listen(ns: str | None, kind: int, port: int):
     return s
 
 
-def tcp(src_ns: str | None, addr: str, port: int, servers: list[str], timeout: float = 2.0) -> Probe:
-    """TCP connect from src_ns to addr:port, with a listener on `port` in each server namespace."""
+def tcp(src_ns: str | None, addr: str, port: int, servers: list[str], timeout: float = 2.0,
+        server_port: int | None = None) -> Probe:
+    """TCP connect from src_ns to addr:port, with a listener on `server_port` (default: port) in each
+    server namespace (a DNAT may change the port)."""
     listeners: dict[socket.socket, str] = {}
     conns: list[socket.socket] = []
     c = None
     try:
         for ns in servers:
-            ls = _listen(ns, socket.SOCK_STREAM, port)
+            ls = _listen(ns, socket.SOCK_STREAM, server_port or port)
             if ls is not None:
                 listeners[ls] = ns
         c = _sock(src_ns, socket.AF_INET, socket.SOCK_STREAM)
@@ -191,13 +193,14 @@ def tcp(src_ns: str | None, addr: str, port: int, servers: list[str], timeout: f
             s.close()
 
 
-def udp(src_ns: str | None, addr: str, port: int, servers: list[str], timeout: float = 2.0) -> Probe:
+def udp(src_ns: str | None, addr: str, port: int, servers: list[str], timeout: float = 2.0,
+        server_port: int | None = None) -> Probe:
     """A UDP datagram from src_ns to addr:port; success when a server namespace's answer comes back."""
     listeners: dict[socket.socket, str] = {}
     c = None
     try:
         for ns in servers:
-            ls = _listen(ns, socket.SOCK_DGRAM, port)
+            ls = _listen(ns, socket.SOCK_DGRAM, server_port or port)
             if ls is not None:
                 listeners[ls] = ns
         c = _sock(src_ns, socket.AF_INET, socket.SOCK_DGRAM)

@@ -219,6 +219,13 @@ def t_int(v):
     return int(v)
 
 
+def t_port(v):
+    p = t_int(v)
+    if not 0 < p < 65536:
+        raise Bad(f"a port number 1-65535, not {p}")
+    return p
+
+
 def t_number(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
         raise Bad(f"a positive number, not {_show(v)}")
@@ -278,9 +285,11 @@ def t_expect(v):
 _NS = (t_ns, False)
 CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
     "ping": {"from": _NS, "to": (t_ip, True), "expect": (t_expect, False), "timeout": (t_number, False)},
-    "tcp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "expect": (t_expect, False),
+    "tcp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "server_port": (t_port, False),
+            "expect": (t_expect, False),
             "answered_by": (t_ns_list, False), "timeout": (t_number, False)},
-    "udp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "expect": (t_expect, False),
+    "udp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "server_port": (t_port, False),
+            "expect": (t_expect, False),
             "answered_by": (t_ns_list, False), "timeout": (t_number, False)},
     "trace": {"spec": (t_str, True), "outcome": (enum(*TRACE_OUTCOMES), False), "passes": (t_str_list, False),
               "dropped_at": (t_str, False), "dropped_by": (t_str, False), "nat_to": (t_str, False),
