@@ -41,6 +41,8 @@ class CheckResult:
     def __str__(self) -> str:
         mark = {PASS: "✓", FAIL: "✗", SKIP: "-", ERROR: "!"}[self.status]
         s = f"{mark} {self.label}"
+        if self.status == PASS and self.check.kind == "throughput" and self.explanation:
+            s += f" ({self.explanation})"
         if self.status != PASS and self.explanation:
             s += "\n    " + self.explanation.replace("\n", "\n    ")
         return s
