@@ -79,12 +79,17 @@ def plain(value):
     return value
 
 
+_PY_TAGS = ("tag:yaml.org,2002:python/object", "tag:yaml.org,2002:python/name")
+
+
 class _Loader(yaml.SafeLoader):
     pass
 
 
 def _convert(loader: _Loader, node) -> object:
     line = node.start_mark.line + 1
+    if node.tag and node.tag.startswith("!") or node.tag in _PY_TAGS or node.tag.startswith("tag:yaml.org,2002:python/"):
+        raise YamlError(f'the tag "{node.tag}" is not allowed: a scenario is plain data', line)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out = PDict()
