@@ -128,6 +128,8 @@ class Baseline:
                 except NetlinkError:
                     pass
         notes += self._restore_iptables(backend)
+        if not getattr(backend, "host", False) and shutil.which("conntrack"):
+            backend.run_cmd(None, ["conntrack", "-F"])  # sandbox only: forget NAT choices of the old lab
         for k, v in self.sysctls.items():
             try:
                 if backend.sysctl_get(None, k) != v:
