@@ -50,6 +50,7 @@ def test_nat_rules_masquerade_and_dnat(lab):
     ("iptables -A INPUT -s 10.0.0.300 -j ACCEPT", ["not found"]),
     ("iptables -A OUTPUT -i eth0 -j ACCEPT", ["-o"]),
     ("iptables -N fwd", ["nft keyword"]),
+    ("iptables -t nat -A POSTROUTING -j MASQUERADE --or-mark 1", ["MARK"]),
 ])
 def test_malformed_rules_are_rejected_and_change_nothing(lab, bad, words):
     before = rules(None, "filter") + rules(None, "nat")
@@ -169,3 +170,8 @@ def test_iptables_parser_is_total(words):
             parse(head + " " + " ".join(w if w else "''" for w in words), CTX)
         except (ParseError, LabError):
             pass
+
+
+def test_kube_proxy_mark_forms(lab):
+    run_ok(lab, "iptables -t nat -N KUBE-MARK-MASQ", "iptables -t nat -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000")
+    assert "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000" in rules(None, "nat")

@@ -52,7 +52,8 @@ TARGET_OPTS = {
     "--to-destination": ("DNAT", 1), "--to-source": ("SNAT", 1), "--to-ports": ("MASQUERADE|REDIRECT", 1),
     "--to": ("DNAT|SNAT", 1), "--random": ("MASQUERADE|SNAT|DNAT|REDIRECT", 0),
     "--random-fully": ("MASQUERADE|SNAT", 0), "--persistent": ("SNAT|DNAT", 0),
-    "--set-mark": ("MARK|CONNMARK", 1), "--set-xmark": ("MARK|CONNMARK", 1), "--save-mark": ("CONNMARK", 0),
+    "--set-mark": ("MARK|CONNMARK", 1), "--set-xmark": ("MARK|CONNMARK", 1), "--or-mark": ("MARK", 1),
+    "--and-mark": ("MARK", 1), "--xor-mark": ("MARK", 1), "--save-mark": ("CONNMARK", 0),
     "--restore-mark": ("CONNMARK", 0), "--notrack": ("CT", 0), "--queue-num": ("NFQUEUE", 1),
 }
 COMMANDS = {"-A": "append", "--append": "append", "-I": "insert", "--insert": "insert", "-D": "delete",
@@ -459,7 +460,7 @@ def _check_target_value(opt: str, vals: list[str], proto) -> None:
             raise err(f"unknown reject type \"{vals[0]}\"", "Types: " + ", ".join(sorted(REJECT_WITH)))
         if vals[0] == "tcp-reset" and proto != "tcp":
             raise err("TCP_RESET invalid for non-tcp", "Use -p tcp with --reject-with tcp-reset")
-    elif opt in ("--set-mark", "--set-xmark"):
+    elif opt in ("--set-mark", "--set-xmark", "--or-mark", "--and-mark", "--xor-mark"):
         try:
             int(vals[0].split("/")[0], 0)
         except ValueError:
