@@ -336,3 +336,37 @@ def test_native_nft_rule_is_shown_in_nft_syntax(lab):
     assert p.outcome == "dropped" and d.ns == "router" and d.family == "inet" and d.table == "fw"
     assert d.hook == "forward" and d.chain == "fwd_filter"
     assert d.rule.startswith("ip daddr 10.2.0.2") and d.rule.endswith("drop")
+
+
+def test_ip_forward_off_on_a_bridge_host_is_named(lab):
+    """fox behind the host's bridge, routed out through the host with ip_forward off: the drop is
+    explained at the host's routing decision, not as a packet that vanished after BRIDGE-INPUT."""
+    from lab.tracer import run_trace
+
+    for line in FWD_LAB.strip().splitlines():
+        r = lab.run(line)
+        assert r.ok, (line, r.error)
+    path = run_trace(lab.backend, "fox icmp 203.0.113.2")
+    drop = path.dropped_at
+    assert path.outcome == "dropped" and drop is not None and drop.ns == ""
+    assert "ip_forward is off" in drop.explanation and "(fix: sysctl -w net.ipv4.ip_forward=1)" in drop.explanation
+
+
+FWD_LAB = """
+ip netns add fox
+ip netns add outside
+ip link add vnet-animals type bridge
+ip addr add 192.168.202.1/24 dev vnet-animals
+ip link set vnet-animals up
+ip link add veth-fox netns fox type veth peer name veth-fox-br
+ip link set veth-fox-br master vnet-animals
+ip link set veth-fox-br up
+fox ip addr add 192.168.202.11/24 dev veth-fox
+fox ip link set veth-fox up
+fox ip route add default via 192.168.202.1
+ip link add eth-out type veth peer name eth0 netns outside
+ip addr add 203.0.113.1/24 dev eth-out
+ip link set eth-out up
+outside ip addr add 203.0.113.2/24 dev eth0
+outside ip link set eth0 up
+"""

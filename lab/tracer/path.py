@@ -811,19 +811,20 @@ class Builder:
         if hint:
             return self.add(**{**base, "explanation": f"The packet vanishes after {hook_label(last).upper()} in "
                                                       f"{nsname(ns)}{hint}."})
-        if last.family == "ip" and hook == "prerouting" or (last.family == "bridge" and hook == "prerouting"):
+        # after IP PREROUTING (or the bridge handing it up to its own IP stack) comes the routing decision
+        if last.family == "ip" and hook == "prerouting" or (last.family == "bridge" and hook in ("prerouting", "input")):
             pre = [x for x in evs if x.family == "ip" and x.hook == "prerouting"]
             e = pre[-1] if pre else last
             info, err = k.route(ns, e.pkt.dst, e.pkt.src, e.iif)
             dev = k.ifname(ns, e.iif)
             if err == errno.ENETUNREACH:
-                msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped after PREROUTING (no route to host)."
+                msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
             elif err == errno.EHOSTUNREACH:
                 fwd = k.sysctl(ns, "net.ipv4.ip_forward")
                 fdev = k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") if dev else None
                 if fwd == "0" or fdev == "0":
                     msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
-                           f"drops this one for {e.pkt.dst} (fix: {nsname(ns)} sysctl -w net.ipv4.ip_forward=1).")
+                           f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
                 else:
                     msg = f"{nsname(ns)}'s route to {e.pkt.dst} is unreachable/prohibit: dropped (no route to host)."
             elif err == errno.EXDEV:
