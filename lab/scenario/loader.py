@@ -58,8 +58,9 @@ def load(ref: str) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise LabError(f"cannot read {p}: {e}") from None
-    shown = os.path.relpath(p) if not str(p).startswith("..") else str(p)
-    return load_text(text, shown if not shown.startswith("../..") else str(p), p.stem)
+    rel = os.path.relpath(p)
+    shown = rel if not rel.startswith("..") else str(p.resolve())  # short inside the cwd, absolute outside
+    return load_text(text, shown, p.stem)
 
 
 def load_all() -> list[tuple[Path, Scenario | ScenarioError]]:
