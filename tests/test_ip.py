@@ -293,3 +293,24 @@ def test_ip_rule_add_show_del(lab):
     assert "1000:\tfrom 10.8.0.0/16 lookup 100" in lab.run("ip rule").output
     run_ok(lab, "ip rule del priority 1000")
     assert "10.8.0.0/16" not in kernel(None, "ip", "rule")
+
+
+def test_commands_from_other_threads_hit_the_right_namespace(lab):
+    """The TUI runs commands in worker threads: `ip -n red ...` there must act in red, not the top
+    namespace (pyroute2 opens a socket per thread, in that thread's namespace)."""
+    import threading
+
+    run_ok(lab, "ip netns add red", "ip -n red link add v0 type veth peer name v1", "ip link add topdev type bridge",
+           "ip -n red route show")  # a pyroute2 socket for red now exists in this thread
+    out: dict = {}
+
+    def worker():
+        out["links"] = lab.run("ip -n red -br link").output
+        out["route"] = lab.run("ip -n red route add blackhole 10.9.0.0/16")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert "v0" in out["links"] and "topdev" not in out["links"]
+    assert out["route"].ok
+    assert [r["dst"] for r in routes("red")] == ["10.9.0.0/16"] and routes(None) == []

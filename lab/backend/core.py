@@ -41,7 +41,8 @@ class Backend:
     def __init__(self, host: bool = False, journal: Journal | None = None):
         self.host = host
         self.journal = journal or (Journal() if host else None)
-        self._socks: dict[str, object] = {}
+        self._socks: dict[str, object] = {}          # fast-path rtnl sockets, by namespace
+        self._ipr: dict[tuple[int, str], object] = {}  # pyroute2 sockets, by (thread, namespace)
         self.lock = threading.RLock()
         self.listeners: list[Callable[[object], None]] = []
 
@@ -57,18 +58,29 @@ class Backend:
                            f"Create it first: ip netns add {ns}")
 
     def ipr(self, ns: str | None):
-        """The cached IPRoute socket bound inside `ns` (None = top)."""
-        key = ns or ""
+        """The calling thread's cached IPRoute socket bound inside `ns` (None = top).
+
+        One per thread: pyroute2's sync API opens a new socket on first use in each thread, in that
+        thread's namespace, so a socket shared across threads would silently talk to the wrong one.
+        """
+        key = (threading.get_ident(), ns or "")
         with self.lock:
-            s = self._socks.get(key)
+            s = self._ipr.get(key)
             if s is None:
                 self.require_ns(ns)
+                self._prune_dead_threads()
                 from pyroute2 import IPRoute
 
                 with nsutil.in_netns(ns):
                     s = IPRoute()
-                self._socks[key] = s
+                    s.get_links(1)  # first request now, so the socket is made inside the namespace
+                self._ipr[key] = s
             return s
+
+    def _prune_dead_threads(self) -> None:
+        alive = {t.ident for t in threading.enumerate()}
+        for key in [k for k in self._ipr if k[0] not in alive]:
+            _close(self._ipr.pop(key))
 
     def rtnl(self, ns: str | None):
         """The cached fast-path rtnetlink socket (lab.backend.rtnl.Rtnl) bound inside `ns`."""
@@ -86,19 +98,18 @@ class Backend:
 
     def forget_ns(self, ns: str) -> None:
         with self.lock:
-            for key in (ns, "\0rtnl:" + ns):
-                s = self._socks.pop(key, None)
-                if s is not None:
-                    try:
-                        s.close()
-                    except Exception:  # noqa: BLE001
-                        pass
+            for key in [k for k in self._ipr if k[1] == ns]:
+                _close(self._ipr.pop(key))
+            s = self._socks.pop("\0rtnl:" + ns, None)
+            if s is not None:
+                _close(s)
 
     def close(self) -> None:
         with self.lock:
-            for k in list(self._socks):
-                if not k.startswith("\0rtnl:"):
-                    self.forget_ns(k)
+            for key in list(self._ipr):
+                _close(self._ipr.pop(key))
+            for key in list(self._socks):
+                _close(self._socks.pop(key))
 
     # ---- helpers for family modules ---------------------------------------------------------------
     def run_cmd(self, ns: str | None, argv: list[str], input: str | None = None,
@@ -189,6 +200,13 @@ class Backend:
         from lab.backend import state
 
         return state.snapshot(self, namespaces, extras)
+
+
+def _close(sock) -> None:
+    try:
+        sock.close()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 _PKG = {"iptables": "iptables", "iptables-nft": "iptables", "nft": "nftables", "conntrack": "conntrack",

@@ -18,7 +18,7 @@ from textual.css.query import NoMatches
 
 from lab.backend.watch import Watcher
 from lab.ui.history import History
-from lab.ui.messages import CommandDone, StateUpdated
+from lab.ui.messages import CommandDone, StateUpdated, TraceDone
 from lab.ui.palette import lab_commands
 from lab.ui.screens.help import HelpScreen
 from lab.ui.screens.main import MainScreen
@@ -184,7 +184,33 @@ class LabApp(App):
         if isinstance(op, ExecOp) and op.argv and os.path.basename(op.argv[0]) in SHELLS:
             self.open_shell(op.ns, op.argv)
             return
+        from lab.commands.trace import TraceOp
+
+        if isinstance(op, TraceOp) and not op.json and not op.pcap:
+            self._trace_worker(line, op)   # shown in the trace view, not as text
+            return
         self._run_worker(line)
+
+    @work(thread=True, group="commands")
+    def _trace_worker(self, line: str, op) -> None:
+        from lab.errors import LabError
+        from lab.tracer import run_trace
+
+        try:
+            self.post_message(TraceDone(line, path=run_trace(self.engine.backend, op.spec)))
+        except LabError as e:
+            self.post_message(TraceDone(line, error=str(e)))
+        except Exception as e:  # noqa: BLE001  (never a traceback in the dashboard)
+            self.post_message(TraceDone(line, error=f"internal error: {type(e).__name__}: {e}"))
+
+    def on_trace_done(self, msg: TraceDone) -> None:
+        from lab.ui.screens.trace import TraceScreen
+
+        if msg.error is not None:
+            self.output.error(msg.error, self.lab_theme)
+            return
+        self.output.output(f"{msg.path.outcome}: {msg.path.summary}  (trace view: n/p step, space play, esc back)")
+        self.push_screen(TraceScreen(msg.path, self.lab_theme))
 
     @work(thread=True, group="commands")
     def _run_worker(self, line: str) -> None:

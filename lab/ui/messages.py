@@ -19,3 +19,13 @@ class CommandDone(Message):
         super().__init__()
         self.result = result
         self.elapsed = elapsed
+
+
+class TraceDone(Message):
+    """A `trace` typed in the command bar finished in its worker (a TracePath, or an error text)."""
+
+    def __init__(self, line: str, path=None, error: str | None = None) -> None:
+        super().__init__()
+        self.line = line
+        self.path = path
+        self.error = error

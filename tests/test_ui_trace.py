@@ -1,0 +1,87 @@
+"""The trace view: `trace ...` typed in the command bar opens a step-through timeline with the
+netfilter flow diagram of each namespace (traversed hooks lit, NAT and drops marked) and the headers at
+each step, on the real kernel."""
+from __future__ import annotations
+
+from lab.ui.screens.trace import TraceScreen
+from tests.conftest import run_ok
+from tests.test_ui_support import run_ui, screen_text, wait_for
+
+FOX_BEAR_OUT = [
+    "ip netns add fox", "ip netns add outside",
+    "ip link add vnet-animals type bridge", "ip addr add 192.168.202.1/24 dev vnet-animals",
+    "ip link set vnet-animals up",
+    "ip link add veth-fox netns fox type veth peer name veth-fox-br",
+    "ip link set veth-fox-br master vnet-animals", "ip link set veth-fox-br up",
+    "fox ip addr add 192.168.202.11/24 dev veth-fox", "fox ip link set veth-fox up",
+    "fox ip route add default via 192.168.202.1",
+    "ip link add eth-out type veth peer name eth0 netns outside", "ip addr add 203.0.113.1/24 dev eth-out",
+    "ip link set eth-out up", "outside ip addr add 203.0.113.2/24 dev eth0", "outside ip link set eth0 up",
+    "sysctl -w net.ipv4.ip_forward=1",
+]
+
+
+async def _trace(app, pilot, line: str) -> TraceScreen:
+    await pilot.press("ctrl+l")
+    app.main.query_one("#command-input").value = line
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), timeout=15, what="the trace view")
+    await pilot.pause(0.1)
+    return app.screen
+
+
+def test_trace_view_shows_nat_and_steps_through(lab):
+    run_ok(lab, *FOX_BEAR_OUT, "iptables -t nat -A POSTROUTING -s 192.168.202.0/24 -j MASQUERADE")
+
+    async def body(app, pilot):
+        scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
+        assert scr.path.outcome == "answered"
+        text = screen_text(app)
+        assert "trace fox icmp 203.0.113.2" in text and "answered" in text
+        assert "[fox]" in text and "PREROUTING" in text and "POSTROUTING" in text
+        # step to the MASQUERADE hop: the headers show before/after and the diagram marks NAT
+        nat_i = next(i for i, h in enumerate(scr.path.hops) if h.verdict == "masquerade")
+        for _ in range(nat_i):
+            await pilot.press("n")
+        await pilot.pause(0.05)
+        assert scr.index == nat_i
+        text = screen_text(app)
+        assert "before" in text and "after" in text and "203.0.113.1" in text and "NAT" in text
+        assert "-A POSTROUTING -s 192.168.202.0/24 -j MASQUERADE" in text
+        await pilot.press("p")
+        assert scr.index == nat_i - 1
+        await pilot.press("r")
+        assert scr.path.hops[scr.index].direction == "reply"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, TraceScreen), what="back to the dashboard")
+        assert "answered" in "\n".join(app.output.plain_lines)
+
+    run_ui(lab, body, size=(170, 45))
+
+
+def test_trace_view_marks_the_drop(lab):
+    run_ok(lab, *FOX_BEAR_OUT, "iptables -A FORWARD -d 203.0.113.0/24 -j DROP")
+
+    async def body(app, pilot):
+        scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
+        assert scr.path.outcome == "dropped"
+        drop_i = next(i for i, h in enumerate(scr.path.hops) if h.kind == "drop" or h.verdict == "drop")
+        scr.action_step(drop_i - scr.index)
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "✗" in text and "-A FORWARD -d 203.0.113.0/24 -j DROP" in text
+
+    run_ui(lab, body, size=(170, 45))
+
+
+def test_trace_errors_stay_in_the_command_bar(lab):
+    run_ok(lab, "ip netns add fox")
+
+    async def body(app, pilot):
+        await pilot.press("ctrl+l")
+        app.main.query_one("#command-input").value = "trace fxo icmp 10.0.0.1"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("fxo" in l for l in app.output.plain_lines), what="the error")
+        assert not isinstance(app.screen, TraceScreen)
+
+    run_ui(lab, body)
