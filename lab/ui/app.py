@@ -40,11 +40,23 @@ class LabApp(App):
         Binding("ctrl+o", "shell", "Shell in namespace", priority=True),
         Binding("ctrl+t", "next_theme", "Theme", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+n", "scenario('next')", "Next step", show=False, priority=True),
+        Binding("ctrl+b", "scenario('prev')", "Previous step", show=False, priority=True),
+        Binding("ctrl+r", "scenario('replay')", "Replay step", show=False, priority=True),
+        Binding("ctrl+k", "scenario('check')", "Check", show=False, priority=True),
+        Binding("ctrl+g", "scenario('hint')", "Hint", show=False, priority=True),
+        Binding("ctrl+s", "scenario('solve')", "Solution", show=False, priority=True),
+        Binding("ctrl+a", "scenario('toggle_auto')", "Auto-play", show=False, priority=True),
+        Binding("ctrl+right", "scenario('faster', 0.7)", "Faster", show=False, priority=True),
+        Binding("ctrl+left", "scenario('faster', 1.4)", "Slower", show=False, priority=True),
     ]
 
-    def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0):
+    def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0,
+                 scenario=None, type_delay: float = 0.012):
         super().__init__()
         self.engine = engine
+        self.scenario = scenario
+        self.type_delay = type_delay
         self.lab_theme: LabTheme = load_theme(theme)
         self._lab_themes: dict[str, LabTheme] = {}
         self.view = LabView()
@@ -66,6 +78,26 @@ class LabApp(App):
             self.watcher.want(set(), (), False)
             self.watcher.start()
         self.set_interval(0.5, self.visibility_changed)
+        if self.scenario is not None:
+            self.call_after_refresh(self.start_scenario, self.scenario)
+
+    def start_scenario(self, scenario) -> None:
+        """Dock the scenario player beside the panes and start at step 1."""
+        from lab.ui.widgets.player import PlayerPane
+
+        main = self.main
+        if main is None:
+            return
+        for old in main.query(PlayerPane):
+            old.remove()
+        main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay))
+
+    def action_scenario(self, what: str, *args) -> None:
+        from lab.ui.widgets.player import PlayerPane
+
+        panes = list(self.main.query(PlayerPane)) if self.main is not None else []
+        if panes:
+            getattr(panes[0], what)(*args)
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -311,15 +343,17 @@ class LabApp(App):
             self.output.clear()
 
 
-def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0) -> LabApp:
-    """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme)."""
-    return LabApp(engine, theme=theme, watch=watch, period=period)
+def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,
+             type_delay: float = 0.012) -> LabApp:
+    """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme); with a
+    scenario (lab.scenario.schema.Scenario) the player pane opens beside the panes."""
+    return LabApp(engine, theme=theme, watch=watch, period=period, scenario=scenario, type_delay=type_delay)
 
 
-def run_app(engine, theme: str | None = None) -> int:
+def run_app(engine, theme: str | None = None, scenario=None) -> int:
     """Run the dashboard in this terminal until the user quits. Returns the exit status."""
     try:
-        app = make_app(engine, theme=theme)
+        app = make_app(engine, theme=theme, scenario=scenario)
     except ThemeError as e:
         print(f"lab: {e}", file=sys.stderr)
         return 2
