@@ -49,6 +49,43 @@ class ShowOpts:
     pretty: bool = False
 
 
+IGNORED_OPTIONS = ("color", "colour", "oneline", "human-readable", "iec", "raw", "graph", "timestamp", "ts",
+                   "compressvlans")
+
+
+def global_options(a: "Args", ns: str | None, tool: str) -> tuple[str | None, ShowOpts, str | None]:
+    """Consume the leading options iproute2's tools share (-n NS, -j, -s, -d, -p, -4/-6, ip's -br; display
+    switches that change nothing here are accepted and ignored). Returns (ns, opts, special) where special
+    is "version" for -V and "help" for -h (ip's -h means human-readable, as in iproute2)."""
+    opts: dict = {}
+    special = None
+    while a and a.peek().startswith("-") and a.peek() != "-" and special is None:
+        o = a.next().lstrip("-")
+        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
+            ns = need_ns_name(a.next("a namespace name"))
+        elif o in ("V", "Version"):
+            special = "version"
+        elif o in ("h", "help") and tool != "ip":
+            special = "help"
+        elif tool == "ip" and o in ("br", "bri", "brie", "brief"):
+            opts["brief"] = True
+        elif o in ("4", "6"):
+            opts["family"] = int(o)
+        elif o and "json".startswith(o):
+            opts["json"] = True
+        elif o and ("statistics".startswith(o) or "stats".startswith(o)):
+            opts["stats"] = True
+        elif o and "details".startswith(o):
+            opts["details"] = True
+        elif o and "pretty".startswith(o):
+            opts["pretty"] = True
+        elif o in ("o", "h", "human") or (o and any(x.startswith(o) for x in IGNORED_OPTIONS)):
+            pass
+        else:
+            raise ParseError(f'Option "-{o}" is unknown, try "{tool} -help".')
+    return ns, ShowOpts(**opts), special
+
+
 @dataclass(frozen=True)
 class Context:
     """What a pure parser may know about the lab: names only, for shorthands and did-you-mean."""

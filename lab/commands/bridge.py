@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_ip, need_mac,
-                               need_name, need_ns_name, pick)
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
+                               need_ip, need_mac, need_name, need_ns_name, pick)
 
 OBJECTS = ["link", "fdb", "mdb", "vlan", "monitor", "help"]
 FDB_VERBS = ["add", "append", "delete", "replace", "show", "list", "get", "flush", "help"]
@@ -105,29 +105,11 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
     if head == "brctl":
         return _brctl(Args(argv, "brctl"), ns)
     a = Args(argv, "bridge")
-    opts: dict = {}
-    while a and a.peek().startswith("-") and a.peek() != "-":
-        o = a.next().lstrip("-")
-        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
-            ns = need_ns_name(a.next("a namespace name"))
-        elif o and "json".startswith(o):
-            opts["json"] = True
-        elif o and ("statistics".startswith(o) or "stats".startswith(o)):
-            opts["stats"] = True
-        elif o and "details".startswith(o):
-            opts["details"] = True
-        elif o and "pretty".startswith(o):
-            opts["pretty"] = True
-        elif o and ("color".startswith(o) or "compressvlans".startswith(o) or "oneline".startswith(o)
-                    or "timestamp".startswith(o)):
-            pass
-        elif o in ("h", "help"):
-            return BridgeHelp(ns, text=HELP["bridge"])
-        elif o in ("V", "Version"):
-            return BridgeHelp(ns, text="bridge utility, lab (iproute2-compatible)")
-        else:
-            raise ParseError(f'Option "-{o}" is unknown, try "bridge help".')
-    so = ShowOpts(**opts)
+    ns, so, special = global_options(a, ns, "bridge")
+    if special == "version":
+        return BridgeHelp(ns, text="bridge utility, lab (iproute2-compatible)")
+    if special == "help":
+        return BridgeHelp(ns, text=HELP["bridge"])
     if not a:
         return BridgeHelp(ns, opts=so, text=HELP["bridge"])
     obj = pick(a.next(), OBJECTS, "bridge object", "bridge")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_ip, need_mac,
-                               need_name, need_ns_name, need_prefix, pick)
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
+                               need_ip, need_mac, need_name, need_ns_name, need_prefix, pick)
 
 OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "link",
            "netns", "help"]
@@ -266,34 +266,9 @@ def parse_dev_arg(a: Args) -> str:
 def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
     """Parse the words after `ip`. `parse_argv` parses a nested command (for `ip netns exec`)."""
     a = Args(argv, "ip")
-    opts: dict = {}
-    while a and a.peek().startswith("-") and a.peek() != "-":
-        o = a.next().lstrip("-")
-        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
-            ns = need_ns_name(a.next("a namespace name"))
-        elif o and "json".startswith(o) and o.startswith("j"):
-            opts["json"] = True
-        elif o in ("br", "bri", "brie", "brief"):
-            opts["brief"] = True
-        elif o and "details".startswith(o) and o.startswith("d"):
-            opts["details"] = True
-        elif o and ("statistics".startswith(o) or "stats".startswith(o)) and o.startswith("s"):
-            opts["stats"] = True
-        elif o == "4":
-            opts["family"] = 4
-        elif o == "6":
-            opts["family"] = 6
-        elif o and "pretty".startswith(o) and o.startswith("p"):
-            opts["pretty"] = True
-        elif o and ("color".startswith(o) or "colour".startswith(o)) and o.startswith("c"):
-            pass
-        elif o in ("o", "oneline", "h", "human", "human-readable"):
-            pass
-        elif o in ("V", "Version"):
-            return HelpOp(ns, text="ip utility, lab (iproute2-compatible)")
-        else:
-            raise ParseError(f'Option "-{o}" is unknown, try "ip -help".')
-    so = ShowOpts(**opts)
+    ns, so, special = global_options(a, ns, "ip")
+    if special == "version":
+        return HelpOp(ns, text="ip utility, lab (iproute2-compatible)")
     if not a:
         return HelpOp(ns, opts=so, text=HELP["ip"])
     obj_word = a.next()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, matches, need_name, need_ns_name,
-                               need_prefix, pick)
+from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
+                               need_name, need_ns_name, need_prefix, pick)
 
 TC_H_ROOT = 0xFFFFFFFF
 TC_H_INGRESS = 0xFFFFFFF1     # parent of the ingress/clsact qdisc
@@ -245,29 +245,11 @@ HELP = {
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
     """Parse the words after `tc`."""
     a = Args(argv, "tc")
-    opts: dict = {}
-    while a and a.peek().startswith("-") and a.peek() != "-":
-        o = a.next().lstrip("-")
-        if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
-            ns = need_ns_name(a.next("a namespace name"))
-        elif o and "json".startswith(o):
-            opts["json"] = True
-        elif o and ("statistics".startswith(o) or "stats".startswith(o)):
-            opts["stats"] = True
-        elif o and "details".startswith(o):
-            opts["details"] = True
-        elif o and "pretty".startswith(o):
-            opts["pretty"] = True
-        elif o and ("color".startswith(o) or "colour".startswith(o) or "iec".startswith(o) or "raw".startswith(o)
-                    or "graph".startswith(o) or "timestamp".startswith(o) or "ts".startswith(o)):
-            pass
-        elif o in ("V", "Version"):
-            return TcHelp(ns, text="tc utility, lab (iproute2-compatible)")
-        elif o in ("h", "help"):
-            return TcHelp(ns, text=HELP["tc"])
-        else:
-            raise ParseError(f'Option "-{o}" is unknown, try "tc -help".')
-    so = ShowOpts(**opts)
+    ns, so, special = global_options(a, ns, "tc")
+    if special == "version":
+        return TcHelp(ns, text="tc utility, lab (iproute2-compatible)")
+    if special == "help":
+        return TcHelp(ns, text=HELP["tc"])
     if not a:
         return TcHelp(ns, opts=so, text=HELP["tc"])
     obj = pick(a.next(), OBJECTS, "tc object", "tc")
