@@ -51,8 +51,6 @@ def netns_del(b, op: c.NetnsDel) -> str:
     if not nsutil.netns_exists(op.name):
         raise LabError(f'Cannot remove namespace file "/run/netns/{op.name}": No such file or directory'
                        + did_you_mean(op.name, nsutil.list_netns()))
-    if b.host and b.journal is not None and op.name not in b.journal.created_netns():
-        pass  # allowed: the user asked for it explicitly
     b.forget_ns(op.name)
     nsutil.remove_netns(op.name)
     return ""

@@ -92,7 +92,7 @@ class IptablesOp(Op):
         if self.rulenum is not None:
             a.append(str(self.rulenum))
         a += list(self.spec)
-        if self.command in ("list", "list-rules", "zero") and self.command != "zero":
+        if self.command in ("list", "list-rules"):
             if self.numeric and self.command == "list":
                 a.append("-n")
             if self.verbose:
@@ -313,8 +313,6 @@ def validate_spec(spec: list[str], table: str, chain: str | None) -> str | None:
 
     def arg(n: int = 1) -> list[str]:
         nonlocal i
-        if i + n >= len(spec) + 0 and i + n > len(spec) - 1 + 0:
-            pass
         vals = spec[i + 1:i + 1 + n]
         if len(vals) < n or any(v.startswith("--") for v in vals):
             raise err(f'option "{spec[i]}" requires an argument')
@@ -493,7 +491,5 @@ def _check_target(target: str, table: str, chain: str | None, opts: list[str], p
     if target == "DROP" and table == "nat":
         raise err('The "nat" table is not intended for filtering, the use of DROP is therefore inhibited.',
                   "Filter in the filter table: iptables -A FORWARD ... -j DROP")
-    if target == "REJECT" and table not in ("filter", "security") and False:
-        pass
     if target.startswith("-") or not target:
         raise err(f"Bad target `{target}'")
