@@ -112,15 +112,29 @@ class ReadView:
             self._socks[key] = s
         return s
 
+    def rtnl(self, ns: str | None):
+        """A plain rtnetlink socket in `ns` for the cheap counters refresh."""
+        key = "\0rtnl:" + (ns or "")
+        s = self._socks.get(key)
+        if s is None:
+            from lab.backend.rtnl import Rtnl
+
+            self._backend.require_ns(ns)
+            with nsutil.in_netns(ns):
+                s = Rtnl()
+            self._socks[key] = s
+        return s
+
     def forget_ns(self, ns: str) -> None:
-        s = self._socks.pop(ns or "", None)
-        if s is not None:
-            with contextlib.suppress(Exception):
-                s.close()
+        for key in (ns or "", "\0rtnl:" + (ns or "")):
+            s = self._socks.pop(key, None)
+            if s is not None:
+                with contextlib.suppress(Exception):
+                    s.close()
 
     def close(self) -> None:
         for k in list(self._socks):
-            self.forget_ns(k)
+            self.forget_ns(k.removeprefix("\0rtnl:"))
 
 
 # ---- veth peers across namespaces ----------------------------------------------------------------
@@ -336,7 +350,8 @@ class Watcher:
             if self._want_stats:
                 stats_for = visible
         for ns in stats_for:
-            dirty.setdefault(ns, set()).add("link")
+            if not dirty.get(ns):
+                dirty[ns] = {"stats"}   # counters only: a cheap check first (see _read_core)
         if dirty or removed or extras_for:
             self._publish(dirty, extras_for, removed, t_event)
 
@@ -364,6 +379,12 @@ class Watcher:
     def _read_core(self, ns: str, kinds: set[str], old: NsState | None) -> NsState:
         b, key = self.view, ns or None
         st = old or NsState(name=ns)
+        if kinds == {"stats"} and old is not None:
+            # the once-a-second refresh: one link dump parsed for counters only; re-read only if they moved
+            counters = b.rtnl(key).link_counters()
+            if counters == {l.index: l.stats for l in old.links}:
+                return old
+            kinds = {"link"}
         if "link" in kinds or old is None:
             ls = state.links(b, key)
             # keep peer info until resolve_peers recomputes it
