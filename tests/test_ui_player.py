@@ -65,3 +65,23 @@ def test_exercise_check_is_red_until_fixed(lab):
                        and all(r.ok for r in pane.check_results), timeout=30, what="green after the fix")
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
+
+
+def test_auto_play_advances_at_its_pace(lab):
+    sc = load("01-veth-basics")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+        pane = _pane(app)
+        await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy, timeout=20, what="step 1")
+        pane.pace = 4.0
+        await pilot.press("ctrl+right")   # faster: 4.0 s * 0.7
+        assert abs(pane.pace - 2.8) < 1e-6
+        pane.pace = 0.5
+        await pilot.press("ctrl+a")
+        assert pane.auto and "auto on" in screen_text(app)
+        await wait_for(pilot, lambda: pane.player.index >= 2, timeout=20, what="two steps played by themselves")
+        await pilot.press("ctrl+a")
+        assert not pane.auto
+
+    run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
