@@ -1,12 +1,13 @@
 """The trace view: a packet's path as a step-through timeline (one plain sentence per step), the
-netfilter flow diagram of the namespace the selected step is in (traversed hooks lit, NAT and drops
-marked), and the packet's headers at that step. Keys: n/→ next, p/← previous, space play/pause,
-r reply path, escape back to the dashboard."""
+netfilter flow diagram of every namespace the packet crosses in that direction (traversed hooks lit, NAT
+and drops marked, the step's own hook reversed, its namespace first-marked ▶), and the packet's headers at
+that step (before/after when NAT rewrote them). Keys: n/→ next, p/← previous, space play/pause,
++/- faster/slower, r reply path, home/end first/last, escape back to the dashboard."""
 from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -24,15 +25,20 @@ class TraceScreen(Screen):
         Binding("n,right,j", "step(1)", "Next"),
         Binding("p,left,k", "step(-1)", "Previous"),
         Binding("space", "play", "Play/pause"),
+        Binding("plus,equals_sign", "pace(0.5)", "Faster"),
+        Binding("minus", "pace(2)", "Slower"),
         Binding("r", "reply", "Reply path"),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
         Binding("escape,q", "close", "Back"),
     ]
     DEFAULT_CSS = """
     TraceScreen #trace-title { height: auto; padding: 0 1; }
-    TraceScreen #trace-steps { width: 3fr; height: 1fr; }
-    TraceScreen #trace-right { width: 4fr; }
-    TraceScreen #trace-flow { height: auto; padding: 0 1; border: round $primary; }
+    TraceScreen #trace-steps { width: 1fr; min-width: 36; height: 1fr; }
+    TraceScreen #trace-right { width: 80; }
     TraceScreen #trace-headers { height: auto; padding: 0 1; border: round $secondary; }
+    TraceScreen #trace-flows { height: 1fr; border: round $primary; }
+    TraceScreen #trace-flow { height: auto; padding: 0 1; }
     """
 
     def __init__(self, path: TracePath, theme, pace: float = 1.0):
@@ -52,8 +58,9 @@ class TraceScreen(Screen):
         with Horizontal():
             yield OptionList(*self._options(), id="trace-steps")
             with Vertical(id="trace-right"):
-                yield Static(id="trace-flow")
                 yield Static(id="trace-headers")
+                with VerticalScroll(id="trace-flows"):
+                    yield Static(id="trace-flow")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -70,6 +77,8 @@ class TraceScreen(Screen):
         t.append(f"trace {self.path.spec}  ", "bold")
         t.append(f"{self.path.outcome or '?'}", f"bold {th.color(colour)}")
         t.append(f"  {self.path.summary}\n", "")
+        if self._timer is not None:
+            t.append(f"▶ playing, {self.pace:g} s a step (space pauses, +/- pace)\n", th.color("muted"))
         for w in self.path.warnings:
             t.append(f"⚠ {w}\n", th.color("unknown"))
         return t
@@ -90,18 +99,39 @@ class TraceScreen(Screen):
             out.append(Option(t, id=f"step-{i}"))
         return out
 
+    def namespaces(self, direction: str) -> list[str]:
+        """The namespaces the packet crosses in one direction, in path order."""
+        out: list[str] = []
+        for h in self.hops:
+            if h.direction == direction and h.ns not in out:
+                out.append(h.ns)
+        return out
+
     def show(self, i: int) -> None:
         if not self.hops:
             self.query_one("#trace-flow", Static).update("(no steps)")
             return
         self.index = max(0, min(i, len(self.hops) - 1))
         hop = self.hops[self.index]
-        same = [h for h in self.hops if h.ns == hop.ns and h.direction == hop.direction]
-        label = f"{ns_name(hop.ns)} · {hop.direction} · step {self.index + 1}/{len(self.hops)}"
-        self.query_one("#trace-flow", Static).update(flow_text(label, same, hop, self.lab_theme))
-        head = Text(hop.explanation + "\n\n", "bold")
-        head.append_text(headers_text(hop, self.lab_theme))
+        th = self.lab_theme
+        flows, active_line, line = Text(), 0, 0
+        for ns in self.namespaces(hop.direction):
+            same = [h for h in self.hops if h.ns == ns and h.direction == hop.direction]
+            active = ns == hop.ns
+            if active:
+                active_line = line
+            part = flow_text(f"{ns_name(ns)} · {hop.direction}", same, hop if active else None, th, active=active)
+            part.append("\n")
+            line += part.plain.count("\n")
+            flows.append_text(part)
+        self.query_one("#trace-flow", Static).update(flows)
+        self.query_one("#trace-flows", VerticalScroll).scroll_to(y=active_line, animate=False)
+        head = Text(f"step {self.index + 1}/{len(self.hops)} · {ns_name(hop.ns)} · {hop.direction}\n",
+                    th.color("muted"))
+        head.append(hop.explanation + "\n\n", "bold")
+        head.append_text(headers_text(hop, th))
         self.query_one("#trace-headers", Static).update(head)
+        self.query_one("#trace-title", Static).update(self._title())
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_list.id == "trace-steps" and event.option_index is not None:
@@ -111,6 +141,19 @@ class TraceScreen(Screen):
         steps = self.query_one("#trace-steps", OptionList)
         steps.highlighted = max(0, min(self.index + delta, len(self.hops) - 1))
         self.show(steps.highlighted)
+
+    def action_first(self) -> None:
+        self.action_step(-len(self.hops))
+
+    def action_last(self) -> None:
+        self.action_step(len(self.hops))
+
+    def action_pace(self, factor: float) -> None:
+        self.pace = max(0.1, min(10.0, self.pace * factor))
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = self.set_interval(self.pace, self._tick)
+        self.query_one("#trace-title", Static).update(self._title())
 
     def action_reply(self) -> None:
         for i, h in enumerate(self.hops):
@@ -123,14 +166,18 @@ class TraceScreen(Screen):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-            return
-        self._timer = self.set_interval(self.pace, self._tick)
+        else:
+            if self.index >= len(self.hops) - 1:
+                self.action_first()
+            self._timer = self.set_interval(self.pace, self._tick)
+        self.query_one("#trace-title", Static).update(self._title())
 
     def _tick(self) -> None:
         if self.index >= len(self.hops) - 1:
             if self._timer is not None:
                 self._timer.stop()
                 self._timer = None
+                self.query_one("#trace-title", Static).update(self._title())
             return
         self.action_step(1)
 
