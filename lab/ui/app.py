@@ -81,16 +81,32 @@ class LabApp(App):
         if self.scenario is not None:
             self.call_after_refresh(self.start_scenario, self.scenario)
 
-    def start_scenario(self, scenario) -> None:
-        """Dock the scenario player beside the panes and start at step 1."""
+    async def start_scenario(self, scenario) -> None:
+        """Dock the scenario player beside the panes and start at step 1 (replacing a playing one)."""
         from lab.ui.widgets.player import PlayerPane
 
         main = self.main
         if main is None:
             return
-        for old in main.query(PlayerPane):
-            old.remove()
-        main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay))
+        await main.query(PlayerPane).remove()
+        await main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay))
+
+    def play_scenario(self, ref: str) -> None:
+        """Palette "Play scenario": load a shipped scenario (or a file) and open the player."""
+        from lab.errors import LabError
+        from lab.scenario.loader import load
+
+        try:
+            self.call_later(self.start_scenario, load(ref))
+        except LabError as e:
+            self.output.error(str(e), self.lab_theme)
+
+    def prefill_bar(self, text: str) -> None:
+        self.action_focus_bar()
+        if self.main is not None:
+            bar = self.main.query_one("#command-input")
+            bar.value = text
+            bar.cursor_position = len(text)
 
     def action_scenario(self, what: str, *args) -> None:
         from lab.ui.widgets.player import PlayerPane
@@ -258,6 +274,7 @@ class LabApp(App):
         if not res.ok:
             out.error(res.error or "error", self.lab_theme)
         op = res.op
+        self.action_scenario("learner_ran", res)   # a "your turn" check re-runs after the learner's change
         if op is not None and getattr(op, "mutates", True) and self.watcher is not None:
             self.watcher.refresh([op.ns or ""] if getattr(op, "ns", None) is not None else [""])
 

@@ -1,5 +1,5 @@
 """Command palette entries (Ctrl+P) for the dashboard's main actions: focus the bar, select a namespace,
-open a shell, switch tab or theme, help, clear the output."""
+open a shell, switch tab or theme, trace a packet, play a shipped scenario, help, clear the output."""
 from __future__ import annotations
 
 from functools import partial
@@ -27,5 +27,12 @@ def lab_commands(app) -> Iterable[SystemCommand]:
     for name in available_themes():
         yield SystemCommand(f"Lab theme: {name}", "Colours for up/down, accept/drop, NAT...",
                             partial(app.set_lab_theme, name))
+    yield SystemCommand("Trace a packet", "trace NS PROTO DST[:PORT]: the packet's path hook by hook in the trace view",
+                        partial(app.prefill_bar, "trace "))
+    from lab.scenario.loader import shipped
+
+    for path in shipped():
+        yield SystemCommand(f"Play scenario {path.stem}", "Open the guided scenario player beside the panes",
+                            partial(app.play_scenario, str(path)))
     yield SystemCommand("Help", "Keys and commands (?)", app.action_help)
     yield SystemCommand("Clear output", "Empty the scrollback panel", app.action_clear_output)

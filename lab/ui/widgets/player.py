@@ -111,6 +111,14 @@ class PlayerPane(VerticalScroll):
         if not self.busy:
             self._run(self._check)
 
+    def learner_ran(self, res) -> None:
+        """A command the learner typed finished: at a "your turn" step, check again so the task's
+        check turns green as soon as the fix is in."""
+        op = getattr(res, "op", None)
+        if (not self.busy and res.ok and op is not None and getattr(op, "mutates", False)
+                and self.player.step is not None and self.player.step.task is not None):
+            self._run(self._check)
+
     def hint(self) -> None:
         h = self.player.hint()
         self.hint_lines.append(h or "No more hints for this step.")
