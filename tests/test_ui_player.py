@@ -85,3 +85,43 @@ def test_auto_play_advances_at_its_pace(lab):
         assert not pane.auto
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
+
+
+def test_learner_fix_turns_the_task_green(lab):
+    """At a "your turn" step the learner types the fix in the command bar; the task's check re-runs by
+    itself and turns green."""
+    from tests.test_ui_support import type_command
+
+    sc = load("21-fix-ip-forward")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+        pane = _pane(app)
+        await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy and pane.check_results,
+                       timeout=30, what="step 1")
+        assert pane.player.step.task is not None
+        assert any(not r.ok for r in pane.check_results)
+        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+g")
+        await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "hint 1:" in text and "hint 2:" in text and "Trace it" in text
+        await type_command(pilot, "ip netns exec router sysctl -w net.ipv4.ip_forward=1")
+        await wait_for(pilot, lambda: not pane.busy and pane.check_results
+                       and all(r.ok for r in pane.check_results), timeout=30, what="green after the learner's fix")
+        assert "✗" not in str(app.main.query_one("#player-checks").render())
+
+    run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
+
+
+def test_palette_plays_a_scenario(lab):
+    async def body(app, pilot):
+        from lab.ui.palette import lab_commands
+
+        cmd = next(c for c in lab_commands(app) if c.title == "Play scenario 01-veth-basics")
+        cmd.callback()
+        await wait_for(pilot, lambda: _pane(app) is not None and _pane(app).player.index == 0
+                       and not _pane(app).busy, timeout=20, what="the player started from the palette")
+        assert "Two empty namespaces" in screen_text(app) or "Step 1/" in screen_text(app)
+
+    run_ui(lab, body, size=(170, 45))

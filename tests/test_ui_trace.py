@@ -70,6 +70,11 @@ def test_trace_view_marks_the_drop(lab):
         await pilot.pause(0.05)
         text = screen_text(app)
         assert "✗" in text and "-A FORWARD -d 203.0.113.0/24 -j DROP" in text
+        # the host's diagram marks the FORWARD hook (its filter table) with the drop
+        lines = _flow_lines(app)
+        start = next(i for i, l in enumerate(lines) if l.startswith("▶ host"))
+        assert any("FORWARD ✗" in l for l in lines[start:start + 7])
+        assert not any("INPUT ✗" in l or "POSTROUTING ✗" in l for l in lines)
 
     run_ui(lab, body, size=(170, 45))
 
@@ -83,5 +88,81 @@ def test_trace_errors_stay_in_the_command_bar(lab):
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("fxo" in l for l in app.output.plain_lines), what="the error")
         assert not isinstance(app.screen, TraceScreen)
+
+    run_ui(lab, body)
+
+
+def _flow_lines(app) -> list[str]:
+    return str(app.screen.query_one("#trace-flow").render()).splitlines()
+
+
+def test_trace_view_diagram_per_namespace_and_stepping(lab):
+    """Every namespace on the path gets its diagram; the selected step's namespace is marked ▶ and the
+    sentence and headers follow the step."""
+    run_ok(lab, *FOX_BEAR_OUT)
+    run_ok(lab, "outside ip route add 192.168.202.0/24 via 203.0.113.1")
+
+    async def body(app, pilot):
+        scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
+        assert scr.path.outcome == "answered"
+        heads = [l for l in _flow_lines(app) if "· request" in l]
+        assert [h.strip(" ▶").split(" ·")[0] for h in heads] == ["fox", "host", "outside"]
+        assert heads[0].startswith("▶ fox")
+        # the bridge was crossed in the host: its bridge row is drawn there
+        assert any(l.startswith("bridge:") for l in _flow_lines(app))
+        first = str(scr.query_one("#trace-headers").render())
+        assert "step 1/" in first and "fox sends ICMP echo-request" in first
+        assert "192.168.202.11 → 203.0.113.2" in first
+        host_i = next(i for i, h in enumerate(scr.path.hops) if h.ns == "" and h.hook == "forward")
+        await pilot.press("end")
+        await pilot.press("home")
+        for _ in range(host_i):
+            await pilot.press("n")
+        await pilot.pause(0.05)
+        head = str(scr.query_one("#trace-headers").render())
+        assert f"step {host_i + 1}/" in head and scr.path.hops[host_i].explanation in head
+        assert any(l.startswith("▶ host") for l in _flow_lines(app))
+        # the forwarding namespace's diagram lights FORWARD (its own step, reversed: still in the text)
+        assert "FORWARD" in "\n".join(_flow_lines(app))
+        # play: steps advance by themselves at the pace, space pauses
+        scr.pace = 0.05
+        await pilot.press("space")
+        await wait_for(pilot, lambda: scr.index > host_i + 2, what="play to advance")
+        await pilot.press("space")
+        stopped = scr.index
+        await pilot.pause(0.2)
+        assert scr.index == stopped
+
+    run_ui(lab, body, size=(170, 50))
+
+
+def test_trace_view_routing_drop_ip_forward_off(lab):
+    run_ok(lab, *FOX_BEAR_OUT[:-1], "sysctl -w net.ipv4.ip_forward=0")
+
+    async def body(app, pilot):
+        scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
+        assert scr.path.outcome == "dropped"
+        drop = scr.path.dropped_at
+        assert drop is not None and "ip_forward" in drop.explanation
+        scr.action_step(scr.path.hops.index(drop) - scr.index)
+        await pilot.pause(0.05)
+        assert "ip_forward is off" in str(scr.query_one("#trace-headers").render())
+        # the host's diagram marks the routing decision, not a chain
+        lines = _flow_lines(app)
+        start = next(i for i, l in enumerate(lines) if l.startswith("▶ host"))
+        assert "routing ✗" in lines[start + 1]
+
+    run_ui(lab, body, size=(170, 50))
+
+
+def test_palette_trace_entry_fills_the_bar(lab):
+    async def body(app, pilot):
+        from lab.ui.palette import lab_commands
+
+        titles = {c.title: c for c in lab_commands(app)}
+        assert "Trace a packet" in titles and "Play scenario 03-fox-bear" in titles
+        titles["Trace a packet"].callback()
+        await pilot.pause(0.05)
+        assert app.main.query_one("#command-input").value == "trace "
 
     run_ui(lab, body)
