@@ -166,3 +166,41 @@ def test_palette_trace_entry_fills_the_bar(lab):
         assert app.main.query_one("#command-input").value == "trace "
 
     run_ui(lab, body)
+
+
+# ---- snapshot ------------------------------------------------------------------------------------
+def _fixed_veth_lab(lab):
+    """red/blue on a veth, fixed MACs, static neighbours (no ARP timing), IPv6 off, an INPUT rule in blue."""
+    run_ok(lab, "ip netns add red", "ip netns add blue")
+    for ns in ("red", "blue"):
+        for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
+            lab.backend.sysctl_set(ns, key, "1")
+    run_ok(lab, "ip link add veth-red netns red type veth peer name veth-blue netns blue",
+           "red ip link set veth-red address 02:00:00:00:00:0a",
+           "blue ip link set veth-blue address 02:00:00:00:00:0b",
+           "red ip addr add 10.0.0.1/24 dev veth-red", "blue ip addr add 10.0.0.2/24 dev veth-blue",
+           "red ip link set veth-red up", "blue ip link set veth-blue up",
+           "red ip neigh add 10.0.0.2 lladdr 02:00:00:00:00:0b dev veth-red nud permanent",
+           "blue ip neigh add 10.0.0.1 lladdr 02:00:00:00:00:0a dev veth-blue nud permanent",
+           "blue iptables -A INPUT -p icmp -j ACCEPT")
+
+
+def test_trace_screen_snapshot(lab, snap_compare, monkeypatch, tmp_path):
+    """The trace view of red -> blue on a veth, at blue's INPUT step (fixed IP id: no randomness)."""
+    import lab.tracer.probe as probe
+    from lab.ui.app import make_app
+
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+    monkeypatch.setattr(probe, "pick_ip_ids", lambda count: 4242)
+    _fixed_veth_lab(lab)
+
+    async def run_before(pilot):
+        app = pilot.app
+        await wait_for(pilot, lambda: app.view.loaded, what="first state")
+        scr = await _trace(app, pilot, "trace red icmp 10.0.0.2")
+        assert scr.path.outcome == "answered", scr.path.summary
+        i = next(i for i, h in enumerate(scr.path.hops) if h.ns == "blue" and h.hook == "input" and h.kind == "hook")
+        scr.action_step(i - scr.index)
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(lab, period=3600), terminal_size=(150, 42), run_before=run_before)
