@@ -125,3 +125,16 @@ def test_palette_plays_a_scenario(lab):
         assert "Two empty namespaces" in screen_text(app) or "Step 1/" in screen_text(app)
 
     run_ui(lab, body, size=(170, 45))
+
+
+def test_start_at_a_step_rebuilds_up_to_it(lab):
+    """`lab play FILE --step 2` in the TUI: the lab is rebuilt through step 1, then step 2 runs."""
+    sc = load("01-veth-basics")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: _pane(app).player.index == 1 and not _pane(app).busy
+                       and "A virtual cable" in screen_text(app), timeout=20, what="step 2")
+        assert "Step 2/" in screen_text(app)
+        assert "veth-red" in kernel("red", "ip", "-br", "link")
+
+    run_ui(lab, body, size=(170, 45), scenario=sc, scenario_step=2, type_delay=0)

@@ -94,7 +94,8 @@ def main(args) -> int:
         except ImportError:
             run_app = None
         if run_app is not None and "scenario" in inspect.signature(run_app).parameters:
-            rc = run_app(engine, theme=getattr(args, "theme", None), scenario=sc)
+            kw = {"scenario_step": ns.step} if "scenario_step" in inspect.signature(run_app).parameters else {}
+            rc = run_app(engine, theme=getattr(args, "theme", None), scenario=sc, **kw)
             _export(engine, ns)
             return rc
     rc = TextPlayer(sc, engine).run(ns.step)

@@ -52,8 +52,9 @@ class LabApp(App):
     ]
 
     def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0,
-                 scenario=None, type_delay: float = 0.012):
+                 scenario=None, type_delay: float = 0.012, scenario_step: int | None = None):
         super().__init__()
+        self.scenario_step = scenario_step
         self.engine = engine
         self.scenario = scenario
         self.type_delay = type_delay
@@ -79,9 +80,9 @@ class LabApp(App):
             self.watcher.start()
         self.set_interval(0.5, self.visibility_changed)
         if self.scenario is not None:
-            self.call_after_refresh(self.start_scenario, self.scenario)
+            self.call_after_refresh(self.start_scenario, self.scenario, self.scenario_step)
 
-    async def start_scenario(self, scenario) -> None:
+    async def start_scenario(self, scenario, step: int | None = None) -> None:
         """Dock the scenario player beside the panes and start at step 1 (replacing a playing one)."""
         from lab.ui.widgets.player import PlayerPane
 
@@ -89,7 +90,8 @@ class LabApp(App):
         if main is None:
             return
         await main.query(PlayerPane).remove()
-        await main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay))
+        await main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay,
+                                    start_step=step))
 
     def play_scenario(self, ref: str) -> None:
         """Palette "Play scenario": load a shipped scenario (or a file) and open the player."""
@@ -361,16 +363,17 @@ class LabApp(App):
 
 
 def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,
-             type_delay: float = 0.012) -> LabApp:
+             type_delay: float = 0.012, scenario_step: int | None = None) -> LabApp:
     """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme); with a
     scenario (lab.scenario.schema.Scenario) the player pane opens beside the panes."""
-    return LabApp(engine, theme=theme, watch=watch, period=period, scenario=scenario, type_delay=type_delay)
+    return LabApp(engine, theme=theme, watch=watch, period=period, scenario=scenario, type_delay=type_delay,
+                  scenario_step=scenario_step)
 
 
-def run_app(engine, theme: str | None = None, scenario=None) -> int:
+def run_app(engine, theme: str | None = None, scenario=None, scenario_step: int | None = None) -> int:
     """Run the dashboard in this terminal until the user quits. Returns the exit status."""
     try:
-        app = make_app(engine, theme=theme, scenario=scenario)
+        app = make_app(engine, theme=theme, scenario=scenario, scenario_step=scenario_step)
     except ThemeError as e:
         print(f"lab: {e}", file=sys.stderr)
         return 2

@@ -35,7 +35,8 @@ class PlayerPane(VerticalScroll):
     PlayerPane #player-hint { margin-top: 1; color: $warning; }
     """
 
-    def __init__(self, scenario, engine, theme, pace: float = 4.0, type_delay: float = 0.012):
+    def __init__(self, scenario, engine, theme, pace: float = 4.0, type_delay: float = 0.012,
+                 start_step: int | None = None):
         super().__init__(id="player")
         self.scenario = scenario
         self.engine = engine
@@ -49,6 +50,7 @@ class PlayerPane(VerticalScroll):
         self._auto_timer = None
         self.check_results: list = []
         self.hint_lines: list[str] = []
+        self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
 
     def compose(self):
         yield Static(id="player-title")
@@ -58,7 +60,10 @@ class PlayerPane(VerticalScroll):
 
     def on_mount(self) -> None:
         self.show_step()
-        self._run(lambda: (self.player.start(runner=self.engine.run), self.player.next(), self._check()))
+        if self.start_step and self.start_step > 1:
+            self._run(lambda: (self.player.goto(self.start_step - 1), self._check()))
+        else:
+            self._run(lambda: (self.player.start(runner=self.engine.run), self.player.next(), self._check()))
 
     # ---- worker side --------------------------------------------------------------------------------
     def _typed_runner(self, line: str):
