@@ -12,7 +12,8 @@ from textual.widgets import Static
 EXAMPLES = ["ip netns add red", "ip link add veth-red type veth peer name veth-blue",
             "ip link set veth-red netns red", "ip -n red addr add 10.0.0.1/24 dev veth-red",
             "ip -n red link set veth-red up", "red ping -c1 10.0.0.2", "ip netns exec red bash",
-            "iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -j MASQUERADE", "sysctl -w net.ipv4.ip_forward=1"]
+            "iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -j MASQUERADE", "sysctl -w net.ipv4.ip_forward=1",
+            "trace red icmp 10.0.0.2", "trace red tcp 10.0.0.2:80 --flags S"]
 
 
 def bindings_of(*classes) -> list[tuple[str, str]]:
@@ -41,6 +42,12 @@ def help_renderable(app) -> Table:
     grid.add_column()
     grid.add_row(Text("Keys", style="bold underline"), "")
     for key, desc in bindings_of(type(app), MainScreen, CommandInput):
+        grid.add_row(app.get_key_display(Binding(key, "")), desc)
+    from lab.ui.screens.trace import TraceScreen
+
+    grid.add_row("", "")
+    grid.add_row(Text("Trace view", style="bold underline"), Text("(opens when you run trace ... in the bar)"))
+    for key, desc in bindings_of(TraceScreen):
         grid.add_row(app.get_key_display(Binding(key, "")), desc)
     grid.add_row("", "")
     grid.add_row(Text("Commands", style="bold underline"), Text("(type them in the command bar; Tab completes)"))
