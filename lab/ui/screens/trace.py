@@ -99,11 +99,11 @@ class TraceScreen(Screen):
             out.append(Option(t, id=f"step-{i}"))
         return out
 
-    def namespaces(self, direction: str) -> list[str]:
-        """The namespaces the packet crosses in one direction, in path order."""
+    def namespaces(self, direction: str, probe: int = 0) -> list[str]:
+        """The namespaces the packet (probe N of --count) crosses in one direction, in path order."""
         out: list[str] = []
         for h in self.hops:
-            if h.direction == direction and h.ns not in out:
+            if h.direction == direction and h.probe == probe and h.ns not in out:
                 out.append(h.ns)
         return out
 
@@ -115,8 +115,8 @@ class TraceScreen(Screen):
         hop = self.hops[self.index]
         th = self.lab_theme
         flows, active_line, line = Text(), 0, 0
-        for ns in self.namespaces(hop.direction):
-            same = [h for h in self.hops if h.ns == ns and h.direction == hop.direction]
+        for ns in self.namespaces(hop.direction, hop.probe):
+            same = [h for h in self.hops if h.ns == ns and h.direction == hop.direction and h.probe == hop.probe]
             active = ns == hop.ns
             if active:
                 active_line = line
@@ -126,7 +126,8 @@ class TraceScreen(Screen):
             flows.append_text(part)
         self.query_one("#trace-flow", Static).update(flows)
         self.query_one("#trace-flows", VerticalScroll).scroll_to(y=active_line, animate=False)
-        head = Text(f"step {self.index + 1}/{len(self.hops)} · {ns_name(hop.ns)} · {hop.direction}\n",
+        probe = f" · probe {hop.probe + 1}" if any(h.probe for h in self.hops) else ""
+        head = Text(f"step {self.index + 1}/{len(self.hops)} · {ns_name(hop.ns)} · {hop.direction}{probe}\n",
                     th.color("muted"))
         head.append(hop.explanation + "\n\n", "bold")
         head.append_text(headers_text(hop, th))
