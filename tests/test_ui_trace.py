@@ -204,3 +204,34 @@ def test_trace_screen_snapshot(lab, snap_compare, monkeypatch, tmp_path):
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(lab, period=3600), terminal_size=(150, 42), run_before=run_before)
+
+
+def test_trace_view_follows_the_theme(lab):
+    _fixed_veth_lab(lab)
+    run_ok(lab, "red iptables -A OUTPUT -p icmp -j DROP")
+
+    async def body(app, pilot):
+        scr = await _trace(app, pilot, "trace red icmp 10.0.0.2")
+        assert scr.path.outcome == "dropped"
+        scr.action_step(len(scr.hops))
+        await pilot.pause(0.05)
+
+        from rich.color import Color
+        from rich.style import Style
+
+        def drop_colour():
+            t = scr.query_one("#trace-flow").render()
+            style = next(sp.style for sp in t.spans if "✗" in t.plain[sp.start:sp.end])
+            return Style.parse(str(style)).color.get_truecolor()
+
+        def meaning(name: str):
+            return Color.parse(app.lab_theme.color(name)).get_truecolor()
+        colour = meaning("drop")
+        assert drop_colour() == colour
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, type(scr)) and meaning("drop") != colour
+        assert drop_colour() == meaning("drop")
+        assert scr.index == len(scr.hops) - 1
+
+    run_ui(lab, body, size=(170, 50))

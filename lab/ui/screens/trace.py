@@ -44,10 +44,18 @@ class TraceScreen(Screen):
     def __init__(self, path: TracePath, theme, pace: float = 1.0):
         super().__init__()
         self.path = path
-        self.lab_theme = theme
+        self._theme = theme
         self.pace = pace
         self.index = 0
         self._timer = None
+
+    @property
+    def lab_theme(self):
+        """The app's current meaning colours (follows ctrl+t), else the one given."""
+        try:
+            return getattr(self.app, "lab_theme", None) or self._theme
+        except Exception:  # noqa: BLE001  (not attached yet)
+            return self._theme
 
     @property
     def hops(self) -> tuple[Hop, ...]:
@@ -64,6 +72,7 @@ class TraceScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self.call_after_refresh(self.redraw))
         steps = self.query_one("#trace-steps", OptionList)
         steps.focus()
         if self.hops:
@@ -98,6 +107,15 @@ class TraceScreen(Screen):
             t.append(h.explanation or f"{h.kind} {h.hook}", style)
             out.append(Option(t, id=f"step-{i}"))
         return out
+
+    def redraw(self) -> None:
+        """Everything again in the current theme's colours (after ctrl+t)."""
+        steps = self.query_one("#trace-steps", OptionList)
+        steps.clear_options()
+        steps.add_options(self._options())
+        if self.hops:
+            steps.highlighted = self.index
+        self.show(self.index)
 
     def namespaces(self, direction: str, probe: int = 0) -> list[str]:
         """The namespaces the packet (probe N of --count) crosses in one direction, in path order."""
