@@ -57,9 +57,9 @@ def test_exercise_check_is_red_until_fixed(lab):
             i = pane.player.index
             await wait_for(pilot, lambda: not pane.busy and pane.player.index >= i, timeout=30, what="next")
         assert pane.player.step.task is not None
-        await wait_for(pilot, lambda: "Your turn" in screen_text(app), what="the task shown")
         assert any(r.status == "fail" for r in pane.check_results), "the exercise starts broken"
-        assert "✗" in screen_text(app) and "Your turn" in screen_text(app)
+        await wait_for(pilot, lambda: "Your turn" in screen_text(app) and "✗" in screen_text(app),
+                       what="the task and its red check shown")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not pane.busy and pane.check_results
                        and all(r.ok for r in pane.check_results), timeout=30, what="green after the fix")
@@ -109,7 +109,8 @@ def test_learner_fix_turns_the_task_green(lab):
         await type_command(pilot, "ip netns exec router sysctl -w net.ipv4.ip_forward=1")
         await wait_for(pilot, lambda: not pane.busy and pane.check_results
                        and all(r.ok for r in pane.check_results), timeout=30, what="green after the learner's fix")
-        assert "✗" not in str(app.main.query_one("#player-checks").render())
+        await wait_for(pilot, lambda: "✗" not in str(app.main.query_one("#player-checks").render())
+                       and "✓" in str(app.main.query_one("#player-checks").render()), what="the checks drawn green")
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
 

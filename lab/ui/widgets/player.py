@@ -40,7 +40,7 @@ class PlayerPane(VerticalScroll):
         super().__init__(id="player")
         self.scenario = scenario
         self.engine = engine
-        self.lab_theme = theme
+        self._theme = theme
         self.pace = pace
         self.type_delay = type_delay
         self.player = Player(scenario, engine, runner=self._typed_runner,
@@ -52,6 +52,14 @@ class PlayerPane(VerticalScroll):
         self.hint_lines: list[str] = []
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
 
+    @property
+    def lab_theme(self):
+        """The app's current meaning colours (follows ctrl+t), else the one given."""
+        try:
+            return getattr(self.app, "lab_theme", None) or self._theme
+        except Exception:  # noqa: BLE001  (not attached yet)
+            return self._theme
+
     def compose(self):
         yield Static(id="player-title")
         yield Markdown(id="player-narration")
@@ -59,6 +67,7 @@ class PlayerPane(VerticalScroll):
         yield Static(id="player-hint")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self.call_after_refresh(self.show_step))
         self.show_step()
         if self.start_step and self.start_step > 1:
             self._run(lambda: (self.player.goto(self.start_step - 1), self._check()))
