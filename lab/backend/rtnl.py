@@ -117,6 +117,13 @@ class Rtnl:
                 off += (ln + 3) & ~3
         return out
 
+    def links(self, ns: str | None = None) -> list:
+        """Every link as lab.model.Link, sorted by ifindex, from one dump parsed by hand: the same
+        objects lab.backend.state.links builds with pyroute2, ~30x cheaper (the dashboard re-reads a
+        namespace's links on each link event; the top namespace of a 100-namespace lab has 100+)."""
+        msgs = self.dump(RTM_GETLINK, ifinfo())
+        return parse_links(ns, msgs)
+
     # ---- links ------------------------------------------------------------------------------------
     def link_index(self, name: str) -> int:
         """ifindex by name (one RTM_GETLINK); NetlinkError(19) if absent."""
@@ -187,3 +194,85 @@ class Rtnl:
             body += sattr(IFA_LABEL, label)
         flags = NLM_F_CREATE | (0x100 if replace else NLM_F_EXCL)  # NLM_F_REPLACE = 0x100
         self.request(RTM_NEWADDR, flags, body)
+
+
+# ---- parsing link messages (RTM_NEWLINK payloads) -----------------------------------------------------
+_IFLA_BROADCAST, _IFLA_LINK, _IFLA_QDISC, _IFLA_STATS, _IFLA_TXQLEN, _IFLA_OPERSTATE = 2, 5, 6, 7, 13, 16
+_IFLA_LINK_NETNSID = 37
+_VXLAN_ID, _VXLAN_GROUP, _VXLAN_LOCAL, _VXLAN_PORT, _VLAN_ID = 1, 2, 4, 15, 1
+
+
+def _attrs(buf: bytes, off: int, end: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while off + 4 <= end:
+        ln, kind = struct.unpack_from("=HH", buf, off)
+        if ln < 4:
+            break
+        out[kind & 0x3FFF] = buf[off + 4: off + ln]   # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+        off += (ln + 3) & ~3
+    return out
+
+
+def _asciiz(b: bytes) -> str:
+    return b.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _hwaddr(b: bytes | None) -> str:
+    return ":".join(f"{x:02x}" for x in b) if b else ""
+
+
+def _u32(b: bytes | None) -> int | None:
+    return struct.unpack_from("=I", b)[0] if b is not None and len(b) >= 4 else None
+
+
+def parse_links(ns: str | None, msgs: list[bytes]) -> list:
+    """RTM_NEWLINK payloads (ifinfomsg + attributes) -> sorted list of lab.model.Link."""
+    from lab.backend.state import ARPHRD, IFF, OPERSTATES
+    from lab.model import Link
+
+    parsed = []
+    for msg in msgs:
+        if len(msg) < 16:
+            continue
+        _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)
+        parsed.append((ifi_type, index, flags, _attrs(msg, 16, len(msg))))
+    names = {index: _asciiz(a[IFLA_IFNAME]) for _t, index, _f, a in parsed if IFLA_IFNAME in a}
+    out = []
+    for ifi_type, index, flags, a in parsed:
+        kind, vx, vlan_id = "", {}, None
+        info = a.get(IFLA_LINKINFO)
+        if info is not None:
+            ia = _attrs(info, 0, len(info))
+            kind = _asciiz(ia[IFLA_INFO_KIND]) if IFLA_INFO_KIND in ia else ""
+            data = ia.get(IFLA_INFO_DATA)
+            if data is not None and kind == "vxlan":
+                d = _attrs(data, 0, len(data))
+                ip4 = lambda k: socket.inet_ntoa(d[k][:4]) if k in d and len(d[k]) >= 4 else None  # noqa: E731
+                vx = {"vxlan_id": _u32(d.get(_VXLAN_ID)), "vxlan_remote": ip4(_VXLAN_GROUP),
+                      "vxlan_local": ip4(_VXLAN_LOCAL),
+                      "vxlan_port": struct.unpack(">H", d[_VXLAN_PORT][:2])[0] if _VXLAN_PORT in d else None}
+            if data is not None and kind == "vlan":
+                d = _attrs(data, 0, len(data))
+                vlan_id = struct.unpack_from("=H", d[_VLAN_ID])[0] if _VLAN_ID in d else None
+        op = a.get(_IFLA_OPERSTATE)
+        operstate = (OPERSTATES[op[0]] if op[0] < len(OPERSTATES) else "UNKNOWN") if op else "UNKNOWN"
+        if IFLA_STATS64 in a and len(a[IFLA_STATS64]) >= 32:
+            rxp, txp, rxb, txb = struct.unpack_from("=QQQQ", a[IFLA_STATS64])
+        elif _IFLA_STATS in a and len(a[_IFLA_STATS]) >= 16:
+            rxp, txp, rxb, txb = struct.unpack_from("=IIII", a[_IFLA_STATS])
+        else:
+            rxp = txp = rxb = txb = 0
+        master = _u32(a.get(IFLA_MASTER))
+        nsid = a.get(_IFLA_LINK_NETNSID)
+        out.append(Link(
+            ns=ns or "", index=index, name=_asciiz(a[IFLA_IFNAME]) if IFLA_IFNAME in a else "", kind=kind,
+            flags=tuple(n for bit, n in IFF if flags & bit), mtu=_u32(a.get(IFLA_MTU)) or 0,
+            mac=_hwaddr(a.get(IFLA_ADDRESS)), brd=_hwaddr(a.get(_IFLA_BROADCAST)),
+            link_type=ARPHRD.get(ifi_type, str(ifi_type)), operstate=operstate,
+            qdisc=_asciiz(a[_IFLA_QDISC]) if _IFLA_QDISC in a else "noop",
+            master=names.get(master) if master else None, master_index=master,
+            link_index=_u32(a.get(_IFLA_LINK)),
+            link_netnsid=struct.unpack_from("=i", nsid)[0] if nsid is not None and len(nsid) >= 4 else None,
+            qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb), **vx))
+    out.sort(key=lambda l: l.index)
+    return out
