@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from textual.widgets import DataTable
+from lab.ui.panes.base import TablePane
 
 from lab.ui.app import make_app
 
 
 def pane_rows(app, pane_id: str) -> list[list[str]]:
     """What a table pane shows, as plain text cells (NS column first)."""
-    t = app.main.query_one(f"#{pane_id}", DataTable)
+    t = app.main.query_one(f"#{pane_id}", TablePane)
     app.main.catch_up(t)   # panes in hidden tabs draw lazily
     return [[str(c.plain if hasattr(c, "plain") else c) for c in t.get_row_at(i)] for i in range(t.row_count)]
 

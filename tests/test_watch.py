@@ -24,3 +24,54 @@ def test_hand_parsed_links_equal_pyroute2(lab):
     vx = next(l for l in b.rtnl(None).links(None) if l.name == "vx42")
     assert (vx.kind, vx.vxlan_id, vx.vxlan_remote, vx.vxlan_local, vx.vxlan_port) == ("vxlan", 42, "10.1.0.2",
                                                                                       "10.1.0.1", 4789)
+
+
+def test_line_table_repaints_only_changed_rows_and_keeps_the_cursor():
+    """The panes' table (lab.ui.widgets.linetable): one changed row re-renders one row; the cursor
+    follows its row key when rows move; keys and clicks move it."""
+    import asyncio
+
+    from textual.app import App
+
+    from lab.ui.widgets.linetable import LineTable
+
+    class T(App):
+        def compose(self):
+            yield LineTable(id="t")
+
+    rows = [(f"k{i}", (f"row{i}", str(i))) for i in range(30)]
+
+    async def main():
+        app = T()
+        async with app.run_test(size=(60, 12)) as pilot:
+            t = app.query_one(LineTable)
+            t.add_columns("NAME", "N")
+            t.set_rows(rows)
+            t.focus()
+            await pilot.pause()
+            cached = set(t._strips)
+            assert cached and 0 in cached
+            changed = list(rows)
+            changed[3] = ("k3", ("row3", "33"))
+            t.set_rows(changed)
+            assert set(t._strips) == cached - {3}, "only the changed row is re-rendered"
+            await pilot.pause()
+            assert t.get_row_at(3)[1] == "33" and 3 in t._strips
+            changed[4] = ("k4", ("row4", "wider"))
+            t.set_rows(changed)                     # a column grows: every row is redrawn
+            assert not t._strips
+            await pilot.pause()
+            await pilot.press("down", "down")
+            assert t.cursor_row == 2
+            t.set_rows([("new", ("first", "0"))] + changed)       # a row inserted above: cursor follows k2
+            assert t.row_key_at(t.cursor_row) == "k2"
+            await pilot.press("end")
+            assert t.cursor_row == 30 and t.scroll_y > 0
+            await pilot.press("home")
+            assert t.cursor_row == 0 and t.scroll_y == 0
+            await pilot.click(LineTable, offset=(2, 4))
+            assert t.cursor_row == 3
+            lines = [t.render_line(y).text for y in range(3)]
+            assert lines[0].split() == ["NAME", "N"] and lines[1].split() == ["first", "0"]
+
+    asyncio.run(main())

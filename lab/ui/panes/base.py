@@ -1,23 +1,21 @@
-"""TablePane: a DataTable that shows rows built from the LabView, redraws only when its rows change,
-keeps the cursor on the same row across redraws, highlights recently changed rows, and says which
-namespaces are on screen (so the watcher refreshes counters only for those).
+"""TablePane: a LineTable (lab.ui.widgets.linetable) that shows rows built from the LabView, repaints
+only the rows that change, keeps the cursor on the same row across redraws, highlights recently changed
+rows, and says which namespaces are on screen (so the watcher refreshes counters only for those).
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from rich.cells import cell_len
 from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 
 from lab.ui.view import LabView, ns_label
+from lab.ui.widgets.linetable import LineTable
 
 Cell = str | Text
 Row = tuple[str, str, tuple[Cell, ...]]   # (row key, namespace, cells without the NS column)
 
 
-class TablePane(DataTable):
+class TablePane(LineTable):
     """Subclasses set TITLE, COLUMNS, FIELDS (NsState fields they show), EXTRA (snapshot extra they
     need, if any), EMPTY, and implement build_rows()."""
 
@@ -28,7 +26,7 @@ class TablePane(DataTable):
     EMPTY = "nothing here"
 
     def __init__(self, **kw) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        super().__init__(**kw)
         self._last: list[tuple[str, tuple]] | None = None
         self._row_ns: list[str] = []
 
@@ -65,47 +63,24 @@ class TablePane(DataTable):
         return True
 
     def _redraw(self, rendered: list[tuple[str, tuple]]) -> None:
-        last = self._last
-        if last is not None and len(last) == len(rendered) and all(a[0] == b[0] for a, b in zip(last, rendered)):
-            # same rows in the same order: touch only the cells that changed
-            columns = self.ordered_columns
-            for i, ((_, cells), (_, old)) in enumerate(zip(rendered, last)):
-                if cells != old:
-                    for j, (c, o) in enumerate(zip(cells, old)):
-                        if c != o:
-                            # widen a column when needed; never re-measure a whole column to shrink it
-                            wider = cell_len(c.plain if isinstance(c, Text) else str(c)) > columns[j].content_width
-                            self.update_cell_at(Coordinate(i, j), c, update_width=wider)
-            self._last = rendered
-            return
-        cur_key = None
-        if self._last and 0 <= self.cursor_row < len(self._last):
-            cur_key = self._last[self.cursor_row][0]
-        scroll_y = self.scroll_y
-        self.clear()
         seen: set[str] = set()
+        rows = []
         for key, cells in rendered:
-            k = key
-            n = 1
+            k, n = key, 1
             while k in seen:  # duplicate keys (e.g. equal rules) stay distinct rows
                 n += 1
                 k = f"{key}#{n}"
             seen.add(k)
-            self.add_row(*cells, key=k)
+            rows.append((k, cells))
+        self.set_rows(rows)
         self._last = rendered
-        if cur_key is not None:
-            for i, (key, _) in enumerate(rendered):
-                if key == cur_key:
-                    self.move_cursor(row=i, animate=False, scroll=False)
-                    break
-        self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
     def visible_namespaces(self) -> set[str]:
         """Namespaces whose rows are in the viewport."""
         if not self._row_ns:
             return set()
         top = int(self.scroll_y)
-        height = max(1, self.size.height)
+        height = max(1, self.size.height - 1)
         return {ns for ns in self._row_ns[top:top + height + 1]}
 
     def row_namespace(self, row: int) -> str | None:
