@@ -10,6 +10,7 @@ bottom. When the full boxes do not fit the height, boxes go compact (no top/bott
 """
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -29,8 +30,8 @@ class MapRow:
     key: str                       # interface name
     segs: list[tuple[str, str]]    # (text, meaning or style)
 
-    @property
-    def width(self) -> int:
+    @functools.cached_property
+    def width(self) -> int:   # segs are complete when a row is made (rows are replaced, never edited)
         return sum(len(t) for t, _ in self.segs)
 
 

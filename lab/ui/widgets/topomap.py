@@ -1,33 +1,87 @@
-"""The topology map widget: draws lab.ui.topology's layout, scrolls when it is bigger than the pane,
-and turns a click on a box into a namespace selection. Redraws only when links, addresses, the selection,
-the theme or its own size change."""
+"""The topology map widget: draws lab.ui.topology's layout on Textual's Line API, scrolls when it is
+bigger than the pane, and turns a click on a box into a namespace selection.
+
+Each map line is rendered once into a Strip and cached; a new layout is compared line by line with the
+one on screen and only lines that differ are repainted (a link going down changes two or three lines
+of a 100-namespace map, not the whole canvas). Redraws only when links, addresses, the selection, the
+theme or its own size change."""
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.containers import ScrollableContainer
+from textual.containers import Container
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from lab.ui import topology
 
 
-class MapCanvas(Static):
+class MapCanvas(ScrollView):
+    DEFAULT_CSS = """
+    MapCanvas { height: 1fr; width: 1fr; }
+    """
+
     class Clicked(Message):
         def __init__(self, ns: str | None) -> None:
             super().__init__()
             self.ns = ns
 
     def __init__(self, **kw) -> None:
-        super().__init__("", **kw)
+        super().__init__(**kw)
         self.layout_result: topology.MapLayout | None = None
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}
+
+    @property
+    def lines(self) -> list[Text]:
+        return self._lines
+
+    def set_lines(self, lines: list[Text]) -> None:
+        """Show these lines; repaint only those that differ from what is shown."""
+        width = max((cell_len(l.plain) for l in lines), default=0)
+        old = self._lines
+        self._lines = lines
+        if len(old) != len(lines) or width != self.virtual_size.width:
+            self._strips.clear()
+            self.virtual_size = Size(width, len(lines))
+            self.refresh()
+            return
+        top, height = int(self.scroll_y), self.size.height
+        for i, (a, b) in enumerate(zip(old, lines)):
+            if a != b:
+                self._strips.pop(i, None)
+                if top <= i < top + height:
+                    self.refresh(Region(0, i - top, self.size.width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.size.width
+        i = y + int(self.scroll_y)
+        if not 0 <= i < len(self._lines):
+            return Strip.blank(width, base)
+        strip = self._strips.get(i)
+        if strip is None:
+            line = self._lines[i]
+            strip = self._strips[i] = Strip(Segment.apply_style(line.render(self.app.console), base),
+                                            cell_len(line.plain))
+        x = int(self.scroll_x)
+        return strip.crop_extend(x, x + width, base)
 
     def on_click(self, event: events.Click) -> None:
         if self.layout_result is not None:
-            self.post_message(self.Clicked(self.layout_result.ns_at(event.x, event.y)))
+            self.post_message(self.Clicked(self.layout_result.ns_at(event.x + int(self.scroll_x),
+                                                                    event.y + int(self.scroll_y))))
 
 
-class TopologyMap(ScrollableContainer):
+class TopologyMap(Container):
     FIELDS = frozenset({"links", "addresses", "namespaces"})
 
     def __init__(self, **kw) -> None:
@@ -55,20 +109,18 @@ class TopologyMap(ScrollableContainer):
             result = topology.layout(states, view.selected, max_height=max(4, size[1] - 1),
                                      max_width=max(40, size[0] - 2), resolve=lambda m: styles.get(m, m))
         except Exception as e:  # noqa: BLE001  (never let the map take the dashboard down)
-            canvas.update(Text(f"cannot draw the map: {type(e).__name__}: {e}", style=theme.color("drop")))
+            canvas.set_lines([Text(f"cannot draw the map: {type(e).__name__}: {e}", style=theme.color("drop"))])
             return True
         canvas.layout_result = result
         if not states:
-            canvas.update(Text("no namespaces yet: try  ip netns add red", style=theme.color("muted")))
+            canvas.set_lines([Text("no namespaces yet: try  ip netns add red", style=theme.color("muted"))])
         else:
-            canvas.update(Text("\n").join(result.lines))
+            canvas.set_lines(list(result.lines))
         if view.selected is not None:
             reg = result.region_of(view.selected)
             if reg is not None:
-                from textual.geometry import Region
-
                 x0, y0, x1, y1 = reg
-                self.call_after_refresh(self.scroll_to_region, Region(x0, y0, x1 - x0, y1 - y0), animate=False)
+                self.call_after_refresh(canvas.scroll_to_region, Region(x0, y0, x1 - x0, y1 - y0), animate=False)
         return True
 
 
