@@ -3,7 +3,8 @@ into one bridge in the top namespace and an address.
 
 Prints (not a timed test):
 - time to first paint: importing the UI + starting the app until the panes show the lab's state;
-- kernel change -> pane latency, p50/p95: a link flipped up/down from another thread through netlink,
+- kernel change -> pane latency, p50/p95: a link flipped up/down from another thread through netlink
+  (alternately a namespace's eth0 and its bridge port in the top namespace, which holds 100+ links),
   until the dashboard has drawn it (measured after the screen refresh), with the Map and the Links tab;
 - idle CPU of the app (all its threads) over a quiet period, as % of one core;
 - RSS of the process (the bench harness included).
@@ -92,7 +93,7 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
     await asyncio.sleep(1.5)
 
     def flip(ns: str, name: str, up: bool) -> float:
-        ipr = engine.backend.ipr(ns)
+        ipr = engine.backend.ipr(ns or None)
         idx = ipr.link_lookup(ifname=name)[0]
         t = time.monotonic()
         ipr.link("set", index=idx, state="up" if up else "down")
@@ -107,9 +108,10 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
         show_tab(tab)
         await asyncio.sleep(0.5)
         lat, ev = [], []
-        for _ in range(changes):
+        for k in range(changes):
             i = rng.randrange(n)
-            ns, name = f"ns{i:03d}", "eth0"
+            # alternate: a namespace's own link, and its bridge port in the top namespace (100+ links)
+            ns, name = (f"ns{i:03d}", "eth0") if k % 2 == 0 else ("", f"v{i:03d}")
             st = app.view.states[ns]
             up = not next(l for l in st.links if l.name == name).up
             fut = asyncio.get_running_loop().create_future()
