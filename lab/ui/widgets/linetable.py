@@ -96,7 +96,8 @@ class LineTable(ScrollView, can_focus=True):
         """Show these (key, cells) rows; repaint only what differs from what is shown."""
         old = self._rows
         cur_key = self.row_key_at(self.cursor_row)
-        rows = [(k, tuple(c) + ("",) * (len(self._columns) - len(c))) for k, c in rows]
+        n = len(self._columns)
+        rows = [(k, (tuple(c) + ("",) * (n - len(c)))[:n]) for k, c in rows]   # exactly one cell per column
         same_keys = len(old) == len(rows) and all(a[0] == b[0] for a, b in zip(old, rows))
         changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a[1] != b[1]] if same_keys else None
         if same_keys:
