@@ -80,7 +80,7 @@ class TablePane(LineTable):
         if not self._row_ns:
             return set()
         top = int(self.scroll_y)
-        height = max(1, self.size.height - 1)
+        height = max(1, self.scrollable_content_region.height - 1)
         return {ns for ns in self._row_ns[top:top + height + 1]}
 
     def row_namespace(self, row: int) -> str | None:

@@ -138,8 +138,8 @@ class LineTable(ScrollView, can_focus=True):
 
     def _refresh_row(self, index: int) -> None:
         y = index + 1 - int(self.scroll_y)
-        if 1 <= y < self.size.height:
-            self.refresh(Region(0, y, self.size.width, 1))
+        if 1 <= y < self.scrollable_content_region.height:
+            self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
 
     # ---- rendering --------------------------------------------------------------------------------
     def notify_style_update(self) -> None:
@@ -173,7 +173,7 @@ class LineTable(ScrollView, can_focus=True):
         return s
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         base = self.rich_style
         scroll_x = int(self.scroll_x)
         if y == 0:
@@ -202,7 +202,7 @@ class LineTable(ScrollView, can_focus=True):
             self._refresh_row(old)
             self._refresh_row(row)
         if scroll:
-            top, height = int(self.scroll_y), max(1, self.size.height - 1)
+            top, height = int(self.scroll_y), max(1, self.scrollable_content_region.height - 1)
             if row < top:
                 self.scroll_to(y=row, animate=False)
             elif row >= top + height:
@@ -212,7 +212,7 @@ class LineTable(ScrollView, can_focus=True):
         self.move_cursor(self.cursor_row + delta)
 
     def action_page(self, direction: int) -> None:
-        self.move_cursor(self.cursor_row + direction * max(1, self.size.height - 2))
+        self.move_cursor(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 2))
 
     def action_cursor_to(self, row: int) -> None:
         self.move_cursor(row if row >= 0 else len(self._rows) - 1)

@@ -50,12 +50,12 @@ class MapCanvas(ScrollView):
             self.virtual_size = Size(width, len(lines))
             self.refresh()
             return
-        top, height = int(self.scroll_y), self.size.height
+        top, height = int(self.scroll_y), self.scrollable_content_region.height
         for i, (a, b) in enumerate(zip(old, lines)):
             if a != b:
                 self._strips.pop(i, None)
                 if top <= i < top + height:
-                    self.refresh(Region(0, i - top, self.size.width, 1))
+                    self.refresh(Region(0, i - top, self.scrollable_content_region.width, 1))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -63,7 +63,7 @@ class MapCanvas(ScrollView):
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
-        width = self.size.width
+        width = self.scrollable_content_region.width
         i = y + int(self.scroll_y)
         if not 0 <= i < len(self._lines):
             return Strip.blank(width, base)
