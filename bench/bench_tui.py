@@ -5,7 +5,8 @@ Prints (not a timed test):
 - time to first paint: importing the UI + starting the app until the panes show the lab's state;
 - kernel change -> pane latency, p50/p95: a link flipped up/down from another thread through netlink
   (alternately a namespace's eth0 and its bridge port in the top namespace, which holds 100+ links),
-  until the dashboard has drawn it (measured after the screen refresh), with the Map and the Links tab;
+  until the dashboard has drawn it (measured after the screen refresh), with the Map and the Links tab
+  (there the link's row is scrolled into view first, and the row on screen must show the new state);
 - idle CPU of the app (all its threads) over a quiet period, as % of one core;
 - RSS of the process (the bench harness included).
 Targets (issue 3): p95 <= 100 ms, idle CPU <= 2 %, RSS <= 150 MB, first paint <= 1.5 s.
@@ -84,8 +85,38 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
             ns, name, want_up, t_change, fut = w
             st = app.view.states.get(ns)
             link = next((l for l in st.links if l.name == name), None) if st else None
-            if link is not None and link.up == want_up and not fut.done():
+            if link is not None and link.up == want_up and not fut.done() and row_shows(ns, name, link):
                 fut.set_result((now - t_change, update.event_time - t_change if update.event_time else None))
+
+    def links_pane():
+        return app.main.query_one("#links") if app.main is not None else None
+
+    def row_shows(ns: str, name: str, link) -> bool:
+        """On the Links tab: the link's row is on screen and shows the link's new state."""
+        if app.main is None or app.main.active_tab() != "tab-links":
+            return True
+        from lab.ui.panes.links import link_state
+        from lab.ui.view import row_key
+
+        pane = links_pane()
+        key = row_key(ns, "link", name)
+        i = next((i for i in range(pane.row_count) if pane.row_key_at(i) == key), None)
+        if i is None or not int(pane.scroll_y) <= i < int(pane.scroll_y) + pane.scrollable_content_region.height - 1:
+            return False
+        return link_state(link) in [str(getattr(c, "plain", c)) for c in pane.get_row_at(i)]
+
+    def bring_into_view(ns: str, name: str) -> None:
+        """On the Links tab, scroll the link's row into view first (the latency of a row on screen)."""
+        if app.main.active_tab() != "tab-links":
+            return
+        from lab.ui.view import row_key
+
+        pane = links_pane()
+        key = row_key(ns, "link", name)
+        i = next((i for i in range(pane.row_count) if pane.row_key_at(i) == key), None)
+        if i is not None:
+            with app._context():
+                pane.move_cursor(i)
 
     app.painted_hooks.append(hook)
     task = asyncio.create_task(app.run_async(headless=True, size=(160, 50)))
@@ -114,6 +145,8 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
             ns, name = (f"ns{i:03d}", "eth0") if k % 2 == 0 else ("", f"v{i:03d}")
             st = app.view.states[ns]
             up = not next(l for l in st.links if l.name == name).up
+            bring_into_view(ns, name)
+            await asyncio.sleep(0.1)
             fut = asyncio.get_running_loop().create_future()
             waiting.pop("w", None)
             t_change = await asyncio.to_thread(flip, ns, name, up)
