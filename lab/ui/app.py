@@ -167,6 +167,7 @@ class LabApp(App):
             except NoMatches:  # the screen is being torn down
                 return
             self._schedule_expiry()
+            self.action_scenario("state_changed", changed)
             if "namespaces" in changed:
                 self.visibility_changed()
         for hook in self.painted_hooks:
@@ -343,6 +344,10 @@ class LabApp(App):
             out.note(f"back from {shell[0]} in {ns_label(ns or '')}", self.lab_theme)
         if self.watcher is not None:
             self.watcher.refresh(None)
+        from lab.ui.widgets.player import PlayerPane
+
+        # anything may have changed in the shell, sysctls included (no netlink event): check again
+        self.action_scenario("state_changed", set(PlayerPane.WATCHED))
 
     # ---- themes -----------------------------------------------------------------------------------
     def _install_theme(self, t: LabTheme) -> None:

@@ -50,6 +50,8 @@ class PlayerPane(VerticalScroll):
         self._auto_timer = None
         self.check_results: list = []
         self.hint_lines: list[str] = []
+        self._recheck_timer = None
+        self._changed_at = self._checked_at = 0.0
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
 
     @property
@@ -91,6 +93,7 @@ class PlayerPane(VerticalScroll):
         return res
 
     def _check(self):
+        self._checked_at = time.monotonic()
         self.check_results = self.player.check()
         self.post_message(PlayerEvent("checked", self.check_results))
 
@@ -131,6 +134,29 @@ class PlayerPane(VerticalScroll):
         op = getattr(res, "op", None)
         if (not self.busy and res.ok and op is not None and getattr(op, "mutates", False)
                 and self.player.step is not None and self.player.step.task is not None):
+            self._run(self._check)
+
+    # state a learner changes (not what checks themselves stir: neighbours, conntrack, counters)
+    WATCHED = frozenset({"links", "addresses", "routes", "sysctls", "chains", "qdiscs", "namespaces"})
+
+    def state_changed(self, fields: set[str]) -> None:
+        """The kernel state changed (a ctrl+o shell, another terminal, anything outside the bar): at a
+        "your turn" step, check again once things settle, so the fix turns the check green wherever
+        it was made."""
+        if not (fields & self.WATCHED) or self.player.step is None or self.player.step.task is None:
+            return
+        self._changed_at = time.monotonic()
+        if self._recheck_timer is not None:
+            self._recheck_timer.stop()
+        self._recheck_timer = self.set_timer(self.RECHECK_AFTER, self._recheck)
+
+    RECHECK_AFTER = 0.4
+
+    def _recheck(self) -> None:
+        self._recheck_timer = None
+        if self.busy:   # a step or check is running: look again after it
+            self._recheck_timer = self.set_timer(self.RECHECK_AFTER, self._recheck)
+        elif self._checked_at < self._changed_at and self.player.step is not None and self.player.step.task:
             self._run(self._check)
 
     def hint(self) -> None:
