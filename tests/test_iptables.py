@@ -142,6 +142,20 @@ def test_sysctl_is_per_namespace(lab):
     assert "net.bridge.bridge-nf-call-iptables = 1" in lab.run("red sysctl net.bridge.bridge-nf-call-iptables").output
 
 
+def test_sysctl_device_names_with_dots_both_spellings_like_procps(lab):
+    """A dot inside a device name (eth0.100): '/' stands for it in the dotted spelling, and the slash
+    spelling keeps it, as procps sysctl does; -a prints the dotted spelling, as sysctl -a does."""
+    run_ok(lab, "ip netns add red", "ip -n red link add v.1 type veth peer name v.2")
+    assert lab.run("red sysctl -w net.ipv4.conf.v/1.rp_filter=2").output == "net.ipv4.conf.v/1.rp_filter = 2"
+    assert kernel("red", "cat", "/proc/sys/net/ipv4/conf/v.1/rp_filter").strip() == "2"
+    run_ok(lab, "red sysctl -w net/ipv4/conf/v.2/rp_filter=1")
+    assert kernel("red", "cat", "/proc/sys/net/ipv4/conf/v.2/rp_filter").strip() == "1"
+    assert lab.run("red sysctl -n net/ipv4/conf/v.1/rp_filter").output == "2"
+    ours = lab.run("red sysctl -a v/1.rp_filter").output
+    assert ours == "net.ipv4.conf.v/1.rp_filter = 2"
+    assert ours in kernel("red", "sysctl", "-a").splitlines()   # procps spells it the same way
+
+
 def test_sysctl_errors_change_nothing(lab):
     r = lab.run("sysctl -w net.ipv4.ip_forward=1 net.ipv4.ip_forwrd=1")
     assert not r.ok and "cannot stat" in r.error and 'did you mean "ip_forward"' in r.error

@@ -128,7 +128,9 @@ class Backend:
                 raise LabError(f"{argv[0]}: timed out after {timeout:.0f} s") from None
 
     def sysctl_path(self, key: str) -> str:
-        return "/proc/sys/" + key.replace(".", "/")
+        from lab.commands.sysctl import swap_separators
+
+        return "/proc/sys/" + swap_separators(key)   # net.ipv4.conf.eth0/100.x -> net/ipv4/conf/eth0.100/x
 
     def sysctl_get(self, ns: str | None, key: str) -> str:
         self.require_ns(ns)

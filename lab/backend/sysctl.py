@@ -6,7 +6,7 @@ import os
 
 from lab.backend import nsutil, state
 from lab.backend.core import applies
-from lab.commands.sysctl import SysctlOp
+from lab.commands.sysctl import SysctlOp, swap_separators
 from lab.errors import LabError, did_you_mean
 
 PANE_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.all.send_redirects",
@@ -65,7 +65,7 @@ def _all(b, op: SysctlOp) -> list[str]:
         for dirpath, _dirs, files in os.walk("/proc/sys/net"):
             for f in sorted(files):
                 path = os.path.join(dirpath, f)
-                key = path[len("/proc/sys/"):].replace("/", ".")
+                key = swap_separators(path[len("/proc/sys/"):])
                 if op.all_pattern and op.all_pattern not in key:
                     continue
                 try:

@@ -22,9 +22,22 @@ class SysctlOp(Op):
         return bool(self.writes)
 
 
+def swap_separators(k: str) -> str:
+    """'.' <-> '/': between sysctl's dotted spelling and the /proc/sys path, where a '/' in the dotted
+    spelling stands for a dot inside one name (net.ipv4.conf.eth0/100.rp_filter is eth0.100's)."""
+    return k.translate(_SWAP)
+
+
+_SWAP = str.maketrans("./", "/.")
+
+
 def norm_key(k: str) -> str:
-    """net/ipv4/ip_forward -> net.ipv4.ip_forward (sysctl accepts both)."""
-    return k.strip("/").replace("/", ".") if "/" in k else k
+    """Either spelling sysctl(8) accepts -> the dotted one: net/ipv4/ip_forward -> net.ipv4.ip_forward,
+    net/ipv4/conf/eth0.100/rp_filter -> net.ipv4.conf.eth0/100.rp_filter (as procps decides: the first
+    separator tells which spelling it is)."""
+    k = k.lstrip("/") if k.startswith("/") else k
+    first = next((c for c in k if c in "./"), ".")
+    return swap_separators(k.rstrip("/")) if first == "/" else k
 
 
 def _check_key(k: str) -> str:
