@@ -156,6 +156,25 @@ def test_bridge_both_directions(lab, src, dst, dst_addr):
     top = hooks(p, "")
     assert "bridge-prerouting" in top and "forward" in top and "bridge-postrouting" in top
     assert ns_order(p, "reply") == [dst, "", src]
+    # the reply crosses the bridge too, hook by hook, and the port it leaves by is named
+    back = hooks(p, "", "reply")
+    assert "bridge-prerouting" in back and "bridge-postrouting" in back, back
+    rbr = [h for h in p.hops if h.kind == "bridge" and h.direction == "reply"]
+    assert rbr and rbr[0].iif == f"veth-{dst}-br" and rbr[0].oif == f"veth-{src}-br"
+
+
+@pytest.mark.parametrize("proto,dst", [("icmp", "192.168.202.12"), ("tcp", "192.168.202.12:81"),
+                                       ("udp", "192.168.202.12:53")])
+def test_reply_raw_table_is_traced(lab, proto, dst):
+    """Answers are traced from the raw table on (before conntrack marks them): a NOTRACK-style raw rule
+    on the reply's way back shows, for the echo reply, a TCP RST and an ICMP port unreachable alike."""
+    animals(lab)
+    ipt(lab, "fox", "-t raw -A PREROUTING -s 192.168.202.12 -j ACCEPT")
+    p = trace(lab, f"fox {proto} {dst}")
+    raw = [h for h in steps(p, "reply", ("hook",)) if h.ns == "fox" and h.table == "raw"]
+    assert raw and raw[0].rule == "-A PREROUTING -s 192.168.202.12/32 -j ACCEPT", [
+        (h.ns, h.hook, h.table, h.rule) for h in steps(p, "reply")]
+    assert steps(p, "reply")[-1].kind == "deliver"
 
 
 # ---- NAT -----------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ CT_STATE_BITS = [(8, "new"), (2, "established"), (4, "related"), (1, "invalid"),
 # registers / expression constants
 NFT_REG_1 = 1
 NFT_REG_VERDICT = 0
-NFT_PAYLOAD_NETWORK = 1
+NFT_PAYLOAD_NETWORK, NFT_PAYLOAD_TRANSPORT = 1, 2
 NFT_CMP_EQ, NFT_CMP_LTE, NFT_CMP_GTE = 0, 3, 5
 NFT_META_PROTOCOL, NFT_META_NFTRACE = 1, 12
 NFT_CT_MARK = 3

@@ -2,13 +2,14 @@
 namespace, installed for one trace and removed after, scoped to the probe:
 
   ip lab_trace
-    mark_pre  prerouting -350 / mark_out output -350:  ip id LO..HI, protocol P, length L -> nftrace
+    mark_pre  prerouting -350 / mark_out output -350:  ip id LO..HI, protocol P, length L -> nftrace;
+              the answer's stateless signature (echo id / reply port / ICMP error quoting the id) -> nftrace
     ct_pre    prerouting -199 / ct_out   output -199:  the same match -> ct mark set M;
                                                        ct mark M (replies, ICMP errors) -> nftrace
     obs_pre   prerouting  -99 (after DNAT), obs_in / obs_fwd / obs_out / obs_post at 500 (after SNAT):
               empty observers whose policy events show each hook crossed and the rewritten headers
   bridge lab_trace
-    mark_pre  prerouting -350 (same match), obs_in / obs_fwd / obs_post at 500 (the bridge ports)
+    mark_pre  prerouting -350 (same matches, requests and answers), obs_in / obs_fwd / obs_post at 500
 
 Every marking rule carries a `limit` so a colliding flood can never turn into an event storm.
 Leaves to others: sending the probe (probe.py) and reading the events (nfnl.TraceListener).
@@ -32,6 +33,8 @@ class ProbeMatch:
     proto: int          # IPPROTO_*
     length: int         # IP total length
     ctmark: int         # 32-bit mark put on the probe's conntrack entries
+    reply_port: int | None = None   # tcp/udp: the probe's source port, the answer's destination port
+    echo_id: int | None = None      # icmp echo request: the identifier its echo reply carries back
 
 
 def _ip_match(m: ProbeMatch) -> list[bytes]:
@@ -41,6 +44,30 @@ def _ip_match(m: ProbeMatch) -> list[bytes]:
     else:
         out += [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
     out += [N.e_payload(9, 1), N.e_cmp(bytes([m.proto])), N.e_payload(2, 2), N.e_cmp(struct.pack(">H", m.length))]
+    return out
+
+
+def _reply_matches(m: ProbeMatch) -> list[list[bytes]]:
+    """Stateless signatures of what answers the probe, for hooks where its conntrack mark cannot be
+    read: before conntrack (the raw table, priority -300) and on a bridge (no conntrack there). The
+    answer (echo reply with the probe's identifier, or a segment/datagram to the probe's source port),
+    and ICMP errors quoting the probe's IP id."""
+    th = N.NFT_PAYLOAD_TRANSPORT
+    proto = [N.e_payload(9, 1)]
+    out = []
+    if m.echo_id is not None:
+        out.append(proto + [N.e_cmp(bytes([socket.IPPROTO_ICMP])), N.e_payload(0, 1, th), N.e_cmp(b"\x00"),
+                            N.e_payload(4, 2, th), N.e_cmp(struct.pack(">H", m.echo_id))])
+    if m.reply_port is not None:
+        out.append(proto + [N.e_cmp(bytes([m.proto])), N.e_payload(2, 2, th), N.e_cmp(struct.pack(">H", m.reply_port))])
+    for icmp_type in (3, 11):   # destination unreachable, time exceeded: the quoted IP header's id
+        inner = [N.e_payload(12, 2, th)]
+        if m.id_lo == m.id_hi:
+            inner.append(N.e_cmp(struct.pack(">H", m.id_lo)))
+        else:
+            inner += [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
+        out.append(proto + [N.e_cmp(bytes([socket.IPPROTO_ICMP])), N.e_payload(0, 1, th), N.e_cmp(bytes([icmp_type]))]
+                   + inner)
     return out
 
 
@@ -74,6 +101,8 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
         add(N.msg_chain, ip, TABLE, name, hook, 500)
     for chain in ("mark_pre", "mark_out"):
         add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + _nftrace(limit))
+        for sig in _reply_matches(m):   # answers, so the raw table shows them too
+            add(N.msg_rule, ip, TABLE, chain, sig + _nftrace(limit))
     for chain in ("ct_pre", "ct_out"):
         add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + [N.e_imm(mark), N.e_ct_set(N.NFT_CT_MARK)])
         add(N.msg_rule, ip, TABLE, chain, [N.e_ct_get(N.NFT_CT_MARK), N.e_cmp(mark)] + _nftrace(limit))
@@ -81,8 +110,10 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
         add(N.msg_chain, br, TABLE, "mark_pre", 0, -350)
         for name, hook in (("obs_in", 1), ("obs_fwd", 2), ("obs_post", 4)):
             add(N.msg_chain, br, TABLE, name, hook, 500)
-        add(N.msg_rule, br, TABLE, "mark_pre",
-            [N.e_meta_get(N.NFT_META_PROTOCOL), N.e_cmp(struct.pack(">H", 0x0800))] + _ip_match(m) + _nftrace(limit))
+        is_ip = [N.e_meta_get(N.NFT_META_PROTOCOL), N.e_cmp(struct.pack(">H", 0x0800))]
+        add(N.msg_rule, br, TABLE, "mark_pre", is_ip + _ip_match(m) + _nftrace(limit))
+        for sig in _reply_matches(m):   # answers crossing the bridge
+            add(N.msg_rule, br, TABLE, "mark_pre", is_ip + sig + _nftrace(limit))
     return [N.batch(msgs, seq0)], set(range(seq0 + 1, seq))
 
 

@@ -195,7 +195,10 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
     ip_id0 = P.pick_ip_ids(spec.count)
     probes = P.build(spec, src, ip_id0)
     ctmark = random.randint(0x10000, 0x7FFFFFFF)
-    match = R.ProbeMatch(ip_id0, ip_id0 + spec.count - 1, R.PROTO_NUM[spec.proto], len(probes[0].data), ctmark)
+    first = probes[0].data
+    match = R.ProbeMatch(ip_id0, ip_id0 + spec.count - 1, R.PROTO_NUM[spec.proto], len(first), ctmark,
+                         reply_port=probes[0].sport,
+                         echo_id=int.from_bytes(first[24:26], "big") if spec.proto == "icmp" and first[20] == 8 else None)
     t1 = time.perf_counter()
     with st.lock:
         nsids = nsid_map(backend, st, names)
