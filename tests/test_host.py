@@ -34,17 +34,7 @@ bridge fdb add 02:00:00:00:00:42 dev pre1 master static
 tc qdisc add dev pre0 root tbf rate 1mbit burst 32kb latency 50ms
 """
 
-DRIVER = r"""
-set -e
-mount -t tmpfs lab-host-test /run/netns
-ip link set lo up
-ip netns add unrelated
-ip link add pre0 type veth peer name pre1
-ip addr add 10.99.0.1/24 dev pre0
-ip link add prebr type bridge
-ip link set pre1 master prebr
-echo 0 > /proc/sys/net/ipv4/ip_forward
-iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
+DUMP = r"""
 dump() {
   echo "== $1"
   ip netns list | awk '{print "netns", $1}'
@@ -58,14 +48,27 @@ dump() {
   bridge fdb show dev pre1 | grep 02:00:00:00:00:42 | sed 's/^/fdb /' || true
   tc qdisc show dev pre0
 }
-dump before
+"""
+
+DRIVER = r"""
+set -e
+mount -t tmpfs lab-host-test /run/netns
+ip link set lo up
+ip netns add unrelated
+ip link add pre0 type veth peer name pre1
+ip addr add 10.99.0.1/24 dev pre0
+ip link add prebr type bridge
+ip link set pre1 master prebr
+echo 0 > /proc/sys/net/ipv4/ip_forward
+iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
+__DUMP__dump before
 "$@" --host run "$BUILD" > /dev/null
 dump built
 "$@" clean
 dump cleaned
 echo "== again"
 "$@" clean
-"""
+""".replace("__DUMP__", DUMP)
 
 
 def sections(out: str) -> dict[str, set[str]]:

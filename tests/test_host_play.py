@@ -8,29 +8,20 @@ import subprocess
 import sys
 
 from tests import labproc
-from tests.test_host import sections
+from tests.test_host import DUMP, sections
 
 DRIVER = r"""
 mount -t tmpfs lab-host-play /run/netns
 ip link set lo up
-ip link add pre0 type dummy 2>/dev/null || ip link add pre0 type veth peer name pre1
-dump() {
-  echo "== $1"
-  ip netns list | awk '{print "netns", $1}'
-  ip -o link | awk -F': ' '{print "link", $2}' | sed 's/@.*//'
-  ip -o -4 addr | awk '{print "addr", $2, $4}'
-  ip route | sed 's/^/route /'
-  echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"
-  iptables-save 2>/dev/null | grep -E '^-A' | sed 's/^/ipt /'
-}
-dump before
+ip link add pre0 type veth peer name pre1
+__DUMP__dump before
 echo "== play"
 "$@" --host play "$SCENARIO" --check
 echo "== rc $?"
 dump built
 "$@" clean > /dev/null
 dump cleaned
-"""
+""".replace("__DUMP__", DUMP)
 
 
 def run_driver(tmp_path, scenario: str) -> tuple[dict[str, set[str]], str]:

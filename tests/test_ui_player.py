@@ -143,17 +143,23 @@ def test_start_at_a_step_rebuilds_up_to_it(lab):
     run_ui(lab, body, size=(170, 45), scenario=sc, scenario_step=2, type_delay=0)
 
 
+async def _at_red_task(app, pilot) -> PlayerPane:
+    """Wait for the exercise's "your turn" step, checked and still red."""
+    await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+    pane = _pane(app)
+    await wait_for(pilot, lambda: pane.player.step is not None and pane.player.step.task is not None
+                   and not pane.busy and pane.check_results, timeout=30, what="the exercise step")
+    assert any(not r.ok for r in pane.check_results)
+    return pane
+
+
 def test_fix_made_outside_the_app_turns_the_task_green(lab):
     """At a "your turn" step the learner fixes it elsewhere (another terminal's `ip`): the watcher
     sees the route appear and the task's checks re-run by themselves."""
     sc = load("20-fix-missing-route")
 
     async def body(app, pilot):
-        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
-        pane = _pane(app)
-        await wait_for(pilot, lambda: pane.player.step is not None and pane.player.step.task is not None
-                       and not pane.busy and pane.check_results, timeout=30, what="the exercise step")
-        assert any(not r.ok for r in pane.check_results)
+        pane = await _at_red_task(app, pilot)
         kernel("server", "ip", "route", "add", "default", "via", "10.2.0.1")
         await wait_for(pilot, lambda: not pane.busy and pane.check_results
                        and all(r.ok for r in pane.check_results), timeout=30, what="green after the outside fix")
@@ -167,11 +173,7 @@ def test_shell_return_rechecks_even_without_netlink_events(lab, monkeypatch):
     sc = load("21-fix-ip-forward")
 
     async def body(app, pilot):
-        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
-        pane = _pane(app)
-        await wait_for(pilot, lambda: pane.player.step is not None and pane.player.step.task is not None
-                       and not pane.busy and pane.check_results, timeout=30, what="the exercise step")
-        assert any(not r.ok for r in pane.check_results)
+        pane = await _at_red_task(app, pilot)
 
         def fake_shell(op):   # what the learner does in the suspended terminal
             lab.backend.sysctl_set("router", "net.ipv4.ip_forward", "1")
