@@ -14,6 +14,9 @@ import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from lab.backend.state import ARPHRD, IFF, OPERSTATES
+from lab.model import Link
+
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWADDR = 16, 17, 18, 19, 20
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
@@ -117,7 +120,7 @@ class Rtnl:
                 off += (ln + 3) & ~3
         return out
 
-    def links(self, ns: str | None = None) -> list:
+    def links(self, ns: str | None = None) -> list[Link]:
         """Every link as lab.model.Link, sorted by ifindex, from one dump parsed by hand: the same
         objects lab.backend.state.links builds with pyroute2, ~30x cheaper (the dashboard re-reads a
         namespace's links on each link event; the top namespace of a 100-namespace lab has 100+)."""
@@ -225,11 +228,8 @@ def _u32(b: bytes | None) -> int | None:
     return struct.unpack_from("=I", b)[0] if b is not None and len(b) >= 4 else None
 
 
-def parse_links(ns: str | None, msgs: list[bytes]) -> list:
+def parse_links(ns: str | None, msgs: list[bytes]) -> list[Link]:
     """RTM_NEWLINK payloads (ifinfomsg + attributes) -> sorted list of lab.model.Link."""
-    from lab.backend.state import ARPHRD, IFF, OPERSTATES
-    from lab.model import Link
-
     parsed = []
     for msg in msgs:
         if len(msg) < 16:

@@ -186,7 +186,7 @@ class LabApp(App):
         self.set_interval(1.0, self._idle_gc)
 
     def _stop_heap_policy(self) -> None:
-        if getattr(self, "_gc_threshold", None) is not None:
+        if self._gc_threshold is not None:
             gc.set_threshold(*self._gc_threshold)
             gc.unfreeze()
             self._gc_threshold = None
