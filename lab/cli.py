@@ -22,13 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="work on this machine's real network namespaces (root); `lab clean` undoes what lab created")
     p.add_argument("--theme", default=None, help="TUI theme name or path to a theme file (see themes/)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
-    sub.add_parser("tui", help="open the live dashboard (the default)")
+    tp = sub.add_parser("tui", help="open the live dashboard (the default)")
+    tp.add_argument("--setup", action="append", default=[], metavar="FILE",
+                    help="run this lab script first (the sandbox starts empty); repeatable, - for stdin")
     sub.add_parser("shell", help="an interactive prompt over the command engine")
     r = sub.add_parser("run", help="run a file of lab commands (- for stdin)")
     r.add_argument("file")
     r.add_argument("--keep-going", action="store_true", help="do not stop at the first error")
     r.add_argument("-q", "--quiet", action="store_true", help="do not echo commands")
     r.add_argument("--then-shell", action="store_true", help="open `lab shell` afterwards (the sandbox lives on)")
+    r.add_argument("--then-tui", action="store_true", help="open the dashboard afterwards (the sandbox lives on)")
     sub.add_parser("clean", help="--host: remove exactly what lab created on this machine")
     t = sub.add_parser("trace", help="inject a packet and trace it through the kernel's hooks",
                        description="Usage: lab trace [--setup FILE] NS PROTO DST[:PORT] [options]")
@@ -79,6 +82,31 @@ def setup(host: bool):
     return Engine(Backend(host=host))
 
 
+def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:
+    """The lab scripts named by --setup (- = stdin), read before anything is built.
+    Raises LabError naming the file that cannot be read."""
+    from lab.errors import LabError
+
+    out = []
+    for f in files:
+        try:
+            with (sys.stdin if f == "-" else open(f)) as fh:
+                out.append(("<stdin>" if f == "-" else f, fh.read().splitlines()))
+        except OSError as e:
+            raise LabError(f"cannot read {f}: {e.strerror}") from None
+    return out
+
+
+def run_scripts(engine, scripts: list[tuple[str, list[str]]]) -> None:
+    """Run --setup scripts through the engine; raises LabError "FILE:LINE: error" at the first failure."""
+    from lab.errors import LabError
+
+    for name, lines in scripts:
+        bad = next((r for r in engine.run_lines(lines) if not r.ok), None)
+        if bad is not None:
+            raise LabError(f"{name}:{bad.lineno}: {bad.error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -120,7 +148,9 @@ def _dispatch(args) -> int:
         from lab.scenario.export import main as export_main
 
         return export_main(args)
+    scripts = read_scripts(getattr(args, "setup", None) or [])
     engine = setup(args.host)
+    run_scripts(engine, scripts)
     if cmd == "tui":
         try:
             from lab.ui.app import run_app
@@ -158,7 +188,11 @@ def _run(args) -> int:
 
     results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show, on_start=echo)
     failed = [r for r in results if not r.ok]
-    if args.then_shell:
+    if args.then_tui:
+        from lab.ui.app import run_app
+
+        run_app(engine, theme=args.theme)
+    elif args.then_shell:
         from lab.shell import run_shell
 
         run_shell(engine)

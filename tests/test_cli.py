@@ -72,3 +72,31 @@ def test_shell_runs_commands_from_a_pipe(fresh_top, tmp_path):
                     env=labproc.env(LAB_HISTORY=str(tmp_path / "hist")))
     assert r.returncode == 0, r.stderr
     assert "red" in r.stdout and 'Cannot find device "bogus"' in r.stderr
+
+
+def test_tui_setup_builds_the_lab_before_the_dashboard_opens(tmp_path, fresh_top, monkeypatch):
+    """`lab tui --setup FILE` and `lab run FILE --then-tui`: the dashboard opens over the built lab
+    (a sandbox starts empty and dies with its process, so this is how a workshop's lab is prepared)."""
+    import lab.ui.app
+    from lab import cli
+
+    seen = []
+    monkeypatch.setattr(lab.ui.app, "run_app", lambda engine, **kw: seen.append(engine.backend.namespaces()) or 0)
+    f = tmp_path / "ws.lab"
+    f.write_text("ip netns add tuired\nip netns add tuiblue\n")
+    assert cli.main(["tui", "--setup", str(f)]) == 0
+    assert {"tuired", "tuiblue"} <= set(seen[-1])
+    g = tmp_path / "more.lab"
+    g.write_text("ip netns add tuigreen\n")
+    assert cli.main(["run", "-q", str(g), "--then-tui"]) == 0
+    assert "tuigreen" in seen[-1] and len(seen) == 2
+
+
+def test_tui_setup_error_names_the_line_and_opens_nothing(tmp_path, fresh_top):
+    f = tmp_path / "bad.lab"
+    f.write_text("ip netns add ok1\nip link set nosuch up\n")
+    r = labproc.run(labproc.lab_argv() + ["tui", "--setup", str(f)], env=labproc.env())
+    assert r.returncode == 1 and f"{f}:2: Cannot find device \"nosuch\"" in r.stderr
+    assert "Traceback" not in r.stderr and "\x1b[" not in r.stdout   # no dashboard was drawn
+    r = labproc.run(labproc.lab_argv() + ["tui", "--setup", str(tmp_path / "missing.lab")], env=labproc.env())
+    assert r.returncode == 1 and "cannot read" in r.stderr and "missing.lab" in r.stderr

@@ -47,23 +47,11 @@ def main(args) -> int:
         from lab.tracer.spec import parse_spec
 
         parse_spec(rest)                       # syntax errors before any sandbox or import
-        scripts = []
-        for f in setups:
-            try:
-                with (sys.stdin if f == "-" else open(f)) as fh:
-                    scripts.append((f, fh.read().splitlines()))
-            except OSError as e:
-                print(f"lab: cannot read {f}: {e.strerror}", file=sys.stderr)
-                return 1
-        from lab.cli import setup
+        from lab.cli import read_scripts, run_scripts, setup
 
+        scripts = read_scripts(setups)
         engine = setup(bool(getattr(args, "host", False)))
-        for name, lines in scripts:
-            results = engine.run_lines(lines)
-            bad = [r for r in results if not r.ok]
-            if bad:
-                print(f"{name}:{bad[0].lineno}: {bad[0].error}", file=sys.stderr)
-                return 1
+        run_scripts(engine, scripts)
         from lab.tracer import format_text, run_trace, to_json, write_pcap
 
         path = run_trace(engine.backend, parse_spec(rest, tuple(engine.backend.namespaces())))
