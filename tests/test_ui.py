@@ -127,9 +127,16 @@ def test_changed_rows_are_highlighted(lab):
         await type_command(pilot, "ip link add hl0 type veth peer name hl1")
         await wait_for(pilot, lambda: any(k.endswith("\x1flink\x1fhl0") for k in app.view.hot), what="hot row")
         links = app.main.query_one("#links")
+        app.show_tab("tab-links")
+        await pilot.pause(0.1)
         row = [r[1] for r in pane_rows(app, "links")].index("hl0")
-        cell = links.get_row_at(row)[1]
-        assert any("on " in str(s.style) for s in cell.spans) or "on " in str(cell.style)
+        hot = app.lab_theme.color("changed").lower()
+        strip = links.render_line(row + 1 - int(links.scroll_y))   # the row as drawn, header above it
+        segs = list(strip)
+        last = max(i for i, seg in enumerate(segs) if seg.text.strip())
+        # every cell and the padding between them (up to the last one) sit on the highlight colour
+        assert all(seg.style.bgcolor.triplet.hex == hot for seg in segs[:last + 1]), \
+            [(seg.text, seg.style.bgcolor) for seg in segs[:last + 1]]
     run_ui(lab, body)
 
 

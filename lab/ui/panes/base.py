@@ -27,7 +27,7 @@ class TablePane(LineTable):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._last: list[tuple[str, tuple]] | None = None
+        self._last: list[tuple[str, tuple, str]] | None = None
         self._row_ns: list[str] = []
 
     def on_mount(self) -> None:
@@ -47,31 +47,29 @@ class TablePane(LineTable):
         if not built:
             why = self.EMPTY if extra_available else f"not available: this lab has no {self.EXTRA} reader"
             built = [("__empty__", "", (Text(why, style=f"italic {theme.color('muted')}"),))]
-        hot_bg = theme.color("changed")
+        hot = f"on {theme.color('changed')}"
         ns_col = theme.color("namespace")
         rendered = []
         for key, ns, cells in built:
             cells = tuple(cells) + ("",) * (len(self.COLUMNS) - len(cells))
             full = (Text(ns_label(ns) if key not in ("__empty__", "__error__") else "", style=ns_col),) + cells
-            if view.is_hot(key, now):
-                full = tuple(_on(c, hot_bg) for c in full)
-            rendered.append((key, full))
+            rendered.append((key, full, hot if view.is_hot(key, now) else ""))
         if rendered == self._last:
             return False
         self._redraw(rendered)
         self._row_ns = [ns for _, ns, _ in built]
         return True
 
-    def _redraw(self, rendered: list[tuple[str, tuple]]) -> None:
+    def _redraw(self, rendered: list[tuple[str, tuple, str]]) -> None:
         seen: set[str] = set()
         rows = []
-        for key, cells in rendered:
+        for key, cells, style in rendered:
             k, n = key, 1
             while k in seen:  # duplicate keys (e.g. equal rules) stay distinct rows
                 n += 1
                 k = f"{key}#{n}"
             seen.add(k)
-            rows.append((k, cells))
+            rows.append((k, cells, style))
         self.set_rows(rows)
         self._last = rendered
 
@@ -85,12 +83,6 @@ class TablePane(LineTable):
 
     def row_namespace(self, row: int) -> str | None:
         return self._row_ns[row] if 0 <= row < len(self._row_ns) else None
-
-
-def _on(cell: Cell, bg: str) -> Text:
-    t = cell.copy() if isinstance(cell, Text) else Text(str(cell))
-    t.stylize(f"on {bg}")
-    return t
 
 
 def styled(text: object, style: str) -> Text:

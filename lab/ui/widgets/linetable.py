@@ -71,7 +71,7 @@ class LineTable(ScrollView, can_focus=True):
         super().__init__(**kw)
         self._columns: tuple[str, ...] = ()
         self._widths: list[int] = []
-        self._rows: list[tuple[str, tuple[Cell, ...]]] = []
+        self._rows: list[tuple[str, tuple[Cell, ...], str]] = []   # (key, cells, row style)
         self._strips: dict[int, Strip] = {}      # row index -> full-width strip (cursor not applied)
         self._header: Strip | None = None
         self.cursor_row = 0
@@ -92,14 +92,16 @@ class LineTable(ScrollView, can_focus=True):
     def row_key_at(self, index: int) -> str | None:
         return self._rows[index][0] if 0 <= index < len(self._rows) else None
 
-    def set_rows(self, rows: Sequence[tuple[str, tuple[Cell, ...]]]) -> None:
-        """Show these (key, cells) rows; repaint only what differs from what is shown."""
+    def set_rows(self, rows: Sequence[tuple]) -> None:
+        """Show these (key, cells) or (key, cells, style) rows, a style covering the whole row (the
+        padding between cells too); repaint only what differs from what is shown."""
         old = self._rows
         cur_key = self.row_key_at(self.cursor_row)
         n = len(self._columns)
-        rows = [(k, (tuple(c) + ("",) * (n - len(c)))[:n]) for k, c in rows]   # exactly one cell per column
+        rows = [(r[0], (tuple(r[1]) + ("",) * (n - len(r[1])))[:n], r[2] if len(r) > 2 else "")
+                for r in rows]   # exactly one cell per column
         same_keys = len(old) == len(rows) and all(a[0] == b[0] for a, b in zip(old, rows))
-        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a[1] != b[1]] if same_keys else None
+        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a[1:] != b[1:]] if same_keys else None
         if same_keys:
             widths = list(self._widths)     # grow only: a column never jitters narrower
             for i in changed:
@@ -107,7 +109,7 @@ class LineTable(ScrollView, can_focus=True):
                     widths[j] = max(widths[j], cell_len(_text(c).plain))
         else:
             widths = [cell_len(n) for n in self._columns]
-            for _, cells in rows:
+            for _, cells, _ in rows:
                 for j, c in enumerate(cells):
                     w = cell_len(c.plain if isinstance(c, Text) else str(c))
                     if w > widths[j]:
@@ -123,7 +125,7 @@ class LineTable(ScrollView, can_focus=True):
         if not same_keys:
             new_cursor = 0
             if cur_key is not None:
-                new_cursor = next((i for i, (k, _) in enumerate(rows) if k == cur_key),
+                new_cursor = next((i for i, r in enumerate(rows) if r[0] == cur_key),
                                   min(self.cursor_row, max(0, len(rows) - 1)))
             self.cursor_row = max(0, min(new_cursor, len(rows) - 1))
         self.virtual_size = Size(self._total_width(), len(rows) + 1)
@@ -169,7 +171,8 @@ class LineTable(ScrollView, can_focus=True):
     def _row_strip(self, index: int) -> Strip:
         s = self._strips.get(index)
         if s is None:
-            s = self._strips[index] = self._line(self._rows[index][1], self.rich_style)
+            _, cells, style = self._rows[index]
+            s = self._strips[index] = self._line(cells, self.rich_style + Style.parse(style) if style else self.rich_style)
         return s
 
     def render_line(self, y: int) -> Strip:
