@@ -86,7 +86,17 @@ class Engine:
         return res
 
     def apply(self, op: Op) -> str:
+        from lab.commands.grade import GradeOp
         from lab.commands.ip import ExecOp
+
+        if isinstance(op, GradeOp):   # checks run through the engine (probes, traces, command output)
+            from lab.scenario.headless import grade_lab
+            from lab.scenario.loader import load
+
+            ok, report = grade_lab(load(op.ref), self, op.step)
+            if not ok:
+                raise LabError(report)
+            return report
 
         if isinstance(op, ExecOp):
             if not self.allow_exec:

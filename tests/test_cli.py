@@ -53,6 +53,7 @@ def test_completer_knows_the_live_lab(lab):
     assert "veth-red" in comp.candidates("red ip link set dev ")[1]
     assert "veth-red" in comp.candidates("ip netns exec red ip addr add 10.0.0.1/24 dev v")[1]
     assert comp.candidates("ip l")[1] == ["link"]
+    assert comp.candidates("grade fox")[1] == ["fox-bear"]
     if _has("iptables"):
         assert "KUBE-SERVICES" in comp.candidates("iptables -t nat -A ")[1]
 

@@ -91,3 +91,10 @@ def test_errors_read_like_iproute2_and_name_the_fix(line, words):
         parse(line, CTX)
     for w in words:
         assert w in str(e.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["fox-bear", "veth-basics", "--step", "-s", "0", "3", "x", "-q", "help", "--help"]),
+                max_size=5))
+def test_grade_any_words_give_op_or_error(words):
+    _check("grade " + " ".join(words))

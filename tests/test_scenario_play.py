@@ -215,3 +215,25 @@ def test_text_player_scripted_session():
     assert "Trace it" in out                                  # first hint
     assert "✗ client can ping 10.2.0.2" in out                # check is red
     assert "ip netns exec router sysctl -w net.ipv4.ip_forward=1" in out   # the solution shown
+
+
+def test_grade_checks_a_hand_built_lab_without_changing_it(lab):
+    """`grade SCENARIO [--step N]` in the command language: the learner's own build is checked against
+    the scenario's final step (or step N); failures say what is wrong; nothing is built or changed."""
+    r = lab.run("grade veth-basics")
+    assert not r.ok and "0/1 checks pass" in r.error and 'Cannot open network namespace "red"' in r.error
+    assert lab.backend.namespaces() == []                       # grading built nothing
+    run_ok(lab, "ip netns add red", "ip netns add blue",
+           "ip link add veth-red netns red type veth peer name veth-blue netns blue",
+           "ip -n red addr add 192.168.15.1/24 dev veth-red", "ip -n blue addr add 192.168.15.2/24 dev veth-blue",
+           "ip -n red link set veth-red up")
+    r = lab.run("grade veth-basics")
+    assert not r.ok and "✗ red can ping 192.168.15.2" in r.error
+    run_ok(lab, "ip -n blue link set veth-blue up")
+    r = lab.run("grade veth-basics")
+    assert r.ok and "1/1 checks pass: the lab does what step 6 asks" in r.output, r.error
+    r = lab.run("grade veth-basics --step 5")          # the task: the cable cut
+    assert not r.ok and "✗ link veth-blue" in r.error and "hint:" in r.error
+    r = lab.run("grade veth-basics --step 9")
+    assert not r.ok and "has steps 1 to 6, not 9" in r.error
+    assert "grade" in lab.run("help").output

@@ -21,6 +21,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "iptables-restore": ("lab.commands.iptables", "load rules from iptables-save format"),
     "sysctl": ("lab.commands.sysctl", "read and write net.* kernel settings"),
     "trace": ("lab.commands.trace", "inject a packet and trace it hook by hook"),
+    "grade": ("lab.commands.grade", "check the lab as built against a scenario's checks"),
 }
 
 # other programs that may run inside a namespace (`red ping ...`, `ip netns exec red tcpdump ...`)

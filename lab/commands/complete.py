@@ -202,6 +202,14 @@ class LabCompleter(Completer):
             if not rest:
                 return self._ns_names()
             return TRACE_WORDS
+        if head == "grade":
+            if not rest:
+                import re
+
+                from lab.scenario.loader import shipped
+
+                return [re.sub(r"^\d+-", "", p.stem) for p in shipped()]
+            return ["--step"]
         return []
 
     def _ip(self, rest: list[str], ns: str | None) -> list[str]:

@@ -142,3 +142,40 @@ def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | Non
     say(f"OK: {n} steps, {rep.checks_passed} checks passed"
         + (f", {rep.checks_skipped} skipped" if rep.checks_skipped else ""))
     return rep
+
+
+def grade_lab(scenario: Scenario, engine, step: int | None = None) -> tuple[bool, str]:
+    """The `grade` command: check the lab as it is (nothing built or changed) against one step of a
+    scenario: its checks and its task's. Default: the last step that has any (the finished lab).
+    Returns (all passed, report). Raises LabError for a step that does not exist or has no checks."""
+    from lab.errors import LabError
+    from lab.scenario.checks import evaluate
+
+    steps = scenario.steps
+    if step is None:
+        step = next((i + 1 for i in range(len(steps) - 1, -1, -1)
+                     if steps[i].checks or (steps[i].task and steps[i].task.checks)), None)
+        if step is None:
+            raise LabError(f'grade: "{scenario.title}" has no checks to grade against')
+    if not 1 <= step <= len(steps):
+        raise LabError(f'grade: "{scenario.title}" has steps 1 to {len(steps)}, not {step}')
+    st = steps[step - 1]
+    checks = st.checks + (st.task.checks if st.task else ())
+    if not checks:
+        with_checks = [i + 1 for i, s in enumerate(steps) if s.checks or (s.task and s.task.checks)]
+        raise LabError(f"grade: step {step} of \"{scenario.title}\" has no checks",
+                       f"Steps with checks: {', '.join(map(str, with_checks))}")
+    results = [evaluate(c, engine) for c in checks]
+    passed = sum(r.passed for r in results)
+    counted = sum(r.status != "skip" for r in results)
+    ok = all(r.ok for r in results)
+    lines = [f'grading the lab against "{scenario.title}", step {step}/{len(steps)}: {st.title}']
+    lines += ["  " + str(r).replace("\n", "\n  ") for r in results]
+    if ok:
+        lines.append(f"{passed}/{counted} checks pass: the lab does what step {step} asks.")
+    else:
+        lines.append(f"{passed}/{counted} checks pass.")
+        hints = (st.task.hints if st.task else ()) + st.hints
+        if hints:
+            lines.append(f"hint: {hints[0]}")
+    return ok, "\n".join(lines)
