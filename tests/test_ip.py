@@ -285,6 +285,19 @@ def test_arp_table_after_ping_and_failed_state(lab):
     assert "192.168.15.9 dev veth-red" in out and ("FAILED" in out or "INCOMPLETE" in out)
 
 
+def test_neigh_shows_both_families_like_iproute2(lab):
+    run_ok(lab, "ip netns add six", "ip link add v6h type veth peer name eth0 netns six", "ip link set lo up",
+           "ip addr add fd00:6::1/64 dev v6h nodad", "ip link set v6h up", "ip -n six link set lo up",
+           "ip -n six addr add fd00:6::2/64 dev eth0 nodad", "ip -n six link set eth0 up")
+    for _ in range(10):   # link-local addresses finish their DAD first: neighbour discovery needs them
+        if lab.run("six ping -6 -c1 -W1 fd00:6::1").ok:
+            break
+    ours = lab.run("ip -n six neigh").output
+    assert "fd00:6::1 dev eth0 lladdr" in ours
+    assert ours.strip() == kernel("six", "ip", "neigh").strip()
+    assert "fd00:6::1" not in lab.run("ip -n six -4 neigh").output
+
+
 # ---- rules -------------------------------------------------------------------------------------------
 def test_ip_rule_add_show_del(lab):
     run_ok(lab, "ip rule add from 10.8.0.0/16 table 100 priority 1000", "ip rule add fwmark 7 table 7 pref 1001")

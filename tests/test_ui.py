@@ -58,6 +58,31 @@ def test_typed_commands_show_in_every_pane(lab):
     run_ui(lab, body)
 
 
+def test_ipv6_addresses_routes_and_neighbours_show(lab):
+    """IPv6 is part of the kernel's state too: addresses (the automatic link-local ones dimmed, kept off
+    the map), routes outside the local table, and neighbour discovery entries, as iproute2 shows them."""
+    async def body(app, pilot):
+        for line in ("ip netns add six", "ip link add v6h type veth peer name eth0 netns six", "ip link set lo up",
+                     "ip addr add fd00:6::1/64 dev v6h nodad", "ip link set v6h up", "ip -n six link set lo up",
+                     "ip -n six addr add fd00:6::2/64 dev eth0 nodad", "ip -n six link set eth0 up",
+                     "ip -n six route add fd00:7::/64 via fd00:6::1", "six ping -6 -c1 -W2 fd00:6::1"):
+            await type_command(pilot, line)
+        await wait_for(pilot, lambda: "fd00:7::/64" in pane_text(app, "routes"), what="the IPv6 route")
+        await wait_for(pilot, lambda: "fe80::" in pane_text(app, "addresses"), what="link-local addresses")
+        addrs = pane_rows(app, "addresses")
+        assert any(r[0] == "six" and r[2] == "fd00:6::2/64" for r in addrs)
+        routes = pane_rows(app, "routes")
+        via = next(r for r in routes if r[2] == "fd00:7::/64")
+        assert via[0] == "six" and via[3] == "via" and via[4] == "fd00:6::1"
+        assert not any(r[2].startswith("ff00::") or r[1] == "local" and ":" in r[2] for r in routes)
+        await wait_for(pilot, lambda: "fd00:6::1" in pane_text(app, "neighbours"), what="the NDP entry")
+        app.show_tab("tab-map")
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "eth0 fd00:6::2/64" in text and "fe80::" not in text
+    run_ui(lab, body, size=(160, 45))
+
+
 def test_errors_inline_and_app_keeps_going(lab):
     async def body(app, pilot):
         await type_command(pilot, "ip link set nosuch up")

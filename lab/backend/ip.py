@@ -632,7 +632,7 @@ def neigh_change(b, op: c.NeighChange) -> str:
 @applies(c.NeighShow)
 def neigh_show(b, op: c.NeighShow) -> str:
     names = _names(b, op.ns)
-    ns_ = state.neighbours(b, op.ns, names, op.opts.family or 4)
+    ns_ = state.neighbours(b, op.ns, names, op.opts.family or 0)   # both families, as iproute2
     if op.dev:
         b.link_index(op.ns, op.dev)
         ns_ = [n for n in ns_ if n.dev == op.dev]

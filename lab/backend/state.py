@@ -142,7 +142,7 @@ def neighbours(b, ns: str | None, names: dict[int, str] | None = None, family: i
         if family == 4 and fam != socket.AF_INET or family == 6 and fam != socket.AF_INET6:
             continue
         if fam == socket.AF_INET6 and family is None:
-            continue  # iproute2 `ip neigh` shows both, but the lab's panes are about ARP
+            continue  # None: ARP only (checks, export); 0: both families, as `ip neigh` shows them
         out.append(Neighbour(ns=ns or "", dst=m.get_attr("NDA_DST"), dev=names.get(m["ifindex"], "?"),
                              lladdr=m.get_attr("NDA_LLADDR"), state=nud_name(m["state"]),
                              router=bool(m["flags"] & 0x80), family=_fam(fam)))

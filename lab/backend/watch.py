@@ -2,7 +2,7 @@
 
 One worker thread owns everything here:
 - one raw rtnetlink socket per namespace (opened by moving the thread into it with nsutil.in_netns),
-  subscribed to the link/address/route/neighbour groups. Only message types are decoded: an event just
+  subscribed to the link/address/route/neighbour groups (IPv4 and IPv6). Only message types are decoded: an event just
   marks (namespace, kind) dirty, and the state is re-read with netlink dumps (routes are re-read after
   every link change, because a link going down flushes its routes without any RTM_DELROUTE);
 - inotify (via ctypes) on /run/netns, so namespaces made or deleted by anyone appear and disappear
@@ -38,7 +38,9 @@ from lab.model import Link, NsState
 log = logging.getLogger("lab.watch")
 
 RTMGRP_LINK, RTMGRP_NEIGH, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x4, 0x10, 0x40
-GROUPS = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE
+RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
+GROUPS = (RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR
+          | RTMGRP_IPV6_ROUTE)
 MSG_KIND = {16: "link", 17: "link", 20: "address", 21: "address", 24: "route", 25: "route",
             28: "neighbour", 29: "neighbour"}
 CORE = frozenset({"link", "address", "route", "neighbour"})
@@ -135,6 +137,14 @@ class ReadView:
     def close(self) -> None:
         for k in list(self._socks):
             self.forget_ns(k.removeprefix("\0rtnl:"))
+
+
+def shown_routes(routes) -> list:
+    """What the Routes pane shows: IPv4 in every table (`ip route show table all`), IPv6 outside the
+    local table and without the per-link multicast routes (`ip -6 route`): the kernel's own local
+    and ff00::/8 entries would bury the routes a learner adds."""
+    return [r for r in routes if r.family == "inet" or (r.table != 255 and r.type != "multicast"
+                                                          and not r.dst.startswith("ff00::"))]
 
 
 # ---- veth peers across namespaces ----------------------------------------------------------------
@@ -394,11 +404,11 @@ class Watcher:
             st = dataclasses.replace(st, links=tuple(ls))
         names = {l.index: l.name for l in st.links}
         if "address" in kinds or old is None:
-            st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, 4, names)))
+            st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, None, names)))
         if "route" in kinds or old is None:
-            st = dataclasses.replace(st, routes=tuple(state.routes(b, key, None, 4, names)))
+            st = dataclasses.replace(st, routes=tuple(shown_routes(state.routes(b, key, None, None, names))))
         if "neighbour" in kinds or old is None:
-            st = dataclasses.replace(st, neighbours=tuple(state.neighbours(b, key, names, 4)))
+            st = dataclasses.replace(st, neighbours=tuple(state.neighbours(b, key, names, 0)))
         return st
 
     def _read_extras(self, ns: str, st: NsState) -> NsState:

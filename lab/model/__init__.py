@@ -199,7 +199,7 @@ class Change:
 _KEYS = {
     "links": ("link", lambda o: o.name),
     "addresses": ("address", lambda o: f"{o.dev} {o.cidr}"),
-    "routes": ("route", lambda o: f"{o.table} {o.dst} {o.metric}"),
+    "routes": ("route", lambda o: f"{o.table} {o.dst} {o.metric} {o.dev}"),   # fe80::/64 is on every link
     "neighbours": ("neighbour", lambda o: f"{o.dev} {o.dst}"),
     "fdb": ("fdb", lambda o: f"{o.dev} {o.mac} {o.dst}"),
     "chains": ("chain", lambda o: f"{o.table} {o.name}"),

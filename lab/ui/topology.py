@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from lab.model import NsState
-from lab.ui.view import ns_label
+from lab.ui.view import addresses_by_dev, ns_label
 
 N, E, S, W = 1, 2, 4, 8
 LINE = {E | W: "─", N | S: "│", E | S: "┌", W | S: "┐", N | E: "└", N | W: "┘", N | E | S: "├",
@@ -105,9 +105,7 @@ def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge
     nodes: dict[str, MapNode] = {}
     edges: list[MapEdge] = []
     for st in states:
-        addrs: dict[str, list[str]] = {}
-        for a in st.addresses:
-            addrs.setdefault(a.dev, []).append(a.cidr)
+        addrs = addresses_by_dev(st)
         bridges = {l.name for l in st.links if l.kind == "bridge"}
         node = MapNode(f"ns:{st.name}", st.name, ns_label(st.name))
         nodes[node.id] = node

@@ -22,6 +22,17 @@ def ns_label(ns: str) -> str:
     return ns if ns else "host"
 
 
+def addresses_by_dev(st) -> dict[str, list[str]]:
+    """dev -> the addresses worth drawing on a map or tree row: IPv4 first, then IPv6 other than the
+    link-local one every interface gets by itself."""
+    out: dict[str, list[str]] = {}
+    for a in sorted(st.addresses, key=lambda a: a.family != "inet"):
+        if a.family == "inet6" and a.scope == "link":
+            continue
+        out.setdefault(a.dev, []).append(a.cidr)
+    return out
+
+
 class LabView:
     def __init__(self) -> None:
         self.states: dict[str, NsState] = {}

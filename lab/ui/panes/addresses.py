@@ -1,4 +1,5 @@
-"""Addresses pane: IPv4 addresses per interface, as `ip -4 addr` has them."""
+"""Addresses pane: IPv4 and IPv6 addresses per interface, as `ip addr` has them (link-local IPv6
+addresses, which every interface gets by itself, dimmed)."""
 from __future__ import annotations
 
 from lab.ui.panes.base import TablePane, styled
@@ -15,7 +16,9 @@ class AddressesPane(TablePane):
         for st in view.shown():
             up = {l.name: l.up for l in st.links}
             for a in st.addresses:
+                auto = a.family == "inet6" and a.scope == "link"
                 yield (row_key(st.name, "address", f"{a.dev} {a.cidr}"), st.name,
                        (styled(a.dev, "bold" if up.get(a.dev, True) else theme.color("down")),
-                        styled(a.cidr, f"bold {theme.color('address')}"), a.scope, a.broadcast or "",
+                        styled(a.cidr, theme.color("muted") if auto else f"bold {theme.color('address')}"),
+                        a.scope, a.broadcast or "",
                         a.label if a.label and a.label != a.dev else ""))

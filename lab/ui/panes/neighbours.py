@@ -1,4 +1,5 @@
-"""Neighbour (ARP) pane with iproute2's state words, and the bridge forwarding database (FDB) pane."""
+"""Neighbour pane (ARP and IPv6 neighbour discovery) with iproute2's state words, and the bridge
+forwarding database (FDB) pane."""
 from __future__ import annotations
 
 from lab.ui.panes.base import TablePane, state_color, styled
@@ -14,6 +15,8 @@ class NeighboursPane(TablePane):
     def build_rows(self, view, theme):
         for st in view.shown():
             for n in st.neighbours:
+                if n.family == "inet6" and (n.dst or "").startswith("ff"):
+                    continue   # multicast (MLD, router solicitation) entries: not neighbours anyone asked about
                 state = n.state
                 yield (row_key(st.name, "neighbour", f"{n.dev} {n.dst}"), st.name,
                        (styled(n.dst, f"bold {theme.color('address')}"), n.dev,

@@ -1,5 +1,5 @@
-"""Routes pane: every routing table (main first, local last) with the connected / via / default
-distinction named and coloured, and linkdown routes marked."""
+"""Routes pane: every IPv4 routing table (main first, local last), then IPv6 routes (outside the local
+table), with the connected / via / default distinction named and coloured, and linkdown routes marked."""
 from __future__ import annotations
 
 from lab.model import Route
@@ -35,12 +35,12 @@ class RoutesPane(TablePane):
                   "connected": theme.color("connected"), "blackhole": theme.color("drop"),
                   "unreachable": theme.color("drop"), "prohibit": theme.color("drop")}
         for st in view.shown():
-            for r in sorted(st.routes, key=_table_order):
+            for r in sorted(st.routes, key=lambda r: (r.family != "inet",) + _table_order(r)):
                 kind = route_kind(r)
                 color = colors.get(kind, theme.color("muted") if r.table == 255 else "")
                 dst_style = f"bold {color}" if r.table != 255 else color
                 kind_word = kind + (" linkdown" if "linkdown" in r.flags else "")
-                yield (row_key(st.name, "route", f"{r.table} {r.dst} {r.metric}"), st.name,
+                yield (row_key(st.name, "route", f"{r.table} {r.dst} {r.metric} {r.dev}"), st.name,
                        (table_name(r.table), styled(r.dst, dst_style), styled(kind_word, color),
                         styled(r.gateway or "", theme.color("via")), r.dev or "", r.proto, r.scope,
                         r.prefsrc or "", "" if r.metric is None else str(r.metric)))

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 
-from lab.ui.view import ns_label
+from lab.ui.view import addresses_by_dev, ns_label
 
 
 class NamespaceTree(Tree):
@@ -46,9 +46,7 @@ class NamespaceTree(Tree):
             elif self._drawn.get(name) == sig:
                 continue
             node.set_label(self._label(name, view, theme))
-            addrs: dict[str, list[str]] = {}
-            for a in st.addresses:
-                addrs.setdefault(a.dev, []).append(a.cidr)
+            addrs = addresses_by_dev(st)
             labels = [self._leaf(l, addrs, theme) for l in st.links]
             kids = list(node.children)
             if len(kids) == len(labels):   # same links: relabel in place (no re-layout)
