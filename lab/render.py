@@ -6,6 +6,7 @@ so that output in the lab reads like the tools learners will use on real machine
 from __future__ import annotations
 
 import json as _json
+import re
 from typing import Iterable
 
 from lab.model import Address, Link, Neighbour, Route
@@ -29,10 +30,10 @@ def link_ifname(link: Link, peer_names: dict[int, str] | None = None) -> str:
 
 
 def flag_words(link: Link, by_index: dict[int, Link] | None = None) -> list[str]:
-    """iproute2's flag list: NO-CARRIER first when up without carrier, M-DOWN last when the
-    same-namespace lower/peer device is down."""
+    """iproute2's flag list: NO-CARRIER first when up but not RUNNING (the kernel's RUNNING is
+    "operstate UP or UNKNOWN"), M-DOWN last when the same-namespace lower/peer device is down."""
     fl = list(link.flags)
-    if "UP" in fl and "LOWER_UP" not in fl and link.link_type != "loopback":
+    if "UP" in fl and link.operstate not in ("UP", "UNKNOWN"):
         fl.insert(0, "NO-CARRIER")
     if link.link_index and link.link_netnsid is None and by_index is not None:
         peer = by_index.get(link.link_index)
@@ -137,14 +138,17 @@ def addr_lines(a: Address) -> list[str]:
     s = f"    {a.family} {a.cidr}"
     if a.broadcast:
         s += f" brd {a.broadcast}"
-    s += f" scope {a.scope}"
+    s += f" scope {a.scope} " + "".join(f + " " for f in a.flags)
     if a.family == "inet":
-        s += f" {a.label or a.dev}"
+        s += a.label or a.dev
     return [s, "       valid_lft forever preferred_lft forever"]
 
 
 def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = False,
-               netns_names: dict[int, str] | None = None, context: Iterable[Link] | None = None) -> str:
+               netns_names: dict[int, str] | None = None, context: Iterable[Link] | None = None,
+               family: int | None = None) -> str:
+    """`ip [-4|-6] addr`. With -4 iproute2 drops the link/ line (its link-netnsid moves to the first
+    line); with -6 it prints a short first line (no qdisc, group or @peer) and no link/ line."""
     links = list(links)
     addrs = list(addrs)
     ctx = list(context) if context is not None else links
@@ -154,9 +158,19 @@ def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = Fa
     for l in links:
         mine = [a for a in addrs if a.index == l.index]
         if brief:
-            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} " + " ".join(a.cidr for a in mine) + " ")
+            name = l.name if family == 6 else link_ifname(l, names)
+            out.append(f"{name:<16} {l.operstate:<14} " + " ".join(a.cidr for a in mine) + " ")
             continue
-        out += link_header(l, names, False, netns_names or {}, by_index)
+        first, second = link_header(l, names, False, netns_names or {}, by_index)
+        if family == 4:
+            m = re.search(r" link-netns(id)? \S+$", second)
+            out.append(first + (m.group(0) if m else ""))
+        elif family == 6:
+            master = f" master {l.master}" if l.master else ""
+            out.append(f"{l.index}: {l.name}: {_flags(l, by_index)} mtu {l.mtu}{master} state {l.operstate}"
+                       f" qlen {l.qlen}")
+        else:
+            out += [first, second]
         for a in mine:
             out += addr_lines(a)
     return "\n".join(out)
@@ -180,6 +194,7 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
             if a.broadcast:
                 i["broadcast"] = a.broadcast
             i["scope"] = a.scope
+            i.update({f: True for f in a.flags})
             if a.family == "inet":
                 i["label"] = a.label or a.dev
             i.update({"valid_life_time": 4294967295, "preferred_life_time": 4294967295})
@@ -208,7 +223,7 @@ def route_text(r: Route, show_table: bool) -> str:
         s += f" metric {r.metric}"
     for f in r.flags:
         s += f" {f}"
-    return s + " "
+    return s + " " + (f"pref {r.pref}" if r.pref else "")
 
 
 def routes_text(routes: Iterable[Route], show_table: bool = False) -> str:
@@ -235,6 +250,8 @@ def route_json(r: Route, show_table: bool = False) -> dict:
     if r.metric is not None:
         d["metric"] = r.metric
     d["flags"] = list(r.flags)
+    if r.pref:
+        d["pref"] = r.pref
     return d
 
 

@@ -3,6 +3,7 @@ of lab's own view; every error changes nothing and names the fix."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -285,7 +286,8 @@ def test_arp_table_after_ping_and_failed_state(lab):
     assert "192.168.15.9 dev veth-red" in out and ("FAILED" in out or "INCOMPLETE" in out)
 
 
-def test_neigh_shows_both_families_like_iproute2(lab):
+def test_ipv6_neigh_addr_route_output_like_iproute2(lab):
+    """`ip neigh` shows both families; `ip -4|-6 addr` and `ip -6 route` (flags, pref) print as iproute2 does."""
     run_ok(lab, "ip netns add six", "ip link add v6h type veth peer name eth0 netns six", "ip link set lo up",
            "ip addr add fd00:6::1/64 dev v6h nodad", "ip link set v6h up", "ip -n six link set lo up",
            "ip -n six addr add fd00:6::2/64 dev eth0 nodad", "ip -n six link set eth0 up")
@@ -296,6 +298,13 @@ def test_neigh_shows_both_families_like_iproute2(lab):
     assert "fd00:6::1 dev eth0 lladdr" in ours
     assert ours.strip() == kernel("six", "ip", "neigh").strip()
     assert "fd00:6::1" not in lab.run("ip -n six -4 neigh").output
+    for _ in range(50):   # carrier settles asynchronously (linkwatch): compare once it has
+        if "state UP" in kernel("six", "ip", "link", "show", "eth0"):
+            break
+        time.sleep(0.05)
+    for cmd in (["-6", "addr"], ["-4", "addr"], ["-br", "-6", "addr"], ["-6", "route"]):
+        assert lab.run(f"ip -n six {' '.join(cmd)}").output.strip() == kernel("six", "ip", *cmd).strip(), cmd
+    assert json.loads(lab.run("ip -n six -j -6 route").output) == kernel_json("six", "-6", "route")
 
 
 # ---- rules -------------------------------------------------------------------------------------------

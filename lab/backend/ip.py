@@ -379,7 +379,8 @@ def addr_add(b, op: c.AddrAdd) -> str:
     b.record(op.ns, kind="addr", dev=op.dev, cidr=f"{op.local}/{op.prefixlen}")
     try:
         r.addr_add(idx, op.local, op.prefixlen, broadcast=_broadcast(op), label=op.label,
-                   scope=c.SCOPES[op.scope] if op.scope else 0, replace=op.replace)
+                   scope=c.SCOPES[op.scope] if op.scope else 0, replace=op.replace,
+                   ifa_flags=sum(c.ADDR_FLAGS[f] for f in set(op.flags)))
     except NetlinkError as e:
         if e.code == 17:
             raise LabError("RTNETLINK answers: File exists",
@@ -432,9 +433,13 @@ def addr_show(b, op: c.AddrShow) -> str:
         ls = [l for l in ls if l.name == op.dev]
     if op.up_only:
         ls = [l for l in ls if l.up]
+    if op.opts.family in (4, 6):   # `ip -4 addr` / `ip -6 addr`: only links that have such an address
+        has = {a.index for a in addrs}
+        ls = [l for l in ls if l.index in has]
     if op.opts.json:
         return render.addrs_json(ls, addrs, all_links)
-    return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns), all_links)
+    return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns), all_links,
+                             family=op.opts.family)
 
 
 # ---- route -------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ NLMSG_ERROR = 2
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFLA_STATS64 = 23
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
 IFF_UP = 0x1
 
 
@@ -186,15 +186,17 @@ class Rtnl:
 
     # ---- addresses --------------------------------------------------------------------------------
     def addr_add(self, index: int, local: str, prefixlen: int, broadcast: str | None = None,
-                 label: str | None = None, scope: int = 0, replace: bool = False) -> None:
+                 label: str | None = None, scope: int = 0, replace: bool = False, ifa_flags: int = 0) -> None:
         fam = socket.AF_INET6 if ":" in local else socket.AF_INET
         raw = socket.inet_pton(fam, local)
-        body = struct.pack("=BBBBI", fam, prefixlen, 0, scope, index)
+        body = struct.pack("=BBBBI", fam, prefixlen, ifa_flags & 0xFF, scope, index)
         body += attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw)
         if broadcast and fam == socket.AF_INET:
             body += attr(IFA_BROADCAST, socket.inet_pton(fam, broadcast))
         if label:
             body += sattr(IFA_LABEL, label)
+        if ifa_flags:
+            body += u32attr(IFA_FLAGS, ifa_flags)   # the 32-bit form, as iproute2 sends it
         flags = NLM_F_CREATE | (0x100 if replace else NLM_F_EXCL)  # NLM_F_REPLACE = 0x100
         self.request(RTM_NEWADDR, flags, body)
 

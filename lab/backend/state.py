@@ -27,6 +27,25 @@ ARPHRD = {1: "ether", 772: "loopback", 65534: "none", 768: "ipip", 778: "gre"}
 EXTRAS: dict[str, Callable] = {}
 
 
+# iproute2's ifa_flag_data order: (mask, word, IPv6 only); IFA_F_PERMANENT prints "dynamic" when absent
+IFA_FLAGS = [(0x01, "secondary", False), (0x02, "nodad", True), (0x04, "optimistic", True),
+             (0x08, "dadfailed", True), (0x10, "home", True), (0x20, "deprecated", True), (0x40, "tentative", True),
+             (0x80, "permanent", True), (0x100, "mngtmpaddr", True), (0x200, "noprefixroute", False),
+             (0x400, "autojoin", False), (0x800, "stable-privacy", True)]
+
+
+def ifa_flag_words(flags: int, v6: bool) -> tuple[str, ...]:
+    """The address flags as `ip addr` prints them."""
+    out = []
+    for mask, word, v6only in IFA_FLAGS:
+        if mask == 0x80:
+            if v6 and not flags & mask:
+                out.append("dynamic")
+        elif flags & mask and (v6 or not v6only):
+            out.append("temporary" if mask == 0x01 and v6 else word)
+    return tuple(out)
+
+
 def nud_name(state: int) -> str:
     names = [n for bit, n in NUD if state & bit]
     return ",".join(names) if names else "NONE"
@@ -89,8 +108,12 @@ def addresses(b, ns: str | None, family: int | None = None, names: dict[int, str
         out.append(Address(ns=ns or "", index=m["index"], dev=names.get(m["index"], f"if{m['index']}"),
                            family=_fam(fam), local=local, prefixlen=m["prefixlen"],
                            scope=SCOPE_NAMES.get(m["scope"], str(m["scope"])),
-                           broadcast=m.get_attr("IFA_BROADCAST"), label=m.get_attr("IFA_LABEL")))
+                           broadcast=m.get_attr("IFA_BROADCAST"), label=m.get_attr("IFA_LABEL"),
+                           flags=ifa_flag_words(m.get_attr("IFA_FLAGS") or m["flags"], fam == socket.AF_INET6)))
     return out
+
+
+ROUTER_PREF = {0: "medium", 1: "high", 3: "low"}
 
 
 def route_from_msg(ns: str | None, m, names: dict[int, str]) -> Route:
@@ -109,7 +132,7 @@ def route_from_msg(ns: str | None, m, names: dict[int, str]) -> Route:
                  type=RT_TYPES.get(m["type"], str(m["type"])), gateway=ga("RTA_GATEWAY"),
                  dev=names.get(oif) if oif else None, proto=PROTO_NAMES.get(m["proto"], str(m["proto"])),
                  scope=SCOPE_NAMES.get(m["scope"], str(m["scope"])), prefsrc=ga("RTA_PREFSRC"),
-                 metric=ga("RTA_PRIORITY"), flags=tuple(flags))
+                 metric=ga("RTA_PRIORITY"), flags=tuple(flags), pref=ROUTER_PREF.get(ga("RTA_PREF")))
 
 
 def routes(b, ns: str | None, table: int | None = 254, family: int | None = 4,

@@ -115,6 +115,10 @@ class AddrAdd(Op):
     label: str | None = None
     scope: str | None = None
     replace: bool = False
+    flags: tuple[str, ...] = ()      # nodad, noprefixroute, home, mngtmpaddr, autojoin
+
+
+ADDR_FLAGS = {"home": 0x10, "nodad": 0x02, "mngtmpaddr": 0x100, "noprefixroute": 0x200, "autojoin": 0x400}
 
 
 @dataclass(frozen=True)
@@ -569,8 +573,8 @@ def _addr(a: Args, ns, so) -> Op:
             f["scope"] = s
         elif w in ("valid_lft", "preferred_lft"):
             a.next("a lifetime")
-        elif w in ("noprefixroute", "nodad", "home"):
-            pass
+        elif w in ADDR_FLAGS:
+            f["flags"] = f.get("flags", ()) + (w,)
         elif local is None:
             local, plen = need_prefix(w, require_len=verb in ("add", "replace", "change") and ":" not in w)
             f["_had_len"] = "/" in w
@@ -583,6 +587,7 @@ def _addr(a: Args, ns, so) -> Op:
                          f"Try: ip addr {verb if verb != 'delete' else 'del'} {local}/{plen} dev veth0")
     had_len = f.pop("_had_len", True)
     if verb == "delete":
+        f.pop("flags", None)
         return AddrDel(ns, dev=dev, local=local, prefixlen=plen if had_len else None)
     return AddrAdd(ns, dev=dev, local=local, prefixlen=plen, replace=verb in ("replace", "change"), **f)
 

@@ -54,6 +54,7 @@ class Address:
     scope: str = "global"
     broadcast: str | None = None
     label: str | None = None
+    flags: tuple[str, ...] = ()   # iproute2's words: dynamic, nodad, tentative, dadfailed, deprecated...
 
     @property
     def cidr(self) -> str:
@@ -74,6 +75,7 @@ class Route:
     prefsrc: str | None = None
     metric: int | None = None
     flags: tuple[str, ...] = ()   # linkdown, onlink
+    pref: str | None = None       # IPv6 router preference: low, medium, high
 
     @property
     def is_connected(self) -> bool:
