@@ -283,6 +283,9 @@ def test_extras_panes_render(lab):
         if os.path.exists("/usr/sbin/iptables-nft") or os.path.exists("/sbin/iptables-nft"):
             kernel("ct", "iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT")
             kernel("ct", "ping", "-c1", "-W1", "127.0.0.1")
+            kernel("ct", "ip6tables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT")
+            kernel("ct", "ping", "-6", "-c1", "-W1", "::1")
             app.show_tab("tab-conntrack")
             await wait_for(pilot, lambda: "127.0.0.1" in pane_text(app, "conntrack"), what="conntrack entry")
+            await wait_for(pilot, lambda: "::1" in pane_text(app, "conntrack"), what="the IPv6 conntrack entry")
     run_ui(lab, body)

@@ -30,7 +30,7 @@ def entries(b, ns: str | None, limit: int = MAX_ENTRIES) -> list[ConntrackEntry]
     out: list[ConntrackEntry] = []
     # pyroute2 opens the socket lazily, on the first request: the whole dump stays inside the namespace
     with nsutil.in_netns(ns):
-        ct = Conntrack()
+        ct = Conntrack(nfgen_family=socket.AF_UNSPEC)   # both families (pyroute2 defaults to IPv4)
         try:
             out = _dump(ct, ns, limit)
         finally:
