@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.commands.base import Context, Op, ParseError
+from lab.commands.base import Context, Op, ParseError, ReadOp
 
 HELP = ("Usage: grade SCENARIO [--step N]\n"
         "Checks the lab as it is now against a scenario's checks (nothing is built or changed), e.g.\n"
@@ -18,13 +18,9 @@ HELP = ("Usage: grade SCENARIO [--step N]\n"
 
 
 @dataclass(frozen=True)
-class GradeOp(Op):
+class GradeOp(ReadOp):
     ref: str = ""
     step: int | None = None        # 1-based
-
-    @property
-    def mutates(self) -> bool:
-        return False
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.commands.base import Context, Op, ParseError
+from lab.commands.base import Context, Op, ParseError, ReadOp
 from lab.errors import LabError
 
 HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N]\n"
@@ -17,14 +17,10 @@ HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl 
 
 
 @dataclass(frozen=True)
-class TraceOp(Op):
+class TraceOp(ReadOp):
     spec: object = None          # lab.tracer.spec.TraceSpec
     json: bool = False
     pcap: str | None = None
-
-    @property
-    def mutates(self) -> bool:
-        return False
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
