@@ -305,6 +305,10 @@ def test_ipv6_neigh_addr_route_output_like_iproute2(lab):
     for cmd in (["-6", "addr"], ["-4", "addr"], ["-br", "-6", "addr"], ["-6", "route"]):
         assert lab.run(f"ip -n six {' '.join(cmd)}").output.strip() == kernel("six", "ip", *cmd).strip(), cmd
     assert json.loads(lab.run("ip -n six -j -6 route").output) == kernel_json("six", "-6", "route")
+    run_ok(lab, "ip -n six -4 neigh flush dev eth0")
+    assert "fd00:6::1" in kernel("six", "ip", "neigh")          # -4 leaves IPv6 entries alone
+    run_ok(lab, "ip -n six neigh flush dev eth0")
+    assert "fd00:6::1" not in kernel("six", "ip", "neigh"), kernel("six", "ip", "neigh")
 
 
 # ---- rules -------------------------------------------------------------------------------------------

@@ -659,7 +659,7 @@ def neigh_flush(b, op: c.NeighFlush) -> str:
     if op.dev:
         b.link_index(op.ns, op.dev)
     rev = {v: k for k, v in names.items()}
-    for n in state.neighbours(b, op.ns, names, 4):
+    for n in state.neighbours(b, op.ns, names, op.family or 0):
         if op.dev and n.dev != op.dev:
             continue
         if op.state and op.state != "all" and op.state.upper() not in n.state:
@@ -667,7 +667,8 @@ def neigh_flush(b, op: c.NeighFlush) -> str:
         if not op.state and ("PERMANENT" in n.state or "NOARP" in n.state):
             continue  # iproute2 flush leaves permanent entries unless asked
         try:
-            ipr.neigh("del", dst=n.dst, ifindex=rev[n.dev], family=socket.AF_INET)
+            ipr.neigh("del", dst=n.dst, ifindex=rev[n.dev],
+                      family=socket.AF_INET6 if n.family == "inet6" else socket.AF_INET)
         except NetlinkError:
             pass
     return ""

@@ -203,6 +203,7 @@ class NeighShow(ShowOp):
 class NeighFlush(Op):
     dev: str | None = None
     state: str | None = None
+    family: int | None = None        # -4 / -6; None: both, as iproute2
 
 
 # ---- rule --------------------------------------------------------------------------------------------
@@ -746,7 +747,7 @@ def _neigh(a: Args, ns, so) -> Op:
                 f["state"] = w
             else:
                 raise ParseError(f'Error: "{w}" is a garbage.', "ip neigh show [ dev DEV ] [ nud STATE ]")
-        return NeighFlush(ns, **f) if verb == "flush" else NeighShow(ns, opts=so, **f)
+        return NeighFlush(ns, family=so.family, **f) if verb == "flush" else NeighShow(ns, opts=so, **f)
     if verb == "get":
         raise ParseError('"ip neigh get" is not supported by lab.', "Use: ip neigh show dev DEV")
     action = "del" if verb == "delete" else verb
