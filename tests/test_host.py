@@ -30,6 +30,8 @@ sysctl -w net.ipv4.ip_forward=1
 iptables -t nat -A POSTROUTING -s 10.50.0.0/24 -j MASQUERADE
 iptables -N LAB-CHAIN
 iptables -P FORWARD DROP
+ip6tables -A INPUT -s fd00::/64 -j ACCEPT
+ip6tables -P FORWARD DROP
 bridge fdb add 02:00:00:00:00:42 dev pre1 master static
 tc qdisc add dev pre0 root tbf rate 1mbit burst 32kb latency 50ms
 """
@@ -45,6 +47,7 @@ dump() {
   ip rule | sed 's/^/rule /'
   echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"
   iptables-save | grep -E '^(-A|:LAB|:FORWARD)' | sed 's/^/ipt /' || true
+  ip6tables-save | grep -E '^(-A|:LAB|:FORWARD)' | sed 's/^/ip6t /' || true
   bridge fdb show dev pre1 | grep 02:00:00:00:00:42 | sed 's/^/fdb /' || true
   tc qdisc show dev pre0
 }
@@ -61,6 +64,7 @@ ip link add prebr type bridge
 ip link set pre1 master prebr
 echo 0 > /proc/sys/net/ipv4/ip_forward
 iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
+ip6tables -A INPUT -s fd00:123::/64 -j ACCEPT
 __DUMP__dump before
 "$@" --host run "$BUILD" > /dev/null
 dump built
@@ -96,6 +100,7 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     before, built, cleaned = s["before"], s["built"], s["cleaned"]
     # built: everything is there
     assert any("MASQUERADE" in l for l in built) and "ipt :FORWARD DROP [0:0]" in built
+    assert "ip6t -A INPUT -s fd00::/64 -j ACCEPT" in built and "ip6t :FORWARD DROP [0:0]" in built
     assert any(l.startswith("fdb 02:00:00:00:00:42") for l in built)
     assert any(l.startswith("qdisc tbf") for l in built)
     for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",

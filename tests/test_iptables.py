@@ -173,17 +173,44 @@ WORDS = ["-t", "nat", "filter", "raw", "-A", "-I", "-D", "-N", "-X", "-P", "-L",
          "--to-destination", "10.0.0.1:80", "--to-source", "-m", "conntrack", "--ctstate", "NEW,ESTABLISHED",
          "statistic", "--mode", "random", "--probability", "0.5", "multiport", "--dports", "80,443", "comment",
          "--comment", "x", "!", "-i", "-o", "eth0", "-n", "-v", "--line-numbers", "1", "-nvL", "--reject-with",
-         "tcp-reset", "LOG", "--log-prefix", "", "-", "--"]
+         "tcp-reset", "LOG", "--log-prefix", "", "-", "--", "icmpv6", "--icmpv6-type", "--icmp-type", "128",
+         "fd00::/64", "[fd00::2]:8080", "[fd00::2", "icmp6-adm-prohibited", "icmp6"]
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(WORDS), max_size=12))
 def test_iptables_parser_is_total(words):
-    for head in ("iptables", "iptables-save", "iptables-restore", "sysctl"):
+    for head in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore",
+                 "sysctl"):
         try:
             parse(head + " " + " ".join(w if w else "''" for w in words), CTX)
         except (ParseError, LabError):
             pass
+
+
+def test_ip6tables_rules_apply_and_wrong_family_is_refused(lab):
+    """ip6tables: the same validation before anything applies, with IPv6 addresses, ICMPv6 and its reject
+    types, [addr]:port NAT targets; the IPv4 spellings are refused with the fix, and nothing changes."""
+    run_ok(lab, "ip6tables -A INPUT -p icmpv6 --icmpv6-type echo-request -j ACCEPT",
+           "ip6tables -A INPUT -s fd00::/64 -p tcp --dport 22 -j REJECT --reject-with icmp6-adm-prohibited",
+           "ip6tables -t nat -A PREROUTING -p tcp --dport 80 -j DNAT --to-destination [fd00::2]:8080",
+           "ip6tables -P FORWARD DROP")
+    v6 = kernel(None, "ip6tables-nft", "-S")
+    assert "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT" in v6 and "-P FORWARD DROP" in v6
+    assert "--to-destination [fd00::2]:8080" in kernel(None, "ip6tables-nft", "-t", "nat", "-S")
+    assert "-A INPUT" not in kernel(None, "iptables-nft", "-S")            # IPv4 untouched
+    assert "icmp6-adm-prohibited" in lab.run("ip6tables-save").output
+    before = [kernel(None, "ip6tables-nft", "-t", t, "-S") for t in ("filter", "nat")]
+    for line, words in (("ip6tables -A INPUT -s 10.0.0.0/8 -j DROP", "use iptables for it"),
+                        ("ip6tables -A INPUT -p icmp --icmp-type 8 -j DROP", "--icmpv6-type"),
+                        ("iptables -A INPUT -p icmpv6 --icmpv6-type 128 -j DROP", "--icmp-type"),
+                        ("ip6tables -A INPUT -p tcp -j REJECT --reject-with icmp-port-unreachable", "icmp6-port-unreachable"),
+                        ("ip6tables -t nat -A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1:80", "[fd00::2]:8080"),
+                        ("iptables -A INPUT -d fd00::1 -j DROP", "use ip6tables")):
+        r = lab.run(line)
+        assert not r.ok and words in r.error, (line, r.error)
+        assert r.error.startswith("ip6tables v1.8" if line.startswith("ip6") else "iptables v1.8")
+    assert [kernel(None, "ip6tables-nft", "-t", t, "-S") for t in ("filter", "nat")] == before   # nothing applied
 
 
 def test_kube_proxy_mark_forms(lab):

@@ -15,7 +15,8 @@ def test_iptables_pane_shows_tables_chains_rules_and_counters(lab, monkeypatch, 
     if "chains" not in load_extras():
         pytest.skip("the iptables family registers no chains extra yet")
     run_ok(lab, "ip netns add fw", "ip -n fw link set lo up",
-           "fw iptables -A INPUT -p icmp -j ACCEPT", "fw iptables -t nat -A POSTROUTING -o eth9 -j MASQUERADE")
+           "fw iptables -A INPUT -p icmp -j ACCEPT", "fw iptables -t nat -A POSTROUTING -o eth9 -j MASQUERADE",
+           "fw ip6tables -A INPUT -s fd00::/64 -j DROP")
 
     async def body(app, pilot):
         app.select_ns("fw")
@@ -25,6 +26,8 @@ def test_iptables_pane_shows_tables_chains_rules_and_counters(lab, monkeypatch, 
         rows = pane_rows(app, "iptables")
         texts = [r[1].strip() for r in rows]
         assert "filter" in texts and "nat" in texts
+        assert "ip6 filter" in texts and texts.index("ip6 filter") > texts.index("nat")   # IPv6 tables after
+        assert any(r[1].strip() == "-s fd00::/64 -j DROP" and r[2] == "DROP" for r in rows), rows
         assert any(t.startswith("INPUT (policy ACCEPT)") for t in texts)
         kernel("fw", "ping", "-c2", "-i0.2", "-W1", "127.0.0.1")
         await wait_for(pilot, lambda: any(r[2] == "ACCEPT" and r[3].strip() not in ("", "0")

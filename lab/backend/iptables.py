@@ -30,13 +30,18 @@ def tool(name: str = "iptables") -> str:
     raise LabError(f"{name}: command not found", "Install it: apt-get install iptables (the nf_tables build)")
 
 
+def tool_for(family: int, name: str = "iptables") -> str:
+    """The iptables or ip6tables flavour of a tool."""
+    return tool(name.replace("iptables", "ip6tables") if family == 6 else name)
+
+
 def _clean_stderr(text: str) -> str:
     lines = [l for l in text.strip().splitlines() if not l.startswith("Try `iptables") and l.strip()]
     return "\n".join(lines)
 
 
-def chains_of(b, ns, table: str) -> list[str]:
-    r = b.run_cmd(ns, [tool(), "-t", table, "-S"])
+def chains_of(b, ns, table: str, family: int = 4) -> list[str]:
+    r = b.run_cmd(ns, [tool_for(family), "-t", table, "-S"])
     out = []
     for line in r.stdout.splitlines():
         parts = line.split()
@@ -49,7 +54,7 @@ def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
     """Turn iptables' terse failures into what is wrong and what to do."""
     msg = _clean_stderr(stderr) or "iptables failed"
     if "No chain/target/match by that name" in msg or "does not exist" in msg:
-        have = chains_of(b, op.ns, op.table)
+        have = chains_of(b, op.ns, op.table, op.family)
         t = f"-t {op.table} " if op.table != "filter" else ""
         if op.chain and op.chain not in have and op.command != "new":
             return LabError(f"iptables: No chain/target/match by that name (chain \"{op.chain}\" does not exist in table {op.table})"
@@ -77,15 +82,16 @@ def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
 @applies(IptablesOp)
 def iptables(b, op: IptablesOp) -> str:
     b.require_ns(op.ns)
+    fam = {"family": 6} if op.family == 6 else {}
     if op.command in ("append", "insert"):
-        b.record(op.ns, kind="iptables", table=op.table, chain=op.chain, spec=list(op.spec))
+        b.record(op.ns, kind="iptables", table=op.table, chain=op.chain, spec=list(op.spec), **fam)
     elif op.command == "new":
-        b.record(op.ns, kind="iptables-chain", table=op.table, chain=op.chain)
+        b.record(op.ns, kind="iptables-chain", table=op.table, chain=op.chain, **fam)
     elif op.command == "policy" and op.chain:
-        old = _policy(b, op.ns, op.table, op.chain)
+        old = _policy(b, op.ns, op.table, op.chain, op.family)
         if old and old != op.spec[0]:
-            b.record(op.ns, kind="iptables-policy", table=op.table, chain=op.chain, old=old)
-    r = b.run_cmd(op.ns, [tool()] + op.argv())
+            b.record(op.ns, kind="iptables-policy", table=op.table, chain=op.chain, old=old, **fam)
+    r = b.run_cmd(op.ns, [tool_for(op.family)] + op.argv())
     if r.returncode != 0:
         if op.command == "check" and r.returncode == 1:
             raise LabError("iptables: Bad rule (does a matching rule exist in that chain?)")
@@ -93,8 +99,8 @@ def iptables(b, op: IptablesOp) -> str:
     return r.stdout.rstrip("\n")
 
 
-def _policy(b, ns, table: str, chain: str) -> str | None:
-    r = b.run_cmd(ns, [tool(), "-t", table, "-S", chain])
+def _policy(b, ns, table: str, chain: str, family: int = 4) -> str | None:
+    r = b.run_cmd(ns, [tool_for(family), "-t", table, "-S", chain])
     for line in r.stdout.splitlines():
         p = line.split()
         if len(p) == 3 and p[0] == "-P":
@@ -104,7 +110,7 @@ def _policy(b, ns, table: str, chain: str) -> str | None:
 
 @applies(IptablesSave)
 def iptables_save(b, op: IptablesSave) -> str:
-    argv = [tool("iptables-save")]
+    argv = [tool_for(op.family, "iptables-save")]
     if op.table:
         argv += ["-t", op.table]
     if op.counters:
@@ -122,7 +128,7 @@ def iptables_restore(b, op: IptablesRestore) -> str:
             text = f.read()
     except OSError as e:
         raise LabError(f"iptables-restore: cannot read {op.path}: {e.strerror}") from None
-    argv = [tool("iptables-restore")]
+    argv = [tool_for(op.family, "iptables-restore")]
     if op.noflush:
         argv.append("--noflush")
     if op.table:
@@ -141,20 +147,21 @@ def undo_iptables(b, entry: dict) -> None:
     """lab clean: remove a journaled rule / chain / policy; already gone is fine."""
     ns = entry.get("ns") or None
     t = entry["table"]
+    ipt = tool_for(entry.get("family", 4))
     if entry["kind"] == "iptables":
-        b.run_cmd(ns, [tool(), "-t", t, "-D", entry["chain"]] + list(entry["spec"]))
+        b.run_cmd(ns, [ipt, "-t", t, "-D", entry["chain"]] + list(entry["spec"]))
     elif entry["kind"] == "iptables-chain":
-        b.run_cmd(ns, [tool(), "-t", t, "-F", entry["chain"]])
-        b.run_cmd(ns, [tool(), "-t", t, "-X", entry["chain"]])
+        b.run_cmd(ns, [ipt, "-t", t, "-F", entry["chain"]])
+        b.run_cmd(ns, [ipt, "-t", t, "-X", entry["chain"]])
     elif entry["kind"] == "iptables-policy":
-        b.run_cmd(ns, [tool(), "-t", t, "-P", entry["chain"], entry["old"]])
+        b.run_cmd(ns, [ipt, "-t", t, "-P", entry["chain"], entry["old"]])
 
 
 _COUNTED = re.compile(r"^\[(\d+):(\d+)\] -A (\S+) ?(.*)$")
 _CHAIN = re.compile(r"^:(\S+) (\S+) \[(\d+):(\d+)\]$")
 
 
-def parse_save(ns: str, text: str) -> tuple[Chain, ...]:
+def parse_save(ns: str, text: str, family: str = "ip") -> tuple[Chain, ...]:
     """`iptables-save -c` text -> Chains (builtin first, in table order) with rules and counters."""
     out: list[Chain] = []
     table = None
@@ -165,7 +172,7 @@ def parse_save(ns: str, text: str) -> tuple[Chain, ...]:
         for name in order:
             c = chains[name]
             out.append(Chain(ns=ns, table=table, name=name, policy=c["policy"], packets=c["p"], bytes=c["b"],
-                             rules=tuple(c["rules"])))
+                             rules=tuple(c["rules"]), family=family))
 
     for line in text.splitlines():
         if line.startswith("*"):
@@ -192,8 +199,13 @@ def parse_save(ns: str, text: str) -> tuple[Chain, ...]:
 
 
 def pane_chains(b, ns) -> dict:
-    r = b.run_cmd(ns, [tool("iptables-save"), "-c"], timeout=10)
-    return {"chains": parse_save(ns or "", r.stdout)}
+    """iptables and ip6tables chains (the latter only where ip6tables was used: no tables, no output)."""
+    chains = parse_save(ns or "", b.run_cmd(ns, [tool("iptables-save"), "-c"], timeout=10).stdout)
+    try:
+        v6 = b.run_cmd(ns, [tool("ip6tables-save"), "-c"], timeout=10).stdout
+    except LabError:   # no ip6tables on this machine
+        v6 = ""
+    return {"chains": chains + parse_save(ns or "", v6, "ip6")}
 
 
 def legacy_rules_present(b, ns) -> bool:

@@ -190,7 +190,7 @@ class LabCompleter(Completer):
         head, rest = words[0], words[1:]
         if head == "ip":
             return self._ip(rest, ns)
-        if head in ("iptables", "iptables-save", "iptables-restore"):
+        if head in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):
             return self._iptables(rest, ns)
         if head == "tc":
             return self._simple(rest, TC_WORDS, ns)
@@ -275,7 +275,7 @@ def make_lexer():
 
     from prompt_toolkit.lexers import Lexer
 
-    patterns = [(re.compile(r"^\s*(ip|tc|bridge|brctl|iptables(-save|-restore)?|sysctl|trace)\b"), "class:command"),
+    patterns = [(re.compile(r"^\s*(ip|tc|bridge|brctl|ip6?tables(-save|-restore)?|sysctl|trace)\b"), "class:command"),
                 (re.compile(r"(?<=\s)--?[A-Za-z][\w-]*"), "class:option"),
                 (re.compile(r"\b\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?(:\d+)?\b"), "class:address"),
                 (re.compile(r"\b(ACCEPT|DROP|REJECT|DNAT|SNAT|MASQUERADE|RETURN|LOG)\b"), "class:target")]

@@ -1,15 +1,18 @@
-"""`iptables`, `iptables-save`, `iptables-restore` parser: validates a rule completely before anything is
-applied (tables, chains, matches and their options, targets and where they are allowed), with
-iptables' own wording plus the fix. Pure: the rule is kept as the user's argv so it can be handed to
+"""`iptables`, `iptables-save`, `iptables-restore` parser (and their `ip6tables` twins): validates a rule
+completely before anything is applied (tables, chains, matches and their options, targets and where they
+are allowed, addresses of the right family), with iptables' own wording plus the fix. Pure: the rule is kept as the user's argv so it can be handed to
 iptables-nft and shown back as typed. Whether a user chain exists is the backend's business."""
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 from dataclasses import dataclass
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
 
 V = "iptables v1.8.9 (nf_tables)"
+V6 = "ip6tables v1.8.9 (nf_tables)"
+_FAMILY: contextvars.ContextVar[int] = contextvars.ContextVar("iptables_family", default=4)  # while parsing
 TABLES = {"filter": ["INPUT", "FORWARD", "OUTPUT"],
           "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
           "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
@@ -17,6 +20,10 @@ TABLES = {"filter": ["INPUT", "FORWARD", "OUTPUT"],
           "security": ["INPUT", "FORWARD", "OUTPUT"]}
 PROTOCOLS = {"tcp", "udp", "icmp", "all", "sctp", "udplite", "icmpv6", "esp", "ah", "gre"}
 CT_STATES = {"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "SNAT", "DNAT"}
+REJECT_WITH6 = {"icmp6-no-route", "no-route", "icmp6-adm-prohibited", "adm-prohibited", "icmp6-addr-unreachable",
+                "addr-unreach", "icmp6-port-unreachable", "port-unreach", "icmp6-policy-fail", "policy-fail",
+                "icmp6-reject-route", "reject-route", "tcp-reset"}
+ICMP6_NAMES = {"icmpv6", "ipv6-icmp", "icmp6"}
 REJECT_WITH = {"icmp-net-unreachable", "icmp-host-unreachable", "icmp-port-unreachable", "icmp-proto-unreachable",
                "icmp-net-prohibited", "icmp-host-prohibited", "icmp-admin-prohibited", "tcp-reset"}
 ADDRTYPES = {"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE",
@@ -28,13 +35,13 @@ TARGET_PLACES = {"DNAT": ("nat", {"PREROUTING", "OUTPUT"}), "REDIRECT": ("nat", 
                  "SNAT": ("nat", {"POSTROUTING", "INPUT"}), "MASQUERADE": ("nat", {"POSTROUTING"}),
                  "TRACE": ("raw", {"PREROUTING", "OUTPUT"}), "CT": ("raw", {"PREROUTING", "OUTPUT"}),
                  "NOTRACK": ("raw", {"PREROUTING", "OUTPUT"})}
-MODULES = {"tcp", "udp", "icmp", "conntrack", "state", "multiport", "statistic", "comment", "mark", "addrtype",
+MODULES = {"tcp", "udp", "icmp", "icmp6", "conntrack", "state", "multiport", "statistic", "comment", "mark", "addrtype",
            "limit", "mac", "iprange", "physdev", "connmark", "length", "ttl", "pkttype", "owner"}
 # option -> (module that provides it, number of arguments)
 MATCH_OPTS = {
     "--sport": ("tcpudp", 1), "--source-port": ("tcpudp", 1), "--dport": ("tcpudp", 1),
     "--destination-port": ("tcpudp", 1), "--tcp-flags": ("tcp", 2), "--syn": ("tcp", 0),
-    "--icmp-type": ("icmp", 1), "--ctstate": ("conntrack", 1), "--ctorigdst": ("conntrack", 1),
+    "--icmp-type": ("icmp", 1), "--icmpv6-type": ("icmp6", 1), "--ctstate": ("conntrack", 1), "--ctorigdst": ("conntrack", 1),
     "--ctorigsrc": ("conntrack", 1), "--ctdir": ("conntrack", 1), "--ctorigdstport": ("conntrack", 1),
     "--state": ("state", 1), "--dports": ("multiport", 1), "--sports": ("multiport", 1), "--ports": ("multiport", 1),
     "--mode": ("statistic", 1), "--probability": ("statistic", 1), "--every": ("statistic", 1),
@@ -69,6 +76,7 @@ FLAG_CMDS = {"append": "-A", "insert": "-I", "delete": "-D", "replace": "-R", "f
 
 @dataclass(frozen=True)
 class IptablesOp(Op):
+    family: int = 4                 # 6: ip6tables
     table: str = "filter"
     command: str = "list"           # append insert delete replace flush zero new delete-chain policy list list-rules rename check
     chain: str | None = None
@@ -106,30 +114,37 @@ class IptablesOp(Op):
 
 @dataclass(frozen=True)
 class IptablesSave(ReadOp):
+    family: int = 4
     table: str | None = None
     counters: bool = False
 
 
 @dataclass(frozen=True)
 class IptablesRestore(Op):
+    family: int = 4
     path: str = ""
     noflush: bool = False
     table: str | None = None
 
 
 def err(msg: str, hint: str | None = None) -> ParseError:
-    return ParseError(f"{V}: {msg}", hint)
+    return ParseError(f"{V6 if _FAMILY.get() == 6 else V}: {msg}", hint)
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
-    if head == "iptables-save":
-        return _save(argv, ns)
-    if head == "iptables-restore":
-        return _restore(argv, ns)
-    return parse_iptables(argv, ns)
+    family = 6 if head.startswith("ip6") else 4
+    token = _FAMILY.set(family)
+    try:
+        if head.endswith("-save"):
+            return _save(argv, ns, family)
+        if head.endswith("-restore"):
+            return _restore(argv, ns, family)
+        return parse_iptables(argv, ns, family)
+    finally:
+        _FAMILY.reset(token)
 
 
-def _save(argv: list[str], ns) -> IptablesSave:
+def _save(argv: list[str], ns, family: int = 4) -> IptablesSave:
     table, counters = None, False
     it = iter(argv)
     for w in it:
@@ -141,10 +156,10 @@ def _save(argv: list[str], ns) -> IptablesSave:
             counters = True
         else:
             raise ParseError(f'iptables-save: unknown option "{w}"', "iptables-save [-t TABLE] [-c]")
-    return IptablesSave(ns, table=table, counters=counters)
+    return IptablesSave(ns, family=family, table=table, counters=counters)
 
 
-def _restore(argv: list[str], ns) -> IptablesRestore:
+def _restore(argv: list[str], ns, family: int = 4) -> IptablesRestore:
     path, noflush, table = None, False, None
     it = iter(argv)
     for w in it:
@@ -162,7 +177,7 @@ def _restore(argv: list[str], ns) -> IptablesRestore:
             raise ParseError("iptables-restore: only one file", "iptables-restore [-n] FILE")
     if path is None:
         raise ParseError("iptables-restore: give the file to load", "iptables-restore rules.v4  (made by iptables-save)")
-    return IptablesRestore(ns, path=path, noflush=noflush, table=table)
+    return IptablesRestore(ns, family=family, path=path, noflush=noflush, table=table)
 
 
 def _expand_bundles(argv: list[str]) -> list[str]:
@@ -177,7 +192,7 @@ def _expand_bundles(argv: list[str]) -> list[str]:
     return out
 
 
-def parse_iptables(argv: list[str], ns) -> IptablesOp:
+def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp:
     argv = _expand_bundles(argv)
     table = "filter"
     command = chain = None
@@ -268,8 +283,8 @@ def parse_iptables(argv: list[str], ns) -> IptablesOp:
     if command == "rename":
         _check_chain_name(extra[0], table, "new")
         spec = [extra[0]]
-    return IptablesOp(ns, table=table, command=command, chain=chain, rulenum=rulenum, spec=tuple(spec),
-                      target=target, **flags)
+    return IptablesOp(ns, family=family, table=table, command=command, chain=chain, rulenum=rulenum,
+                      spec=tuple(spec), target=target, **flags)
 
 
 def _check_chain_name(chain: str, table: str, command: str) -> None:
@@ -289,11 +304,17 @@ def _check_chain_name(chain: str, table: str, command: str) -> None:
 
 
 def _addr_list(v: str, opt: str) -> None:
+    v6 = _FAMILY.get() == 6
+    example = "fd00::/64" if v6 else "10.0.0.0/24"
     for part in v.split(","):
         try:
-            ipaddress.ip_network(part, strict=False)
+            net = ipaddress.ip_network(part, strict=False)
         except ValueError:
-            raise err(f"host/network `{part}' not found", f"{opt} takes an address or CIDR like 10.0.0.0/24") from None
+            raise err(f"host/network `{part}' not found", f"{opt} takes an address or CIDR like {example}") from None
+        if net.version != (6 if v6 else 4):
+            other = "iptables" if v6 else "ip6tables"
+            raise err(f"host/network `{part}' not found",
+                      f"{part} is an IPv{net.version} address: use {other} for it ({opt} takes one like {example})")
 
 
 def _port(v: str, opt: str, allow_range: bool = True) -> None:
@@ -337,17 +358,24 @@ def validate_spec(spec: list[str], table: str, chain: str | None) -> str | None:
                 raise err(f"Can't use -o with {chain}", "Packets arriving have no output interface yet: use -i")
         elif w in ("-p", "--protocol"):
             proto = arg()[0].lower()
-            if proto not in PROTOCOLS and not (proto.isdigit() and int(proto) < 256):
+            if proto not in PROTOCOLS | ICMP6_NAMES and not (proto.isdigit() and int(proto) < 256):
                 raise err(f"unknown protocol \"{proto}\" specified", "Protocols: tcp, udp, icmp, all, or a number")
             if proto in ("tcp", "udp", "icmp"):
                 modules.add(proto)
+            if proto in ICMP6_NAMES:
+                modules.add("icmp6")
         elif w in ("-m", "--match"):
             m = arg()[0]
             if m not in MODULES:
                 raise err(f"Couldn't load match `{m}':No such file or directory",
                           "Matches: " + ", ".join(sorted(MODULES)))
+            if (m == "icmp") != (_FAMILY.get() == 4) and m in ("icmp", "icmp6"):
+                raise err(f"Couldn't load match `{m}':No such file or directory",
+                          "ip6tables: -p icmpv6 -m icmp6" if m == "icmp" else "iptables: -p icmp -m icmp")
             if m in ("tcp", "udp", "icmp") and proto != m:
                 raise err(f"-m {m} needs -p {m} before it")
+            if m == "icmp6" and proto not in ICMP6_NAMES:
+                raise err("-m icmp6 needs -p icmpv6 before it")
             modules.add(m)
         elif w in ("-j", "--jump", "-g", "--goto"):
             if target is not None:
@@ -365,9 +393,15 @@ def validate_spec(spec: list[str], table: str, chain: str | None) -> str | None:
                 _port(vals[0], w)
             elif mod == "tcp" and "tcp" not in modules:
                 raise err(f'unknown option "{w}"', f"{w} needs -p tcp before it")
+            elif mod == "icmp" and _FAMILY.get() == 6:
+                raise err(f'unknown option "{w}"', "ip6tables matches ICMPv6: -p icmpv6 --icmpv6-type TYPE")
+            elif mod == "icmp6" and _FAMILY.get() == 4:
+                raise err(f'unknown option "{w}"', "--icmpv6-type is ip6tables'; iptables uses -p icmp --icmp-type")
             elif mod == "icmp" and "icmp" not in modules:
                 raise err(f'unknown option "{w}"', f"{w} needs -p icmp before it")
-            elif mod not in ("tcpudp", "tcp", "icmp") and mod not in modules:
+            elif mod == "icmp6" and "icmp6" not in modules:
+                raise err(f'unknown option "{w}"', f"{w} needs -p icmpv6 before it")
+            elif mod not in ("tcpudp", "tcp", "icmp", "icmp6") and mod not in modules:
                 raise err(f'unknown option "{w}"', f"{w} needs -m {mod} before it, e.g. -m {mod} {w} ...")
             _check_match_value(w, vals, proto, modules)
         elif w in TARGET_OPTS:
@@ -435,13 +469,23 @@ def _check_match_value(opt: str, vals: list[str], proto, modules) -> None:
 def _check_target_value(opt: str, vals: list[str], proto) -> None:
     if opt in ("--to-destination", "--to-source", "--to"):
         v = vals[0]
-        addr, _, port = v.partition(":")
+        if _FAMILY.get() == 6:   # [fd00::2]:8080, fd00::2, [fd00::2-fd00::9]
+            if v.startswith("["):
+                addr, _, rest = v[1:].partition("]")
+                port = rest[1:] if rest.startswith(":") else ""
+            else:
+                addr, port = v, ""
+        else:
+            addr, _, port = v.partition(":")
         if addr:
             for a in addr.split("-"):
                 try:
-                    ipaddress.ip_address(a)
+                    ok = ipaddress.ip_address(a).version == _FAMILY.get()
                 except ValueError:
-                    raise err(f"Bad IP address \"{addr}\"", f"{opt} takes ADDR[:PORT], e.g. 192.168.15.2:8080") from None
+                    ok = False
+                if not ok:
+                    raise err(f"Bad IP address \"{addr}\"", f"{opt} takes ADDR[:PORT], e.g. "
+                              + ("[fd00::2]:8080" if _FAMILY.get() == 6 else "192.168.15.2:8080"))
         if port:
             if proto not in ("tcp", "udp", "sctp", "dccp"):
                 raise err("Need TCP, UDP, SCTP or DCCP with port specification",
@@ -454,8 +498,9 @@ def _check_target_value(opt: str, vals: list[str], proto) -> None:
         for p in vals[0].split("-"):
             _port(p, opt, allow_range=False)
     elif opt == "--reject-with":
-        if vals[0] not in REJECT_WITH:
-            raise err(f"unknown reject type \"{vals[0]}\"", "Types: " + ", ".join(sorted(REJECT_WITH)))
+        kinds = REJECT_WITH6 if _FAMILY.get() == 6 else REJECT_WITH
+        if vals[0] not in kinds:
+            raise err(f"unknown reject type \"{vals[0]}\"", "Types: " + ", ".join(sorted(kinds)))
         if vals[0] == "tcp-reset" and proto != "tcp":
             raise err("TCP_RESET invalid for non-tcp", "Use -p tcp with --reject-with tcp-reset")
     elif opt in ("--set-mark", "--set-xmark", "--or-mark", "--and-mark", "--xor-mark"):

@@ -133,6 +133,12 @@ class Chain:
     packets: int = 0
     bytes: int = 0
     rules: tuple[Rule, ...] = ()
+    family: str = "ip"   # ip (iptables) | ip6 (ip6tables)
+
+    @property
+    def key(self) -> str:
+        """"filter INPUT", "ip6 filter INPUT": how diffs and panes name the chain."""
+        return f"{'ip6 ' if self.family == 'ip6' else ''}{self.table} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,7 @@ _KEYS = {
     "routes": ("route", lambda o: f"{o.table} {o.dst} {o.metric} {o.dev}"),   # fe80::/64 is on every link
     "neighbours": ("neighbour", lambda o: f"{o.dev} {o.dst}"),
     "fdb": ("fdb", lambda o: f"{o.dev} {o.mac} {o.dst}"),
-    "chains": ("chain", lambda o: f"{o.table} {o.name}"),
+    "chains": ("chain", lambda o: o.key),
     "qdiscs": ("qdisc", lambda o: f"{o.dev} {o.handle} {o.parent}"),
 }
 

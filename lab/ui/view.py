@@ -137,8 +137,8 @@ def _changes(old: NsState, new: NsState) -> list[Change]:
 
 
 def _rule_changes(old: NsState, new: NsState, chain_key: str) -> list[Change]:
-    a = next((c for c in old.chains if f"{c.table} {c.name}" == chain_key), None)
-    b = next((c for c in new.chains if f"{c.table} {c.name}" == chain_key), None)
+    a = next((c for c in old.chains if c.key == chain_key), None)
+    b = next((c for c in new.chains if c.key == chain_key), None)
     if a is None or b is None:
         return []
     out = []

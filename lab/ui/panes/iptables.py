@@ -1,4 +1,4 @@
-"""iptables pane: tables -> chains (with policy and counters) -> rules (spec, target, counters), drawn as
+"""iptables pane (ip6tables tables after, as "ip6 filter"...): tables -> chains (with policy and counters) -> rules (spec, target, counters), drawn as
 an indented tree; rows whose counters just moved are highlighted; verdicts coloured by meaning."""
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ class IptablesPane(TablePane):
     def build_rows(self, view, theme):
         for st in view.shown():
             table = None
-            for c in sorted(st.chains, key=lambda c: (TABLE_ORDER.get(c.table, 9), c.table, c.policy is None)):
-                if c.table != table:
-                    table = c.table
+            for c in sorted(st.chains, key=lambda c: (c.family, TABLE_ORDER.get(c.table, 9), c.table,
+                                                      c.policy is None)):
+                tkey = c.key.rsplit(" ", 1)[0]          # "nat", "ip6 filter"
+                if tkey != table:
+                    table = tkey
                     yield (row_key(st.name, "table", table), st.name,
                            (Text(table, style=f"bold {theme.color('namespace')}"), "", "", ""))
                 head = Text("  ")
@@ -31,11 +33,11 @@ class IptablesPane(TablePane):
                     head.append(" (policy ")
                     head.append(c.policy, style=f"bold {target_color(theme, c.policy)}")
                     head.append(")")
-                yield (row_key(st.name, "chain", f"{c.table} {c.name}"), st.name,
+                yield (row_key(st.name, "chain", c.key), st.name,
                        (head, "", num(c.packets) if c.policy else "", num(c.bytes) if c.policy else ""))
                 for i, r in enumerate(c.rules):
                     spec = Text("    ")
                     spec.append(r.spec or "(all)")
                     tgt = Text(r.target, style=f"bold {target_color(theme, r.target)}")
-                    yield (row_key(st.name, "rule", f"{c.table} {c.name} {i}"), st.name,
+                    yield (row_key(st.name, "rule", f"{c.key} {i}"), st.name,
                            (spec, tgt, num(r.packets), num(r.bytes)))
