@@ -125,9 +125,10 @@ def test_trace_view_diagram_per_namespace_and_stepping(lab):
         # the forwarding namespace's diagram lights FORWARD (its own step, reversed: still in the text)
         assert "FORWARD" in "\n".join(_flow_lines(app))
         # play: steps advance by themselves at the pace, space pauses
-        scr.pace = 0.05
+        scr.pace = 0.1   # slow enough that a loaded machine still catches it before the last step
         await pilot.press("space")
         await wait_for(pilot, lambda: scr.index > host_i + 2, what="play to advance")
+        assert scr.index < len(scr.hops) - 1, "play reached the end before the test could pause it"
         await pilot.press("space")
         stopped = scr.index
         await pilot.pause(0.2)
