@@ -50,6 +50,7 @@ dump() {
   ip6tables-save | grep -E '^(-A|:LAB|:FORWARD)' | sed 's/^/ip6t /' || true
   bridge fdb show dev pre1 | grep 02:00:00:00:00:42 | sed 's/^/fdb /' || true
   tc qdisc show dev pre0
+  nft list tables | sed 's/^/nft /'
 }
 """
 
@@ -64,7 +65,6 @@ ip link add prebr type bridge
 ip link set pre1 master prebr
 echo 0 > /proc/sys/net/ipv4/ip_forward
 iptables -A INPUT -s 10.123.0.0/16 -j ACCEPT
-ip6tables -A INPUT -s fd00:123::/64 -j ACCEPT
 __DUMP__dump before
 "$@" --host run "$BUILD" > /dev/null
 dump built
@@ -101,6 +101,9 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     # built: everything is there
     assert any("MASQUERADE" in l for l in built) and "ipt :FORWARD DROP [0:0]" in built
     assert "ip6t -A INPUT -s fd00::/64 -j ACCEPT" in built and "ip6t :FORWARD DROP [0:0]" in built
+    # the nf_tables tables the lab's first rules created go too; the one that was there stays
+    assert {"nft table ip6 filter", "nft table ip nat"} <= built and "nft table ip filter" in before
+    assert not {"nft table ip6 filter", "nft table ip nat"} & s["cleaned"]
     assert any(l.startswith("fdb 02:00:00:00:00:42") for l in built)
     assert any(l.startswith("qdisc tbf") for l in built)
     for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",

@@ -116,15 +116,18 @@ def _undo(b, e: dict) -> str | None:
     elif k == "sysctl":
         b.sysctl_set(ns, e["key"], e["old"])
         return f"restored {e['key']} = {e['old']}{where}"
-    elif k in ("iptables", "iptables-chain", "iptables-policy", "qdisc"):
+    elif k in ("iptables", "iptables-chain", "iptables-policy", "iptables-table", "qdisc"):
         mod = importlib.import_module("lab.backend.iptables" if k.startswith("iptables") else "lab.backend.tc")
         fn = getattr(mod, "undo_iptables" if k.startswith("iptables") else "undo_qdisc", None)
         if fn is not None:
             fn(b, e)
             if k == "qdisc":
                 return f"removed qdisc on {e.get('dev', '')}{where}"
+            tool = "ip6tables" if e.get("family") == 6 else "iptables"
+            if k == "iptables-table":
+                return f"removed the {tool} table {e.get('table')} it created (if empty){where}"
             what = f"-t {e.get('table')} " + (f"-A {e.get('chain')} {' '.join(e.get('spec', []))}" if k == "iptables"
                                               else f"-N {e.get('chain')}" if k == "iptables-chain"
                                               else f"-P {e.get('chain')} (back to {e.get('old')})")
-            return f"removed iptables {what}{where}"
+            return f"removed {tool} {what}{where}"
     return None

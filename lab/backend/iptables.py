@@ -83,6 +83,8 @@ def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
 def iptables(b, op: IptablesOp) -> str:
     b.require_ns(op.ns)
     fam = {"family": 6} if op.family == 6 else {}
+    if op.command in ("append", "insert", "new", "policy") and b.journal is not None:
+        _record_table_if_new(b, op)
     if op.command in ("append", "insert"):
         b.record(op.ns, kind="iptables", table=op.table, chain=op.chain, spec=list(op.spec), **fam)
     elif op.command == "new":
@@ -97,6 +99,21 @@ def iptables(b, op: IptablesOp) -> str:
             raise LabError("iptables: Bad rule (does a matching rule exist in that chain?)")
         raise _diagnose(b, op, r.stderr)
     return r.stdout.rstrip("\n")
+
+
+def _nft_family(family: int) -> str:
+    return "ip6" if family == 6 else "ip"
+
+
+def _record_table_if_new(b, op: IptablesOp) -> None:
+    """--host: iptables-nft creates the nf_tables table with the first rule; journal that, so `lab clean`
+    removes the table too (once it is empty again) and leaves nft's ruleset as it found it."""
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    if not os.path.exists(nft):
+        return
+    r = b.run_cmd(op.ns, [nft, "list", "table", _nft_family(op.family), op.table])
+    if r.returncode != 0:
+        b.record(op.ns, kind="iptables-table", table=op.table, **({"family": 6} if op.family == 6 else {}))
 
 
 def _policy(b, ns, table: str, chain: str, family: int = 4) -> str | None:
@@ -155,6 +172,13 @@ def undo_iptables(b, entry: dict) -> None:
         b.run_cmd(ns, [ipt, "-t", t, "-X", entry["chain"]])
     elif entry["kind"] == "iptables-policy":
         b.run_cmd(ns, [ipt, "-t", t, "-P", entry["chain"], entry["old"]])
+    elif entry["kind"] == "iptables-table":
+        # the table the lab's first rule created: delete it if nothing but the lab's (undone) work was in it
+        save = b.run_cmd(ns, [tool_for(entry.get("family", 4), "iptables-save"), "-t", t]).stdout
+        busy = any(l.startswith("-A") or (l.startswith(":") and not l.split()[1] == "ACCEPT") for l in save.splitlines())
+        nft = shutil.which("nft") or "/usr/sbin/nft"
+        if not busy and os.path.exists(nft):
+            b.run_cmd(ns, [nft, "delete", "table", _nft_family(entry.get("family", 4)), t])
 
 
 _COUNTED = re.compile(r"^\[(\d+):(\d+)\] -A (\S+) ?(.*)$")
