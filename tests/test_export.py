@@ -47,6 +47,8 @@ iptables -A LAB-IN -p udp -m comment --comment "two words" -j RETURN
 iptables -P FORWARD DROP
 iptables -A FORWARD -i v-net-0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 ip netns exec blue iptables -A INPUT -p tcp --dport 22 -j REJECT
+ip6tables -A INPUT -s fd00:15::/64 -p icmpv6 -j ACCEPT
+ip netns exec blue ip6tables -P FORWARD DROP
 ip netns exec red tc qdisc add dev veth-red root tbf rate 1mbit burst 32kbit latency 400ms
 """
 
@@ -73,6 +75,8 @@ def read_state(ns: str | None) -> dict:
     st["rules"] = sorted(json.dumps(r, sort_keys=True) for r in json.loads(kernel(ns, "ip", "-j", "rule")))
     st["neigh"] = sorted((n["dst"], n.get("lladdr"), tuple(n.get("state", [])))
                          for n in json.loads(kernel(ns, "ip", "-j", "neigh")) if "PERMANENT" in n.get("state", []))
+    st["ip6t"] = [re.sub(r"\[\d+:\d+\]", "", l) for l in kernel(ns, "ip6tables-save").splitlines()
+                  if l.startswith(("-A", ":", "*"))]
     st["ipt"] = [re.sub(r"\[\d+:\d+\]", "", l) for l in kernel(ns, "iptables-save").splitlines()
                  if not l.startswith("#")]
     st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", l) for l in kernel(ns, "tc", "qdisc", "show").splitlines()

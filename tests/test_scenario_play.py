@@ -237,3 +237,18 @@ def test_grade_checks_a_hand_built_lab_without_changing_it(lab):
     r = lab.run("grade veth-basics --step 9")
     assert not r.ok and "has steps 1 to 6, not 9" in r.error
     assert "grade" in lab.run("help").output
+
+
+def test_baseline_restore_undoes_ip6tables_too(lab):
+    """Rebuilding to a step (back, goto) returns the top namespace to its baseline, IPv6 rules included."""
+    from lab.scenario.reset import Baseline
+    from tests.conftest import kernel
+
+    run_ok(lab, "ip6tables -A INPUT -s fd00:1::/64 -j ACCEPT")
+    base = Baseline.capture(lab.backend)
+    run_ok(lab, "ip6tables -N LAB6", "ip6tables -A INPUT -s fd00:2::/64 -j LAB6", "ip6tables -P FORWARD DROP",
+           "iptables -A INPUT -s 10.2.0.0/16 -j ACCEPT")
+    base.restore(lab.backend)
+    v6 = kernel(None, "ip6tables-nft", "-S")
+    assert "fd00:1::/64" in v6 and "fd00:2::/64" not in v6 and "LAB6" not in v6 and "-P FORWARD ACCEPT" in v6
+    assert "10.2.0.0/16" not in kernel(None, "iptables-nft", "-S")

@@ -2,7 +2,7 @@
 or Mermaid (`--mermaid`).
 
 Functions (for the TUI, `lab play ... --export-sh OUT`, tests):
-    export_sh(backend, host_mode=None) -> str      ip / bridge / tc / iptables / sysctl commands
+    export_sh(backend, host_mode=None) -> str      ip / bridge / tc / iptables / ip6tables / sysctl commands
     export_dot(backend) -> str;  export_mermaid(backend) -> str
     export(backend, fmt) -> str                     fmt in sh, dot, mermaid
 
@@ -336,16 +336,17 @@ def _iptables_lines(backend, ns: str) -> list[str]:
     from lab.scenario.reset import iptables_dump
 
     out = []
-    pre = f"{_exec(ns)}iptables"
-    for table, (chains, rules) in iptables_dump(backend, ns or None).items():
-        for name, pol in chains.items():
-            if pol == "-":
-                out.append(f"{pre} -t {table} -N {name}")
-        for name, pol in chains.items():
-            if pol not in ("-", "ACCEPT"):
-                out.append(f"{pre} -t {table} -P {name} {pol}")
-        for line in rules:
-            out.append(f"{pre} -t {table} {shlex.join(shlex.split(line))}")
+    for family in (4, 6):
+        pre = f"{_exec(ns)}{'ip6tables' if family == 6 else 'iptables'}"
+        for table, (chains, rules) in iptables_dump(backend, ns or None, family).items():
+            for name, pol in chains.items():
+                if pol == "-":
+                    out.append(f"{pre} -t {table} -N {name}")
+            for name, pol in chains.items():
+                if pol not in ("-", "ACCEPT"):
+                    out.append(f"{pre} -t {table} -P {name} {pol}")
+            for line in rules:
+                out.append(f"{pre} -t {table} {shlex.join(shlex.split(line))}")
     return out
 
 

@@ -25,11 +25,12 @@ def _route_key(r) -> tuple:
     return (r.dst, r.table, r.type, r.gateway, r.dev, r.metric)
 
 
-def iptables_dump(backend, ns: str | None) -> dict[str, tuple[dict[str, str], list[str]]]:
-    """table -> ({chain: policy or '-'}, ["-A CHAIN spec", ...]) as iptables-save prints them."""
-    if not shutil.which("iptables-save"):
+def iptables_dump(backend, ns: str | None, family: int = 4) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """table -> ({chain: policy or '-'}, ["-A CHAIN spec", ...]) as iptables-save (ip6tables-save) prints them."""
+    save = "ip6tables-save" if family == 6 else "iptables-save"
+    if not shutil.which(save):
         return {}
-    r = backend.run_cmd(ns, ["iptables-save"])
+    r = backend.run_cmd(ns, [save])
     if r.returncode != 0:
         return {}
     out: dict[str, tuple[dict[str, str], list[str]]] = {}
@@ -54,6 +55,7 @@ class Baseline:
     routes: set[tuple] = field(default_factory=set)
     rules: set[tuple[int, str]] = field(default_factory=set)
     iptables: dict = field(default_factory=dict)
+    ip6tables: dict = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +70,7 @@ class Baseline:
         b.routes = {_route_key(r) for r in state.routes(backend, None, None, 4)}
         b.rules = set(rule_lines(backend, None))
         b.iptables = iptables_dump(backend, None)
+        b.ip6tables = iptables_dump(backend, None, 6)
         for k in SYSCTLS:
             try:
                 b.sysctls[k] = backend.sysctl_get(None, k)
@@ -127,7 +130,7 @@ class Baseline:
                     ipr.rule("del", family=socket.AF_INET, priority=prio)
                 except NetlinkError:
                     pass
-        notes += self._restore_iptables(backend)
+        notes += self._restore_iptables(backend) + self._restore_iptables(backend, 6)
         if not getattr(backend, "host", False) and shutil.which("conntrack"):
             backend.run_cmd(None, ["conntrack", "-F"])  # sandbox only: forget NAT choices of the old lab
         for k, v in self.sysctls.items():
@@ -138,26 +141,27 @@ class Baseline:
                 pass
         return notes
 
-    def _restore_iptables(self, backend) -> list[str]:
-        now = iptables_dump(backend, None)
+    def _restore_iptables(self, backend, family: int = 4) -> list[str]:
+        now = iptables_dump(backend, None, family)
+        ipt = "ip6tables" if family == 6 else "iptables"
         notes = []
         for table, (chains, rules) in now.items():
-            old_chains, old_rules = self.iptables.get(table, ({}, []))
+            old_chains, old_rules = (self.ip6tables if family == 6 else self.iptables).get(table, ({}, []))
             pending = list(old_rules)
             for line in reversed(rules):
                 if line in pending:
                     pending.remove(line)
                     continue
-                argv = ["iptables", "-t", table, "-D"] + shlex.split(line)[1:]
+                argv = [ipt, "-t", table, "-D"] + shlex.split(line)[1:]
                 r = backend.run_cmd(None, argv)
                 if r.returncode != 0:
                     notes.append(f"could not delete `{line}` from {table}: {r.stderr.strip()}")
             for name, pol in chains.items():
                 if name not in old_chains:
-                    backend.run_cmd(None, ["iptables", "-t", table, "-F", name])
+                    backend.run_cmd(None, [ipt, "-t", table, "-F", name])
             for name, pol in chains.items():
                 if name not in old_chains:
-                    backend.run_cmd(None, ["iptables", "-t", table, "-X", name])
+                    backend.run_cmd(None, [ipt, "-t", table, "-X", name])
                 elif pol != "-" and old_chains[name] != pol:
-                    backend.run_cmd(None, ["iptables", "-t", table, "-P", name, old_chains[name]])
+                    backend.run_cmd(None, [ipt, "-t", table, "-P", name, old_chains[name]])
         return notes
