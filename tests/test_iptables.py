@@ -211,6 +211,8 @@ def test_ip6tables_rules_apply_and_wrong_family_is_refused(lab):
         assert not r.ok and words in r.error, (line, r.error)
         assert r.error.startswith("ip6tables v1.8" if line.startswith("ip6") else "iptables v1.8")
     assert [kernel(None, "ip6tables-nft", "-t", t, "-S") for t in ("filter", "nat")] == before   # nothing applied
+    r = lab.run("ip6tables -A NOPE -j ACCEPT")       # the kernel-side errors name the IPv6 tool in the fix
+    assert not r.ok and "Create it first: ip6tables -N NOPE" in r.error
 
 
 def test_kube_proxy_mark_forms(lab):

@@ -52,30 +52,31 @@ def chains_of(b, ns, table: str, family: int = 4) -> list[str]:
 
 def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
     """Turn iptables' terse failures into what is wrong and what to do."""
-    msg = _clean_stderr(stderr) or "iptables failed"
+    ipt = "ip6tables" if op.family == 6 else "iptables"
+    msg = _clean_stderr(stderr) or f"{ipt} failed"
     if "No chain/target/match by that name" in msg or "does not exist" in msg:
         have = chains_of(b, op.ns, op.table, op.family)
         t = f"-t {op.table} " if op.table != "filter" else ""
         if op.chain and op.chain not in have and op.command != "new":
-            return LabError(f"iptables: No chain/target/match by that name (chain \"{op.chain}\" does not exist in table {op.table})"
-                            + did_you_mean(op.chain, have), f"Create it first: iptables {t}-N {op.chain}")
+            return LabError(f"{ipt}: No chain/target/match by that name (chain \"{op.chain}\" does not exist in table {op.table})"
+                            + did_you_mean(op.chain, have), f"Create it first: {ipt} {t}-N {op.chain}")
         if op.target and op.target not in have and op.target not in BUILTIN_TARGETS:
-            return LabError(f"iptables: No chain/target/match by that name (target chain \"{op.target}\" does not exist in table {op.table})"
-                            + did_you_mean(op.target, have), f"Create it first: iptables {t}-N {op.target}")
+            return LabError(f"{ipt}: No chain/target/match by that name (target chain \"{op.target}\" does not exist in table {op.table})"
+                            + did_you_mean(op.target, have), f"Create it first: {ipt} {t}-N {op.target}")
         if op.command == "delete":
-            return LabError("iptables: Bad rule (does a matching rule exist in that chain?)",
-                            f"See the rules with: iptables {t}-S {op.chain}")
+            return LabError(f"{ipt}: Bad rule (does a matching rule exist in that chain?)",
+                            f"See the rules with: {ipt} {t}-S {op.chain}")
     if "Bad rule" in msg:
         t = f"-t {op.table} " if op.table != "filter" else ""
-        return LabError("iptables: Bad rule (does a matching rule exist in that chain?).",
-                        f"No rule in {op.chain} matches exactly; see them with: iptables {t}-S {op.chain}")
+        return LabError(f"{ipt}: Bad rule (does a matching rule exist in that chain?).",
+                        f"No rule in {op.chain} matches exactly; see them with: {ipt} {t}-S {op.chain}")
     if "Chain already exists" in msg:
-        return LabError("iptables: Chain already exists.", f"It is there: iptables -t {op.table} -S {op.chain}")
+        return LabError(f"{ipt}: Chain already exists.", f"It is there: {ipt} -t {op.table} -S {op.chain}")
     if "Index of insertion too big" in msg or "Index of deletion too big" in msg or "Index of replacement too big" in msg:
-        return LabError(msg, f"See the rule numbers with: iptables -t {op.table} -L {op.chain} --line-numbers")
+        return LabError(msg, f"See the rule numbers with: {ipt} -t {op.table} -L {op.chain} --line-numbers")
     if "Directory not empty" in msg or "CHAIN_USER_DEL failed" in msg or "Device or resource busy" in msg:
-        return LabError(f"iptables: Directory not empty (chain \"{op.chain}\" still has rules or is referenced).",
-                        f"Flush it and remove the jumps to it first: iptables -t {op.table} -F {op.chain}")
+        return LabError(f"{ipt}: Directory not empty (chain \"{op.chain}\" still has rules or is referenced).",
+                        f"Flush it and remove the jumps to it first: {ipt} -t {op.table} -F {op.chain}")
     return LabError(msg)
 
 
@@ -96,7 +97,7 @@ def iptables(b, op: IptablesOp) -> str:
     r = b.run_cmd(op.ns, [tool_for(op.family)] + op.argv())
     if r.returncode != 0:
         if op.command == "check" and r.returncode == 1:
-            raise LabError("iptables: Bad rule (does a matching rule exist in that chain?)")
+            raise LabError(f"{'ip6tables' if op.family == 6 else 'iptables'}: Bad rule (does a matching rule exist in that chain?)")
         raise _diagnose(b, op, r.stderr)
     return r.stdout.rstrip("\n")
 
@@ -144,7 +145,7 @@ def iptables_restore(b, op: IptablesRestore) -> str:
         with open(op.path) as f:
             text = f.read()
     except OSError as e:
-        raise LabError(f"iptables-restore: cannot read {op.path}: {e.strerror}") from None
+        raise LabError(f"{'ip6' if op.family == 6 else 'ip'}tables-restore: cannot read {op.path}: {e.strerror}") from None
     argv = [tool_for(op.family, "iptables-restore")]
     if op.noflush:
         argv.append("--noflush")
