@@ -30,6 +30,37 @@ def test_hand_parsed_links_equal_pyroute2(lab):
                                                                                       "10.1.0.1", 4789)
 
 
+def test_hand_parsed_routes_and_neighbours_equal_pyroute2(lab):
+    """The watcher's hand-parsed route and neighbour dumps give what the panes showed from pyroute2:
+    IPv4 routes in every table, IPv6 outside the local table and multicast, ARP and NDP entries."""
+    from lab.backend.watch import shown_routes
+
+    run_ok(lab, "ip netns add wr", "ip link add v0 type veth peer name eth0 netns wr", "ip link set lo up",
+           "ip addr add 10.3.0.1/24 dev v0", "ip addr add fd00:3::1/64 dev v0 nodad", "ip link set v0 up",
+           "ip -n wr link set lo up", "ip -n wr addr add 10.3.0.2/24 dev eth0",
+           "ip -n wr addr add fd00:3::2/64 dev eth0 nodad", "ip -n wr link set eth0 up",
+           "ip route add 10.4.0.0/16 via 10.3.0.2 metric 7", "ip route add 10.5.0.0/16 dev v0 table 100",
+           "ip route add blackhole 10.6.0.0/16", "ip -6 route add fd00:4::/64 via fd00:3::2",
+           "ip neigh add 10.3.0.9 lladdr 02:00:00:00:00:09 dev v0", "ip -6 neigh add fd00:3::9 lladdr 02:00:00:00:00:0a dev v0")
+    lab.run("wr ping -c1 -W2 10.3.0.1")
+    b = lab.backend
+    for ns in (None, "wr"):
+        names = {l.index: l.name for l in state.links(b, ns)}
+        for _ in range(50):   # neighbour states and IPv6 autoconfiguration move on their own: a quiet moment
+            r1, n1 = shown_routes(state.routes(b, ns, None, None, names)), state.neighbours(b, ns, names, 0)
+            r_hand, n_hand = b.rtnl(ns).routes(ns, names), b.rtnl(ns).neighbours(ns, names)
+            r2, n2 = shown_routes(state.routes(b, ns, None, None, names)), state.neighbours(b, ns, names, 0)
+            if (r1, n1) == (r2, n2):
+                break
+            time.sleep(0.05)
+        assert r_hand == r1
+        assert n_hand == [n for n in n1 if not (n.family == "inet6" and "NOARP" in n.state)]
+    top = b.rtnl(None).routes(None, {l.index: l.name for l in state.links(b, None)})
+    assert any(r.dst == "fd00:4::/64" and r.gateway == "fd00:3::2" and r.pref == "medium" for r in top)
+    assert any(r.table == 100 for r in top) and any(r.type == "blackhole" for r in top)
+    assert not any(r.family == "inet6" and (r.table == 255 or r.dst.startswith("ff00::")) for r in top)
+
+
 def test_line_table_repaints_only_changed_rows_and_keeps_the_cursor():
     """The panes' table (lab.ui.widgets.linetable): one changed row re-renders one row; the cursor
     follows its row key when rows move; keys and clicks move it."""

@@ -14,10 +14,12 @@ import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.backend.state import ARPHRD, IFF, OPERSTATES
-from lab.model import Link
+from lab.backend.state import (ARPHRD, IFF, OPERSTATES, PROTO_NAMES, ROUTER_PREF, RT_TYPES, SCOPE_NAMES,
+                               nud_name)
+from lab.model import Link, Neighbour, Route
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWADDR = 16, 17, 18, 19, 20
+RTM_GETROUTE, RTM_GETNEIGH = 26, 30
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
@@ -126,6 +128,28 @@ class Rtnl:
         namespace's links on each link event; the top namespace of a 100-namespace lab has 100+)."""
         msgs = self.dump(RTM_GETLINK, ifinfo())
         return parse_links(ns, msgs)
+
+    def routes(self, ns: str | None, names: dict[int, str]) -> list:
+        """What the dashboard's Routes pane shows (lab.backend.watch.shown_routes of state.routes): IPv4
+        in every table, IPv6 outside the local table and without multicast. Parsed by hand; the IPv6
+        local and multicast entries (several per link) are skipped from the header alone."""
+        out = []
+        for fam in (socket.AF_INET, socket.AF_INET6):
+            for msg in self.dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", fam, 0, 0, 0, 0, 0, 0, 0, 0)):
+                r = parse_route(ns, msg, names, skip_v6_local=True)
+                if r is not None:
+                    out.append(r)
+        return out
+
+    def neighbours(self, ns: str | None, names: dict[int, str]) -> list:
+        """ARP and NDP entries as lab.model.Neighbour (state.neighbours(family=0) without the IPv6 NOARP
+        multicast entries every link collects)."""
+        out = []
+        for msg in self.dump(RTM_GETNEIGH, struct.pack("=BxxxiHBB", socket.AF_UNSPEC, 0, 0, 0, 0)):
+            n = parse_neighbour(ns, msg, names)
+            if n is not None:
+                out.append(n)
+        return out
 
     # ---- links ------------------------------------------------------------------------------------
     def link_index(self, name: str) -> int:
@@ -278,3 +302,57 @@ def parse_links(ns: str | None, msgs: list[bytes]) -> list[Link]:
             qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb), **vx))
     out.sort(key=lambda l: l.index)
     return out
+
+
+# ---- parsing route and neighbour messages ------------------------------------------------------------
+_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY, _RTA_PREFSRC, _RTA_TABLE, _RTA_PREF = 1, 4, 5, 6, 7, 15, 20
+_NDA_DST, _NDA_LLADDR = 1, 2
+
+
+def _ip(fam: int, b: bytes | None) -> str | None:
+    return socket.inet_ntop(fam, b) if b else None
+
+
+def parse_route(ns: str | None, msg: bytes, names: dict[int, str], skip_v6_local: bool = False) -> Route | None:
+    """One RTM_NEWROUTE payload -> lab.model.Route, as state.route_from_msg builds it with pyroute2."""
+    if len(msg) < 12:
+        return None
+    fam, dst_len, _src_len, _tos, table, proto, scope, rtype, flags = struct.unpack_from("=BBBBBBBBI", msg, 0)
+    if fam not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    a = _attrs(msg, 12, len(msg))
+    table = _u32(a.get(_RTA_TABLE)) or table
+    if skip_v6_local and fam == socket.AF_INET6 and (table == 255 or rtype == 5):
+        return None
+    dst = _ip(fam, a.get(_RTA_DST))
+    if dst is None:
+        dst_s = "default"
+    elif dst_len == (32 if fam == socket.AF_INET else 128):
+        dst_s = dst
+    else:
+        dst_s = f"{dst}/{dst_len}"
+    if skip_v6_local and fam == socket.AF_INET6 and dst_s.startswith("ff00::"):
+        return None
+    oif = _u32(a.get(_RTA_OIF))
+    pref = a.get(_RTA_PREF)
+    return Route(ns=ns or "", dst=dst_s, family="inet6" if fam == socket.AF_INET6 else "inet", table=table,
+                 type=RT_TYPES.get(rtype, str(rtype)), gateway=_ip(fam, a.get(_RTA_GATEWAY)),
+                 dev=names.get(oif) if oif else None, proto=PROTO_NAMES.get(proto, str(proto)),
+                 scope=SCOPE_NAMES.get(scope, str(scope)), prefsrc=_ip(fam, a.get(_RTA_PREFSRC)),
+                 metric=_u32(a.get(_RTA_PRIORITY)),
+                 flags=tuple(w for bit, w in ((4, "onlink"), (16, "linkdown")) if flags & bit),
+                 pref=ROUTER_PREF.get(pref[0]) if pref else None)
+
+
+def parse_neighbour(ns: str | None, msg: bytes, names: dict[int, str]) -> Neighbour | None:
+    """One RTM_NEWNEIGH payload -> lab.model.Neighbour (None for other families and IPv6 NOARP entries)."""
+    if len(msg) < 12:
+        return None
+    fam, ifindex, state, flags, _type = struct.unpack_from("=BxxxiHBB", msg, 0)
+    if fam not in (socket.AF_INET, socket.AF_INET6) or (fam == socket.AF_INET6 and state & 0x40):
+        return None
+    a = _attrs(msg, 12, len(msg))
+    ll = a.get(_NDA_LLADDR)
+    return Neighbour(ns=ns or "", dst=_ip(fam, a.get(_NDA_DST)), dev=names.get(ifindex, "?"),
+                     lladdr=_hwaddr(ll) if ll else None, state=nud_name(state), router=bool(flags & 0x80),
+                     family="inet6" if fam == socket.AF_INET6 else "inet")

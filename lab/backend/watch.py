@@ -406,9 +406,9 @@ class Watcher:
         if "address" in kinds or old is None:
             st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, None, names)))
         if "route" in kinds or old is None:
-            st = dataclasses.replace(st, routes=tuple(shown_routes(state.routes(b, key, None, None, names))))
+            st = dataclasses.replace(st, routes=tuple(b.rtnl(key).routes(key, names)))   # = shown_routes(...)
         if "neighbour" in kinds or old is None:
-            st = dataclasses.replace(st, neighbours=tuple(state.neighbours(b, key, names, 0)))
+            st = dataclasses.replace(st, neighbours=tuple(b.rtnl(key).neighbours(key, names)))
         return st
 
     def _read_extras(self, ns: str, st: NsState) -> NsState:
