@@ -109,9 +109,12 @@ def _nft_family(family: int) -> str:
 def _record_table_if_new(b, op: IptablesOp) -> None:
     """--host: iptables-nft creates the nf_tables table with the first rule; journal that, so `lab clean`
     removes the table too (once it is empty again) and leaves nft's ruleset as it found it."""
+    seen = b.__dict__.setdefault("_ipt_tables_seen", set())
+    key = (op.ns, op.family, op.table)
     nft = shutil.which("nft") or "/usr/sbin/nft"
-    if not os.path.exists(nft):
+    if key in seen or not os.path.exists(nft):
         return
+    seen.add(key)
     r = b.run_cmd(op.ns, [nft, "list", "table", _nft_family(op.family), op.table])
     if r.returncode != 0:
         b.record(op.ns, kind="iptables-table", table=op.table, **({"family": 6} if op.family == 6 else {}))

@@ -129,10 +129,11 @@ class Rtnl:
         msgs = self.dump(RTM_GETLINK, ifinfo())
         return parse_links(ns, msgs)
 
-    def routes(self, ns: str | None, names: dict[int, str]) -> list:
-        """What the dashboard's Routes pane shows (lab.backend.watch.shown_routes of state.routes): IPv4
-        in every table, IPv6 outside the local table and without multicast. Parsed by hand; the IPv6
-        local and multicast entries (several per link) are skipped from the header alone."""
+    def routes(self, ns: str | None, names: dict[int, str]) -> list[Route]:
+        """What the dashboard's Routes pane shows: IPv4 in every table (`ip route show table all`), IPv6
+        outside the local table and without multicast (`ip -6 route`): the kernel's own local and ff00::/8
+        entries, several per link, would bury the routes a learner adds. Parsed by hand; those entries
+        are skipped from the message header alone."""
         out = []
         for fam in (socket.AF_INET, socket.AF_INET6):
             for msg in self.dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", fam, 0, 0, 0, 0, 0, 0, 0, 0)):
@@ -141,7 +142,7 @@ class Rtnl:
                     out.append(r)
         return out
 
-    def neighbours(self, ns: str | None, names: dict[int, str]) -> list:
+    def neighbours(self, ns: str | None, names: dict[int, str]) -> list[Neighbour]:
         """ARP and NDP entries as lab.model.Neighbour (state.neighbours(family=0) without the IPv6 NOARP
         multicast entries every link collects)."""
         out = []

@@ -139,14 +139,6 @@ class ReadView:
             self.forget_ns(k.removeprefix("\0rtnl:"))
 
 
-def shown_routes(routes) -> list:
-    """What the Routes pane shows: IPv4 in every table (`ip route show table all`), IPv6 outside the
-    local table and without the per-link multicast routes (`ip -6 route`): the kernel's own local
-    and ff00::/8 entries would bury the routes a learner adds."""
-    return [r for r in routes if r.family == "inet" or (r.table != 255 and r.type != "multicast"
-                                                          and not r.dst.startswith("ff00::"))]
-
-
 # ---- veth peers across namespaces ----------------------------------------------------------------
 def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None
                   ) -> dict[str, NsState]:
@@ -406,7 +398,7 @@ class Watcher:
         if "address" in kinds or old is None:
             st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, None, names)))
         if "route" in kinds or old is None:
-            st = dataclasses.replace(st, routes=tuple(b.rtnl(key).routes(key, names)))   # = shown_routes(...)
+            st = dataclasses.replace(st, routes=tuple(b.rtnl(key).routes(key, names)))
         if "neighbour" in kinds or old is None:
             st = dataclasses.replace(st, neighbours=tuple(b.rtnl(key).neighbours(key, names)))
         return st

@@ -31,6 +31,10 @@ def _text(cell: Cell) -> Text:
     return cell if isinstance(cell, Text) else Text(str(cell))
 
 
+def _width(cell: Cell) -> int:
+    return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+
+
 class LineTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"linetable--header", "linetable--cursor"}
     BINDINGS = [
@@ -106,14 +110,12 @@ class LineTable(ScrollView, can_focus=True):
             widths = list(self._widths)     # grow only: a column never jitters narrower
             for i in changed:
                 for j, c in enumerate(rows[i][1]):
-                    widths[j] = max(widths[j], cell_len(_text(c).plain))
+                    widths[j] = max(widths[j], _width(c))
         else:
             widths = [cell_len(n) for n in self._columns]
             for _, cells, _ in rows:
                 for j, c in enumerate(cells):
-                    w = cell_len(c.plain if isinstance(c, Text) else str(c))
-                    if w > widths[j]:
-                        widths[j] = w
+                    widths[j] = max(widths[j], _width(c))
         self._rows = rows
         if widths != self._widths or not same_keys:
             self._widths = widths

@@ -138,6 +138,7 @@ class PlayerPane(VerticalScroll):
 
     # state a learner changes (not what checks themselves stir: neighbours, conntrack, counters)
     WATCHED = frozenset({"links", "addresses", "routes", "sysctls", "chains", "qdiscs", "namespaces"})
+    RECHECK_AFTER = 0.4   # seconds of quiet before re-checking
 
     def state_changed(self, fields: set[str]) -> None:
         """The kernel state changed (a ctrl+o shell, another terminal, anything outside the bar): at a
@@ -149,8 +150,6 @@ class PlayerPane(VerticalScroll):
         if self._recheck_timer is not None:
             self._recheck_timer.stop()
         self._recheck_timer = self.set_timer(self.RECHECK_AFTER, self._recheck)
-
-    RECHECK_AFTER = 0.4
 
     def _recheck(self) -> None:
         self._recheck_timer = None
