@@ -83,18 +83,11 @@ def setup(host: bool):
 
 
 def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:
-    """The lab scripts named by --setup (- = stdin), read before anything is built.
-    Raises LabError naming the file that cannot be read."""
-    from lab.errors import LabError
+    """The lab scripts named by --setup (- = stdin), read before anything is built (UTF-8, bounded:
+    lab.safefile). Raises LabError naming the file that cannot be read and why."""
+    from lab.safefile import read_script
 
-    out = []
-    for f in files:
-        try:
-            with (sys.stdin if f == "-" else open(f)) as fh:
-                out.append(("<stdin>" if f == "-" else f, fh.read().splitlines()))
-        except OSError as e:
-            raise LabError(f"cannot read {f}: {e.strerror}") from None
-    return out
+    return [read_script(f) for f in files]
 
 
 def run_scripts(engine, scripts: list[tuple[str, list[str]]]) -> None:
@@ -132,8 +125,9 @@ def _dispatch(args) -> int:
 
         if not has_net_admin():
             return _die("clean works on --host labs and needs root: sudo lab clean")
-        print(clean())
-        return 0
+        report = clean()
+        print(report)
+        return 0 if report.ok else 1
     if cmd == "run":
         return _run(args)
     if cmd == "trace":
@@ -164,16 +158,9 @@ def _dispatch(args) -> int:
 
 
 def _run(args) -> int:
-    if args.file == "-":
-        lines = sys.stdin.read().splitlines()
-        name = "<stdin>"
-    else:
-        try:
-            with open(args.file) as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            return _die(f"cannot read {args.file}: {e.strerror}")
-        name = args.file
+    from lab.safefile import read_script
+
+    name, lines = read_script(args.file)      # LabError (unreadable, not UTF-8, too big) -> lab: message
     engine = setup(args.host)
 
     def echo(lineno, line):

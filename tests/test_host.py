@@ -51,6 +51,7 @@ dump() {
   bridge fdb show dev pre1 | grep 02:00:00:00:00:42 | sed 's/^/fdb /' || true
   tc qdisc show dev pre0
   nft list tables | sed 's/^/nft /'
+  nft list ruleset | grep -E '^\s*(table|chain) ' | sed 's/^ */nftc /'
 }
 """
 

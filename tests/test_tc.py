@@ -310,7 +310,7 @@ def test_host_mode_journals_qdiscs_and_clean_removes_them(fresh_top, tmp_path):
                "tc qdisc add dev pre1 ingress")
     finally:
         b.close()
-    entries = [e for e in journal.entries() if e["kind"] == "qdisc"]
+    entries = [e for _, e in journal.live("qdisc")]
     assert {(e["dev"], e["parent"], e["handle"]) for e in entries} == {("pre0", "root", "1:"),
                                                                        ("pre1", "ingress", "ffff:")}
     assert "removed qdisc on pre0" in clean(journal)

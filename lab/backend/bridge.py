@@ -8,6 +8,7 @@ general are lab.backend.ip's.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab import render
 from lab.backend import state
 from lab.backend.core import applies
+from lab.backend.journal import NOOP
 from lab.commands import bridge as c
 from lab.errors import LabError, did_you_mean
 from lab.model import FdbEntry, Link
@@ -152,8 +154,22 @@ def fdb_change(b, op: c.FdbChange) -> str:
         if v is not None:
             kw[key] = v
     verb = {"delete": "del"}.get(op.verb, op.verb)
-    if verb != "del":
-        b.record(op.ns, kind="fdb", spec={k: v for k, v in kw.items() if k != "state"})
+    spec = {k: v for k, v in kw.items() if k != "state"}
+    creates = verb in ("add", "append") or (verb == "replace" and b.journaled(op.ns)
+                                            and not _fdb_exists(b, op.ns, idx, op.mac, op.vlan))
+    with b.creating(op.ns, "fdb", spec=spec) if creates else contextlib.nullcontext(NOOP):
+        _fdb_call(b, op, verb, kw)
+    if verb == "del":
+        b.retire(op.ns, "fdb", lambda e: e["spec"].get("ifindex") == idx and e["spec"].get("lladdr") == op.mac)
+    return ""
+
+
+def _fdb_exists(b, ns, idx: int, mac: str, vlan) -> bool:
+    return any(m.get_attr("NDA_LLADDR") == mac and m.get_attr("NDA_VLAN") == vlan
+               for m in b.ipr(ns).get_neighbours(family=socket.AF_BRIDGE, ifindex=idx))
+
+
+def _fdb_call(b, op, verb: str, kw: dict) -> None:
     try:
         b.ipr(op.ns).neigh(verb, **kw)   # not fdb(): it forces NUD_NOARP, which turns "dynamic" into static
     except NetlinkError as e:
@@ -168,7 +184,6 @@ def fdb_change(b, op: c.FdbChange) -> str:
         if e.code == 22 and op.vlan is not None:
             raise _err(e, f"vlan {op.vlan} is not configured on {op.dev} (is VLAN filtering on? bridge vlan show)") from None
         raise _err(e) from None
-    return ""
 
 
 # ---- link / vlan --------------------------------------------------------------------------------
@@ -313,17 +328,20 @@ def brctl_change(b, op: c.BrctlChange) -> str:
     if op.verb == "addbr":
         if any(l.name == op.bridge for l in links):
             raise LabError(f"device {op.bridge} already exists; can't create bridge with the same name")
-        b.record(op.ns, kind="link", name=op.bridge)
-        try:
-            ipr.link("add", ifname=op.bridge, kind="bridge")
-        except NetlinkError as e:
-            raise _err(e) from None
+        with b.creating(op.ns, "link", name=op.bridge) as ent:
+            try:
+                ipr.link("add", ifname=op.bridge, kind="bridge")
+            except NetlinkError as e:
+                raise _err(e) from None
+            if ent is not NOOP:
+                ent.confirm(ifindex=ipr.link_lookup(ifname=op.bridge)[0])
         return ""
     br = _need_bridge(links, op.bridge, op.ns)
     if op.verb == "delbr":
         if "UP" in br.flags:
             raise LabError(f"bridge {op.bridge} is still up; can't delete it", f"ip link set {op.bridge} down first.")
         ipr.link("del", index=br.index)
+        b.retire(op.ns, "link", lambda e: e.get("ifindex") == br.index)
         return ""
     if op.verb == "stp":
         ipr.link("set", index=br.index, kind="bridge", br_stp_state=1 if op.stp else 0)

@@ -1,133 +1,236 @@
 """`lab clean`: undo exactly what --host sessions created on this machine, from the journal.
 
-Namespaces the lab created are deleted (everything inside goes with them). Objects it created in
-namespaces it did not create (links, addresses, routes, neighbours, rules, iptables rules and chains,
-qdiscs, sysctl values) are removed or restored one by one, newest first. Objects already gone are
-fine; nothing outside the journal is touched. Idempotent: the journal is cleared at the end.
+Only confirmed creations are undone (the kernel said it made them), and only while they are provably
+the object lab made: a namespace by its nsfs inode, a link by its ifindex, an nft rule by its handle
+and expressions, a chain or table by its handle, a sysctl while it still holds the value lab wrote, and
+everything inside a namespace only while that namespace is still the same one (its inode). Names alone
+never decide. Namespaces the lab created are deleted whole (everything inside goes with them).
+
+Unreadable journal lines, invalid fields, unconfirmed creations (a crash between the journal and the
+kernel) and objects that changed hands are reported as left, never guessed at; `lab clean` then exits
+non-zero. Order: objects newest first, then the nf_tables chains/tables iptables-nft made on the way,
+then links, then namespaces. Idempotent: the journal keeps only what could not be removed yet.
 """
 from __future__ import annotations
 
-import importlib
+import os
 import socket
+import stat
+from dataclasses import dataclass, field
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.backend import nsutil
-from lab.backend.journal import Journal
+from lab.backend.journal import Journal, JournalError, validate
+
+_CONTAINERS = ("nft-chain", "iptables-table")
+_LAST = ("link", "netns")
 
 
-def _final_links(entries: list[dict]) -> dict[tuple[str, str], bool]:
-    """Follow creations, renames and moves forward: where each created link is now."""
-    live: dict[tuple[str, str], bool] = {}
-    for e in entries:
-        k = e.get("kind")
-        key = (e.get("ns", ""), e.get("name", ""))
-        if k == "link":
-            live[key] = True
-        elif k == "rename" and key in live:
-            del live[key]
-            live[(key[0], e["new"])] = True
-        elif k == "move" and key in live:
-            del live[key]
-            live[(e["to"], key[1])] = True
-    return live
+@dataclass
+class Report:
+    removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.left
+
+    def __str__(self) -> str:
+        out = list(self.removed)
+        if not self.removed and not self.left:
+            out.append("Nothing left to clean (already removed).")
+        if self.left:
+            out.append(f"lab clean left {len(self.left)} thing(s) it cannot prove it made:")
+            out += [f"  {line}" for line in self.left]
+        return "\n".join(out)
+
+    def __contains__(self, text: str) -> bool:
+        return text in str(self)
 
 
-def clean(journal: Journal | None = None) -> str:
+def _nsfs_dev() -> int:
+    return os.stat("/proc/self/ns/net").st_dev
+
+
+def _netns_is(name: str, ino) -> bool:
+    """/run/netns/NAME is a mounted network namespace with inode `ino` (not a symlink, not a plain file)."""
+    try:
+        st = os.lstat(nsutil.ns_path(name))
+    except OSError:
+        return False
+    return (not stat.S_ISLNK(st.st_mode) and st.st_dev == _nsfs_dev() and ino is not None and st.st_ino == ino)
+
+
+def _ns_same(ns: str, nsino) -> bool:
+    """The namespace an entry was made in is still that namespace."""
+    if not ns:
+        return nsino is None or os.fstat(nsutil.TOP.fd).st_ino == nsino
+    return nsino is not None and _netns_is(ns, nsino)
+
+
+def clean(journal: Journal | None = None) -> Report:
     from lab.backend.core import Backend
 
     journal = journal or Journal()
-    entries = journal.entries()
-    if not entries:
-        return "Nothing to clean: lab has not created anything on this machine."
+    rep = Report()
+    try:
+        entries, state, problems = journal.read()
+    except (JournalError, OSError) as e:
+        rep.left.append(f"the journal: {e}")
+        return rep
+    rep.left += [f"journal {p}" for p in problems]
+    if not entries and not problems:
+        rep.removed.append("Nothing to clean: lab has not created anything on this machine.")
+        return rep
+    todo: list[tuple[str, dict]] = []
+    for eid, e in entries.items():
+        st = state.get(eid)
+        if st in ("fail", "gone"):
+            continue
+        why = validate(e)
+        if why:
+            rep.left.append(f"journal entry {eid}: {why}: not acted on")
+        elif st == "pending":
+            rep.left.append(f"{describe(e)}: lab stopped before the kernel confirmed it made it, so it may be "
+                            f"the machine's own: left (if it exists and is lab's, remove it by hand)")
+        else:
+            todo.append((eid, e))
     b = Backend(host=True, journal=None)
-    b.journal = None  # cleaning records nothing
-    ours = {e["name"] for e in entries if e.get("kind") == "netns"}
-    done: list[str] = []
+    b.journal = None   # cleaning journals nothing
+    ours = {e["name"] for _, e in todo if e["kind"] == "netns" and _netns_is(e["name"], e.get("ino"))}
+    keep: list[str] = []
 
-    def alive(ns: str) -> bool:
-        return not ns or nsutil.netns_exists(ns)
+    def run(group):
+        for eid, e in reversed(group):
+            ns = e.get("ns", "")
+            if e["kind"] != "netns" and (ns in ours or not _ns_same(ns, e.get("nsino"))):
+                continue   # dies with lab's namespace, or its namespace is gone / not the same one
+            try:
+                done, left = _undo(b, e)
+            except (NetlinkError, OSError) as err:
+                done, left = None, f"{describe(e)}: {err}: kept in the journal for the next lab clean"
+                keep.append(eid)
+            except Exception as err:  # noqa: BLE001  (keep cleaning the rest, say what happened)
+                done, left = None, f"{describe(e)}: {type(err).__name__}: {err}"
+            if done:
+                rep.removed.append(done)
+            if left:
+                rep.left.append(left)
 
-    # 1. objects in namespaces the lab did not create, newest first
-    links = _final_links(entries)
-    for e in reversed(entries):
-        ns = e.get("ns", "")
-        k = e.get("kind")
-        if k in ("netns", "link", "rename", "move") or ns in ours or not alive(ns):
-            continue
-        try:
-            msg = _undo(b, e)
-        except (NetlinkError, OSError):
-            msg = None
-        except Exception:  # noqa: BLE001  (keep cleaning the rest)
-            msg = None
-        if msg:
-            done.append(msg)
-    for (ns, name) in reversed(list(links)):
-        if ns in ours or not alive(ns):
-            continue
-        ipr = b.ipr(ns or None)
-        idx = ipr.link_lookup(ifname=name)
-        if idx:
-            try:
-                ipr.link("del", index=idx[0])
-                done.append(f"deleted link {name}" + (f" in {ns}" if ns else ""))
-            except NetlinkError:
-                pass
-    # 2. the namespaces themselves
-    for name in sorted(ours):
-        if nsutil.netns_exists(name):
-            b.forget_ns(name)
-            try:
-                nsutil.remove_netns(name)
-                done.append(f"deleted namespace {name}")
-            except OSError:
-                pass
+    run([x for x in todo if x[1]["kind"] not in _CONTAINERS + _LAST])
+    run([x for x in todo if x[1]["kind"] in _CONTAINERS])
+    run([x for x in todo if x[1]["kind"] == "link"])
+    run([x for x in todo if x[1]["kind"] == "netns"])
     b.close()
-    journal.clear()
-    return "\n".join(done) if done else "Nothing left to clean (already removed)."
+    journal._load()
+    journal._entries = dict(todo)
+    journal.rewrite(keep)
+    return rep
 
 
-def _undo(b, e: dict) -> str | None:
+def describe(e: dict) -> str:
+    """An entry in words (fields already validated or not: never raises)."""
+    where = f" in {e.get('ns')}" if e.get("ns") else ""
+    k = e.get("kind")
+    if k == "netns":
+        return f"namespace {e.get('name')}"
+    if k == "link":
+        return f"link {e.get('name')}{where}"
+    if k == "addr":
+        return f"address {e.get('cidr')} on {e.get('dev')}{where}"
+    if k in ("route", "rule", "fdb"):
+        spec = e.get("spec") if isinstance(e.get("spec"), dict) else {}
+        what = spec.get("dst") or spec.get("lladdr") or spec.get("src") or ""
+        return f"{'ip rule' if k == 'rule' else k} {what}{where}".replace("  ", " ")
+    if k == "neigh":
+        return f"neighbour {e.get('dst')} on {e.get('dev')}{where}"
+    if k == "sysctl":
+        return f"sysctl {e.get('key')}{where}"
+    if k == "qdisc":
+        return f"qdisc on {e.get('dev')}{where}"
+    if isinstance(k, str) and (k.startswith("iptables") or k == "nft-chain"):
+        tool = "ip6tables" if e.get("family") == 6 else "iptables"
+        return f"{tool} -t {e.get('table')} {k} {e.get('chain') or ''}{where}".rstrip()
+    return f"entry of kind {k!r}"
+
+
+def _link_name(b, ns, ifindex: int) -> str | None:
+    try:
+        msgs = list(b.ipr(ns).get_links(ifindex))
+    except NetlinkError:
+        return None
+    return msgs[0].get_attr("IFLA_IFNAME") if msgs else None
+
+
+def _undo(b, e: dict) -> tuple[str | None, str | None]:
+    """Undo one confirmed entry: (what was removed, what was left and why); (None, None) = already gone."""
     ns = e.get("ns") or None
     k = e["kind"]
-    ipr = b.ipr(ns)
     where = f" in {ns}" if ns else ""
+    if k == "netns":
+        if not _netns_is(e["name"], e.get("ino")):
+            return None, None   # gone, or someone else's namespace by that name now
+        b.forget_ns(e["name"])
+        nsutil.remove_netns(e["name"])
+        return f"deleted namespace {e['name']}", None
+    ipr = b.ipr(ns)
+    if k == "link":
+        if _link_name(b, ns, e.get("ifindex", 0)) != e["name"]:
+            return None, None   # gone (or a different device now has that name: not lab's)
+        ipr.link("del", index=e["ifindex"])
+        return f"deleted link {e['name']}{where}", None
     if k == "addr":
-        idx = ipr.link_lookup(ifname=e["dev"])
-        if idx:
-            addr, _, plen = e["cidr"].partition("/")
-            ipr.addr("del", index=idx[0], address=addr, prefixlen=int(plen))
-            return f"deleted address {e['cidr']} from {e['dev']}{where}"
-    elif k == "route":
-        ipr.route("del", **e["spec"])
-        return f"deleted route {e['spec'].get('dst')}{where}"
-    elif k == "neigh":
-        idx = ipr.link_lookup(ifname=e["dev"])
-        if idx:
-            ipr.neigh("del", dst=e["dst"], ifindex=idx[0], family=socket.AF_INET6 if ":" in e["dst"] else socket.AF_INET)
-            return f"deleted neighbour {e['dst']}{where}"
-    elif k == "fdb":
-        ipr.neigh("del", **e["spec"])
-        return f"deleted fdb entry {e['spec'].get('lladdr')}{where}"
-    elif k == "rule":
-        ipr.rule("del", **e["spec"])
-        return f"deleted ip rule{where}"
-    elif k == "sysctl":
+        if _link_name(b, ns, e["ifindex"]) != e["dev"]:
+            return None, None
+        addr, _, plen = e["cidr"].partition("/")
+        try:
+            ipr.addr("del", index=e["ifindex"], address=addr, prefixlen=int(plen))
+        except NetlinkError as err:
+            if err.code in (99, 2, 19):
+                return None, None
+            raise
+        return f"deleted address {e['cidr']} from {e['dev']}{where}", None
+    if k in ("route", "neigh", "fdb", "rule"):
+        if k == "rule" and "priority" not in e["spec"]:
+            return None, f"{describe(e)}: its priority was not recorded, so it cannot be told from an identical rule: left"
+        try:
+            if k == "route":
+                ipr.route("del", **e["spec"])
+            elif k == "rule":
+                ipr.rule("del", **e["spec"])
+            elif k == "fdb":
+                ipr.neigh("del", **e["spec"])
+            else:
+                if _link_name(b, ns, e["ifindex"]) != e["dev"]:
+                    return None, None
+                ipr.neigh("del", dst=e["dst"], ifindex=e["ifindex"],
+                          family=socket.AF_INET6 if ":" in e["dst"] else socket.AF_INET)
+        except NetlinkError as err:
+            if err.code in (2, 3, 19, 99):
+                return None, None   # already gone
+            raise
+        return f"deleted {describe(e)}", None
+    if k == "sysctl":
+        now = b.sysctl_get(ns, e["key"])
+        if now != e.get("new", now):
+            return None, f"{describe(e)} is {now}, not the {e['new']} lab set: left as it is"
         b.sysctl_set(ns, e["key"], e["old"])
-        return f"restored {e['key']} = {e['old']}{where}"
-    elif k in ("iptables", "iptables-chain", "iptables-policy", "iptables-table", "qdisc"):
-        mod = importlib.import_module("lab.backend.iptables" if k.startswith("iptables") else "lab.backend.tc")
-        fn = getattr(mod, "undo_iptables" if k.startswith("iptables") else "undo_qdisc", None)
-        if fn is not None:
-            fn(b, e)
-            if k == "qdisc":
-                return f"removed qdisc on {e.get('dev', '')}{where}"
-            tool = "ip6tables" if e.get("family") == 6 else "iptables"
-            if k == "iptables-table":
-                return f"removed the {tool} table {e.get('table')} it created (if empty){where}"
-            what = f"-t {e.get('table')} " + (f"-A {e.get('chain')} {' '.join(e.get('spec', []))}" if k == "iptables"
-                                              else f"-N {e.get('chain')}" if k == "iptables-chain"
-                                              else f"-P {e.get('chain')} (back to {e.get('old')})")
-            return f"removed {tool} {what}{where}"
-    return None
+        return f"restored {e['key']} = {e['old']}{where}", None
+    if k == "qdisc":
+        from lab.backend.tc import undo_qdisc
+
+        return (f"removed qdisc on {e['dev']}{where}" if undo_qdisc(b, e) else None), None
+    from lab.backend.iptables import undo_iptables
+
+    left = undo_iptables(b, e)
+    if left:
+        return None, left + where
+    tool = "ip6tables" if e.get("family") == 6 else "iptables"
+    if k == "iptables-table":
+        return f"removed the {tool} table {e['table']} it created{where}", None
+    if k == "nft-chain":
+        return f"removed the empty {tool} chain {e['chain']} iptables-nft created in table {e['table']}{where}", None
+    what = (f"-A {e['chain']} {' '.join(e['spec'])}" if k == "iptables" else f"-N {e['chain']}" if k == "iptables-chain"
+            else f"-P {e['chain']} (back to {e['old']})")
+    return f"removed {tool} -t {e['table']} {what}{where}", None

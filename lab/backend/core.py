@@ -7,6 +7,7 @@ every creation before making it. Leaves parsing to lab.commands and drawing to l
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import subprocess
@@ -14,7 +15,7 @@ import threading
 from typing import Callable
 
 from lab.backend import nsutil
-from lab.backend.journal import Journal
+from lab.backend.journal import NOOP, Journal
 from lab.errors import LabError, did_you_mean
 
 _APPLIERS: dict[type, Callable] = {}
@@ -140,25 +141,61 @@ class Backend:
 
     def sysctl_set(self, ns: str | None, key: str, value: str) -> None:
         self.require_ns(ns)
-        if self.journal is not None and not self._ns_is_ours(ns):
+        old = None
+        if self.journaled(ns):
             try:
                 old = self.sysctl_get(ns, key)
             except OSError:
                 old = None
-            if old is not None and old != value:
-                self.journal.record(kind="sysctl", ns=ns or "", key=key, old=old)
-        with nsutil.in_netns(ns):
-            with open(self.sysctl_path(key), "w") as f:
-                f.write(value)
+        with (self.creating(ns, "sysctl", key=key, old=old, new=value) if old is not None and old != value
+              else contextlib.nullcontext(NOOP)):
+            with nsutil.in_netns(ns):
+                with open(self.sysctl_path(key), "w") as f:
+                    f.write(value)
 
+    # ---- the --host journal -----------------------------------------------------------------------
     def _ns_is_ours(self, ns: str | None) -> bool:
         """True if everything in `ns` dies with it because the lab created it (--host)."""
         return bool(ns) and self.journal is not None and ns in self.journal.created_netns()
 
-    def record(self, ns: str | None, **entry) -> None:
-        """--host: journal a creation in a namespace the lab did not create (no-op in the sandbox)."""
-        if self.journal is not None and not self._ns_is_ours(ns):
-            self.journal.record(ns=ns or "", **entry)
+    def journaled(self, ns: str | None) -> bool:
+        """--host, and `ns` is one the lab did not create: its creations there must be journaled."""
+        return self.journal is not None and not self._ns_is_ours(ns)
+
+    def creating(self, ns: str | None, kind: str, **fields):
+        """Context manager around one kernel creation in --host mode.
+
+        Journals the intent (fsync'ed) before the body runs; the body makes the object and calls
+        `entry.confirm(**identity)` (ifindex, handle...) once the kernel accepted it; leaving the body
+        normally confirms without identity, an Exception marks it failed (the kernel made nothing, so
+        `lab clean` leaves that name alone). Yields a no-op entry in the sandbox or in lab's own namespaces.
+        """
+        if not self.journaled(ns):
+            return contextlib.nullcontext(NOOP)
+        return self._creating(ns, kind, fields)
+
+    @contextlib.contextmanager
+    def _creating(self, ns, kind, fields):
+        from lab.backend.journal import NOOP, JournalError
+
+        try:
+            ent = self.journal.begin(kind=kind, ns=ns or "", nsino=nsutil.netns_inode(ns), **fields)
+        except JournalError as e:
+            raise LabError(f"--host journal: {e}", "Nothing was changed: lab only acts when it can record it.") from None
+        try:
+            yield ent
+        except Exception:
+            ent.fail()
+            raise
+        ent.confirm()
+
+    def retire(self, ns: str | None, kind: str, match: Callable[[dict], bool]) -> None:
+        """--host: the lab deleted objects it had created (`match` picks their entries): forget them."""
+        if self.journal is None:
+            return
+        for eid, e in self.journal.live(kind, ns or ""):
+            if match(e):
+                self.journal.retire(eid)
 
     def link_index(self, ns: str | None, name: str) -> int:
         """ifindex of `name` in `ns`, or the iproute2 error with a did-you-mean."""

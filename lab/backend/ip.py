@@ -5,6 +5,7 @@ command changes nothing; a multi-step change (veth + peer into a namespace + up)
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -15,6 +16,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab import render
 from lab.backend import nsutil, state
 from lab.backend.core import applies
+from lab.backend.journal import NOOP
 from lab.commands import ip as c
 from lab.errors import LabError, did_you_mean
 
@@ -40,9 +42,12 @@ def netns_add(b, op: c.NetnsAdd) -> str:
     if nsutil.netns_exists(op.name):
         raise LabError(f'Cannot create namespace file "/run/netns/{op.name}": File exists',
                        f"The namespace already exists; delete it first: ip netns del {op.name}")
-    if b.journal is not None:
-        b.journal.record(kind="netns", name=op.name)
-    nsutil.create_netns(op.name)
+    if b.journal is None:
+        nsutil.create_netns(op.name)
+        return ""
+    with b.creating(None, "netns", name=op.name) as ent:
+        nsutil.create_netns(op.name)
+        ent.confirm(ino=nsutil.netns_inode(op.name))   # the identity lab clean checks before deleting
     return ""
 
 
@@ -53,6 +58,7 @@ def netns_del(b, op: c.NetnsDel) -> str:
                        + did_you_mean(op.name, nsutil.list_netns()))
     b.forget_ns(op.name)
     nsutil.remove_netns(op.name)
+    b.retire(None, "netns", lambda e: e.get("name") == op.name)
     return ""
 
 
@@ -124,9 +130,39 @@ def link_add(b, op: c.LinkAdd) -> str:
         raise LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
     if where != op.ns and b._has_link(where, op.name):
         raise _exists_error(b, op)
-    b.record(op.ns, kind="link", name=op.name)
-    if op.peer and op.kind == "veth":
-        b.record(peer_home, kind="link", name=op.peer)
+    with b.creating(op.ns, "link", name=op.name) as ent, \
+            (b.creating(peer_home, "link", name=op.peer) if op.peer and op.kind == "veth"
+             else contextlib.nullcontext(NOOP)) as peer_ent:
+        _link_add(b, op)
+        if ent is not NOOP:
+            ent.confirm(ifindex=b.rtnl(op.ns).link_index(op.name))
+        if peer_ent is not NOOP:
+            peer_ent.confirm(ifindex=b.rtnl(peer_home).link_index(op.peer))
+    if not (op.netns and op.netns != op.ns) and not op.up:
+        return ""
+    try:
+        if op.netns and op.netns != op.ns:
+            fd = os.open(nsutil.ns_path(op.netns), os.O_RDONLY)
+            try:
+                b.rtnl(op.ns).link_set(name=op.name, netns_fd=fd)
+            finally:
+                os.close(fd)
+            _journal_move(b, op.ns, op.name, op.netns, op.name)
+        if op.up:
+            b.rtnl(where).link_set(name=op.name, up=True)
+    except NetlinkError as e:
+        for ns in (op.ns, where):  # undo: nothing half-made
+            try:
+                b.rtnl(ns).link_del(name=op.name)
+            except NetlinkError:
+                pass
+        _journal_link_gone(b, op.ns, op.name)
+        _journal_link_gone(b, where, op.name)
+        raise nl_error(e) from None
+    return ""
+
+
+def _link_add(b, op: c.LinkAdd) -> None:
     try:
         if op.kind in ("veth", "bridge") and not (op.kind == "bridge" and op.stp is not None):
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
@@ -144,25 +180,27 @@ def link_add(b, op: c.LinkAdd) -> str:
         raise _kind_error(op.kind, e) from None
     except ValueError as e:
         raise LabError(f"Error: {e}") from None
-    if not (op.netns and op.netns != op.ns) and not op.up:
-        return ""
-    try:
-        if op.netns and op.netns != op.ns:
-            fd = os.open(nsutil.ns_path(op.netns), os.O_RDONLY)
+
+
+def _journal_move(b, ns_from, name_from, ns_to, name_to) -> None:
+    """--host: a link the lab made was renamed or moved; follow it (its ifindex may change on a move)."""
+    if b.journal is None:
+        return
+    for eid, e in b.journal.live("link", ns_from or ""):
+        if e.get("name") == name_from:
+            if ns_to and b._ns_is_ours(ns_to):
+                b.journal.retire(eid)          # it now dies with the lab's namespace
+                continue
             try:
-                b.rtnl(op.ns).link_set(name=op.name, netns_fd=fd)
-            finally:
-                os.close(fd)
-        if op.up:
-            b.rtnl(where).link_set(name=op.name, up=True)
-    except NetlinkError as e:
-        for ns in (op.ns, where):  # undo: nothing half-made
-            try:
-                b.rtnl(ns).link_del(name=op.name)
+                idx = b.rtnl(ns_to).link_index(name_to)
             except NetlinkError:
-                pass
-        raise nl_error(e) from None
-    return ""
+                continue
+            b.journal.moved(eid, ns=ns_to or "", nsino=nsutil.netns_inode(ns_to), name=name_to, ifindex=idx)
+
+
+def _journal_link_gone(b, ns, name) -> None:
+    """--host: the lab deleted a link (a veth takes its peer along; lab clean checks ifindex for that)."""
+    b.retire(ns, "link", lambda e: e.get("name") == name)
 
 
 def _link_kw(b, op: c.LinkAdd) -> dict:
@@ -235,8 +273,8 @@ def link_set(b, op: c.LinkSet) -> str:
             r.link_set(name=op.dev, master=master, mtu=op.mtu, address=op.address,
                        up=None if op.netns else op.up)
         if fd is not None:
-            b.record(op.ns, kind="move", name=op.dev, to=op.netns)
             r.link_set(name=op.dev, netns_fd=fd)
+            _journal_move(b, op.ns, op.dev, op.netns, op.dev)
             if op.up is not None:
                 b.rtnl(op.netns).link_set(name=op.dev, up=op.up)
     except NetlinkError as e:
@@ -306,11 +344,11 @@ def _link_set_slow(b, op: c.LinkSet) -> str:
     try:
         if kw:
             ipr.link("set", index=idx, **kw)
-            if op.newname and b.journal is not None:
-                b.record(op.ns, kind="rename", name=op.dev, new=op.newname)
+            if op.newname:
+                _journal_move(b, op.ns, op.dev, op.ns, op.newname)
         if op.netns:
-            b.record(op.ns, kind="move", name=op.newname or op.dev, to=op.netns)
             ipr.link("set", index=idx, net_ns_fd=nsutil.ns_path(op.netns))
+            _journal_move(b, op.ns, op.newname or op.dev, op.netns, op.newname or op.dev)
         if op.up is not None:
             ns = op.netns or op.ns
             name = op.newname or op.dev
@@ -331,6 +369,7 @@ def link_del(b, op: c.LinkDel) -> str:
             raise LabError("RTNETLINK answers: Operation not supported",
                            f'"{op.dev}" cannot be deleted (a physical or loopback device).') from None
         raise nl_error(e) from None
+    _journal_link_gone(b, op.ns, op.dev)
     return ""
 
 
@@ -376,7 +415,23 @@ def addr_add(b, op: c.AddrAdd) -> str:
     except NetlinkError:
         b.link_index(op.ns, op.dev)  # raises "Cannot find device" with hints
         raise
-    b.record(op.ns, kind="addr", dev=op.dev, cidr=f"{op.local}/{op.prefixlen}")
+    cidr = f"{op.local}/{op.prefixlen}"
+    if op.replace and b.journaled(op.ns) and _has_addr(b, op.ns, idx, op.local, op.prefixlen):
+        ent_cm = contextlib.nullcontext(NOOP)   # replacing the machine's own address: not a creation
+    else:
+        ent_cm = b.creating(op.ns, "addr", dev=op.dev, cidr=cidr, ifindex=idx)
+    with ent_cm:
+        _addr_add(b, op, r, idx)
+    return ""
+
+
+def _has_addr(b, ns, idx: int, local: str, plen: int) -> bool:
+    fam = socket.AF_INET6 if ":" in local else socket.AF_INET
+    return any((a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")) == local and a["prefixlen"] == plen
+               for a in b.ipr(ns).get_addr(index=idx, family=fam))
+
+
+def _addr_add(b, op: c.AddrAdd, r, idx: int) -> None:
     try:
         r.addr_add(idx, op.local, op.prefixlen, broadcast=_broadcast(op), label=op.label,
                    scope=c.SCOPES[op.scope] if op.scope else 0, replace=op.replace,
@@ -386,7 +441,6 @@ def addr_add(b, op: c.AddrAdd) -> str:
             raise LabError("RTNETLINK answers: File exists",
                            f"{op.local}/{op.prefixlen} is already on {op.dev}; use ip addr replace, or ip addr del it first.") from None
         raise nl_error(e) from None
-    return ""
 
 
 @applies(c.AddrDel)
@@ -406,7 +460,12 @@ def addr_del(b, op: c.AddrDel) -> str:
         ipr.addr("del", index=idx, address=op.local, prefixlen=have[0]["prefixlen"])
     except NetlinkError as e:
         raise nl_error(e) from None
+    _journal_addr_gone(b, op.ns, idx, op.local, have[0]["prefixlen"])
     return ""
+
+
+def _journal_addr_gone(b, ns, idx: int, local: str, plen: int) -> None:
+    b.retire(ns, "addr", lambda e: e.get("ifindex") == idx and e.get("cidr") == f"{local}/{plen}")
 
 
 @applies(c.AddrFlush)
@@ -420,6 +479,7 @@ def addr_flush(b, op: c.AddrFlush) -> str:
         except NetlinkError as e:
             if e.code not in (99, 2):
                 raise nl_error(e) from None
+    b.retire(op.ns, "addr", lambda e: e.get("ifindex") == idx)
     return ""
 
 
@@ -484,9 +544,30 @@ def _route_kw(b, op: c.RouteChange) -> dict:
 def route_change(b, op: c.RouteChange) -> str:
     kw = _route_kw(b, op)
     ipr = b.ipr(op.ns)
-    if op.action in ("add", "append", "prepend", "replace", "change"):
-        b.record(op.ns, kind="route", spec={k: v for k, v in kw.items() if k in ("dst", "family", "table", "priority", "type", "gateway")})
     cmd = {"append": "append", "prepend": "add", "change": "change"}.get(op.action, op.action)
+    creates = op.action in ("add", "append", "prepend") or (
+        op.action == "replace" and b.journaled(op.ns) and not _route_exists(b, op.ns, kw))
+    spec = {k: v for k, v in kw.items() if k in ("dst", "family", "table", "priority", "type", "gateway", "oif", "tos")}
+    with b.creating(op.ns, "route", spec=spec) if creates else contextlib.nullcontext(NOOP):
+        _route_call(b, op, ipr, cmd, kw)
+    if op.action == "del":
+        b.retire(op.ns, "route", lambda e: all(e["spec"].get(k) == v for k, v in spec.items()
+                                               if k in ("dst", "family", "table", "priority", "gateway", "oif")))
+    return ""
+
+
+def _route_exists(b, ns, kw: dict) -> bool:
+    """Is there already a route `replace` would replace (same table, destination and metric)?"""
+    dst, _, plen = kw["dst"].partition("/")
+    for m in b.ipr(ns).get_routes(family=kw["family"], table=kw.get("table", 254)):
+        if (m["dst_len"] == int(plen) and (m.get_attr("RTA_DST") or ("0.0.0.0" if kw["family"] == socket.AF_INET else "::")) == dst
+                and (m.get_attr("RTA_PRIORITY") or 0) == kw.get("priority", 0) and m["tos"] == kw.get("tos", 0)
+                and (m.get_attr("RTA_TABLE") or m["table"]) == kw.get("table", 254)):
+            return True
+    return False
+
+
+def _route_call(b, op: c.RouteChange, ipr, cmd: str, kw: dict) -> None:
     try:
         ipr.route(cmd, **kw)
     except NetlinkError as e:
@@ -505,7 +586,6 @@ def route_change(b, op: c.RouteChange) -> str:
             raise LabError("RTNETLINK answers: Invalid argument",
                            f"src {op.prefsrc} must be an address of this namespace.") from None
         raise nl_error(e) from None
-    return ""
 
 
 @applies(c.RouteShow)
@@ -600,6 +680,8 @@ def route_flush(b, op: c.RouteFlush) -> str:
                                 **({"oif": m.get_attr("RTA_OIF")} if m.get_attr("RTA_OIF") else {})})
         except NetlinkError:
             pass
+    if b.journal is not None:
+        b.retire(op.ns, "route", lambda e: not _route_exists(b, op.ns, e["spec"]))
     return ""
 
 
@@ -620,7 +702,21 @@ def neigh_change(b, op: c.NeighChange) -> str:
             kw["lladdr"] = op.lladdr
         if op.router:
             kw["flags"] = 0x80
-        b.record(op.ns, kind="neigh", dev=op.dev, dst=op.dst)
+    creates = op.action == "add" or (op.action == "replace" and b.journaled(op.ns)
+                                     and not _neigh_exists(b, op.ns, idx, op.dst))
+    with b.creating(op.ns, "neigh", dev=op.dev, dst=op.dst, ifindex=idx) if creates else contextlib.nullcontext(NOOP):
+        _neigh_call(b, op, ipr, kw)
+    if op.action == "del":
+        b.retire(op.ns, "neigh", lambda e: e.get("ifindex") == idx and e.get("dst") == op.dst)
+    return ""
+
+
+def _neigh_exists(b, ns, idx: int, dst: str) -> bool:
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    return any(m.get_attr("NDA_DST") == dst for m in b.ipr(ns).get_neighbours(ifindex=idx, family=fam))
+
+
+def _neigh_call(b, op: c.NeighChange, ipr, kw: dict) -> None:
     try:
         ipr.neigh({"add": "add", "del": "del", "replace": "replace", "change": "change"}[op.action], **kw)
     except NetlinkError as e:
@@ -631,7 +727,6 @@ def neigh_change(b, op: c.NeighChange) -> str:
             raise LabError("RTNETLINK answers: No such file or directory",
                            f"There is no neighbour entry for {op.dst} on {op.dev} (see: ip neigh show dev {op.dev}).") from None
         raise nl_error(e) from None
-    return ""
 
 
 @applies(c.NeighShow)
@@ -671,6 +766,8 @@ def neigh_flush(b, op: c.NeighFlush) -> str:
                       family=socket.AF_INET6 if n.family == "inet6" else socket.AF_INET)
         except NetlinkError:
             pass
+    if b.journal is not None:
+        b.retire(op.ns, "neigh", lambda e: not _neigh_exists(b, op.ns, e.get("ifindex", 0), e.get("dst", "")))
     return ""
 
 
@@ -697,15 +794,40 @@ def rule_change(b, op: c.RuleChange) -> str:
         kw["oifname"] = op.oif
     kw["action"] = {"unicast": "FR_ACT_TO_TBL", "blackhole": "FR_ACT_BLACKHOLE",
                     "unreachable": "FR_ACT_UNREACHABLE", "prohibit": "FR_ACT_PROHIBIT"}[op.rule_type]
-    if op.action == "add":
-        b.record(op.ns, kind="rule", spec={k: v for k, v in kw.items()})
-    try:
-        ipr.rule(op.action, **kw)
-    except NetlinkError as e:
-        if e.code == 2 and op.action == "del":
-            raise LabError("RTNETLINK answers: No such file or directory", "No rule matches (see: ip rule show).") from None
-        raise nl_error(e) from None
+    spec = {k: v for k, v in kw.items()}
+    journaled = op.action == "add" and b.journaled(op.ns)
+    before = _rule_keys(b, op.ns, kw["family"]) if journaled else set()
+    with b.creating(op.ns, "rule", spec=spec) if op.action == "add" else contextlib.nullcontext(NOOP) as ent:
+        try:
+            ipr.rule(op.action, **kw)
+        except NetlinkError as e:
+            if e.code == 2 and op.action == "del":
+                raise LabError("RTNETLINK answers: No such file or directory", "No rule matches (see: ip rule show).") from None
+            raise nl_error(e) from None
+        if journaled and "priority" not in kw:
+            new = _rule_keys(b, op.ns, kw["family"]) - before   # the priority the kernel chose
+            if len(new) == 1:
+                ent.confirm(spec={**spec, "priority": next(iter(new))[0]})
+    if op.action == "del":
+        gone = _rule_keys(b, op.ns, kw["family"])
+        b.retire(op.ns, "rule", lambda e: "priority" in e["spec"] and _rule_key(e["spec"]) not in gone)
     return ""
+
+
+def _rule_key(spec: dict) -> tuple:
+    """What identifies an ip rule: its priority and selectors (as journaled / as dumped)."""
+    return (spec.get("priority", 0), spec.get("src"), spec.get("src_len", 0), spec.get("dst"), spec.get("dst_len", 0),
+            spec.get("fwmark"), spec.get("iifname"), spec.get("oifname"))
+
+
+def _rule_keys(b, ns, family) -> set[tuple]:
+    out = set()
+    for m in b.ipr(ns).get_rules(family=family):
+        ga = m.get_attr
+        out.add(_rule_key({"priority": ga("FRA_PRIORITY") or 0, "src": ga("FRA_SRC"), "src_len": m["src_len"],
+                           "dst": ga("FRA_DST"), "dst_len": m["dst_len"], "table": ga("FRA_TABLE") or m["table"],
+                           "fwmark": ga("FRA_FWMARK"), "iifname": ga("FRA_IIFNAME"), "oifname": ga("FRA_OIFNAME")}))
+    return out
 
 
 def rule_lines(b, ns) -> list[tuple[int, str]]:

@@ -3,12 +3,16 @@ tracer can see), translate its errors into clear ones that name the fix, journal
 `lab clean`, and read chains/rules/counters back as model objects for the panes."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import re
 import shutil
 
 from lab.backend import state
 from lab.backend.core import applies
+from lab.backend.journal import NOOP
 from lab.commands.iptables import TABLES, IptablesOp, IptablesRestore, IptablesSave
 from lab.errors import LabError, did_you_mean
 from lab.model import Chain, Rule
@@ -83,17 +87,46 @@ def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
 @applies(IptablesOp)
 def iptables(b, op: IptablesOp) -> str:
     b.require_ns(op.ns)
+    if not (op.mutates and op.command != "zero" and b.journaled(op.ns)):
+        return _run(b, op)
+    # --host: journal what this command creates and retire what it removes, by nf_tables identity
+    # (rule handles, chain handles), so lab clean removes exactly that and nothing else
+    before = nft_view(b, op.ns, op.family, op.table)
     fam = {"family": 6} if op.family == 6 else {}
-    if op.command in ("append", "insert", "new", "policy") and b.journal is not None:
-        _record_table_if_new(b, op)
-    if op.command in ("append", "insert"):
-        b.record(op.ns, kind="iptables", table=op.table, chain=op.chain, spec=list(op.spec), **fam)
-    elif op.command == "new":
-        b.record(op.ns, kind="iptables-chain", table=op.table, chain=op.chain, **fam)
-    elif op.command == "policy" and op.chain:
-        old = _policy(b, op.ns, op.table, op.chain, op.family)
-        if old and old != op.spec[0]:
-            b.record(op.ns, kind="iptables-policy", table=op.table, chain=op.chain, old=old, **fam)
+    kind = {"append": "iptables", "insert": "iptables", "new": "iptables-chain", "policy": "iptables-policy"}.get(op.command)
+    fields: dict = {"table": op.table, "chain": op.chain, **fam}
+    if kind == "iptables":
+        fields["spec"] = list(op.spec)
+    elif kind == "iptables-policy":
+        had = (before or {}).get("chains", {}).get(op.chain)
+        fields.update(old=(had["policy"] if had and had["policy"] else "ACCEPT"), new=op.spec[0])
+        if fields["old"] == fields["new"]:
+            kind = None
+    with b.creating(op.ns, kind, **fields) if kind else contextlib.nullcontext(NOOP) as ent:
+        out = _run(b, op)
+        after = nft_view(b, op.ns, op.family, op.table)
+        if ent is not NOOP and after is not None:
+            new_rules = [h for h, r in after["rules"].items() if h not in (before or {}).get("rules", {})
+                         and r["chain"] == op.chain]
+            if kind == "iptables" and len(new_rules) == 1:
+                ent.confirm(handle=new_rules[0], fp=after["rules"][new_rules[0]]["fp"])
+            elif kind == "iptables-chain" and op.chain in after["chains"]:
+                ent.confirm(handle=after["chains"][op.chain]["handle"])
+    if after is None:
+        return out
+    if before is None:   # iptables-nft made the table for this command
+        with b.creating(op.ns, "iptables-table", table=op.table, **fam) as t:
+            t.confirm(handle=after["handle"])
+    for name, ch in after["chains"].items():   # base chains iptables-nft made on the way (e.g. FORWARD by -P)
+        if ch["hook"] and name not in (before or {}).get("chains", {}):
+            with b.creating(op.ns, "nft-chain", table=op.table, chain=name, **fam) as t:
+                t.confirm(handle=ch["handle"])
+    if before is not None:
+        _retire_removed(b, op, before, after)
+    return out
+
+
+def _run(b, op: IptablesOp) -> str:
     r = b.run_cmd(op.ns, [tool_for(op.family)] + op.argv())
     if r.returncode != 0:
         if op.command == "check" and r.returncode == 1:
@@ -102,22 +135,71 @@ def iptables(b, op: IptablesOp) -> str:
     return r.stdout.rstrip("\n")
 
 
+def _retire_removed(b, op: IptablesOp, before: dict, after: dict) -> None:
+    """--host: the lab deleted rules/chains itself (-D, -F, -X, -R, -E): forget the ones it had made; a
+    rule that replaced (-R) or a chain renamed (-E) from one of lab's is journaled in its place."""
+    fam = 6 if op.family == 6 else 4
+    same = lambda e: e.get("table") == op.table and e.get("family", 4) == fam   # noqa: E731
+    ours_gone = False
+    for eid, e in b.journal.live("iptables", op.ns or ""):
+        if same(e) and e.get("handle") in before["rules"] and e["handle"] not in after["rules"]:
+            b.journal.retire(eid)
+            ours_gone = True
+    for kind in ("iptables-chain", "nft-chain"):
+        for eid, e in b.journal.live(kind, op.ns or ""):
+            if same(e) and e["chain"] in before["chains"] and e["chain"] not in after["chains"]:
+                b.journal.retire(eid)
+                if kind == "iptables-chain" and op.command == "rename" and op.spec:
+                    new = op.spec[0]
+                    if new in after["chains"]:
+                        with b.creating(op.ns, "iptables-chain", table=op.table, chain=new,
+                                        **({"family": 6} if fam == 6 else {})) as t:
+                            t.confirm(handle=after["chains"][new]["handle"])
+    if op.command == "replace" and ours_gone:
+        for h, r in after["rules"].items():
+            if h not in before["rules"] and r["chain"] == op.chain:
+                with b.creating(op.ns, "iptables", table=op.table, chain=op.chain, spec=list(op.spec),
+                                **({"family": 6} if fam == 6 else {})) as t:
+                    t.confirm(handle=h, fp=r["fp"])
+
+
 def _nft_family(family: int) -> str:
     return "ip6" if family == 6 else "ip"
 
 
-def _record_table_if_new(b, op: IptablesOp) -> None:
-    """--host: iptables-nft creates the nf_tables table with the first rule; journal that, so `lab clean`
-    removes the table too (once it is empty again) and leaves nft's ruleset as it found it."""
-    seen = b.__dict__.setdefault("_ipt_tables_seen", set())
-    key = (op.ns, op.family, op.table)
-    nft = shutil.which("nft") or "/usr/sbin/nft"
-    if key in seen or not os.path.exists(nft):
-        return
-    seen.add(key)
-    r = b.run_cmd(op.ns, [nft, "list", "table", _nft_family(op.family), op.table])
+def _nft() -> str | None:
+    path = shutil.which("nft") or "/usr/sbin/nft"
+    return path if os.path.exists(path) else None
+
+
+def nft_view(b, ns, family: int, table: str) -> dict | None:
+    """The nf_tables table behind an iptables-nft table, by identity: {"handle", "chains": {name: {"handle",
+    "hook", "policy"}}, "rules": {handle: {"chain", "fp"}}} (fp: a fingerprint of the rule's expressions,
+    counters left out). None if the table does not exist (or nft is missing)."""
+    nft = _nft()
+    if nft is None:
+        return None
+    r = b.run_cmd(ns, [nft, "-a", "-j", "list", "table", _nft_family(family), table])
     if r.returncode != 0:
-        b.record(op.ns, kind="iptables-table", table=op.table, **({"family": 6} if op.family == 6 else {}))
+        return None
+    try:
+        items = json.loads(r.stdout).get("nftables", [])
+    except ValueError:
+        return None
+    view: dict = {"handle": None, "chains": {}, "rules": {}}
+    for it in items:
+        if "table" in it:
+            view["handle"] = it["table"].get("handle")
+        elif "chain" in it:
+            c = it["chain"]
+            view["chains"][c["name"]] = {"handle": c.get("handle"), "hook": c.get("hook"),
+                                         "policy": (c.get("policy") or "").upper() or None}
+        elif "rule" in it:
+            ru = it["rule"]
+            expr = [x for x in ru.get("expr", []) if "counter" not in x]
+            fp = hashlib.sha1(json.dumps(expr, sort_keys=True).encode()).hexdigest()[:16]
+            view["rules"][ru["handle"]] = {"chain": ru["chain"], "fp": fp}
+    return view
 
 
 def _policy(b, ns, table: str, chain: str, family: int = 4) -> str | None:
@@ -144,17 +226,16 @@ def iptables_save(b, op: IptablesSave) -> str:
 
 @applies(IptablesRestore)
 def iptables_restore(b, op: IptablesRestore) -> str:
-    try:
-        with open(op.path) as f:
-            text = f.read()
-    except OSError as e:
-        raise LabError(f"{'ip6' if op.family == 6 else 'ip'}tables-restore: cannot read {op.path}: {e.strerror}") from None
+    from lab.safefile import MAX_RESTORE, decode_utf8, read_regular   # regular files only, bounded
+
+    what = f"{'ip6' if op.family == 6 else 'ip'}tables-restore"
+    text = decode_utf8(read_regular(op.path, MAX_RESTORE, what), op.path)
     argv = [tool_for(op.family, "iptables-restore")]
     if op.noflush:
         argv.append("--noflush")
     if op.table:
         argv += ["-T", op.table]
-    if b.journal is not None and op.ns is None or (b.journal is not None and op.ns and not b._ns_is_ours(op.ns)):
+    if b.journaled(op.ns):
         raise LabError("iptables-restore is not allowed on --host namespaces the lab did not create",
                        "lab clean could not undo it; apply rules one by one with iptables instead.")
     r = b.run_cmd(op.ns, argv, input=text)
@@ -164,25 +245,61 @@ def iptables_restore(b, op: IptablesRestore) -> str:
     return ""
 
 
-def undo_iptables(b, entry: dict) -> None:
-    """lab clean: remove a journaled rule / chain / policy; already gone is fine."""
-    ns = entry.get("ns") or None
-    t = entry["table"]
-    ipt = tool_for(entry.get("family", 4))
-    if entry["kind"] == "iptables":
-        b.run_cmd(ns, [ipt, "-t", t, "-D", entry["chain"]] + list(entry["spec"]))
-    elif entry["kind"] == "iptables-chain":
-        b.run_cmd(ns, [ipt, "-t", t, "-F", entry["chain"]])
-        b.run_cmd(ns, [ipt, "-t", t, "-X", entry["chain"]])
-    elif entry["kind"] == "iptables-policy":
-        b.run_cmd(ns, [ipt, "-t", t, "-P", entry["chain"], entry["old"]])
-    elif entry["kind"] == "iptables-table":
-        # the table the lab's first rule created: delete it if nothing but the lab's (undone) work was in it
-        save = b.run_cmd(ns, [tool_for(entry.get("family", 4), "iptables-save"), "-t", t]).stdout
-        busy = any(l.startswith("-A") or (l.startswith(":") and not l.split()[1] == "ACCEPT") for l in save.splitlines())
-        nft = shutil.which("nft") or "/usr/sbin/nft"
-        if not busy and os.path.exists(nft):
-            b.run_cmd(ns, [nft, "delete", "table", _nft_family(entry.get("family", 4)), t])
+def undo_iptables(b, e: dict) -> str | None:
+    """lab clean: remove a journaled rule / chain / policy / table, only if it is still the one lab made
+    (same nf_tables handle and rule expressions; policy still what lab set; chain or table empty).
+    Returns None when done or already gone; a sentence saying what was left and why otherwise."""
+    ns = e.get("ns") or None
+    t, fam = e["table"], e.get("family", 4)
+    ipt = tool_for(fam)
+    kind = e["kind"]
+    view = nft_view(b, ns, fam, t)
+    nft = _nft()
+    where = f"{_nft_family(fam)} {t}"
+    if kind == "iptables":
+        if view is None:
+            return None
+        if "handle" not in e:   # journaled where nft could not be read: iptables' own rule match
+            b.run_cmd(ns, [ipt, "-t", t, "-D", e["chain"]] + list(e["spec"]))
+            return None
+        r = view["rules"].get(e["handle"])
+        if r is None:
+            return None
+        if r["chain"] != e["chain"] or r["fp"] != e.get("fp"):
+            return f"rule handle {e['handle']} in {where} is no longer the rule lab added"
+        b.run_cmd(ns, [nft, "delete", "rule", _nft_family(fam), t, e["chain"], "handle", str(e["handle"])])
+        return None
+    if view is None or (kind != "iptables-table" and e["chain"] not in view["chains"]):
+        return None
+    if kind == "iptables-policy":
+        now = view["chains"][e["chain"]]["policy"]
+        if now != e["new"]:
+            return f"policy of {e['chain']} is {now}, not the {e['new']} lab set: left as it is"
+        b.run_cmd(ns, [ipt, "-t", t, "-P", e["chain"], e["old"]])
+        return None
+    if kind in ("iptables-chain", "nft-chain"):
+        ch = view["chains"][e["chain"]]
+        if "handle" in e and ch["handle"] != e["handle"]:
+            return None   # not the chain lab made (deleted and made again by someone else)
+        rules = [h for h, r in view["rules"].items() if r["chain"] == e["chain"]]
+        if kind == "nft-chain":
+            if rules or (ch["policy"] or "ACCEPT") != "ACCEPT":
+                return f"chain {e['chain']} in {where} has rules or a policy lab did not leave: left"
+            b.run_cmd(ns, [nft, "delete", "chain", _nft_family(fam), t, e["chain"]])
+            return None
+        b.run_cmd(ns, [ipt, "-t", t, "-F", e["chain"]])
+        r = b.run_cmd(ns, [ipt, "-t", t, "-X", e["chain"]])
+        if r.returncode != 0:
+            return f"chain {e['chain']} in {where} is still referenced by other rules: left"
+        return None
+    if kind == "iptables-table":
+        if view is None or ("handle" in e and view["handle"] != e["handle"]):
+            return None
+        busy = view["rules"] or any(not c["hook"] or (c["policy"] or "ACCEPT") != "ACCEPT" for c in view["chains"].values())
+        if busy:
+            return f"table {where} holds rules or chains lab did not make: left"
+        b.run_cmd(ns, [nft, "delete", "table", _nft_family(fam), t])
+    return None
 
 
 _COUNTED = re.compile(r"^\[(\d+):(\d+)\] -A (\S+) ?(.*)$")

@@ -113,7 +113,9 @@ def create_netns(name: str) -> None:
     The calling thread unshares into the new namespace, bind-mounts it, and returns to where it was
     (unshare(CLONE_NEWNET) changes only the calling thread). Raises FileExistsError if the name is taken.
     """
-    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    if not os.path.isdir(NETNS_RUN_DIR):
+        os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)   # as iproute2 (0755, whatever the umask)
+        os.chmod(NETNS_RUN_DIR, 0o755)
     path = ns_path(name)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)

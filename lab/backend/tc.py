@@ -10,6 +10,7 @@ lab.commands.tc's business.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from pyroute2.netlink.rtnl.tcmsg.common_act import get_tca_action
 
 from lab.backend import state
 from lab.backend.core import applies
+from lab.backend.journal import NOOP
 from lab.commands import tc as c
 from lab.commands.tc import INGRESS_HANDLE, TC_H_INGRESS, TC_H_ROOT, handle_str
 from lab.errors import LabError
@@ -480,6 +482,8 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
                      parent=existing["parent"])
         except NetlinkError as e:
             raise _nl(e, "deleting the qdisc") from None
+        b.retire(op.ns, "qdisc", lambda e: e.get("ifindex") == index and e.get("parent") == (
+            "ingress" if op.parent == TC_H_INGRESS else handle_str(op.parent)))
         return ""
     _check_parent(b, op.ns, index, op.parent, op.dev, "qdisc")
     if op.verb == "change" and (existing is None or existing["handle"] == 0):
@@ -497,9 +501,15 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
     if op.verb == "change" and existing is not None:
         handle = existing["handle"]
     options = _qdisc_opts(op)
-    if op.verb in ("add", "replace"):
-        b.record(op.ns, kind="qdisc", dev=op.dev, parent=handle_str(op.parent) if op.parent != TC_H_INGRESS else "ingress",
-                 handle=handle_str(handle) if handle else None)
+    creates = op.verb == "add" or (op.verb == "replace" and (existing is None or existing["handle"] == 0))
+    where = handle_str(op.parent) if op.parent != TC_H_INGRESS else "ingress"
+    with (b.creating(op.ns, "qdisc", dev=op.dev, parent=where, handle=handle_str(handle) if handle else None,
+                     qkind=op.kind, ifindex=index) if creates else contextlib.nullcontext(NOOP)):
+        _qdisc_call(ipr, op, index, handle, options, existing)
+    return ""
+
+
+def _qdisc_call(ipr, op, index: int, handle: int, options, existing) -> None:
     try:
         _request(ipr, RTM_NEWQDISC, FLAGS[op.verb], index=index, handle=handle, parent=op.parent, kind=op.kind,
                  options=options)
@@ -513,23 +523,25 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
             raise LabError("Error: Exclusivity flag on, cannot modify.",
                            f"Something is already there; use tc qdisc replace, or look: tc qdisc show dev {op.dev}") from None
         raise _nl(e, f"{op.verb} {op.kind} qdisc") from None
-    return ""
 
 
-def undo_qdisc(b, e: dict) -> None:
-    """lab clean (--host): remove a qdisc the lab added, if it is still there."""
+def undo_qdisc(b, e: dict) -> bool:
+    """lab clean (--host): remove a qdisc the lab added, if it is still there (same device and kind);
+    True if it removed one."""
     ns = e.get("ns") or None
     idx = b.ipr(ns).link_lookup(ifname=e["dev"])
-    if not idx:
-        return
+    if not idx or ("ifindex" in e and idx[0] != e["ifindex"]):
+        return False
     parent = TC_H_INGRESS if e.get("parent") == "ingress" else c.parse_handle(e.get("parent") or "root", "parent")
     handle = c.parse_handle(e["handle"], "handle") if e.get("handle") else None
     m = _find_qdisc(b, ns, idx[0], parent, handle)
-    if m is not None and m["handle"] != 0:
+    if m is not None and m["handle"] != 0 and (not e.get("qkind") or _kind(m) == e["qkind"]):
         try:
             _request(b.ipr(ns), RTM_DELQDISC, FLAGS["delete"], index=idx[0], handle=m["handle"], parent=m["parent"])
+            return True
         except NetlinkError:
             pass
+    return False
 
 
 # ---- class --------------------------------------------------------------------------------------
