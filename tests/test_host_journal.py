@@ -310,3 +310,25 @@ nft list ruleset > {tmp_path}/after.nft
     assert (tmp_path / "after.nft").read_text() == (tmp_path / "before.nft").read_text(), \
         (tmp_path / "clean.out").read_text()
     assert (tmp_path / "clean.rc").read_text().strip() == "0"
+
+
+def test_unconfirmed_entries_are_reported_never_guessed(tmp_path):
+    """A crash between the journal line and the kernel call leaves a pending entry: clean cannot tell
+    lab's object from the machine's by name, so it leaves it, says so, and exits non-zero."""
+    state = tmp_path / "state"
+    r = machine(tmp_path, f"""
+echo "ip netns add labmade" | lab --host run -
+ip netns add machines
+ip link add machlink type veth peer name machlink-p
+printf '{{"id": "p1", "kind": "netns", "name": "machines", "ns": ""}}\\n' >> {state}/host-journal.jsonl
+printf '{{"id": "p2", "kind": "link", "name": "machlink", "ns": ""}}\\n' >> {state}/host-journal.jsonl
+lab clean > {tmp_path}/clean.out 2>&1 && echo 0 > {tmp_path}/clean.rc || echo $? > {tmp_path}/clean.rc
+ls /run/netns | sed 's/^/netns /'
+ip -o link | grep -c ' machlink@' | sed 's/^/machlink /'
+""")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = (tmp_path / "clean.out").read_text()
+    assert "netns machines" in r.stdout and "netns labmade" not in r.stdout and "machlink 1" in r.stdout
+    assert "deleted namespace labmade" in out
+    assert "namespace machines: lab stopped before the kernel confirmed" in out and "link machlink" in out, out
+    assert (tmp_path / "clean.rc").read_text().strip() == "1"
