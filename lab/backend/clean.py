@@ -198,7 +198,9 @@ def _undo(b, e: dict) -> tuple[str | None, str | None]:
             if k == "route":
                 ipr.route("del", **e["spec"])
             elif k == "rule":
-                ipr.rule("del", **e["spec"])
+                from lab.backend.ip import rule_request
+
+                rule_request(b, ns, False, e["spec"])
             elif k == "fdb":
                 ipr.neigh("del", **e["spec"])
             else:

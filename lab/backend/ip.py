@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import socket
+import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -772,93 +773,202 @@ def neigh_flush(b, op: c.NeighFlush) -> str:
 
 
 # ---- rule --------------------------------------------------------------------------------------------
+FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_PRIORITY, FRA_FWMARK, FRA_TABLE, FRA_FWMASK, FRA_OIFNAME = 1, 2, 3, 6, 10, 15, 16, 17
+FRA_SUPPRESS_PREFIXLEN = 14
+RTM_NEWRULE, RTM_DELRULE = 32, 33
+FR_ACT = {None: 1, "blackhole": 6, "unreachable": 7, "prohibit": 8}
+FR_ACT_NAME = {6: "blackhole", 7: "unreachable", 8: "prohibit"}
+FIB_RULE_INVERT = 0x2
+
+
+def rule_spec(op: c.RuleChange) -> dict:
+    """What `ip rule add|del` sends, as a plain dict (also the journal's record of a rule)."""
+    spec: dict = {"family": socket.AF_INET6 if op.family == 6 else socket.AF_INET}
+    for key, val in (("src", op.src), ("dst", op.dst)):
+        if val and val != "all":
+            a, _, l = val.partition("/")
+            spec.update({key: a, f"{key}_len": int(l)})
+    for key, val in (("table", op.table), ("priority", op.priority), ("fwmark", op.fwmark), ("fwmask", op.fwmask),
+                     ("iifname", op.iif), ("oifname", op.oif), ("tos", op.tos),
+                     ("suppress_prefixlength", op.suppress_prefixlength)):
+        if val is not None:
+            spec[key] = val
+    if op.action == "add" or op.rule_type is not None:
+        spec["action"] = FR_ACT[op.rule_type]
+    if op.invert:
+        spec["flags"] = FIB_RULE_INVERT
+    return spec
+
+
+def rule_request(b, ns, add: bool, spec: dict) -> None:
+    """RTM_NEWRULE (create, exclusive) / RTM_DELRULE carrying exactly the given selectors. pyroute2 would
+    add priority 32000 to every request; iproute2 lets the kernel choose (and del match any priority)."""
+    from lab.backend.rtnl import attr, sattr, u32attr
+
+    fam = spec["family"]
+    table = spec.get("table", 0)
+    hdr = struct.pack("=BBBBBBBBI", fam, spec.get("dst_len", 0), spec.get("src_len", 0), spec.get("tos", 0),
+                      table if table < 256 else 0, 0, 0, spec.get("action", 0), spec.get("flags", 0))
+    body = hdr
+    for key, kind in (("dst", FRA_DST), ("src", FRA_SRC)):
+        if key in spec:
+            body += attr(kind, socket.inet_pton(fam, spec[key]))
+    if "iifname" in spec:
+        body += sattr(FRA_IIFNAME, spec["iifname"])
+    if "oifname" in spec:
+        body += sattr(FRA_OIFNAME, spec["oifname"])
+    for key, kind in (("priority", FRA_PRIORITY), ("fwmark", FRA_FWMARK), ("fwmask", FRA_FWMASK),
+                      ("suppress_prefixlength", FRA_SUPPRESS_PREFIXLEN)):
+        if key in spec:
+            body += u32attr(kind, spec[key])
+    if table >= 256:
+        body += u32attr(FRA_TABLE, table)
+    b.rtnl(ns).request(RTM_NEWRULE if add else RTM_DELRULE, 0x400 | 0x200 if add else 0, body)
+
+
 @applies(c.RuleChange)
 def rule_change(b, op: c.RuleChange) -> str:
-    ipr = b.ipr(op.ns)
-    kw: dict = {"family": socket.AF_INET}
-    if op.src and op.src != "all":
-        a, _, l = op.src.partition("/")
-        kw.update(src=a, src_len=int(l))
-    if op.dst and op.dst != "all":
-        a, _, l = op.dst.partition("/")
-        kw.update(dst=a, dst_len=int(l))
-    if op.table is not None:
-        kw["table"] = op.table
-    if op.priority is not None:
-        kw["priority"] = op.priority
-    if op.fwmark is not None:
-        kw["fwmark"] = op.fwmark
-    if op.iif:
-        kw["iifname"] = op.iif
-    if op.oif:
-        kw["oifname"] = op.oif
-    kw["action"] = {"unicast": "FR_ACT_TO_TBL", "blackhole": "FR_ACT_BLACKHOLE",
-                    "unreachable": "FR_ACT_UNREACHABLE", "prohibit": "FR_ACT_PROHIBIT"}[op.rule_type]
-    spec = {k: v for k, v in kw.items()}
-    journaled = op.action == "add" and b.journaled(op.ns)
-    before = _rule_keys(b, op.ns, kw["family"]) if journaled else set()
-    with b.creating(op.ns, "rule", spec=spec) if op.action == "add" else contextlib.nullcontext(NOOP) as ent:
+    spec = rule_spec(op)
+    add = op.action == "add"
+    journaled = add and b.journaled(op.ns)
+    before = _rule_keys(b, op.ns, spec["family"]) if journaled else set()
+    for dev in (op.iif, op.oif):
+        if dev:
+            b.require_ns(op.ns)
+    with b.creating(op.ns, "rule", spec=spec) if add else contextlib.nullcontext(NOOP) as ent:
         try:
-            ipr.rule(op.action, **kw)
+            rule_request(b, op.ns, add, spec)
         except NetlinkError as e:
-            if e.code == 2 and op.action == "del":
+            if e.code == 2 and not add:
                 raise LabError("RTNETLINK answers: No such file or directory", "No rule matches (see: ip rule show).") from None
+            if e.code == 17:
+                raise LabError("RTNETLINK answers: File exists", "The same rule is already there (see: ip rule show).") from None
             raise nl_error(e) from None
-        if journaled and "priority" not in kw:
-            new = _rule_keys(b, op.ns, kw["family"]) - before   # the priority the kernel chose
+        if journaled and "priority" not in spec:
+            new = _rule_keys(b, op.ns, spec["family"]) - before   # the priority the kernel chose
             if len(new) == 1:
                 ent.confirm(spec={**spec, "priority": next(iter(new))[0]})
-    if op.action == "del":
-        gone = _rule_keys(b, op.ns, kw["family"])
-        b.retire(op.ns, "rule", lambda e: "priority" in e["spec"] and _rule_key(e["spec"]) not in gone)
+    if not add:
+        now = _rule_keys(b, op.ns, spec["family"])
+        b.retire(op.ns, "rule", lambda e: "priority" in e["spec"] and _rule_key(e["spec"]) not in now)
     return ""
 
 
 def _rule_key(spec: dict) -> tuple:
     """What identifies an ip rule: its priority and selectors (as journaled / as dumped)."""
     return (spec.get("priority", 0), spec.get("src"), spec.get("src_len", 0), spec.get("dst"), spec.get("dst_len", 0),
-            spec.get("fwmark"), spec.get("iifname"), spec.get("oifname"))
+            spec.get("fwmark"), spec.get("iifname"), spec.get("oifname"), spec.get("tos", 0))
+
+
+def _rules(b, ns, family) -> list[dict]:
+    """The rules of one family as dicts: priority, src/src_len, dst/dst_len, tos, fwmark/fwmask, iifname,
+    oifname, table, action, flags, suppress_prefixlength."""
+    out = []
+    for m in b.ipr(ns).get_rules(family=family):
+        ga = m.get_attr
+        d = {"priority": ga("FRA_PRIORITY") or 0, "src": ga("FRA_SRC"), "src_len": m["src_len"], "dst": ga("FRA_DST"),
+             "dst_len": m["dst_len"], "tos": m["tos"], "fwmark": ga("FRA_FWMARK"), "fwmask": ga("FRA_FWMASK"),
+             "iifname": ga("FRA_IIFNAME"), "oifname": ga("FRA_OIFNAME"), "table": ga("FRA_TABLE") or m["table"],
+             "action": m["action"], "flags": m["flags"], "suppress_prefixlength": ga("FRA_SUPPRESS_PREFIXLEN")}
+        out.append(d)
+    return sorted(out, key=lambda d: d["priority"])
 
 
 def _rule_keys(b, ns, family) -> set[tuple]:
-    out = set()
-    for m in b.ipr(ns).get_rules(family=family):
-        ga = m.get_attr
-        out.add(_rule_key({"priority": ga("FRA_PRIORITY") or 0, "src": ga("FRA_SRC"), "src_len": m["src_len"],
-                           "dst": ga("FRA_DST"), "dst_len": m["dst_len"], "table": ga("FRA_TABLE") or m["table"],
-                           "fwmark": ga("FRA_FWMARK"), "iifname": ga("FRA_IIFNAME"), "oifname": ga("FRA_OIFNAME")}))
-    return out
+    return {_rule_key(d) for d in _rules(b, ns, family)}
 
 
-def rule_lines(b, ns) -> list[tuple[int, str]]:
-    out = []
-    for m in b.ipr(ns).get_rules(family=socket.AF_INET):
-        ga = m.get_attr
-        prio = ga("FRA_PRIORITY") or 0
-        s = "from " + (f"{ga('FRA_SRC')}" + (f"/{m['src_len']}" if m["src_len"] != 32 else "") if ga("FRA_SRC") else "all")
-        if ga("FRA_DST"):
-            s += f" to {ga('FRA_DST')}" + (f"/{m['dst_len']}" if m["dst_len"] != 32 else "")
-        if ga("FRA_FWMARK"):
-            s += f" fwmark {hex(ga('FRA_FWMARK'))}"
-        if ga("FRA_IIFNAME"):
-            s += f" iif {ga('FRA_IIFNAME')}"
-        if ga("FRA_OIFNAME"):
-            s += f" oif {ga('FRA_OIFNAME')}"
-        act = m["action"]
-        if act == 1:
-            s += f" lookup {render.table_name(ga('FRA_TABLE') or m['table'])}"
-        else:
-            s += " " + {6: "blackhole", 7: "unreachable", 8: "prohibit"}.get(act, f"action {act}")
-        out.append((prio, s))
-    return sorted(out)
+def _rule_text(d: dict, host: int) -> tuple[str, dict]:
+    """One rule as `ip rule` prints it (after "PRIO:\t") and as `ip -j rule` does."""
+    j: dict = {"priority": d["priority"]}
+    s = "not " if d["flags"] & FIB_RULE_INVERT else ""
+    if d["flags"] & FIB_RULE_INVERT:
+        j["not"] = None
+    if d["src"]:
+        s += f"from {d['src']}" + (f"/{d['src_len']}" if d["src_len"] != host else "")
+        j["src"] = d["src"]
+        if d["src_len"] != host:
+            j["srclen"] = d["src_len"]
+    else:
+        s += "from all"
+        j["src"] = "all"
+    if d["dst"]:
+        s += f" to {d['dst']}" + (f"/{d['dst_len']}" if d["dst_len"] != host else "")
+        j["dst"] = d["dst"]
+        if d["dst_len"] != host:
+            j["dstlen"] = d["dst_len"]
+    if d["tos"]:
+        s += f" tos {d['tos']:#04x}"
+        j["tos"] = f"{d['tos']:#04x}"
+    if d["fwmark"] or (d["fwmask"] not in (None, 0xFFFFFFFF)):
+        mark = f"{(d['fwmark'] or 0):#x}"
+        s += f" fwmark {mark}"
+        j["fwmark"] = mark
+        if d["fwmask"] not in (None, 0xFFFFFFFF):
+            s += f"/{d['fwmask']:#x}"
+            j["fwmask"] = f"{d['fwmask']:#x}"
+    if d["iifname"]:
+        s += f" iif {d['iifname']}"
+        j["iif"] = d["iifname"]
+    if d["oifname"]:
+        s += f" oif {d['oifname']}"
+        j["oif"] = d["oifname"]
+    if d["action"] == 1:
+        s += f" lookup {render.table_name(d['table'])}"
+        j["table"] = render.table_name(d["table"])
+        if d["suppress_prefixlength"] not in (None, 0xFFFFFFFF):
+            s += f" suppress_prefixlength {d['suppress_prefixlength']}"
+            j["suppress_prefixlen"] = d["suppress_prefixlength"]
+    else:
+        name = FR_ACT_NAME.get(d["action"], f"action {d['action']}")
+        s += " " + name
+        j["action"] = name
+    return s, j
+
+
+def rule_lines(b, ns, family: int = 4) -> list[tuple[int, str]]:
+    host = 128 if family == 6 else 32
+    return [(d["priority"], _rule_text(d, host)[0])
+            for d in _rules(b, ns, socket.AF_INET6 if family == 6 else socket.AF_INET)]
+
+
+def _rule_matches(d: dict, op: c.RuleShow) -> bool:
+    """iproute2's `ip rule show` selectors: each one given must match."""
+    if op.table is not None and d["table"] != op.table:
+        return False
+    if op.priority is not None and d["priority"] != op.priority:
+        return False
+    if op.tos is not None and d["tos"] != op.tos:
+        return False
+    if op.fwmark is not None and (d["fwmark"] or 0) != op.fwmark:
+        return False
+    if op.fwmask is not None and d["fwmask"] != op.fwmask:
+        return False
+    if op.iif is not None and d["iifname"] != op.iif:
+        return False
+    if op.oif is not None and d["oifname"] != op.oif:
+        return False
+    for key, val in (("src", op.src), ("dst", op.dst)):
+        if val is not None:
+            if val == "all":
+                if d[key]:
+                    return False
+            else:
+                a, _, l = val.partition("/")
+                if d[key] != a or d[f"{key}_len"] != int(l):
+                    return False
+    return True
 
 
 @applies(c.RuleShow)
 def rule_show(b, op: c.RuleShow) -> str:
-    rows = rule_lines(b, op.ns)
+    fam = op.opts.family or 4
+    host = 128 if fam == 6 else 32
+    rows = [d for d in _rules(b, op.ns, socket.AF_INET6 if fam == 6 else socket.AF_INET) if _rule_matches(d, op)]
+    texts = [_rule_text(d, host) for d in rows]
     if op.opts.json:
-        return json.dumps([{"priority": p, "rule": s} for p, s in rows])
-    return "\n".join(f"{p}:\t{s}" for p, s in rows)
+        return json.dumps([j for _, j in texts], separators=(",", ":"))
+    return "\n".join(f"{d['priority']}:\t{t}" for d, (t, _) in zip(rows, texts))
 
 
 @applies(c.ExecOp)

@@ -91,7 +91,8 @@ _SPEC_KEYS = {  # route / rule / fdb specs: the keys lab writes and their checks
     "dst": lambda v: _str(v, 64) and (_cidr(v) or _ip(v)), "src": _ip, "gateway": _ip, "lladdr": lambda v: _str(v, 64),
     "family": _int, "table": _int, "priority": _int, "type": _int, "oif": _int, "ifindex": _int,
     "src_len": _int, "dst_len": _int, "fwmark": _int, "iifname": valid_ifname, "oifname": valid_ifname,
-    "action": lambda v: _str(v, 32), "flags": _int, "vlan": _int, "port": _int, "vni": _int, "tos": _int,
+    "action": lambda v: _int(v) or _str(v, 32), "flags": _int, "vlan": _int, "port": _int, "vni": _int, "tos": _int,
+    "fwmask": _int, "suppress_prefixlength": _int,
 }
 
 

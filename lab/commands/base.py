@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lab.errors import LabError
 
@@ -22,6 +23,8 @@ class Op:
     """A typed intent. `ns` is the namespace it acts in (None = the top namespace)."""
 
     ns: str | None
+    # fields holding file paths: the engine confines them when a scenario file runs the command (lab.confine)
+    file_args: ClassVar[tuple[str, ...]] = ()
 
     @property
     def mutates(self) -> bool:
@@ -71,6 +74,13 @@ def global_options(a: "Args", ns: str | None, tool: str) -> tuple[str | None, Sh
             opts["brief"] = True
         elif o in ("4", "6"):
             opts["family"] = int(o)
+        elif o in ("f", "family") or (len(o) > 1 and "family".startswith(o)):
+            fam = a.next("a protocol family")
+            if fam not in ("inet", "inet6"):
+                raise ParseError(f'Error: argument "{fam}" is wrong: lab knows the families inet and inet6 '
+                                 f'(as ip -4 / ip -6).' if fam in ("link", "bridge", "mpls") else
+                                 f'Error: argument "{fam}" is wrong: invalid protocol family')
+            opts["family"] = 4 if fam == "inet" else 6
         elif o and "json".startswith(o):
             opts["json"] = True
         elif o and ("statistics".startswith(o) or "stats".startswith(o)):
@@ -94,7 +104,14 @@ class Context:
 
 
 def tokenize(line: str) -> list[str]:
-    """Split like a shell would; reject long dashes pasted from web pages with the fix."""
+    """Split like a shell would; reject long dashes pasted from web pages with the fix, and NUL characters
+    (no name or argument can hold one: the kernel and every tool would cut the word there)."""
+    if "\0" in line:
+        word = next((w for w in line.split() if "\0" in w), "")
+        shown = word.replace("\0", "\\0")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ParseError(f'Bad argument "{shown}": it contains a NUL character (\\0), which no name or argument '
+                         "can hold.", "Remove the NUL character (did a file or a paste bring binary data?)")
     if not any(ch in line for ch in "'\"\\#"):
         words = line.split()  # the common case, without shlex's per-character state machine
     else:

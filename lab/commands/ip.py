@@ -209,21 +209,36 @@ class NeighFlush(Op):
 # ---- rule --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RuleChange(Op):
+    """`ip rule add|del`: only what was given is sent (the kernel picks the priority; del matches on the
+    given selectors), as iproute2 does. The family comes from -4/-6/-f only (iproute2: default inet)."""
     action: str = "add"
     src: str | None = None          # prefix
     dst: str | None = None
     table: int | None = None
     priority: int | None = None
     fwmark: int | None = None
+    fwmask: int | None = None
     iif: str | None = None
     oif: str | None = None
-    rule_type: str = "unicast"      # unicast (lookup), blackhole, unreachable, prohibit
+    tos: int | None = None
+    invert: bool = False            # `not`
+    suppress_prefixlength: int | None = None
+    rule_type: str | None = None    # None: lookup (add) / any (del); blackhole, unreachable, prohibit
     family: int = 4
 
 
 @dataclass(frozen=True)
 class RuleShow(ShowOp):
-    pass
+    """`ip rule show [SELECTOR]`: iproute2's filters (each given selector must match)."""
+    src: str | None = None
+    dst: str | None = None
+    table: int | None = None
+    priority: int | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    tos: int | None = None
 
 
 @dataclass(frozen=True)
@@ -701,13 +716,33 @@ def _route(a: Args, ns, so) -> Op:
     if dst is None:
         raise ParseError("Not enough information: a destination prefix is required.",
                          "Try: ip route add 10.0.2.0/24 via 10.0.1.1")
-    fam = 6 if ":" in dst else 4
-    if f.get("gateway") and (":" in f["gateway"]) != (fam == 6):
-        raise ParseError(f'Error: gateway {f["gateway"]} and destination {dst} are of different families.')
+    fam = _route_family(so.family, dst, f.get("gateway"))
     if action != "del" and rtype in ("unicast", "local") and not f.get("gateway") and not f.get("dev"):
         raise ParseError('Error: Device for nexthop is not specified.',
                          f"Add 'via GATEWAY' or 'dev DEVICE', e.g. ip route add {dst} via 10.0.0.1")
     return RouteChange(ns, action=action, dst=dst, type=rtype, family=fam, **f)
+
+
+def _route_family(explicit: int | None, dst: str, gateway: str | None) -> int:
+    """The family as iproute2 decides it: -4/-6/-f, else the destination, else the gateway, else inet."""
+    fam = explicit
+    if dst != "default":
+        dfam = 6 if ":" in dst else 4
+        if fam is not None and dfam != fam:
+            raise ParseError(f'Error: {"inet6" if fam == 6 else "inet"} prefix is expected rather than "{dst}".')
+        fam = dfam
+    if gateway:
+        gfam = 6 if ":" in gateway else 4
+        if explicit is not None and gfam != explicit:
+            raise ParseError(f'Error: {"inet6" if explicit == 6 else "inet"} address is expected rather than "{gateway}".')
+        if fam is None:
+            fam = gfam
+        elif gfam != fam:
+            if fam == 4:
+                raise ParseError(f'lab does not support IPv4 routes via an IPv6 gateway yet (RTA_VIA): "via {gateway}".',
+                                 "Use an IPv4 gateway, or ip -6 route for an IPv6 destination.")
+            raise ParseError(f'Error: inet6 address is expected rather than "{gateway}".')
+    return fam or 4
 
 
 def _route_dst(w: str) -> str:
@@ -781,46 +816,89 @@ def _neigh(a: Args, ns, so) -> Op:
 
 
 # ---- rule --------------------------------------------------------------------------------------------
+RULE_TYPES = ("blackhole", "unreachable", "prohibit")
+RULE_UNSUPPORTED = ("goto", "nat", "map-to", "realms", "uidrange", "ipproto", "sport", "dport", "protocol", "l3mdev",
+                    "suppress_ifgroup", "sup_group")
+
+
 def _rule(a: Args, ns, so) -> Op:
     if not a:
         return RuleShow(ns, opts=so)
     verb = pick(a.next(), ["add", "delete", "flush", "list", "show", "lst", "help"], "ip rule command", "ip rule")
     if verb == "help":
         return HelpOp(ns, text=HELP["rule"])
-    if verb in ("list", "show", "lst"):
-        return RuleShow(ns, opts=so)
     if verb == "flush":
         raise ParseError('"ip rule flush" is not supported by lab (it would remove the main table rule).',
                          "Delete rules one by one: ip rule del priority N")
+    show = verb in ("list", "show", "lst")
+    fam = so.family or 4
+    strict = show or so.family is not None
     f: dict = {}
     while a:
         w = a.next()
         if w == "from":
-            f["src"] = _rule_prefix(a.next("a prefix"))
+            f["src"] = _rule_prefix(a.next("a prefix"), fam, "source", strict)
         elif w == "to":
-            f["dst"] = _rule_prefix(a.next("a prefix"))
+            f["dst"] = _rule_prefix(a.next("a prefix"), fam, "destination", strict)
         elif w in ("table", "lookup"):
             f["table"] = parse_table(a.next("a table"))
-        elif w in ("priority", "pref", "preference", "prio"):
-            f["priority"] = a.int("priority")
+        elif w in ("priority", "pref", "preference", "order"):
+            f["priority"] = a.int("priority", 0, 2**32 - 1)
         elif w == "fwmark":
-            f["fwmark"] = a.int("fwmark")
+            mark, _, mask = a.next("a mark").partition("/")
+            f["fwmark"] = _num(mark, "fwmark")
+            if mask:
+                f["fwmask"] = _num(mask, "fwmask")
         elif w in ("iif", "dev"):
             f["iif"] = need_name(a.next("a device name"))
         elif w == "oif":
             f["oif"] = need_name(a.next("a device name"))
-        elif w in ("blackhole", "unreachable", "prohibit"):
-            f["rule_type"] = w
+        elif w in ("tos", "dsfield"):
+            f["tos"] = _num(a.next("a TOS value"), "tos", 255)
+        elif w == "not" and not show:
+            f["invert"] = True
+        elif w in ("suppress_prefixlength", "sup_pl") and not show:
+            f["suppress_prefixlength"] = a.int("suppress_prefixlength", 0, 128)
+        elif w in ("type", "unicast") or w in RULE_TYPES:
+            t = a.next("a rule type") if w == "type" else w
+            if t not in RULE_TYPES + ("unicast",):
+                raise ParseError(f'Error: argument "{t}" is wrong: Failed to parse rule type')
+            if not show:
+                f["rule_type"] = None if t == "unicast" else t
+        elif w in RULE_UNSUPPORTED:
+            raise ParseError(f'lab does not support "{w}" in ip rule yet.',
+                             "Supported: from, to, table, priority, fwmark[/mask], iif, oif, tos, not, "
+                             "suppress_prefixlength, blackhole, unreachable, prohibit.")
         else:
             raise ParseError(f'Error: argument "{w}" is wrong: Failed to parse rule type', "ip rule add [ from PREFIX ] [ to PREFIX ] table TABLE")
+    if show:
+        return RuleShow(ns, opts=so, **f)
     action = "del" if verb == "delete" else "add"
-    if action == "add" and f.get("table") is None and f.get("rule_type", "unicast") == "unicast":
-        f["table"] = 254
-    return RuleChange(ns, action=action, **f)
+    if action == "add" and f.get("table") is None and f.get("rule_type") is None:
+        f["table"] = 254    # iproute2: a rule without a table looks up main
+    return RuleChange(ns, action=action, family=fam, **f)
 
 
-def _rule_prefix(w: str) -> str:
-    if w == "all":
+def _num(w: str, what: str, hi: int = 2**32 - 1) -> int:
+    try:
+        v = int(w, 0)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= hi:
+        raise ParseError(f'Error: argument "{w}" is wrong: {what} value is invalid')
+    return v
+
+
+def _rule_prefix(w: str, fam: int, what: str, strict: bool = False) -> str:
+    """A rule's from/to prefix in the rule's family (iproute2 takes the family from -4/-6/-f only: an IPv6
+    prefix in an inet rule is the kernel's "Invalid source address")."""
+    if w in ("all", "any", "default"):
         return "all"
     addr, plen = need_prefix(w)
+    v6 = ":" in addr
+    if v6 != (fam == 6):
+        if strict:   # -4/-6/-f given: iproute2's own refusal
+            raise ParseError(f'Error: {"inet6" if fam == 6 else "inet"} prefix is expected rather than "{w}".')
+        raise ParseError(f"Error: Invalid {what} address.",
+                         f"{w} is IPv{6 if v6 else 4}: use ip {'-6' if v6 else '-4'} rule ...")
     return f"{addr}/{plen}"
