@@ -263,6 +263,9 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
         for prio, text in rule_lines(backend, ns or None):
             if (prio, text) not in DEFAULT_RULES:
                 rules.append(f"{_ipn(ns)}rule add {text} priority {prio}")
+        for prio, text in rule_lines(backend, ns or None, 6):
+            if (prio, text) not in DEFAULT_RULES:   # IPv6 has local and main (no default rule)
+                rules.append(f"{_ipn(ns)}-6 rule add {text} priority {prio}")
     if rules:
         sec("policy routing rules")
         out += rules
@@ -550,11 +553,9 @@ def _build_from(engine, source: str, step: int | None) -> None:
         if pl.steps[n - 1].task:
             pl.solve(n - 1)
         return
-    try:
-        with open(source) as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise LabError(f"cannot read {source}: {e.strerror}") from None
+    from lab.safefile import read_script
+
+    _, lines = read_script(source)
     for r in engine.run_lines(lines):
         if not r.ok:
             raise LabError(f"{source}:{r.lineno}: {r.error}")
