@@ -100,3 +100,30 @@ def test_real_world_file_gives_the_same_state_and_output(path, fresh_top):
             assert mine[ns][what] == theirs[ns][what], f"{path.name}: {ns} {what} differs"
     for line, a, b in zip([l for l in lines if is_show(l)], mine_shown, theirs_shown):
         assert a == b, f"{path.name}: `{line}` prints differently"
+
+
+DETAIL_FIELDS = ("vxlan", "bridge", "bridge_slave")
+
+
+def kind_details(ns=None) -> dict:
+    """`ip -d -j link`'s kind data (linkinfo info_data / info_slave_data), without timers and ids."""
+    out = {}
+    for l in json.loads(kernel(ns, "ip", "-d", "-j", "link")):
+        li = l.get("linkinfo", {})
+        d = {k: v for k, v in {**li.get("info_data", {}), **li.get("info_slave_data", {})}.items()
+             if "timer" not in k and not k.endswith(("_id", "_root", "bridge")) and k not in ("no", "id", "port_no", "port_id")}
+        out[l["ifname"]] = d
+    return out
+
+
+def test_link_kind_options_reach_the_kernel_as_with_iproute2(fresh_top):
+    path = pathlib.Path(__file__).parent / "data" / "conformance" / "kernel-vxlan-bridge.sh"
+    lines = commands(path)
+    try:
+        via_lab(lines)
+        mine = kind_details()
+    finally:
+        clear_named()
+    via_tools(lines)
+    theirs = kind_details()
+    assert mine == theirs

@@ -139,8 +139,9 @@ def link_add(b, op: c.LinkAdd) -> str:
             ent.confirm(ifindex=b.rtnl(op.ns).link_index(op.name))
         if peer_ent is not NOOP:
             peer_ent.confirm(ifindex=b.rtnl(peer_home).link_index(op.peer))
+    out = VXLAN_PORT_WARNING if op.kind == "vxlan" and op.dstport is None else ""
     if not (op.netns and op.netns != op.ns) and not op.up:
-        return ""
+        return out
     try:
         if op.netns and op.netns != op.ns:
             fd = os.open(nsutil.ns_path(op.netns), os.O_RDONLY)
@@ -160,12 +161,77 @@ def link_add(b, op: c.LinkAdd) -> str:
         _journal_link_gone(b, op.ns, op.name)
         _journal_link_gone(b, where, op.name)
         raise nl_error(e) from None
-    return ""
+    return out
+
+
+_PACK = {"u8": "=B", "onoff": "=B", "flag": "=B", "ttl": "=B", "tos": "=B", "u16": "=H", "u32": "=I", "u64": "=Q",
+         "vproto": ">H"}
+IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 4, 5
+_VXLAN = {"id": 1, "group": 2, "link": 3, "local": 4, "learning": 7, "srcport": 10, "port": 15, "group6": 16,
+          "local6": 17}
+
+
+def info_data(table: dict, info) -> bytes:
+    """IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA attributes from (option, value) pairs and the kind's table."""
+    from lab.backend.rtnl import attr, mac_bytes
+
+    out = b""
+    for opt, val in info:
+        if opt == "srcport":
+            out += attr(_VXLAN["srcport"], struct.pack(">HH", *val))
+            continue
+        num, typ = table[opt]
+        out += attr(num, mac_bytes(val) if typ == "mac" else struct.pack(_PACK[typ], val))
+    return out
+
+
+def _vxlan_data(b, op: c.LinkAdd) -> bytes:
+    """IFLA_INFO_DATA for a vxlan, as iproute2 sends it (no dstport: the kernel's default, 8472)."""
+    from lab.backend.rtnl import attr, u32attr
+
+    out = b""
+    if op.vni is not None:
+        out += u32attr(_VXLAN["id"], op.vni)
+    for addr, v4, v6 in ((op.remote or op.group, "group", "group6"), (op.local, "local", "local6")):
+        if addr:
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            out += attr(_VXLAN[v6 if fam == socket.AF_INET6 else v4], socket.inet_pton(fam, addr))
+    if op.link:
+        out += u32attr(_VXLAN["link"], b.link_index(op.ns, op.link))
+    if op.learning is not None:
+        out += attr(_VXLAN["learning"], struct.pack("=B", 1 if op.learning else 0))
+    if op.dstport is not None:
+        out += attr(_VXLAN["port"], struct.pack(">H", op.dstport))
+    return out + info_data(c.VXLAN_OPTS, op.info)
+
+
+def _link_add_packed(b, op: c.LinkAdd) -> None:
+    """bridge / vxlan with their options: one hand-packed RTM_NEWLINK (IFLA_LINKINFO with the kind's data)."""
+    from lab.backend.rtnl import (IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MTU,
+                                  NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK, attr, ifinfo, mac_bytes, sattr, u32attr)
+
+    attrs = sattr(IFLA_IFNAME, op.name)
+    if op.mtu:
+        attrs += u32attr(IFLA_MTU, op.mtu)
+    if op.address:
+        attrs += attr(IFLA_ADDRESS, mac_bytes(op.address))
+    info = list(op.info)
+    if op.kind == "bridge" and op.stp is not None:
+        info.append(("stp_state", 1 if op.stp else 0))
+    data = _vxlan_data(b, op) if op.kind == "vxlan" else info_data(c.BRIDGE_OPTS, info)
+    linkinfo = sattr(IFLA_INFO_KIND, op.kind) + (attr(IFLA_INFO_DATA, data) if data else b"")
+    b.rtnl(op.ns).request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo() + attrs + attr(IFLA_LINKINFO, linkinfo))
+
+
+VXLAN_PORT_WARNING = ("vxlan: destination port not specified\nWill use Linux kernel default (non-standard value)\n"
+                      "Use 'dstport 4789' to get the IANA assigned value\nUse 'dstport 0' to get default and quiet this message")
 
 
 def _link_add(b, op: c.LinkAdd) -> None:
     try:
-        if op.kind in ("veth", "bridge") and not (op.kind == "bridge" and op.stp is not None):
+        if op.kind == "vxlan" or (op.kind == "bridge" and (op.info or op.stp is not None)):
+            _link_add_packed(b, op)
+        elif op.kind in ("veth", "bridge"):
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
             try:
                 b.rtnl(op.ns).link_add(op.name, op.kind, peer=op.peer, peer_netns_fd=fd, mtu=op.mtu,
@@ -178,6 +244,10 @@ def _link_add(b, op: c.LinkAdd) -> None:
     except NetlinkError as e:
         if e.code == 17:
             raise _exists_error(b, op) from None
+        if e.code == 95 and op.kind == "bridge" and any(o == "vlan_filtering" and v for o, v in op.info):
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING); "
+                           "leave vlan_filtering out, or use a kernel built with it") from None
         raise _kind_error(op.kind, e) from None
     except ValueError as e:
         raise LabError(f"Error: {e}") from None
@@ -250,6 +320,11 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
 
 @applies(c.LinkSet)
 def link_set(b, op: c.LinkSet) -> str:
+    if op.info:
+        _link_set_info(b, op)
+        if not (op.newname or op.promisc is not None or op.arp is not None or op.master or op.nomaster or op.netns
+                or op.mtu or op.address or op.up is not None):
+            return ""
     if op.newname or op.promisc is not None or op.arp is not None:
         return _link_set_slow(b, op)
     r = b.rtnl(op.ns)
@@ -291,6 +366,27 @@ def link_set(b, op: c.LinkSet) -> str:
         if fd is not None:
             os.close(fd)
     return ""
+
+
+def _link_set_info(b, op: c.LinkSet) -> None:
+    """`ip link set DEV type bridge OPTS` / `type bridge_slave OPTS`: RTM_NEWLINK with the kind's data, as
+    iproute2 sends it (a bridge port's options go in IFLA_INFO_SLAVE_DATA, slave kind "bridge")."""
+    from lab.backend.rtnl import IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, RTM_NEWLINK, attr, ifinfo, sattr
+
+    idx = b.link_index(op.ns, op.dev)
+    if op.kind == "bridge":
+        li = sattr(IFLA_INFO_KIND, "bridge") + attr(IFLA_INFO_DATA, info_data(c.BRIDGE_OPTS, op.info))
+    else:
+        li = sattr(IFLA_INFO_SLAVE_KIND, "bridge") + attr(IFLA_INFO_SLAVE_DATA, info_data(c.BRPORT_OPTS, op.info))
+    try:
+        b.rtnl(op.ns).request(RTM_NEWLINK, 0, ifinfo(idx) + attr(IFLA_LINKINFO, li))
+    except NetlinkError as e:
+        if e.code == 95 and op.kind == "bridge" and any(o == "vlan_filtering" and v for o, v in op.info):
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)") from None
+        if e.code in (95, 22) and op.kind == "bridge_slave":
+            raise LabError(nl_error(e).message, f'"{op.dev}" is not a bridge port: ip link set {op.dev} master BRIDGE first') from None
+        raise nl_error(e) from None
 
 
 def _link_set_slow(b, op: c.LinkSet) -> str:

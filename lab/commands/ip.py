@@ -75,6 +75,7 @@ class LinkAdd(Op):
     mode: str | None = None         # macvlan mode
     vlan_id: int | None = None
     stp: bool | None = None
+    info: tuple = ()                # (option, value) of the kind's IFLA_INFO_DATA (BRIDGE_OPTS, VXLAN_OPTS)
     up: bool = False
 
 
@@ -90,6 +91,68 @@ class LinkSet(Op):
     newname: str | None = None
     promisc: bool | None = None
     arp: bool | None = None
+    kind: str | None = None         # `type bridge ...` / `type bridge_slave ...`
+    info: tuple = ()                # (option, value) pairs of BRIDGE_OPTS / BRPORT_OPTS
+
+
+# The kinds' own options, one table each: option -> (netlink attribute number, value type). The parser,
+# the backend (which packs IFLA_INFO_DATA / IFLA_INFO_SLAVE_DATA from them) and completion read these.
+BRIDGE_OPTS = {   # IFLA_BR_*
+    "forward_delay": (1, "u32"), "hello_time": (2, "u32"), "max_age": (3, "u32"), "ageing_time": (4, "u32"),
+    "stp_state": (5, "u32"), "priority": (6, "u16"), "vlan_filtering": (7, "u8"), "vlan_protocol": (8, "vproto"),
+    "group_fwd_mask": (9, "u16"), "group_address": (20, "mac"), "mcast_router": (22, "u8"),
+    "mcast_snooping": (23, "u8"), "mcast_query_use_ifaddr": (24, "u8"), "mcast_querier": (25, "u8"),
+    "mcast_hash_elasticity": (26, "u32"), "mcast_hash_max": (27, "u32"), "mcast_last_member_count": (28, "u32"),
+    "mcast_startup_query_count": (29, "u32"), "mcast_last_member_interval": (30, "u64"),
+    "mcast_membership_interval": (31, "u64"), "mcast_querier_interval": (32, "u64"),
+    "mcast_query_interval": (33, "u64"), "mcast_query_response_interval": (34, "u64"),
+    "mcast_startup_query_interval": (35, "u64"), "nf_call_iptables": (36, "u8"), "nf_call_ip6tables": (37, "u8"),
+    "nf_call_arptables": (38, "u8"), "vlan_default_pvid": (39, "u16"), "vlan_stats_enabled": (41, "u8"),
+    "mcast_stats_enabled": (42, "u8"), "mcast_igmp_version": (43, "u8"), "mcast_mld_version": (44, "u8"),
+}
+BRPORT_OPTS = {   # IFLA_BRPORT_* (ip link set DEV type bridge_slave ...)
+    "state": (1, "u8"), "priority": (2, "u16"), "cost": (3, "u32"), "hairpin": (4, "onoff"), "guard": (5, "onoff"),
+    "root_block": (6, "onoff"), "fastleave": (7, "onoff"), "mcast_fast_leave": (7, "onoff"),
+    "learning": (8, "onoff"), "flood": (9, "onoff"), "proxy_arp": (10, "onoff"), "learning_sync": (11, "onoff"),
+    "proxy_arp_wifi": (12, "onoff"), "mcast_router": (25, "u8"), "mcast_flood": (27, "onoff"),
+    "mcast_to_unicast": (28, "onoff"), "vlan_tunnel": (29, "onoff"), "bcast_flood": (30, "onoff"),
+    "group_fwd_mask": (31, "u16"), "neigh_suppress": (32, "onoff"), "isolated": (33, "onoff"),
+    "locked": (39, "onoff"), "mab": (40, "onoff"),
+}
+VXLAN_OPTS = {    # IFLA_VXLAN_* beyond id/remote/group/local/dev/dstport/[no]learning
+    "ttl": (5, "ttl"), "tos": (6, "tos"), "ageing": (8, "u32"), "maxaddress": (9, "u32"), "proxy": (11, "flag"),
+    "rsc": (12, "flag"), "l2miss": (13, "flag"), "l3miss": (14, "flag"), "udpcsum": (18, "flag"),
+    "udp6zerocsumtx": (19, "flag"), "udp6zerocsumrx": (20, "flag"), "external": (25, "flag"),
+}
+
+
+def parse_opt_value(a: "Args", opt: str, typ: str):
+    """One kind option's value, by its type in the tables above (iproute2's spelling and ranges)."""
+    if typ == "flag":
+        return 1
+    w = a.next(f"a value for {opt}")
+    if typ == "onoff":
+        if w not in ("on", "off"):
+            raise ParseError(f'Error: argument of "{opt}" must be "on" or "off", not "{w}"')
+        return 1 if w == "on" else 0
+    if typ == "vproto":
+        if w not in ("802.1Q", "802.1q", "802.1ad"):
+            raise ParseError(f'Error: argument "{w}" is wrong: invalid vlan_protocol', "Use 802.1Q or 802.1ad.")
+        return 0x88A8 if w == "802.1ad" else 0x8100
+    if typ == "mac":
+        return need_mac(w)
+    if typ == "ttl" and w in ("auto", "inherit"):
+        return 0
+    if typ == "tos" and w == "inherit":
+        return 1
+    hi = {"u8": 255, "u16": 65535, "u32": 2**32 - 1, "u64": 2**64 - 1, "ttl": 255, "tos": 255}[typ]
+    try:
+        v = int(w, 0)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= hi:
+        raise ParseError(f'Error: argument "{w}" is wrong: invalid {opt} value', f"{opt} takes a number 0..{hi}")
+    return v
 
 
 @dataclass(frozen=True)
@@ -427,6 +490,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
     if name is None:
         raise ParseError('Not enough information: a device name is required.',
                          f"Try: ip link add NAME type {kind} ...")
+    info: list = []
     while a:
         w = a.next()
         if kind == "veth" and w == "peer":
@@ -455,6 +519,16 @@ def _link_add(a: Args, ns) -> LinkAdd:
             f["dstport"] = a.int("dstport", 0, 65535)
         elif kind == "vxlan" and w in ("nolearning", "learning"):
             f["learning"] = w == "learning"
+        elif kind == "vxlan" and w in ("noudpcsum", "noudp6zerocsumtx", "noudp6zerocsumrx", "noproxy", "norsc",
+                                       "nol2miss", "nol3miss", "noexternal"):
+            info.append((w[2:], 0))
+        elif kind == "vxlan" and w in VXLAN_OPTS:
+            info.append((w, parse_opt_value(a, w, VXLAN_OPTS[w][1])))
+            if w == "external":
+                f["learning"] = False    # iproute2: external turns learning off (unless "learning" follows)
+        elif kind == "vxlan" and w in ("srcport", "port"):
+            lo, hi = a.int("srcport min", 0, 65535), a.int("srcport max", 0, 65535)
+            info.append(("srcport", (lo, hi)))
         elif kind in ("vxlan",) and w == "dev":
             f["link"] = need_name(a.next("a device name"))
         elif kind in ("macvlan", "ipvlan") and w == "mode":
@@ -466,16 +540,16 @@ def _link_add(a: Args, ns) -> LinkAdd:
             f["vlan_id" if kind == "vlan" else "vni"] = a.int("id", 0, 4094 if kind == "vlan" else 2**24 - 1)
         elif kind == "vlan" and w == "protocol":
             a.next("a protocol")
-        elif kind == "bridge" and w == "stp_state":
-            f["stp"] = a.int("stp_state", 0, 1) == 1
-        elif kind == "bridge" and w in ("forward_delay", "hello_time", "max_age", "ageing_time", "vlan_filtering"):
-            a.int(w)
+        elif kind == "bridge" and w in BRIDGE_OPTS:
+            info.append((w, parse_opt_value(a, w, BRIDGE_OPTS[w][1])))
         else:
             raise ParseError(f'Garbage instead of arguments "{w} ...". Try "ip link help".')
     if kind == "veth" and not f.get("peer"):
         f["peer"] = None  # the kernel names it vethN, like iproute2
+    if info:
+        f["info"] = tuple(info)
     if kind == "vxlan":
-        if f.get("vni") is None:
+        if f.get("vni") is None and ("external", 1) not in info:
             raise ParseError('vxlan: missing virtual network identifier', "Add: id N (e.g. id 42)")
         if f.get("remote") and f.get("group"):
             raise ParseError('vxlan: both group and remote cannot be specified')
@@ -516,6 +590,20 @@ def _link_set(a: Args, ns) -> LinkSet:
             f["promisc"] = _onoff(a, "promisc")
         elif w == "arp":
             f["arp"] = _onoff(a, "arp")
+        elif w == "type":
+            kind = a.next("a link type")
+            table = {"bridge": BRIDGE_OPTS, "bridge_slave": BRPORT_OPTS}.get(kind)
+            if table is None:
+                raise ParseError(f'lab does not support "ip link set ... type {kind}" yet.',
+                                 "Supported: type bridge OPTIONS, type bridge_slave OPTIONS.")
+            info = []
+            while a and a.peek() in table:
+                opt = a.next()
+                info.append((opt, parse_opt_value(a, opt, table[opt][1])))
+            if not info:
+                raise ParseError(f'Not enough information: no {kind} option after "type {kind}".',
+                                 "Options: " + ", ".join(sorted(table)))
+            f["kind"], f["info"] = kind, tuple(info)
         elif dev is None and not w.startswith("-"):
             dev = need_name(w)
         else:
