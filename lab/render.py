@@ -131,7 +131,7 @@ def links_json(links: Iterable[Link], context: Iterable[Link] | None = None) -> 
     ctx = list(context) if context is not None else links
     names = {l.index: l.name for l in ctx}
     by_index = {l.index: l for l in ctx}
-    return _json.dumps([link_json(l, names, by_index) for l in links])
+    return _json.dumps([link_json(l, names, by_index) for l in links], separators=(",", ":"))
 
 
 def addr_lines(a: Address) -> list[str]:
@@ -186,6 +186,7 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
     for l in links:
         d = link_json(l, names, by_index)
         d.pop("linkinfo", None)
+        d.pop("linkmode", None)   # `ip -j addr` has no linkmode (`ip -j link` has)
         infos = []
         for a in addrs:
             if a.index != l.index:
@@ -201,7 +202,7 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
             infos.append(i)
         d["addr_info"] = infos
         res.append(d)
-    return _json.dumps(res)
+    return _json.dumps(res, separators=(",", ":"))   # compact, as iproute2
 
 
 def route_text(r: Route, show_table: bool) -> str:
@@ -256,7 +257,7 @@ def route_json(r: Route, show_table: bool = False) -> dict:
 
 
 def routes_json(routes: Iterable[Route], show_table: bool = False) -> str:
-    return _json.dumps([route_json(r, show_table) for r in routes])
+    return _json.dumps([route_json(r, show_table) for r in routes], separators=(",", ":"))
 
 
 def neigh_text(n: Neighbour) -> str:
@@ -265,7 +266,7 @@ def neigh_text(n: Neighbour) -> str:
         s += f" lladdr {n.lladdr}"
     if n.router:
         s += " router"
-    return s + f" {n.state}"
+    return s + f" {n.state} "   # iproute2 ends the line with a space
 
 
 def neighs_text(ns: Iterable[Neighbour]) -> str:
@@ -282,4 +283,4 @@ def neighs_json(ns: Iterable[Neighbour]) -> str:
             d["router"] = None
         d["state"] = n.state.split(",")
         res.append(d)
-    return _json.dumps(res)
+    return _json.dumps(res, separators=(",", ":"))   # compact, as iproute2

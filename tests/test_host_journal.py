@@ -29,7 +29,7 @@ dump() {
   ip route show table all | grep -v '^local\|^broadcast\|^multicast\|^fe80\|^ff00' | sed 's/^/route /'
   ip neigh show | sed 's/^/neigh /'
   ip rule | sed 's/^/rule /'
-  bridge fdb show | grep -v permanent | sed 's/^/fdb /'
+  bridge fdb show | grep -E 'static|permanent' | grep -v -E '^(33:33|01:00:5e):' | sed 's/^/fdb /'  # not learned or multicast entries: traffic makes those
   tc qdisc show | sed 's/^/qdisc /'
   echo "forward $(cat /proc/sys/net/ipv4/ip_forward)"
   nft list ruleset | sed 's/^/nft /'

@@ -88,11 +88,14 @@ def _fdb_line(m, names: dict[int, str], show_dev: bool) -> tuple[str, dict]:
         dev = names.get(m["ifindex"], f"if{m['ifindex']}")
         parts.append(f"dev {dev}")
         d["ifname"] = dev
-    for attr, word in (("NDA_VLAN", "vlan"), ("NDA_DST", "dst"), ("NDA_PORT", "port"), ("NDA_VNI", "vni")):
+    for attr, word in (("NDA_VLAN", "vlan"), ("NDA_DST", "dst"), ("NDA_PORT", "port"), ("NDA_VNI", "vni"),
+                       ("NDA_IFINDEX", "via")):
         v = ga(attr)
         if v is not None:
+            if word == "via":
+                v = names.get(v, f"if{v}")
             parts.append(f"{word} {v}")
-            d[word] = v
+            d["viaIf" if word == "via" else word] = v
     flags = []
     for bit, word in ((NTF_SELF, "self"), (NTF_ROUTER, "router"), (NTF_EXT_LEARNED, "extern_learn"),
                       (NTF_OFFLOADED, "offload")):
@@ -130,7 +133,7 @@ def fdb_show(b, op: c.FdbShow) -> str:
         lines.append(line)
         objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines)
 
 
@@ -153,8 +156,10 @@ def fdb_change(b, op: c.FdbChange) -> str:
         v = getattr(op, key)
         if v is not None:
             kw[key] = v
+    if op.via:
+        kw["NDA_IFINDEX"] = b.link_index(op.ns, op.via)
     verb = {"delete": "del"}.get(op.verb, op.verb)
-    spec = {k: v for k, v in kw.items() if k != "state"}
+    spec = {k: v for k, v in kw.items() if k not in ("state", "NDA_IFINDEX")}
     creates = verb in ("add", "append") or (verb == "replace" and b.journaled(op.ns)
                                             and not _fdb_exists(b, op.ns, idx, op.mac, op.vlan))
     with b.creating(op.ns, "fdb", spec=spec) if creates else contextlib.nullcontext(NOOP):
@@ -225,7 +230,7 @@ def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
         lines.append(s + " ")
         objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines)
 
 
@@ -254,7 +259,7 @@ def vlan_show(b, op: c.VlanShow) -> str:
             entries.append({"vlan": v["vid"], "flags": fl})
         objs.append({"ifname": name, "vlans": entries})
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines)
 
 

@@ -69,8 +69,37 @@ def netns_list(b, op: c.NetnsList) -> str:
     ids = state.netns_ids(b, op.ns)
     rev = {v: k for k, v in ids.items()}
     if op.opts.json:
-        return json.dumps([{"name": n, **({"id": rev[n]} if n in rev else {})} for n in reversed(names)])
+        return json.dumps([{"name": n, **({"id": rev[n]} if n in rev else {})} for n in reversed(names)], separators=(",", ":"))
     return "\n".join(f"{n} (id: {rev[n]})" if n in rev else n for n in reversed(names))
+
+
+@applies(c.NetnsSet)
+def netns_set(b, op: c.NetnsSet) -> str:
+    """RTM_NEWNSID: NETNSA_NSID (-1 = let the kernel pick) + NETNSA_FD of the named namespace."""
+    from lab.backend.rtnl import attr, u32attr
+
+    if not nsutil.netns_exists(op.name):
+        raise LabError(f'Cannot open network namespace "{op.name}": No such file or directory'
+                       + did_you_mean(op.name, nsutil.list_netns()))
+    fd = os.open(nsutil.ns_path(op.name), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        b.rtnl(op.ns).request(88, 0, struct.pack("=Bxxx", 0) + attr(1, struct.pack("=i", op.nsid)) + u32attr(3, fd))
+    except NetlinkError as e:
+        if e.code == 17:
+            raise LabError("Error: Peer netns already has a nsid assigned.",
+                           f"See them: ip netns list-id (an nsid cannot be changed once set)") from None
+        raise nl_error(e) from None
+    finally:
+        os.close(fd)
+    return ""
+
+
+@applies(c.NetnsListId)
+def netns_list_id(b, op: c.NetnsListId) -> str:
+    ids = sorted((k, v) for k, v in state.netns_ids(b, op.ns).items() if v)
+    if op.opts.json:
+        return json.dumps([{"nsid": k, "name": v} for k, v in ids], separators=(",", ":"))
+    return "\n".join(f"nsid {k} (iproute2 netns name: {v})" for k, v in ids)
 
 
 @applies(c.NetnsIdentify)
@@ -755,7 +784,7 @@ def route_get(b, op: c.RouteGet) -> str:
             d["prefsrc"] = r.prefsrc
         d["table"] = render.table_name(r.table)
         js.append(d)
-    return json.dumps(js) if op.opts.json else "\n".join(out)
+    return json.dumps(js, separators=(",", ":")) if op.opts.json else "\n".join(out)
 
 
 @applies(c.RouteFlush)
@@ -824,6 +853,21 @@ def _neigh_call(b, op: c.NeighChange, ipr, kw: dict) -> None:
             raise LabError("RTNETLINK answers: No such file or directory",
                            f"There is no neighbour entry for {op.dst} on {op.dev} (see: ip neigh show dev {op.dev}).") from None
         raise nl_error(e) from None
+
+
+@applies(c.NeighGet)
+def neigh_get(b, op: c.NeighGet) -> str:
+    idx = b.link_index(op.ns, op.dev)
+    fam = socket.AF_INET6 if ":" in op.dst else socket.AF_INET
+    try:
+        msgs = list(b.ipr(op.ns).neigh("get", dst=op.dst, ifindex=idx, family=fam))
+    except NetlinkError as e:
+        if e.code == 2:
+            raise LabError("Error: Neighbour entry not found.", f"See: ip neigh show dev {op.dev}") from None
+        raise nl_error(e) from None
+    names = _names(b, op.ns)
+    got = [n for n in state.neighbours(b, op.ns, names, 0) if n.dst == op.dst and n.dev == op.dev] if msgs else []
+    return render.neighs_text(got)   # iproute2 6.1 prints text here even with -j
 
 
 @applies(c.NeighShow)

@@ -377,7 +377,7 @@ def qdisc_show(b, op: c.QdiscShow) -> str:
             d.update(st)
         objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines)
 
 
@@ -597,7 +597,7 @@ def class_show(b, op: c.ClassShow) -> str:
         lines += ls
         objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines).rstrip("\n") if not op.opts.stats else "\n".join(lines)
 
 
@@ -787,7 +787,7 @@ def filter_show(b, op: c.FilterShow) -> str:
             lines += ls
             objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=2 if op.opts.pretty else None)
+        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines).rstrip("\n")
 
 

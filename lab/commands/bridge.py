@@ -54,6 +54,7 @@ class FdbChange(Op):
     vlan: int | None = None
     port: int | None = None
     vni: int | None = None
+    via: str | None = None          # the vxlan remote's outgoing device (NDA_IFINDEX)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,11 @@ def _fdb_change(a: Args, ns, verb: str) -> FdbChange:
             f["port"] = a.int("a UDP port", 0, 65535)
         elif w == "vni":
             f["vni"] = a.int("a VNI", 0, 2**24 - 1)
-        elif w in ("router", "use", "extern_learn", "sticky", "via", "src_vni", "nhid", "activity_notify"):
+        elif w == "via":
+            f["via"] = need_name(a.next("a device name"))
+        elif w == "to" and mac is None:
+            continue                # `bridge fdb add to MAC ...` (the kernel's vxlan document spells it so)
+        elif w in ("router", "use", "extern_learn", "sticky", "src_vni", "nhid", "activity_notify"):
             raise ParseError(f'"{w}" is not supported by lab.')
         elif mac is None:
             mac = need_mac(w)

@@ -44,6 +44,18 @@ class NetnsList(ShowOp):
 
 
 @dataclass(frozen=True)
+class NetnsSet(Op):
+    """`ip netns set NAME NSID|auto`: the nsid the namespace `ns` knows NAME by (-1 = auto)."""
+    name: str = ""
+    nsid: int = -1
+
+
+@dataclass(frozen=True)
+class NetnsListId(ShowOp):
+    pass
+
+
+@dataclass(frozen=True)
 class NetnsIdentify(ShowOp):
     pid: int | None = None
 
@@ -257,6 +269,12 @@ class NeighChange(Op):
 
 
 @dataclass(frozen=True)
+class NeighGet(ShowOp):
+    dst: str = ""
+    dev: str = ""
+
+
+@dataclass(frozen=True)
 class NeighShow(ShowOp):
     dev: str | None = None
     state: str | None = None
@@ -380,7 +398,7 @@ def _netns(a: Args, ns, so, ctx, parse_argv) -> Op:
     if not a:
         return NetnsList(ns, opts=so)
     verb = pick(a.next(), ["list", "add", "attach", "set", "delete", "identify", "pids", "exec", "monitor",
-                           "show", "help"], "ip netns command", "ip netns")
+                           "show", "help", "list-id"], "ip netns command", "ip netns")
     if verb in ("list", "show"):
         return NetnsList(ns, opts=so)
     if verb == "help":
@@ -396,6 +414,31 @@ def _netns(a: Args, ns, so, ctx, parse_argv) -> Op:
     if verb == "identify":
         pid = a.int("pid") if a else None
         return NetnsIdentify(ns, opts=so, pid=pid)
+    if verb == "set":
+        name = need_ns_name(a.next("a namespace name"))
+        w = a.next("a nsid (a number or auto)")
+        if w == "auto":
+            nsid = -1
+        else:
+            try:
+                nsid = int(w, 0)
+            except ValueError:
+                nsid = -2
+            if not 0 <= nsid < 2**31:
+                raise ParseError(f'Invalid "netnsid" value', "Use a number (0 or more) or auto.")
+        _no_more(a, "ip netns set")
+        return NetnsSet(ns, name=name, nsid=nsid)
+    if verb == "list-id":
+        target = None
+        while a:
+            w = a.next()
+            if w in ("target-nsid", "nsid"):
+                target = (w, a.int("a nsid", 0, 2**31 - 1))
+            else:
+                raise ParseError(f'Error: argument "{w}" is wrong', "ip netns list-id [target-nsid POSITIVE-INT] [nsid POSITIVE-INT]")
+        if target is not None:
+            raise ParseError(f'lab does not support "ip netns list-id {target[0]}" yet.', "ip netns list-id lists all.")
+        return NetnsListId(ns, opts=so)
     if verb == "exec":
         name = need_ns_name(a.next("a namespace name"))
         rest = a.rest()
@@ -872,7 +915,20 @@ def _neigh(a: Args, ns, so) -> Op:
                 raise ParseError(f'Error: "{w}" is a garbage.', "ip neigh show [ dev DEV ] [ nud STATE ]")
         return NeighFlush(ns, family=so.family, **f) if verb == "flush" else NeighShow(ns, opts=so, **f)
     if verb == "get":
-        raise ParseError('"ip neigh get" is not supported by lab.', "Use: ip neigh show dev DEV")
+        dst = dev = None
+        while a:
+            w = a.next()
+            if w == "dev":
+                dev = need_name(a.next("a device name"))
+            elif w == "to" or dst is None:
+                dst = need_ip(a.next("an address") if w == "to" else w, "neighbour")
+            elif w == "proxy":
+                raise ParseError('lab does not support "ip neigh get proxy" yet.')
+            else:
+                raise ParseError(f'Error: "{w}" is a garbage.', "ip neigh get ADDR dev DEV")
+        if dst is None or dev is None:
+            raise ParseError("Device and address are required arguments.", "ip neigh get ADDR dev DEV")
+        return NeighGet(ns, opts=so, dst=dst, dev=dev)
     action = "del" if verb == "delete" else verb
     f = {}
     dst = dev = None

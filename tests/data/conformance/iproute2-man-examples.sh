@@ -1,0 +1,25 @@
+# Source: iproute2 6.1 man pages' examples and synopses: ip-neighbour(8) ("ip neigh get 10.0.0.3 dev eth0"),
+#   ip-netns(8) ("ip netns set NAME NETNSID", "ip netns list-id"), bridge(8) ("bridge fdb add to 00:17:42:8a:b4:05
+#   dst 192.19.0.2 dev vxlan0", "via DEV"), and the kernel's Documentation/networking/vxlan.rst.
+# Adapted: eth0/eth1 are veths this file makes; addresses from the documentation ranges.
+ip link add eth0 type veth peer name eth0-peer
+ip link set eth0 up
+ip addr add 10.0.0.1/24 dev eth0
+ip neigh add 10.0.0.3 lladdr 02:00:00:00:00:03 dev eth0
+ip neigh get 10.0.0.3 dev eth0
+ip -j neigh get 10.0.0.3 dev eth0
+ip -j neigh show
+ip neigh show dev eth0
+ip -j route show
+ip -j addr show dev eth0
+ip netns add blue
+ip netns add green
+ip netns set blue 7
+ip netns set green auto
+ip netns list-id
+ip -j netns list-id
+ip link add vxlan0 type vxlan id 42 group 239.1.1.1 dev eth0 dstport 4789
+bridge fdb add to 00:17:42:8a:b4:05 dst 192.19.0.2 dev vxlan0
+bridge fdb append to 00:00:00:00:00:00 dst 192.19.0.3 via eth0 dev vxlan0
+bridge fdb show dev vxlan0
+bridge -j fdb show dev vxlan0
