@@ -224,7 +224,11 @@ def route_text(r: Route, show_table: bool) -> str:
         s += f" metric {r.metric}"
     for f in r.flags:
         s += f" {f}"
-    return s + " " + (f"pref {r.pref}" if r.pref else "")
+    s += " " + (f"pref {r.pref}" if r.pref else "")
+    for h in r.nexthops:   # a multipath route: one tab-indented line per path, as iproute2
+        s += "\n\tnexthop" + (f" via {h.gateway}" if h.gateway else "") + (f" dev {h.dev}" if h.dev else "")
+        s += f" weight {h.weight} " + "".join(f"{f} " for f in h.flags)
+    return s
 
 
 def routes_text(routes: Iterable[Route], show_table: bool = False) -> str:
@@ -253,6 +257,9 @@ def route_json(r: Route, show_table: bool = False) -> dict:
     d["flags"] = list(r.flags)
     if r.pref:
         d["pref"] = r.pref
+    if r.nexthops:
+        d["nexthops"] = [{**({"gateway": h.gateway} if h.gateway else {}), **({"dev": h.dev} if h.dev else {}),
+                          "weight": h.weight, "flags": list(h.flags)} for h in r.nexthops]
     return d
 
 

@@ -663,6 +663,10 @@ def _route_kw(b, op: c.RouteChange) -> dict:
         kw["flags"] = 4
     if op.mtu:
         kw["metrics"] = {"RTAX_MTU": op.mtu}
+    if op.nexthops:
+        kw["multipath"] = [{**({"gateway": gw} if gw else {}), **({"oif": b.link_index(op.ns, dev)} if dev else {}),
+                            "hops": weight - 1, **({"flags": 4} if onlink else {})}
+                           for gw, dev, weight, onlink in op.nexthops]
     return kw
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Callable
 
-from lab.model import Address, Link, Neighbour, NsState, Route, Snapshot
+from lab.model import Address, Link, Neighbour, Nexthop, NsState, Route, Snapshot
 
 IFF = [(0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1000, "MULTICAST"), (0x80, "NOARP"),
        (0x200, "ALLMULTI"), (0x100, "PROMISC"), (0x20, "NOTRAILERS"), (0x4, "DEBUG"), (0x8000, "DYNAMIC"),
@@ -128,11 +128,22 @@ def route_from_msg(ns: str | None, m, names: dict[int, str]) -> Route:
         flags.append("onlink")
     if m["flags"] & 16:
         flags.append("linkdown")
+    hops = []
+    for nh in ga("RTA_MULTIPATH") or ():
+        hops.append(Nexthop(gateway=nh.get_attr("RTA_GATEWAY"), dev=names.get(nh["oif"], f"if{nh['oif']}") if nh["oif"] else None,
+                            weight=nh["hops"] + 1, flags=nh_flag_words(nh["flags"])))
     return Route(ns=ns or "", dst=dst_s, family=_fam(m["family"]), table=ga("RTA_TABLE") or m["table"],
                  type=RT_TYPES.get(m["type"], str(m["type"])), gateway=ga("RTA_GATEWAY"),
                  dev=names.get(oif) if oif else None, proto=PROTO_NAMES.get(m["proto"], str(m["proto"])),
                  scope=SCOPE_NAMES.get(m["scope"], str(m["scope"])), prefsrc=ga("RTA_PREFSRC"),
-                 metric=ga("RTA_PRIORITY"), flags=tuple(flags), pref=ROUTER_PREF.get(ga("RTA_PREF")))
+                 metric=ga("RTA_PRIORITY"), flags=tuple(flags), pref=ROUTER_PREF.get(ga("RTA_PREF")),
+                 nexthops=tuple(hops))
+
+
+def nh_flag_words(flags: int) -> tuple[str, ...]:
+    """RTNH_F_* as iproute2 prints them after a nexthop (dead, pervasive, onlink, ..., linkdown)."""
+    return tuple(w for bit, w in ((1, "dead"), (4, "onlink"), (2, "pervasive"), (8, "offload"), (64, "trap"),
+                                  (16, "linkdown"), (32, "unresolved")) if flags & bit)
 
 
 def routes(b, ns: str | None, table: int | None = 254, family: int | None = 4,

@@ -230,6 +230,7 @@ class RouteChange(Op):
     onlink: bool = False
     mtu: int | None = None
     family: int = 4
+    nexthops: tuple = ()            # multipath: ((gateway|None, dev|None, weight, onlink), ...)
 
 
 @dataclass(frozen=True)
@@ -833,6 +834,27 @@ def _route(a: Args, ns, so) -> Op:
             f["proto"] = p
         elif w == "onlink":
             f["onlink"] = True
+        elif w == "nexthop":
+            hops = list(f.get("nexthops", ()))
+            gw = dev = None
+            weight, onlink = 1, False
+            while a and a.peek() in ("via", "dev", "weight", "onlink"):
+                k = a.next()
+                if k == "via":
+                    v = a.next("a gateway")
+                    if v in ("inet", "inet6"):
+                        v = a.next("a gateway")
+                    gw = need_ip(v, "gateway")
+                elif k == "dev":
+                    dev = need_name(a.next("a device name"))
+                elif k == "weight":
+                    weight = a.int("weight", 1, 256)
+                else:
+                    onlink = True
+            if gw is None and dev is None:
+                raise ParseError("Error: nexthop needs a gateway or a device: nexthop via ADDR [ dev DEV ] [ weight N ].")
+            hops.append((gw, dev, weight, onlink))
+            f["nexthops"] = tuple(hops)
         elif w == "mtu":
             f["mtu"] = a.int("mtu", 68, 65535)
         elif w in ROUTE_TYPES and dst is None:
@@ -847,8 +869,10 @@ def _route(a: Args, ns, so) -> Op:
     if dst is None:
         raise ParseError("Not enough information: a destination prefix is required.",
                          "Try: ip route add 10.0.2.0/24 via 10.0.1.1")
-    fam = _route_family(so.family, dst, f.get("gateway"))
-    if action != "del" and rtype in ("unicast", "local") and not f.get("gateway") and not f.get("dev"):
+    fam = _route_family(so.family, dst, f.get("gateway") or next((h[0] for h in f.get("nexthops", ()) if h[0]), None))
+    if f.get("nexthops") and (f.get("gateway") or f.get("dev")):
+        raise ParseError('lab does not support "via"/"dev" beside "nexthop" yet.', "Give every path as nexthop via ADDR dev DEV.")
+    if action != "del" and rtype in ("unicast", "local") and not f.get("gateway") and not f.get("dev") and not f.get("nexthops"):
         raise ParseError('Error: Device for nexthop is not specified.',
                          f"Add 'via GATEWAY' or 'dev DEVICE', e.g. ip route add {dst} via 10.0.0.1")
     return RouteChange(ns, action=action, dst=dst, type=rtype, family=fam, **f)

@@ -76,10 +76,20 @@ class Route:
     metric: int | None = None
     flags: tuple[str, ...] = ()   # linkdown, onlink
     pref: str | None = None       # IPv6 router preference: low, medium, high
+    nexthops: tuple["Nexthop", ...] = ()   # a multipath route's paths (gateway/dev above are then None)
 
     @property
     def is_connected(self) -> bool:
         return self.gateway is None and self.type == "unicast" and self.scope == "link"
+
+
+@dataclass(frozen=True)
+class Nexthop:
+    """One path of a multipath route (`nexthop via G dev D weight W`)."""
+    gateway: str | None = None
+    dev: str | None = None
+    weight: int = 1
+    flags: tuple[str, ...] = ()   # linkdown, onlink, dead
 
 
 @dataclass(frozen=True)
