@@ -18,7 +18,8 @@ from tests.conftest import kernel
 FILES = sorted((pathlib.Path(__file__).parent / "data" / "conformance").glob("*.sh"))
 
 
-REFUSED = "# both refuse"   # a line the real tool refuses: lab must refuse it too (and change nothing)
+REFUSED = "# both refuse"   # a line the real tool refuses: lab must refuse it too (and change nothing);
+                            # "# both refuse: TEXT": lab's error must say TEXT (e.g. the missing kernel feature)
 
 
 def commands(path: pathlib.Path) -> list[str]:
@@ -26,7 +27,7 @@ def commands(path: pathlib.Path) -> list[str]:
 
 
 def refused(line: str) -> bool:
-    return line.rstrip().endswith(REFUSED)
+    return REFUSED in line
 
 
 def state() -> dict:
@@ -68,6 +69,8 @@ def via_lab(lines: list[str]) -> tuple[dict, list[str]]:
     for line in lines:
         r = eng.run(line.split(REFUSED)[0])
         assert r.ok != refused(line), (line, r.error or "lab accepted it")
+        want = line.split(REFUSED + ":")[1].strip() if REFUSED + ":" in line else None
+        assert want is None or want in r.error, (line, r.error)
         if is_show(line):
             shown.append(r.output.rstrip("\n"))
     st = state()

@@ -1123,3 +1123,97 @@ def exec_op(b, op: c.ExecOp) -> str:
     if r.returncode != 0:
         raise LabError(out.rstrip() or f"{op.argv[0]} exited with status {r.returncode}")
     return out.rstrip("\n")
+
+
+# ---- tunnel ------------------------------------------------------------------------------------------
+# IFLA_IPTUN_* (ipip, sit, ip6tnl), IFLA_GRE_* (gre, ip6gre), IFLA_VTI_* (vti, vti6): what ip tunnel sets
+_IPTUN = {"link": 1, "local": 2, "remote": 3, "ttl": 4, "tos": 5, "proto": 9, "pmtudisc": 10}
+_GRE = {"link": 1, "iflags": 2, "oflags": 3, "ikey": 4, "okey": 5, "local": 6, "remote": 7, "ttl": 8, "tos": 9,
+        "pmtudisc": 10}
+_VTI = {"link": 1, "ikey": 2, "okey": 3, "local": 4, "remote": 5}
+GRE_KEY = 0x2000
+TUNNEL_KINDS = {"ipip", "sit", "gre", "vti", "ip6tnl", "ip6gre", "vti6"}
+
+
+def _tunnel_data(b, op: c.TunnelChange, kind: str) -> bytes:
+    from lab.backend.rtnl import attr, u32attr
+
+    v6 = kind in ("ip6tnl", "ip6gre", "vti6")
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    table = _GRE if kind in ("gre", "ip6gre") else _VTI if kind in ("vti", "vti6") else _IPTUN
+    out = b""
+    if op.dev:
+        out += u32attr(table["link"], b.link_index(op.ns, op.dev))
+    for key in ("local", "remote"):
+        addr = getattr(op, key)
+        if addr:
+            if (":" in addr) != v6:
+                raise LabError(f'Error: {"an IPv6" if v6 else "an IPv4"} address is expected for mode {op.mode}, not "{addr}".')
+            out += attr(table[key], socket.inet_pton(fam, addr))
+    if table is not _VTI:
+        if op.ttl is not None:
+            out += attr(table["ttl"], struct.pack("=B", op.ttl))
+        if op.tos is not None:
+            out += attr(table["tos"], struct.pack("=B", op.tos))
+        out += attr(table["pmtudisc"], struct.pack("=B", 1 if op.pmtudisc else 0))
+    if kind == "ip6tnl":
+        out += attr(_IPTUN["proto"], struct.pack("=B", {"ip6ip6": 41, "ipip6": 4}.get(op.mode, 0)))
+    for key in ("ikey", "okey"):
+        k = getattr(op, key)
+        if k is not None:
+            out += attr(table[key], struct.pack(">I", k))
+            if table is _GRE:
+                out += attr(_GRE["iflags" if key == "ikey" else "oflags"], struct.pack(">H", GRE_KEY))
+    return out
+
+
+@applies(c.TunnelChange)
+def tunnel_change(b, op: c.TunnelChange) -> str:
+    """`ip tunnel add|change|del` as rtnetlink links of the mode's kind (iproute2 uses the old tunnel ioctls
+    on the kernel's fallback device; the errors name that device as iproute2's do)."""
+    from lab.backend.rtnl import IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, RTM_NEWLINK, attr, ifinfo, sattr
+
+    kind, base, module = c.TUNNEL_MODES[op.mode]
+    r = b.rtnl(op.ns)
+    have = next((l for l in state.links(b, op.ns) if l.name == op.name), None)
+    if op.verb == "del":
+        if have is None or have.kind not in TUNNEL_KINDS:
+            raise LabError(f'delete tunnel "{op.name}" failed: No such device',
+                           f'"{op.name}" is not a tunnel here' + (f" (it is a {have.kind or 'plain'} device)" if have else ""))
+        with b.lock:
+            r.link_del(index=have.index)
+        _journal_link_gone(b, op.ns, op.name)
+        return ""
+    if op.verb == "change" and (have is None or have.kind != kind):
+        raise LabError(f'change tunnel "{op.name}" failed: No such device')
+    body = ifinfo(have.index if op.verb == "change" else 0) + sattr(IFLA_IFNAME, op.name)
+    body += attr(IFLA_LINKINFO, sattr(IFLA_INFO_KIND, kind) + attr(IFLA_INFO_DATA, _tunnel_data(b, op, kind)))
+    flags = 0 if op.verb == "change" else 0x400 | 0x200
+    with b.creating(op.ns, "link", name=op.name) if op.verb == "add" else contextlib.nullcontext(NOOP) as ent:
+        try:
+            r.request(RTM_NEWLINK, flags, body)
+        except NetlinkError as e:
+            if e.code in (95, 22, 2, 93, 19) and not any(l.kind == kind for l in state.links(b, op.ns)):
+                raise LabError(f'{op.verb} tunnel "{base}" failed: No such device',
+                               f"this kernel has no {op.mode} tunnel support (module {module}); "
+                               "use a kernel built with it, or a vxlan (ip link add NAME type vxlan ...)") from None
+            if e.code == 17:
+                raise LabError(f'add tunnel "{op.name}" failed: File exists') from None
+            raise nl_error(e) from None
+        if ent is not NOOP:
+            ent.confirm(ifindex=r.link_index(op.name))
+    return ""
+
+
+@applies(c.TunnelShow)
+def tunnel_show(b, op: c.TunnelShow) -> str:
+    """The tunnel links (this kernel has none of the tunnel modules: the listing is then empty, as iproute2's)."""
+    out = []
+    for l in state.links(b, op.ns):
+        if l.kind in TUNNEL_KINDS and (op.name is None or l.name == op.name):
+            proto = {"ipip": "ip/ip", "sit": "ipv6/ip", "gre": "gre/ip", "vti": "ip/ip", "ip6tnl": "ipv6/ipv6",
+                     "ip6gre": "gre/ipv6", "vti6": "ipv6/ipv6"}[l.kind]
+            out.append(f"{l.name}: {proto} remote any local any ttl inherit")
+    if op.name and not out:
+        raise LabError(f'get tunnel "{op.name}" failed: No such device')
+    return "\n".join(out)

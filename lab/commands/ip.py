@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
                                need_ip, need_mac, need_name, need_ns_name, need_prefix, pick)
 
-OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "link",
-           "netns", "help"]
-SUPPORTED = {"address", "route", "rule", "neighbor", "neighbour", "link", "netns", "help"}
+OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "ntbl", "link",
+           "l2tp", "fou", "ila", "macsec", "tunnel", "tunl", "tuntap", "tap", "token", "tcpmetrics", "tcp_metrics",
+           "monitor", "xfrm", "mroute", "mrule", "netns", "netconf", "vrf", "sr", "nexthop", "mptcp", "ioam", "stats",
+           "help"]   # iproute2's order: `ip t` is tunnel, `ip n` neighbor
+SUPPORTED = {"address", "route", "rule", "neighbor", "neighbour", "link", "netns", "tunnel", "tunl", "help"}
 LINK_KINDS = ["veth", "bridge", "vxlan", "macvlan", "vlan", "gre", "gretap", "geneve", "dummy", "ipvlan",
               "wireguard", "tun", "tap", "ifb"]
 ROUTE_TYPES = ["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat"]
@@ -388,10 +390,105 @@ def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
         raise ParseError(f'"ip {obj}" is not supported by lab.',
                          "Supported: ip address, link, route, neighbour, rule, netns.")
     handler = {"address": _addr, "route": _route, "rule": _rule, "neighbor": _neigh, "neighbour": _neigh,
-               "link": _link, "netns": _netns, "help": lambda *x: HelpOp(ns, text=HELP["ip"])}[obj]
+               "link": _link, "netns": _netns, "tunnel": _tunnel, "tunl": _tunnel,
+               "help": lambda *x: HelpOp(ns, text=HELP["ip"])}[obj]
     if obj == "netns":
         return _netns(a, ns, so, ctx, parse_argv)
     return handler(a, ns, so)
+
+
+# ---- tunnel ------------------------------------------------------------------------------------------
+# `ip tunnel` mode -> (link kind, the kernel's fallback device iproute2 names in its errors, module)
+TUNNEL_MODES = {"ipip": ("ipip", "tunl0", "ipip"), "gre": ("gre", "gre0", "ip_gre"), "sit": ("sit", "sit0", "sit"),
+                "isatap": ("sit", "sit0", "sit"), "vti": ("vti", "ip_vti0", "ip_vti"),
+                "ip6ip6": ("ip6tnl", "ip6tnl0", "ip6_tunnel"), "ipip6": ("ip6tnl", "ip6tnl0", "ip6_tunnel"),
+                "ip6gre": ("ip6gre", "ip6gre0", "ip6_gre"), "vti6": ("vti6", "ip6_vti0", "ip6_vti"),
+                "any": ("ip6tnl", "ip6tnl0", "ip6_tunnel")}
+
+
+@dataclass(frozen=True)
+class TunnelChange(Op):
+    verb: str = "add"               # add, change, del
+    name: str = ""
+    mode: str = "ipip"
+    remote: str | None = None
+    local: str | None = None
+    ttl: int | None = None          # None: inherit
+    tos: int | None = None
+    dev: str | None = None
+    ikey: int | None = None
+    okey: int | None = None
+    pmtudisc: bool = True
+
+
+@dataclass(frozen=True)
+class TunnelShow(ShowOp):
+    name: str | None = None
+
+
+def _tunnel(a: Args, ns, so) -> Op:
+    if not a:
+        return TunnelShow(ns, opts=so)
+    verb = pick(a.next(), ["add", "change", "delete", "show", "list", "lst", "prl", "6rd", "help"], "ip tunnel command",
+                "ip tunnel")
+    if verb in ("prl", "6rd"):
+        raise ParseError(f'lab does not support "ip tunnel {verb}" yet.')
+    if verb == "help":
+        return HelpOp(ns, text="Usage: ip tunnel { add | change | del | show } [ NAME ]\n"
+                               "          [ mode { ipip | gre | sit | isatap | vti | ip6ip6 | ipip6 | ip6gre | vti6 | any } ]\n"
+                               "          [ remote ADDR ] [ local ADDR ] [ [i|o]key KEY ] [ ttl TTL ] [ tos TOS ] [ dev PHYS_DEV ] [ [no]pmtudisc ]")
+    f: dict = {}
+    name = None
+    while a:
+        w = a.next()
+        if w == "mode":
+            m = a.next("a mode")
+            if m not in TUNNEL_MODES:
+                raise ParseError(f'Error: argument "{m}" is wrong: unknown tunnel mode',
+                                 "Modes: " + ", ".join(TUNNEL_MODES))
+            f["mode"] = m
+        elif w in ("remote", "local"):
+            v = a.next("an address")
+            if v != "any":
+                f[w] = need_ip(v, w)
+        elif w in ("ttl", "hoplimit", "hlim"):
+            v = a.next("a TTL")
+            if v != "inherit":
+                f["ttl"] = _num(v, "TTL", 255)
+        elif w in ("tos", "dsfield", "tclass"):
+            v = a.next("a TOS")
+            if v != "inherit":
+                f["tos"] = _num(v, "TOS", 255)
+        elif w == "dev":
+            f["dev"] = need_name(a.next("a device name"))
+        elif w in ("key", "ikey", "okey"):
+            k = _tunnel_key(a.next("a key"))
+            if w != "okey":
+                f["ikey"] = k
+            if w != "ikey":
+                f["okey"] = k
+        elif w in ("nopmtudisc", "pmtudisc"):
+            f["pmtudisc"] = w == "pmtudisc"
+        elif w == "name":
+            name = need_name(a.next("a tunnel name"))
+        elif w in ("csum", "icsum", "ocsum", "seq", "iseq", "oseq", "encap", "noencap", "prl-default", "6rd-prefix",
+                   "encaplimit", "flowlabel", "ignore-df", "nopmtudisc6"):
+            raise ParseError(f'lab does not support "{w}" in ip tunnel yet.')
+        elif name is None:
+            name = need_name(w)
+        else:
+            raise ParseError(f'Error: either "name" is duplicate, or "{w}" is a garbage.')
+    if verb in ("show", "list", "lst"):
+        return TunnelShow(ns, opts=so, name=name)
+    if name is None:
+        raise ParseError("Error: tunnel name is required.", "Try: ip tunnel add tun0 mode ipip remote 192.0.2.2 local 192.0.2.1")
+    return TunnelChange(ns, verb="del" if verb == "delete" else verb, name=name, **f)
+
+
+def _tunnel_key(w: str) -> int:
+    if "." in w:
+        return int.from_bytes(bytes(int(x) for x in need_ip(w, "key").split(".")), "big")
+    return _num(w, "key")
 
 
 # ---- netns -------------------------------------------------------------------------------------------
