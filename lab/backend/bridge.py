@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -239,13 +240,18 @@ def vlan_show(b, op: c.VlanShow) -> str:
     links = _links(b, op.ns)
     names = {l.index: l.name for l in links}
     dev = b.link_index(op.ns, op.dev) if op.dev else None
-    lines = ["port              vlan-id  "]
+    lines = ["port              vlan-id    tunnel-id" if op.tunnels else "port              vlan-id  "]
     objs = []
     for m in b.ipr(op.ns).get_links(family=socket.AF_BRIDGE, ext_mask=2):
         if dev is not None and m["index"] != dev:
             continue
         spec = m.get_attr("IFLA_AF_SPEC")
         if spec is None:
+            continue
+        if op.tunnels:
+            if any("TUNNEL" in str(k) for k, _ in spec["attrs"]):
+                raise LabError("lab cannot show VLAN-to-tunnel mappings yet (bridge vlan tunnelshow).",
+                               "Read them with the real tool: ip netns exec NS bridge vlan tunnelshow")
             continue
         vlans = [v for k, v in spec["attrs"] if k == "IFLA_BRIDGE_VLAN_INFO"]
         if not vlans:
@@ -261,6 +267,42 @@ def vlan_show(b, op: c.VlanShow) -> str:
     if op.opts.json:
         return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
     return "\n".join(lines)
+
+
+IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRIDGE_VLAN_TUNNEL_INFO = 26, 0, 2, 3
+BRIDGE_FLAGS_MASTER, BRIDGE_FLAGS_SELF = 1, 2
+VLAN_RANGE_BEGIN, VLAN_RANGE_END = 8, 16
+
+
+@applies(c.VlanChange)
+def vlan_change(b, op: c.VlanChange) -> str:
+    """RTM_SETLINK / RTM_DELLINK (AF_BRIDGE) with IFLA_AF_SPEC {IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO}, as
+    iproute2's bridge vlan add/del sends them."""
+    from lab.backend.rtnl import attr, ifinfo
+
+    idx = b.link_index(op.ns, op.dev)
+    flags = (BRIDGE_VLAN_INFO_PVID if op.pvid else 0) | (BRIDGE_VLAN_INFO_UNTAGGED if op.untagged else 0)
+    spec = b""
+    if op.self_ or op.master:
+        spec += attr(IFLA_BRIDGE_FLAGS, struct.pack("=H", (BRIDGE_FLAGS_SELF if op.self_ else 0)
+                                                    | (BRIDGE_FLAGS_MASTER if op.master else 0)))
+    if op.vid_end is None:
+        spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags, op.vid))
+    else:
+        spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags | VLAN_RANGE_BEGIN, op.vid))
+        spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags | VLAN_RANGE_END, op.vid_end))
+    if op.tunnel_id is not None:
+        spec += attr(IFLA_BRIDGE_VLAN_TUNNEL_INFO, attr(1, struct.pack("=I", op.tunnel_id)) + attr(2, struct.pack("=H", op.vid)))
+    body = struct.pack("=BxHiII", socket.AF_BRIDGE, 0, idx, 0, 0) + attr(IFLA_AF_SPEC, spec)
+    try:
+        b.rtnl(op.ns).request(19 if op.verb == "add" else 17, 0, body)   # RTM_SETLINK / RTM_DELLINK
+    except NetlinkError as e:
+        if e.code == 95:
+            raise LabError("RTNETLINK answers: Operation not supported",
+                           f"{op.dev} is not a bridge port, or this kernel has no bridge VLAN filtering "
+                           "(CONFIG_BRIDGE_VLAN_FILTERING)") from None
+        raise _err(e) from None
+    return ""
 
 
 @applies(c.BridgeHelp)

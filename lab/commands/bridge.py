@@ -60,6 +60,21 @@ class FdbChange(Op):
 @dataclass(frozen=True)
 class VlanShow(BridgeShowOp):
     dev: str | None = None
+    tunnels: bool = False           # bridge vlan tunnelshow
+
+
+@dataclass(frozen=True)
+class VlanChange(Op):
+    """bridge vlan add|del dev DEV vid VID[-END] [pvid] [untagged] [self] [master] [tunnel_info id ID]."""
+    verb: str = "add"
+    dev: str = ""
+    vid: int = 1
+    vid_end: int | None = None
+    pvid: bool = False
+    untagged: bool = False
+    self_: bool = False
+    master: bool = False
+    tunnel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,10 @@ HELP = {
            "       bridge fdb [ show [ br BRDEV ] [ dev DEV ] [ vlan VID ] ]\n"
            "Example: bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2",
     "link": "Usage: bridge link [ show ] [ dev DEV ]",
-    "vlan": "Usage: bridge vlan [ show ] [ dev DEV ]",
+    "vlan": "Usage: bridge vlan { add | del } vid VLAN_ID dev DEV [ tunnel_info id TUNNEL_ID ]\n"
+            "                                                     [ pvid ] [ untagged ]\n"
+            "                                                     [ self ] [ master ]\n"
+            "       bridge vlan { show | tunnelshow } [ dev DEV ]",
     "brctl": "Usage: brctl [commands]\ncommands:\n"
              "\taddbr     \t<bridge>\t\tadd bridge\n\tdelbr     \t<bridge>\t\tdelete bridge\n"
              "\taddif     \t<bridge> <device>\tadd interface to bridge\n"
@@ -152,13 +170,18 @@ def _link(a: Args, ns, so: ShowOpts) -> Op:
 
 def _vlan(a: Args, ns, so: ShowOpts) -> Op:
     dev = None
+    tunnels = False
     if a:
         w = a.next()
-        if w in ("add", "del", "delete", "set", "global", "tunnelshow"):
-            raise ParseError(f'"bridge vlan {w}" is not supported by lab.', "lab shows VLANs: bridge vlan show")
-        if w == "help":
+        if w in ("set", "global"):
+            raise ParseError(f'lab does not support "bridge vlan {w}" yet.', "Supported: bridge vlan add|del|show|tunnelshow")
+        if w in ("add", "del", "delete"):
+            return _vlan_change(a, ns, "del" if w != "add" else "add")
+        if w == "tunnelshow":
+            tunnels = True
+        elif w == "help":
             return BridgeHelp(ns, opts=so, text=HELP["vlan"])
-        if not (matches(w, "show") or matches(w, "list")):
+        elif not (matches(w, "show") or matches(w, "list")):
             raise ParseError(f'Command "{w}" is unknown, try "bridge vlan help".')
     while a:
         w = a.next()
@@ -166,7 +189,40 @@ def _vlan(a: Args, ns, so: ShowOpts) -> Op:
             dev = need_name(a.next("a device name"))
         else:
             raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
-    return VlanShow(ns, opts=so, dev=dev)
+    return VlanShow(ns, opts=so, dev=dev, tunnels=tunnels)
+
+
+def _vlan_change(a: Args, ns, verb: str) -> VlanChange:
+    f: dict = {}
+    dev = vid = None
+    while a:
+        w = a.next()
+        if w == "dev":
+            dev = need_name(a.next("a device name"))
+        elif w == "vid":
+            v = a.next("a vlan id")
+            lo, _, hi = v.partition("-")
+            try:
+                vid, end = int(lo), (int(hi) if hi else None)
+            except ValueError:
+                raise ParseError(f'Invalid VLAN ID "{v}"') from None
+            if not 1 <= vid <= 4094 or (end is not None and not vid < end <= 4094):
+                raise ParseError(f'Invalid VLAN ID "{v}"', "VLAN ids are 1..4094; a range is VID-END with END > VID.")
+            f["vid_end"] = end
+        elif w in ("pvid", "untagged", "master"):
+            f[w] = True
+        elif w == "self":
+            f["self_"] = True
+        elif w == "tunnel_info":
+            if a.peek() == "id":
+                a.next()
+            f["tunnel_id"] = a.int("a tunnel id", 0, 2**32 - 1)
+        else:
+            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.',
+                             "bridge vlan { add | del } vid VLAN_ID dev DEV [ pvid ] [ untagged ] [ self ] [ master ]")
+    if dev is None or vid is None:
+        raise ParseError("Device and VLAN ID are required arguments.", "Try: bridge vlan add vid 10 dev veth0")
+    return VlanChange(ns, verb=verb, dev=dev, vid=vid, **f)
 
 
 def _fdb(a: Args, ns, so: ShowOpts) -> Op:

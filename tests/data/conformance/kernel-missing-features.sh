@@ -18,3 +18,11 @@ tc qdisc add dev eth0 root fq_codel  # both refuse: fq_codel
 ip link add br0 type bridge vlan_filtering 1  # both refuse: VLAN filtering
 ip link add br0 type bridge
 ip link show
+ip link add vport type veth peer name vport-peer
+ip link set vport master br0
+bridge vlan add dev vport vid 10 pvid untagged  # both refuse: VLAN filtering
+bridge vlan add dev vport vid 20-22  # both refuse: VLAN filtering
+bridge vlan del dev vport vid 1
+bridge vlan show
+bridge vlan tunnelshow
+bridge vlan show dev vport
