@@ -19,7 +19,7 @@ import struct
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER, RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER
-from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_netem, sched_pfifo,
+from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_netem, sched_pfifo, sched_tbf,
                                          sched_sfq, tcmsg)
 from pyroute2.netlink.rtnl.tcmsg import common as tccommon
 from pyroute2.netlink.rtnl.tcmsg.common_act import get_tca_action
@@ -93,7 +93,15 @@ class _FlowerOptions(nla):
     tca_act_prio = cls_u32.options.tca_act_prio
 
 
-_OPTIONS = {"u32": _U32Options, "bfifo": sched_pfifo.options, "flower": _FlowerOptions}
+class _TbfOptions(sched_tbf.options):
+    """tbf options with the attributes pyroute2 0.9.7 lacks: tc sends TCA_TBF_BURST (and PBURST), and the
+    kernel then computes the buffer itself (so `burst 1540` at 220kbit reads back as tc's 1539b)."""
+    nla_map = sched_tbf.options.nla_map + (("TCA_TBF_RATE64", "uint64"), ("TCA_TBF_PRATE64", "uint64"),
+                                           ("TCA_TBF_BURST", "uint32"), ("TCA_TBF_PBURST", "uint32"),
+                                           ("TCA_TBF_PAD", "hex"))
+
+
+_OPTIONS = {"u32": _U32Options, "bfifo": sched_pfifo.options, "flower": _FlowerOptions, "tbf": _TbfOptions}
 
 
 class _TcMsg(tcmsg):
@@ -128,13 +136,15 @@ TICKS_PER_US = tccommon.tick_in_usec
 
 
 def xmittime(rate: int, size: int) -> int:
-    """Ticks needed to send `size` bytes at `rate` bytes/s (tc_calc_xmittime)."""
-    return int(1e6 * size / rate * TICKS_PER_US)
+    """Ticks needed to send `size` bytes at `rate` bytes/s: tc_calc_xmittime, with its truncations (the
+    time in whole microseconds, then whole ticks: tc_core_time2tick takes and returns unsigned int)."""
+    return int(int(1e6 * (size / rate)) * TICKS_PER_US)
 
 
 def xmitsize(rate: int, ticks: int) -> int:
-    """Bytes sent in `ticks` at `rate` bytes/s (tc_calc_xmitsize)."""
-    return int(round(rate * (ticks / TICKS_PER_US) / 1e6))
+    """Bytes sent in `ticks` at `rate` bytes/s: tc_calc_xmitsize (tc_core_tick2time truncates to whole
+    microseconds first; tc prints `burst 1375b` for 1gbit where exact arithmetic gives 1496)."""
+    return int(rate * int(ticks / TICKS_PER_US) / 1e6)
 
 
 def fmt_rate(bytes_per_s: float) -> str:
@@ -416,7 +426,10 @@ def _qdisc_opts(op: c.QdiscChange) -> dict | None:
                 limit = min(limit, peak * p["latency"] / 1e6 + mtu)
         parms = {"rate": rate, "buffer": xmittime(rate, burst), "limit": int(limit), "peak": peak,
                  "mtu": xmittime(peak, mtu) if peak else 0, "rate_mpu": p.get("mpu", 0)}
-        return {"attrs": [["TCA_TBF_PARMS", parms], ["TCA_TBF_RTAB", True]]}
+        attrs = [["TCA_TBF_PARMS", parms], ["TCA_TBF_RTAB", True], ["TCA_TBF_BURST", int(burst)]]
+        if peak:
+            attrs.append(["TCA_TBF_PBURST", int(mtu)])
+        return {"attrs": attrs}
     if kind == "htb":
         o = sched_htb.get_parameters({"default": p.get("default", 0), "r2q": p.get("r2q", 10)})
         if "direct_qlen" in p:
