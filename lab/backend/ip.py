@@ -505,7 +505,45 @@ def _netns_names_for_links(b, ns) -> dict[int, str]:
 
 @applies(c.LinkShow)
 def link_show(b, op: c.LinkShow) -> str:
-    ls = all_links = state.links(b, op.ns)
+    if op.opts.details and not op.opts.brief:
+        return _link_show_details(b, op)
+    all_links = state.links(b, op.ns)
+    ls = _filter_links(b, op, all_links)
+    if op.opts.json:
+        return render.links_json(ls, all_links)
+    return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns),
+                             all_links)
+
+
+def _link_show_details(b, op: c.LinkShow) -> str:
+    """`ip -d link [show ...]`: lab's first line, then iproute2 6.1's detail lines (lab.backend.linkdetail)
+    from the same dump."""
+    from lab.backend import linkdetail
+
+    msgs = list(b.ipr(op.ns).get_links())
+    names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
+    by_msg = {m["index"]: m for m in msgs}
+    all_links = sorted((state.link_from_msg(op.ns, m, names) for m in msgs), key=lambda l: l.index)
+    by_index = {l.index: l for l in all_links}
+    ls = _filter_links(b, op, all_links)
+    netns = _netns_names_for_links(b, op.ns)
+    if op.opts.json:
+        out = []
+        for l in ls:
+            d = render.link_json(l, names, by_index)
+            d.pop("linkinfo", None)
+            d.update(linkdetail.detail_json(by_msg[l.index], names))
+            out.append(d)
+        return linkdetail.fix_json_timers(json.dumps(out, separators=(",", ":")))
+    lines: list[str] = []
+    for l in ls:
+        lines += render.link_header(l, names, True, netns, by_index)[:1]
+        lines += linkdetail.detail_lines(by_msg[l.index], names, netns,
+                                         stats=render.link_stats(l) if op.opts.stats else None)
+    return "\n".join(lines)
+
+
+def _filter_links(b, op: c.LinkShow, ls: list) -> list:
     if op.dev:
         b.link_index(op.ns, op.dev)
         ls = [l for l in ls if l.name == op.dev]
@@ -516,10 +554,7 @@ def link_show(b, op: c.LinkShow) -> str:
         ls = [l for l in ls if l.master_index == m]
     if op.up_only:
         ls = [l for l in ls if l.up]
-    if op.opts.json:
-        return render.links_json(ls, all_links)
-    return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns),
-                             all_links)
+    return ls
 
 
 # ---- address -----------------------------------------------------------------------------------------

@@ -16,3 +16,7 @@ ip link set eth1-peer master br1
 ip link set eth1-peer type bridge_slave learning off hairpin on cost 7 priority 12 flood off mcast_flood off isolated on
 ip link set br0 type bridge ageing_time 2000 stp_state 0
 ip link set dev br1 type bridge hello_time 250
+ip -d link show
+ip -d -j link show
+ip -d link show dev vxlan1
+ip -d -j link show dev eth1-peer
