@@ -79,10 +79,10 @@ def link_details(link: Link) -> list[str]:
 
 def link_stats(link: Link) -> list[str]:
     rp, rb, tp, tb = link.stats
-    return ["    RX:  bytes packets errors dropped  missed   mcast",
-            f"    {rb:>10} {rp:>7} {0:>6} {0:>7} {0:>7} {0:>7}",
-            "    TX:  bytes packets errors dropped carrier collsns",
-            f"    {tb:>10} {tp:>7} {0:>6} {0:>7} {0:>7} {0:>7}"]
+    return ["    RX:  bytes packets errors dropped  missed   mcast           ",   # iproute2's padding
+            f"    {rb:>10} {rp:>7} {0:>6} {0:>7} {0:>7} {0:>7} ",
+            "    TX:  bytes packets errors dropped carrier collsns           ",
+            f"    {tb:>10} {tp:>7} {0:>6} {0:>7} {0:>7} {0:>7} "]
 
 
 def links_text(links: Iterable[Link], brief: bool = False, details: bool = False, stats: bool = False,
@@ -121,9 +121,7 @@ def link_json(l: Link, names: dict[int, str], by_index: dict[int, Link] | None =
         d["broadcast"] = l.brd
     if l.link_netnsid is not None:
         d["link_netnsid"] = l.link_netnsid
-    if l.kind:
-        d["linkinfo"] = {"info_kind": l.kind}
-    return d
+    return d   # linkinfo only with -d (lab.backend.linkdetail), as iproute2
 
 
 def links_json(links: Iterable[Link], context: Iterable[Link] | None = None) -> str:
@@ -159,7 +157,7 @@ def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = Fa
         mine = [a for a in addrs if a.index == l.index]
         if brief:
             name = l.name if family == 6 else link_ifname(l, names)
-            out.append(f"{name:<16} {l.operstate:<14} " + " ".join(a.cidr for a in mine) + " ")
+            out.append(f"{name:<16} {l.operstate:<14} " + "".join(f"{a.cidr} " for a in mine))
             continue
         first, second = link_header(l, names, False, netns_names or {}, by_index)
         if family == 4:
@@ -185,7 +183,6 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
     res = []
     for l in links:
         d = link_json(l, names, by_index)
-        d.pop("linkinfo", None)
         d.pop("linkmode", None)   # `ip -j addr` has no linkmode (`ip -j link` has)
         infos = []
         for a in addrs:

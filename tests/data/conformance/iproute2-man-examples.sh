@@ -23,3 +23,8 @@ bridge fdb add to 00:17:42:8a:b4:05 dst 192.19.0.2 dev vxlan0
 bridge fdb append to 00:00:00:00:00:00 dst 192.19.0.3 via eth0 dev vxlan0
 bridge fdb show dev vxlan0
 bridge -j fdb show dev vxlan0
+ip -j link show
+ip -s link show dev eth0
+ip -br link show
+ip -br addr show
+ip addr show
