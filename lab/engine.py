@@ -2,15 +2,18 @@
 `lab run`, and scenario steps, so a command behaves the same wherever it is typed.
 
 Never raises for user input: every failure becomes a Result with an iproute2-style error.
+Commands from a scenario file (lab.confine's Origin, set by the player and by `grade`) keep their file
+arguments inside the scenario's directory and run no other program unless allowed.
 """
 from __future__ import annotations
 
 import logging
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
+from lab import confine
 from lab.commands import parse
 from lab.commands.base import Context, Op
 from lab.errors import LabError
@@ -31,11 +34,20 @@ class Result:
         return self.error is None
 
 
+def _what(op: Op) -> str:
+    """The command's name for a refusal: "trace", "iptables-restore"..."""
+    name = type(op).__name__
+    if name == "IptablesRestore":
+        return "ip6tables-restore" if getattr(op, "family", 4) == 6 else "iptables-restore"
+    return name.removesuffix("Op").lower()
+
+
 class Engine:
     """Args:
         backend: a lab.backend.core.Backend.
-        allow_exec: whether ExecOp (other programs: ping, bash...) may run. Scenario files run with
-            this off unless the user opts in.
+        allow_exec: whether ExecOp (other programs: ping, bash...) may run, captured, interactive or as
+            the TUI's shell. Scenario files run with this off unless the user opts in (and `grade` runs a
+            scenario's checks with it off whatever this says: lab.confine).
         interactive: run ExecOp attached to the terminal (lab shell) instead of capturing output.
     """
 
@@ -89,26 +101,36 @@ class Engine:
         from lab.commands.grade import GradeOp
         from lab.commands.ip import ExecOp
 
+        if op.file_args and confine.current() is not None:   # a scenario's command: its files stay in its directory
+            op = replace(op, **{f: confine.resolve_path(getattr(op, f), _what(op))
+                                for f in op.file_args if getattr(op, f)})
         if isinstance(op, GradeOp):   # checks run through the engine (probes, traces, command output)
             from lab.scenario.headless import grade_lab
             from lab.scenario.loader import load
 
-            ok, report = grade_lab(load(op.ref), self, op.step)
+            sc = load(op.ref)
+            with confine.scenario_origin(sc.source, allow_exec=False):   # the graded file's checks are data too
+                ok, report = grade_lab(sc, self, op.step)
             if not ok:
                 raise LabError(report)
             return report
 
         if isinstance(op, ExecOp):
-            if not self.allow_exec:
-                raise LabError(f'Running "{op.argv[0]}" is not allowed here: scenario files may only run lab commands.',
-                               "Play the scenario with --allow-exec to let it run other programs.")
+            self._check_exec(op)
             if self.interactive:
                 return self._exec_interactive(op)
         return self.backend.apply(op)
 
+    def _check_exec(self, op) -> None:
+        """Other programs run only when allowed: the same rule for captured, interactive and TUI shells."""
+        if not confine.exec_allowed(self):
+            raise LabError(f'Running "{op.argv[0]}" is not allowed here: scenario files may only run lab commands.',
+                           "Play the scenario with --allow-exec to let it run other programs.")
+
     def _exec_interactive(self, op) -> str:
         from lab.backend import nsutil
 
+        self._check_exec(op)
         self.backend.require_ns(op.ns)
         with nsutil.in_netns(op.ns):
             try:

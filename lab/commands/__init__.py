@@ -50,9 +50,16 @@ def parse(line: str, ctx: Context | None = None) -> Op | None:
     return parse_argv(words, ctx or Context(), None)
 
 
-def parse_argv(words: list[str], ctx: Context, ns: str | None) -> Op:
+MAX_NESTING = 8   # `ip netns exec A ip netns exec B ...`: iproute2 nests without end; a command runs in one namespace
+
+
+def parse_argv(words: list[str], ctx: Context, ns: str | None, depth: int = 0) -> Op:
+    """Parse a command's words; `depth` counts the `ip netns exec` / `NS CMD` wrappers around it."""
     from lab.commands.ip import ExecOp
 
+    if depth > MAX_NESTING:
+        raise ParseError(f"ip netns exec: nested more than {MAX_NESTING} deep; lab stops there",
+                         "A command runs in one namespace: say `ip netns exec NS CMD` once (the innermost NS wins).")
     head = words[0]
     if head in ("help", "?"):
         from lab.commands.ip import HelpOp
@@ -61,11 +68,11 @@ def parse_argv(words: list[str], ctx: Context, ns: str | None) -> Op:
     if head in FAMILIES:
         mod = family_parser(head)
         if head == "ip":
-            return mod.parse(words[1:], ctx, ns, parse_argv)
+            return mod.parse(words[1:], ctx, ns, lambda w, c, n: parse_argv(w, c, n, depth + 1))
         return mod.parse(head, words[1:], ctx, ns)
     if head in ctx.namespaces and len(words) > 1 and ns is None:
         # Mininet-style shorthand: `red ping 10.0.0.2`, `red ip addr`
-        return parse_argv(words[1:], ctx, head)
+        return parse_argv(words[1:], ctx, head, depth + 1)
     if head in ctx.namespaces:
         raise ParseError(f'"{head}" is a namespace: say what to run in it.', f"Try: {head} ip addr, or {head} ping ADDR")
     if head in PROGRAMS or head.startswith(("/", "./")):

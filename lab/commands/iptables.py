@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
 
@@ -124,6 +125,7 @@ class IptablesRestore(Op):
     family: int = 4
     path: str = ""
     noflush: bool = False
+    file_args: ClassVar[tuple[str, ...]] = ("path",)
     table: str | None = None
 
 

@@ -5,6 +5,7 @@ lab.tracer.spec (no scapy, no kernel); lab.backend.trace runs it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
 from lab.errors import LabError
@@ -21,6 +22,7 @@ class TraceOp(ReadOp):
     spec: object = None          # lab.tracer.spec.TraceSpec
     json: bool = False
     pcap: str | None = None
+    file_args: ClassVar[tuple[str, ...]] = ("pcap",)
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:

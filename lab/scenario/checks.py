@@ -4,7 +4,9 @@ Kinds: reachability (ping, tcp, udp, throughput: lab.scenario.probes), trace exp
 lab.tracer.run_trace, imported lazily: skipped with a message where the tracer is not available),
 state assertions (route, address, neigh, link, rule, qdisc, sysctl: read with lab.backend.state and,
 for iptables and tc, the kernel's own tools run inside the namespace), and `output` (a lab command's
-printed output). Every failing check says what it expected, what it found, and where to look.
+printed output; a `matches` regex runs in a child interpreter killed after REGEX_TIMEOUT seconds, since
+a scenario's pattern may backtrack for hours). Every failing check says what it expected, what it
+found, and where to look.
 
 Safety: probes only go between the lab's namespaces. Inside the sandbox every address is the lab's
 (its top namespace has no way out); with --host a probe's destination must be an address assigned
@@ -552,11 +554,43 @@ def _output(a, engine):
     out = r.output
     probs = [f'it does not show "{x}"' for x in a.get("contains", []) if x not in out]
     probs += [f'it shows "{x}"' for x in a.get("absent", []) if x in out]
-    if a.get("matches") and not re.search(a["matches"], out, re.M):
+    if a.get("matches") and not search_bounded(a["matches"], out):
         probs.append(f"it does not match /{a['matches']}/")
     if probs:
         return FAIL, "; ".join(probs) + "\nthe output was:\n" + (out or "(empty)"), {"output": out}
     return PASS, "", {"output": out}
+
+
+REGEX_TIMEOUT = 2.0       # seconds for one `matches` regex (a sane one takes microseconds)
+_REGEX_CHILD = ("import json, re, resource, sys\n"
+                "resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))\n"
+                "p, t = json.loads(sys.stdin.read())\n"
+                "sys.stdout.write('1' if re.search(p, t, re.M) else '0')\n")
+
+
+def search_bounded(pattern: str, text: str, timeout: float = REGEX_TIMEOUT) -> bool:
+    """re.search(pattern, text, re.M) with a time limit. Python's re cannot be interrupted, and a pattern
+    from a scenario file may backtrack for hours (`^(\\s|\\S|.)*(\\s|\\S|.)*Z$`), so the match runs in a
+    child interpreter (-I -S: ~30 ms, 512 MB address space) that is killed after `timeout` seconds."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        r = subprocess.run([sys.executable, "-I", "-S", "-c", _REGEX_CHILD], input=json.dumps([pattern, text]),
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"regex check took longer than {timeout:g} s: /{_short(pattern)}/ backtracks too much",
+                       "Simplify the pattern: nested or adjacent repeats such as (a|.)* or .*.* can take "
+                       "exponential time; prefer `contains`.") from None
+    if r.returncode != 0 or r.stdout not in ("0", "1"):
+        err = (r.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise LabError(f"regex check /{_short(pattern)}/ failed: {_short(err, 120)}")
+    return r.stdout == "1"
+
+
+def _short(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[:n - 3] + "..."
 
 
 _KINDS = {"ping": _ping, "tcp": _l4("tcp"), "udp": _l4("udp"), "throughput": _throughput, "trace": _trace,

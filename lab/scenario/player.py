@@ -12,8 +12,10 @@ TUI player pane, `lab play`'s text mode, `lab play --check`).
     player.prev(); player.replay()              # goto(index - 1); goto(index)
     player.index, player.step, player.steps     # where we are (-1 = before step 1)
 
-Commands go through `runner(line) -> Result` (default: engine.run). The TUI passes a runner that
-types each command into its command bar so learners see it run; rebuilds (goto) use `rebuild_runner`
+Commands and checks run inside the scenario's lab.confine origin (its files only; no other program
+without --allow-exec). Commands go through `runner(line) -> Result` (default: engine.run). The TUI
+passes a runner that types each command into its command bar so learners see it run (in the calling
+thread, so the origin holds); rebuilds (goto) use `rebuild_runner`
 (default: engine.run, no typing). Checks block (probes wait up to a few seconds): call them from a
 worker. `on_event(kind, payload)` (optional) reports progress: ("reset", None), ("command", Result),
 ("step", StepRun), ("check", CheckResult).
@@ -27,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lab import confine
 from lab.scenario.checks import CheckResult, evaluate
 from lab.scenario.reset import Baseline
 from lab.scenario.schema import Command, Scenario, Step
@@ -73,16 +76,28 @@ class Player:
         return self.index >= len(self.steps) - 1
 
     # ---- running ------------------------------------------------------------------------------------
+    def _origin(self):
+        """The scenario's commands and checks run as data (lab.confine): files stay in its directory, and
+        other programs run only if the engine allows them (lab play --allow-exec)."""
+        return confine.scenario_origin(self.scenario.source, allow_exec=self.engine.allow_exec)
+
     def _run(self, cmds, runner) -> tuple[list, object | None, Command | None]:
         results = []
         for c in cmds:
-            r = runner(c.text)
+            with self._origin():
+                r = runner(c.text)
             r.lineno = c.line
             results.append(r)
             self.on_event("command", r)
             if not r.ok:
                 return results, r, c
         return results, None, None
+
+    def _evaluate(self, c):
+        with self._origin():
+            r = evaluate(c, self.engine)
+        self.on_event("check", r)
+        return r
 
     def reset(self) -> list[str]:
         """Back to the lab as it was before the scenario (captured on first use)."""
@@ -148,22 +163,12 @@ class Player:
         """Evaluate step i's checks (default: the current step), then its task's checks."""
         i = self.index if i is None else i
         st = self.steps[i]
-        out = []
-        for c in st.checks + (st.task.checks if task and st.task else ()):
-            r = evaluate(c, self.engine)
-            out.append(r)
-            self.on_event("check", r)
-        return out
+        return [self._evaluate(c) for c in st.checks + (st.task.checks if task and st.task else ())]
 
     def task_checks(self, i: int | None = None) -> list[CheckResult]:
         i = self.index if i is None else i
         st = self.steps[i]
-        out = []
-        for c in st.task.checks if st.task else ():
-            r = evaluate(c, self.engine)
-            out.append(r)
-            self.on_event("check", r)
-        return out
+        return [self._evaluate(c) for c in (st.task.checks if st.task else ())]
 
     def hints(self, i: int | None = None) -> tuple[str, ...]:
         i = self.index if i is None else i

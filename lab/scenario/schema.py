@@ -114,6 +114,7 @@ class Scenario:
     setup: tuple[Command, ...] = ()     # the topology, compiled to lab commands
     path: str = ""
     name: str = ""
+    source: str = ""                    # the file's absolute path ("" = given as text): lab.confine's root
 
     def all_commands(self) -> list[Command]:
         out = list(self.setup)
@@ -232,6 +233,16 @@ def t_number(v):
     return float(v)
 
 
+MAX_SECONDS = 30.0   # a check's timeout or measuring time: a check must end
+
+
+def t_seconds(v):
+    n = t_number(v)
+    if n > MAX_SECONDS:
+        raise Bad(f"at most {MAX_SECONDS:g} seconds, not {_show(v)}")
+    return n
+
+
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(bit|bps)?\s*$", re.I)
 
 
@@ -258,12 +269,19 @@ def t_str_list(v):
     return [t_str(v)]
 
 
+MAX_REGEX = 1000    # characters in a `matches` pattern
+
+
 def t_regex(v):
     s = t_str(v)
+    if len(s) > MAX_REGEX:
+        raise Bad(f"a regular expression of at most {MAX_REGEX} characters, not {len(s)}")
     try:
         re.compile(s)
     except re.error as e:
         raise Bad(f"a regular expression ({e})") from None
+    except (OverflowError, RecursionError):
+        raise Bad("a regular expression Python can compile (a repeat count or nesting too large)") from None
     return s
 
 
@@ -284,13 +302,13 @@ def t_expect(v):
 # kind -> {key: (type, required)}
 _NS = (t_ns, False)
 CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
-    "ping": {"from": _NS, "to": (t_ip, True), "expect": (t_expect, False), "timeout": (t_number, False)},
+    "ping": {"from": _NS, "to": (t_ip, True), "expect": (t_expect, False), "timeout": (t_seconds, False)},
     "tcp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "server_port": (t_port, False),
             "expect": (t_expect, False),
-            "answered_by": (t_ns_list, False), "timeout": (t_number, False)},
+            "answered_by": (t_ns_list, False), "timeout": (t_seconds, False)},
     "udp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "server_port": (t_port, False),
             "expect": (t_expect, False),
-            "answered_by": (t_ns_list, False), "timeout": (t_number, False)},
+            "answered_by": (t_ns_list, False), "timeout": (t_seconds, False)},
     "trace": {"spec": (t_str, True), "outcome": (enum(*TRACE_OUTCOMES), False), "passes": (t_str_list, False),
               "dropped_at": (t_str, False), "dropped_by": (t_str, False), "nat_to": (t_str, False),
               "snat_to": (t_str, False), "reply": (t_bool, False)},
@@ -307,7 +325,7 @@ CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
     "sysctl": {"ns": _NS, "key": (t_str, True), "value": (t_str, True)},
     "output": {"run": (t_str, True), "contains": (t_str_list, False), "absent": (t_str_list, False),
                "matches": (t_regex, False)},
-    "throughput": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns, False), "seconds": (t_number, False),
+    "throughput": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns, False), "seconds": (t_seconds, False),
                    "at_least": (t_rate, False), "at_most": (t_rate, False)},
 }
 CHECK_COMMON = ("title", "explain")
@@ -444,12 +462,27 @@ TOP_KEYS = {"title": True, "summary": True, "level": False, "duration": False, "
 STEP_KEYS = {"title": True, "narration": False, "commands": False, "checks": False, "hints": False, "task": False}
 TASK_KEYS = {"goal": True, "checks": True, "hints": False, "solution": False, "explanation": False,
              "red_before": False}
+REQUIRED_TOP = tuple(k for k, req in TOP_KEYS.items() if req)
+NOT_A_SCENARIO = ("not a scenario file (expected a YAML mapping with keys "
+                  f"{', '.join(REQUIRED_TOP)}; found {{what}})")
 TOPO_KEYS = {"namespaces": False, "bridges": False, "links": False, "routes": False, "sysctls": False}
+
+
+def _shape(tree) -> str:
+    if isinstance(tree, dict):
+        return "a mapping with none of them"
+    if isinstance(tree, list):
+        return "a list"
+    return "nothing" if is_none(tree) else "plain text"
 
 
 def validate(tree, path: str = "<scenario>", name: str = "") -> Scenario:
     """Positioned YAML tree -> Scenario, or ScenarioError listing every problem with its line."""
     v = _V(path)
+    if not isinstance(tree, dict) or not any(k in tree for k in REQUIRED_TOP):
+        # a file that is not a scenario at all (a grade or a symlink pointed at /etc/shadow, a config file):
+        # say so without quoting any of its keys or values
+        raise ScenarioError(path, [(line_of(tree, 1), NOT_A_SCENARIO.format(what=_shape(tree)))])
     top = v.mapping(tree, "", 1, TOP_KEYS)
     if top is None:
         raise ScenarioError(path, v.errors)

@@ -18,6 +18,8 @@ PROTOS = ("icmp", "tcp", "udp")
 USAGE = "trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N] [--payload TEXT] [--src ADDR]"
 OPTIONS = ("--sport", "--dport", "--flags", "--ttl", "--count", "--payload", "--src", "--icmp-type", "--wait")
 TCP_FLAGS = "FSRPAUEC"
+# the largest payload one IPv4 packet carries: 65535 (total length) - 20 (IP header) - the L4 header
+MAX_PAYLOAD = {"icmp": 65535 - 20 - 8, "udp": 65535 - 20 - 8, "tcp": 65535 - 20 - 20}
 
 
 class SpecError(LabError):
@@ -147,6 +149,10 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
                 kw["wait"] = max(0.05, min(10.0, float(val)))
             except ValueError:
                 raise SpecError(f'trace: --wait "{val}" is not a number of seconds', USAGE) from None
+    size = len(kw.get("payload", "").encode())
+    if size > MAX_PAYLOAD[proto]:
+        raise SpecError(f"trace: --payload is {size} bytes; one IPv4 {proto} packet carries at most "
+                        f"{MAX_PAYLOAD[proto]} (65535 minus the IP and {proto.upper()} headers)", USAGE)
     if proto in ("tcp", "udp") and dport is None:
         raise SpecError(f"trace: {proto} needs a destination port (DST:PORT)", f"e.g. {proto} {dst}:80")
     if proto != "tcp" and "flags" in kw:
