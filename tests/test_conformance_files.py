@@ -46,6 +46,8 @@ def state() -> dict:
                                         if not r.get("dst", "").startswith(("fe80", "ff00")))
             st[f"rules{fam}"] = kernel(ns, "ip", fam, "rule")
             st[f"rules-json{fam}"] = kernel(ns, "ip", fam, "-j", "rule")
+        for tool in ("iptables-save", "ip6tables-save"):   # the rules, without counters and comments
+            st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(l for l in kernel(ns, tool).splitlines() if not l.startswith("#")))
         out[ns or "top"] = st
     return out
 
@@ -55,6 +57,9 @@ SHOW = ("show", "list", "lst")
 
 def is_show(line: str) -> bool:
     words = [w for w in line.split() if not w.startswith("-")]
+    if words[0].startswith(("iptables", "ip6tables")) and not words[0].endswith("-restore"):
+        return any(w in ("-S", "-L", "--list", "--list-rules") or (w.startswith("-") and w[1:2] != "-"
+                   and set(w[1:]) <= set("nvxLS") and ("L" in w or "S" in w)) for w in line.split())
     return (any(w in SHOW + ("get", "list-id") for w in words[1:4])
             or (len(words) <= 2 and words[-1] in ("rule", "route", "link", "addr")))
 

@@ -55,33 +55,43 @@ def chains_of(b, ns, table: str, family: int = 4) -> list[str]:
 
 
 def _diagnose(b, op: IptablesOp, stderr: str) -> LabError:
-    """Turn iptables' terse failures into what is wrong and what to do."""
+    """iptables refused: its own message, and what lab makes of it (lab's reading of the rule first)."""
+    err = _diagnose_chains(b, op, stderr)
+    if op.doubt is not None:
+        own = _clean_stderr(stderr) or err.message
+        why, hint = op.doubt
+        why = why.split(": ", 1)[1] if why.startswith(("iptables v", "ip6tables v")) else why
+        return LabError(own, "\n".join(x for x in (why if why not in own else None, hint) if x))
+    return err
+
+
+def _diagnose_chains(b, op: IptablesOp, stderr: str) -> LabError:
+    """iptables' own message, unchanged, and under it what is wrong here and what to do."""
     ipt = "ip6tables" if op.family == 6 else "iptables"
     msg = _clean_stderr(stderr) or f"{ipt} failed"
+    t = f"-t {op.table} " if op.table != "filter" else ""
+    hint = None
     if "No chain/target/match by that name" in msg or "does not exist" in msg:
         have = chains_of(b, op.ns, op.table, op.family)
-        t = f"-t {op.table} " if op.table != "filter" else ""
         if op.chain and op.chain not in have and op.command != "new":
-            return LabError(f"{ipt}: No chain/target/match by that name (chain \"{op.chain}\" does not exist in table {op.table})"
-                            + did_you_mean(op.chain, have), f"Create it first: {ipt} {t}-N {op.chain}")
-        if op.target and op.target not in have and op.target not in BUILTIN_TARGETS:
-            return LabError(f"{ipt}: No chain/target/match by that name (target chain \"{op.target}\" does not exist in table {op.table})"
-                            + did_you_mean(op.target, have), f"Create it first: {ipt} {t}-N {op.target}")
-        if op.command == "delete":
-            return LabError(f"{ipt}: Bad rule (does a matching rule exist in that chain?)",
-                            f"See the rules with: {ipt} {t}-S {op.chain}")
-    if "Bad rule" in msg:
-        t = f"-t {op.table} " if op.table != "filter" else ""
-        return LabError(f"{ipt}: Bad rule (does a matching rule exist in that chain?).",
-                        f"No rule in {op.chain} matches exactly; see them with: {ipt} {t}-S {op.chain}")
-    if "Chain already exists" in msg:
-        return LabError(f"{ipt}: Chain already exists.", f"It is there: {ipt} -t {op.table} -S {op.chain}")
-    if "Index of insertion too big" in msg or "Index of deletion too big" in msg or "Index of replacement too big" in msg:
-        return LabError(msg, f"See the rule numbers with: {ipt} -t {op.table} -L {op.chain} --line-numbers")
-    if "Directory not empty" in msg or "CHAIN_USER_DEL failed" in msg or "Device or resource busy" in msg:
-        return LabError(f"{ipt}: Directory not empty (chain \"{op.chain}\" still has rules or is referenced).",
-                        f"Flush it and remove the jumps to it first: {ipt} -t {op.table} -F {op.chain}")
-    return LabError(msg)
+            hint = (f'Chain "{op.chain}" does not exist in table {op.table}' + did_you_mean(op.chain, have)
+                    + f".\nCreate it first: {ipt} {t}-N {op.chain}")
+        elif op.target and op.target not in have and op.target not in BUILTIN_TARGETS:
+            near = did_you_mean(op.target, sorted(BUILTIN_TARGETS) + have)
+            hint = (f'Target "{op.target}" is neither a target nor a chain of table {op.table}' + near
+                    + ("" if near else f".\nCreate the chain first: {ipt} {t}-N {op.target}"))
+        elif op.command == "delete":
+            hint = f"No rule matches exactly; see them with: {ipt} {t}-S {op.chain}"
+    elif "Bad rule" in msg:
+        hint = f"No rule in {op.chain} matches exactly; see them with: {ipt} {t}-S {op.chain}"
+    elif "Chain already exists" in msg:
+        hint = f"It is there: {ipt} -t {op.table} -S {op.chain}"
+    elif "Index of insertion too big" in msg or "Index of deletion too big" in msg or "Index of replacement too big" in msg:
+        hint = f"See the rule numbers with: {ipt} -t {op.table} -L {op.chain} --line-numbers"
+    elif "Directory not empty" in msg or "CHAIN_USER_DEL failed" in msg or "Device or resource busy" in msg:
+        hint = (f'Chain "{op.chain}" still has rules or is referenced; flush it and remove the jumps to it first: '
+                f"{ipt} -t {op.table} -F {op.chain}")
+    return LabError(msg, hint)
 
 
 @applies(IptablesOp)
@@ -233,6 +243,10 @@ def iptables_restore(b, op: IptablesRestore) -> str:
     argv = [tool_for(op.family, "iptables-restore")]
     if op.noflush:
         argv.append("--noflush")
+    if op.counters:
+        argv.append("--counters")
+    if op.test:
+        argv.append("--test")
     if op.table:
         argv += ["-T", op.table]
     if b.journaled(op.ns):

@@ -84,6 +84,8 @@ class IptablesOp(Op):
     rulenum: int | None = None
     spec: tuple[str, ...] = ()      # the rule as typed (matches + target), or (POLICY,) / (NEWNAME,)
     target: str | None = None
+    doubt: tuple | None = None      # lab's own reading of the rule, when it expects iptables to refuse it:
+                                    # (message, hint), used to explain iptables' error; iptables decides
     numeric: bool = True
     verbose: bool = False
     exact: bool = False
@@ -127,6 +129,8 @@ class IptablesRestore(Op):
     noflush: bool = False
     file_args: ClassVar[tuple[str, ...]] = ("path",)
     table: str | None = None
+    counters: bool = False          # -c: restore the counters in the file
+    test: bool = False              # -t: parse and check only, apply nothing
 
 
 def err(msg: str, hint: str | None = None) -> ParseError:
@@ -162,24 +166,51 @@ def _save(argv: list[str], ns, family: int = 4) -> IptablesSave:
 
 
 def _restore(argv: list[str], ns, family: int = 4) -> IptablesRestore:
+    """iptables-restore's options (as kube-proxy passes them: -w 5 -W 100000 --noflush --counters) and the
+    file, also as `< FILE` typed like a shell redirection."""
     path, noflush, table = None, False, None
-    it = iter(argv)
-    for w in it:
+    flags = {"counters": False, "test": False}
+    i = 0
+    while i < len(argv):
+        w = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
         if w in ("-n", "--noflush"):
             noflush = True
         elif w in ("-T", "--table"):
-            table = next(it, None)
+            table, i = nxt, i + 1
             if table not in TABLES:
                 raise ParseError(f'iptables-restore: table "{table}" does not exist')
+        elif w in ("-c", "--counters"):
+            flags["counters"] = True
+        elif w in ("-t", "--test"):
+            flags["test"] = True
+        elif w in ("-v", "--verbose"):
+            pass
+        elif w in ("-w", "--wait"):          # an optional number of seconds
+            if nxt is not None and nxt.isdigit():
+                i += 1
+        elif w in ("-W", "--wait-interval", "-M", "--modprobe"):
+            if nxt is None:
+                raise ParseError(f'iptables-restore: option "{w}" requires an argument')
+            i += 1
+        elif w.startswith(("--wait=", "--wait-interval=", "--modprobe=")):
+            pass
+        elif w == "<":                       # iptables-restore < FILE, as typed in a shell
+            if nxt is None:
+                raise ParseError("iptables-restore: < needs a file name")
+            path, i = nxt, i + 1
+        elif w.startswith("<"):
+            path = w[1:]
         elif w.startswith("-"):
-            raise ParseError(f'iptables-restore: unknown option "{w}"', "iptables-restore [-n] FILE")
+            raise ParseError(f'iptables-restore: unknown option "{w}"', "iptables-restore [-n] [-c] [-w] FILE")
         elif path is None:
             path = w
         else:
             raise ParseError("iptables-restore: only one file", "iptables-restore [-n] FILE")
+        i += 1
     if path is None:
         raise ParseError("iptables-restore: give the file to load", "iptables-restore rules.v4  (made by iptables-save)")
-    return IptablesRestore(ns, family=family, path=path, noflush=noflush, table=table)
+    return IptablesRestore(ns, family=family, path=path, noflush=noflush, table=table, **flags)
 
 
 def _expand_bundles(argv: list[str]) -> list[str]:
@@ -246,9 +277,13 @@ def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp:
             flags["exact"] = True
         elif w == "--line-numbers":
             flags["line_numbers"] = True
-        elif w in ("-w", "--wait"):
+        elif w in ("-w", "--wait"):      # kube-proxy and kubelet pass -w 5 -W 100000 on every call
             if i + 1 < len(argv) and argv[i + 1].isdigit():
                 i += 1
+        elif w in ("-W", "--wait-interval"):
+            need("microseconds")
+        elif w.startswith("--wait=") or w.startswith("--wait-interval="):
+            pass
         elif w in ("-4", "--ipv4"):
             pass
         elif w in ("-6", "--ipv6"):
@@ -266,11 +301,16 @@ def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp:
         raise err(f"option \"-{FLAG_CMDS[command][1]}\" requires an argument", f"give the chain, e.g. iptables {FLAG_CMDS[command]} INPUT ...")
     if command == "replace" and rulenum is None:
         raise err("-R requires a rule number", "iptables -R CHAIN N RULE (see --line-numbers)")
-    target = None
+    target = doubt = None
     if command in ("append", "insert", "replace", "check") or (command == "delete" and rulenum is None):
         if not spec and command == "delete":
             raise err("-D requires a rule number or a rule", "iptables -D CHAIN N  or  iptables -D CHAIN RULE")
-        target = validate_spec(spec, table, chain)
+        # iptables-nft is the authority on what a rule means: lab's checks only explain its refusals
+        target = _target_of(spec)
+        try:
+            validate_spec(spec, table, chain)
+        except ParseError as e:
+            doubt = (e.message, e.hint)
     elif command == "delete" and spec:
         raise err(f"Bad argument `{spec[0]}'", "Delete by number (iptables -D CHAIN N) or by the full rule")
     elif spec:
@@ -286,7 +326,16 @@ def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp:
         _check_chain_name(extra[0], table, "new")
         spec = [extra[0]]
     return IptablesOp(ns, family=family, table=table, command=command, chain=chain, rulenum=rulenum,
-                      spec=tuple(spec), target=target, **flags)
+                      spec=tuple(spec), target=target, doubt=doubt, **flags)
+
+
+def _target_of(spec: list[str]) -> str | None:
+    """The rule's -j/-g target as written (the last one: iptables refuses two)."""
+    target = None
+    for k, w in enumerate(spec[:-1]):
+        if w in ("-j", "--jump", "-g", "--goto"):
+            target = spec[k + 1]
+    return target
 
 
 def _check_chain_name(chain: str, table: str, command: str) -> None:
