@@ -14,6 +14,18 @@ class LabError(Exception):
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
 
 
+def kernel_says(e) -> str | None:
+    """The kernel's extended-ack text of a netlink error, as iproute2 prints it ("Error: TEXT."), or None
+    when the kernel gave only an errno."""
+    import os
+
+    args = getattr(e, "args", ())
+    msg = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+    if not msg or msg == os.strerror(getattr(e, "code", 0) or 0):
+        return None
+    return f"Error: {msg}" + ("" if msg.endswith(".") else ".")
+
+
 def did_you_mean(word: str, choices) -> str:
     """A ` — did you mean "x"?` suffix, or '' when nothing is close."""
     import difflib

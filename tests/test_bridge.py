@@ -197,7 +197,7 @@ def test_vxlan_fdb_append_with_dst(lab):
     run_ok(lab, "bridge fdb del 00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2")
     assert sorted(e["dst"] for e in fdb_json(None, "dev", "vxlan0") if e["mac"] == "00:00:00:00:00:00") == ["10.0.0.3"]
     r = lab.run("bridge fdb append 00:00:00:00:00:00 dev lo dst 10.0.0.2")
-    assert not r.ok and "vxlan" in r.error
+    assert not r.ok and r.error.startswith("Error: FDB add only supported for Ethernet devices.")   # the kernel, as bridge(8)
 
 
 def test_brctl_show_lists_bridges_and_ports(lab):

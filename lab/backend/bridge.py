@@ -43,6 +43,10 @@ def _state_name(s: int) -> str:
 
 
 def _err(e: NetlinkError, hint: str | None = None) -> LabError:
+    from lab.errors import kernel_says
+
+    if kernel_says(e):
+        return LabError(kernel_says(e), hint)
     text = {17: "File exists", 2: "No such file or directory", 22: "Invalid argument", 95: "Operation not supported",
             19: "No such device", 16: "Device or resource busy"}
     return LabError(f"RTNETLINK answers: {text.get(e.code, os.strerror(e.code) if e.code else str(e))}", hint)
@@ -147,9 +151,6 @@ def fdb_change(b, op: c.FdbChange) -> str:
         raise LabError("RTNETLINK answers: Operation not supported",
                        f'"{op.dev}" is not a bridge port, so it has no master fdb. Put it in a bridge first '
                        f"(ip link set {op.dev} master BR), or use self (a vxlan's own table).")
-    if op.dst and link.kind != "vxlan":
-        raise LabError(f'Error: "dst" is for vxlan devices; "{op.dev}" is a {link.kind or "plain"} device.',
-                       "Example: bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2")
     flags = (NTF_MASTER if op.master else 0) | (NTF_SELF if op.self_ else 0)
     kw: dict = {"ifindex": idx, "lladdr": op.mac, "flags": flags, "family": socket.AF_BRIDGE,
                 "state": ADD_STATES[op.state]}

@@ -73,7 +73,7 @@ class Backend:
                 from pyroute2 import IPRoute
 
                 with nsutil.in_netns(ns):
-                    s = IPRoute()
+                    s = IPRoute(ext_ack=True)   # the kernel's own error text (extack), as iproute2 shows it
                     s.get_links(1)  # first request now, so the socket is made inside the namespace
                 self._ipr[key] = s
             return s

@@ -19,7 +19,7 @@ from lab.backend import nsutil, state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
 from lab.commands import ip as c
-from lab.errors import LabError, did_you_mean
+from lab.errors import LabError, did_you_mean, kernel_says
 
 ERRNO_TEXT = {17: "File exists", 2: "No such file or directory", 19: "No such device", 22: "Invalid argument",
               1: "Operation not permitted", 95: "Operation not supported", 16: "Device or resource busy",
@@ -28,6 +28,9 @@ ERRNO_TEXT = {17: "File exists", 2: "No such file or directory", 19: "No such de
 
 
 def nl_error(e: NetlinkError, what: str = "", hint: str | None = None) -> LabError:
+    said = kernel_says(e)
+    if said:   # iproute2 prints the kernel's own words instead of the errno text
+        return LabError(said, hint)
     code = e.code
     text = ERRNO_TEXT.get(code, os.strerror(code) if code else str(e))
     return LabError(f"RTNETLINK answers: {text}" + (f" ({what})" if what else ""), hint)
@@ -756,7 +759,7 @@ def _route_call(b, op: c.RouteChange, ipr, cmd: str, kw: dict) -> None:
 @applies(c.RouteShow)
 def route_show(b, op: c.RouteShow) -> str:
     names = _names(b, op.ns)
-    fam = op.opts.family or 4
+    fam = op.opts.family or (None if op.table == 0 else 4)   # iproute2: `table all` lists every family
     rs = state.routes(b, op.ns, op.table, fam, names)
     if op.dev:
         b.link_index(op.ns, op.dev)

@@ -191,6 +191,10 @@ def _missing(what: str, kind: str, module: str, kernel_msg: str) -> LabError:
 
 
 def _nl(e: NetlinkError, what: str, hint: str | None = None) -> LabError:
+    from lab.errors import kernel_says
+
+    if kernel_says(e):
+        return LabError(kernel_says(e), hint)
     text = {17: "File exists", 2: "No such file or directory", 22: "Invalid argument", 16: "Device or resource busy",
             95: "Operation not supported", 1: "Operation not permitted", 34: "Numerical result out of range"}
     return LabError(f"RTNETLINK answers: {text.get(e.code, os.strerror(e.code) if e.code else str(e))}"
@@ -573,10 +577,10 @@ def _class_text(m, stats: bool) -> tuple[list[str], dict]:
         d["leaf"] = f"{m['info'] >> 16:x}:"
     opts = m.get_attr("TCA_OPTIONS")
     p = opts.get_attr("TCA_HTB_PARMS") if opts is not None and kind == "htb" else None
+    s += " "   # tc prints it after parent/leaf whatever follows (a tbf class: nothing)
     if p:
         rate = opts.get_attr("TCA_HTB_RATE64") or p["rate"]
         ceil = opts.get_attr("TCA_HTB_CEIL64") or p["ceil"]
-        s += " "
         if p["level"] == 0:
             s += f"prio {p['prio']} "
             d["prio"] = p["prio"]
