@@ -13,57 +13,67 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
 from lab.commands import FAMILIES, PROGRAMS
+from lab.commands import ip as _ip
 
-IP_OPTIONS = ["-n", "-j", "-br", "-d", "-s", "-4", "-6", "-c"]
-IP_OBJECTS = ["address", "link", "route", "neighbour", "rule", "netns"]
+IP_OPTIONS = ["-n", "-j", "-br", "-d", "-s", "-4", "-6", "-c", "-f"]
+IP_OBJECTS = ["address", "link", "route", "neighbour", "rule", "netns", "tunnel"]
 IP_VERBS = {
     "address": ["add", "del", "show", "flush", "replace"],
     "link": ["add", "set", "del", "show"],
-    "route": ["add", "del", "replace", "change", "show", "get", "flush"],
-    "neighbour": ["show", "add", "del", "replace", "flush"],
+    "route": ["add", "del", "replace", "change", "append", "show", "get", "flush"],
+    "neighbour": ["show", "add", "del", "replace", "change", "get", "flush"],
     "rule": ["add", "del", "show"],
-    "netns": ["add", "del", "list", "exec", "identify"],
+    "netns": ["add", "del", "list", "exec", "identify", "set", "list-id"],
+    "tunnel": ["add", "change", "del", "show"],
 }
+# keywords after `ip link add NAME type KIND` / `ip link set DEV type KIND`: the parser's own tables
+KIND_WORDS = {"bridge": sorted(_ip.BRIDGE_OPTS), "bridge_slave": sorted(_ip.BRPORT_OPTS), "vxlan": _ip.VXLAN_WORDS,
+              "veth": ["peer", "name", "netns"], "macvlan": ["mode"], "vlan": ["id", "protocol"]}
 IP_KEYWORDS = {
     ("link", "add"): ["type", "peer", "name", "netns", "mtu", "address", "id", "remote", "local", "group",
                       "dev", "dstport", "link", "mode", "up"],
-    ("link", "set"): ["up", "down", "master", "nomaster", "netns", "mtu", "address", "name", "promisc", "arp"],
+    ("link", "set"): ["up", "down", "master", "nomaster", "netns", "mtu", "address", "name", "promisc", "arp", "type"],
     ("link", "show"): ["dev", "type", "master", "up"],
     ("link", "del"): ["dev"],
     ("address", "add"): ["dev", "brd", "label", "scope"],
     ("address", "del"): ["dev"],
     ("address", "show"): ["dev", "up"],
     ("address", "flush"): ["dev"],
-    ("route", "add"): ["via", "dev", "metric", "table", "src", "scope", "proto", "onlink", "default",
-                       "blackhole", "unreachable", "prohibit"],
+    ("route", "add"): _ip.ROUTE_WORDS + ["default", "blackhole", "unreachable", "prohibit", "local", "throw"],
     ("route", "get"): ["from", "iif", "oif", "mark"],
     ("route", "show"): ["table", "dev", "proto"],
     ("neighbour", "add"): ["lladdr", "dev", "nud", "router"],
     ("neighbour", "show"): ["dev", "nud"],
-    ("rule", "add"): ["from", "to", "table", "priority", "fwmark", "iif", "oif", "blackhole", "unreachable"],
+    ("rule", "add"): _ip.RULE_WORDS,
+    ("rule", "show"): _ip.RULE_SELECTORS,
+    ("neighbour", "get"): ["dev", "to"],
+    ("tunnel", "add"): _ip.TUNNEL_WORDS,
+    ("tunnel", "show"): [],
 }
 for _o, _v, _alias in (("address", "replace", "add"), ("route", "del", "add"), ("route", "replace", "add"),
                        ("route", "change", "add"), ("neighbour", "del", "add"), ("neighbour", "replace", "add"),
-                       ("neighbour", "flush", "show"), ("rule", "del", "add"), ("route", "flush", "show")):
+                       ("neighbour", "flush", "show"), ("rule", "del", "add"), ("route", "flush", "show"),
+                       ("route", "append", "add"), ("neighbour", "change", "add"), ("tunnel", "change", "add")):
     IP_KEYWORDS[(_o, _v)] = IP_KEYWORDS[(_o, _alias)]
 
 VALUE_KIND = {
     "dev": "device", "master": "device", "iif": "device", "oif": "device", "link": "device",
     "netns": "netns", "-n": "netns", "-netns": "netns",
     "type": "linkkind", "table": "rttable", "lookup": "rttable", "scope": "scope", "proto": "proto",
-    "nud": "nud", "mode": "mode",
+    "nud": "nud", "mode": "mode", "-f": "family", "-family": "family",
     "-t": "iptable", "--table": "iptable", "-j": "target", "--jump": "target", "-p": "protocol",
     "--protocol": "protocol", "-m": "match", "--match": "match", "--ctstate": "ctstate", "--state": "ctstate",
     "-A": "chain", "-I": "chain", "-D": "chain", "-R": "chain", "-L": "chain", "-S": "chain", "-F": "chain",
     "-X": "chain", "-P": "chain", "-Z": "chain", "-i": "device", "-o": "device", "--mode": "statmode",
 }
 STATIC = {
-    "linkkind": ["veth", "bridge", "vxlan", "macvlan", "vlan", "gre", "geneve", "dummy"],
+    "linkkind": list(_ip.LINK_KINDS) + ["bridge_slave"],
+    "family": ["inet", "inet6"],
     "rttable": ["main", "local", "default", "all"],
     "scope": ["global", "link", "host"],
     "proto": ["static", "kernel", "boot", "dhcp"],
     "nud": ["permanent", "reachable", "stale", "noarp", "failed", "incomplete", "delay", "probe", "none"],
-    "mode": ["bridge", "vepa", "private", "passthru"],
+    "mode": ["bridge", "vepa", "private", "passthru", "source"] + list(_ip.TUNNEL_MODES),
     "iptable": ["filter", "nat", "mangle", "raw"],
     "protocol": ["tcp", "udp", "icmp", "all"],
     "match": ["conntrack", "state", "multiport", "statistic", "comment", "mark", "addrtype", "tcp", "udp", "icmp"],
@@ -85,9 +95,11 @@ TC_WORDS = {"": ["qdisc", "class", "filter", "-s", "-j"],
             "class": ["add", "del", "change", "show", "dev", "parent", "classid", "htb", "rate", "ceil", "burst", "prio"],
             "filter": ["add", "del", "show", "dev", "parent", "protocol", "ip", "prio", "u32", "match", "src", "dst",
                        "sport", "dport", "flowid", "action", "mirred", "egress", "redirect"]}
-BRIDGE_WORDS = {"": ["link", "fdb", "vlan"], "link": ["show", "dev"], "vlan": ["show"],
+BRIDGE_WORDS = {"": ["link", "fdb", "vlan"], "link": ["show", "dev"],
+                "vlan": ["show", "add", "del", "tunnelshow", "dev", "vid", "pvid", "untagged", "self", "master",
+                         "tunnel_info"],
                 "fdb": ["show", "add", "del", "append", "replace", "dev", "br", "master", "self", "static",
-                        "dynamic", "permanent", "dst", "vlan"]}
+                        "dynamic", "permanent", "dst", "vlan", "port", "vni", "via", "to"]}
 SYSCTL_KEYS = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
                "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.proxy_arp",
                "net.bridge.bridge-nf-call-iptables", "net.ipv4.ip_local_port_range", "net.ipv4.conf.all.route_localnet",
@@ -236,6 +248,9 @@ class LabCompleter(Completer):
         if prev in VALUE_KIND:
             return self._value(VALUE_KIND[prev], ns, "filter")
         kws = IP_KEYWORDS.get((obj, verb or ""), [])
+        if obj == "link" and verb in ("add", "set") and "type" in rest[:-1]:
+            kind = rest[rest.index("type") + 1]
+            kws = KIND_WORDS.get(kind, kws) + (["up"] if verb == "add" else [])
         devs = []
         if obj == "link" and verb in ("set", "del", "show") and len(rest) == 2:
             devs = self._value("device", ns, "filter")

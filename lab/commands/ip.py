@@ -330,26 +330,50 @@ class HelpOp(ShowOp):
     text: str = ""
 
 
-HELP = {
+RULE_TYPES = ("blackhole", "unreachable", "prohibit")
+ROUTE_WORDS = ["via", "dev", "metric", "table", "src", "scope", "proto", "onlink", "mtu", "nexthop", "weight"]
+RULE_SELECTORS = ["from", "to", "table", "lookup", "priority", "pref", "fwmark", "iif", "oif", "tos", "dsfield"]
+RULE_WORDS = RULE_SELECTORS + ["not", "suppress_prefixlength"] + list(RULE_TYPES)
+TUNNEL_WORDS = ["mode", "remote", "local", "ttl", "tos", "dev", "key", "ikey", "okey", "pmtudisc", "nopmtudisc", "name"]
+VXLAN_WORDS = ["id", "remote", "local", "group", "dev", "dstport", "learning", "nolearning", "srcport"] + list(VXLAN_OPTS)
+
+
+def _opts(table: dict) -> str:
+    return " | ".join(sorted(table))
+
+
+HELP = {   # the option lists come from the same tables the parser reads
     "ip": "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n"
-          "where  OBJECT := { address | link | neighbour | netns | route | rule }\n"
-          "       OPTIONS := { -n[etns] NAME | -j[son] | -br[ief] | -d[etails] | -s[tatistics] | -4 | -6 }",
-    "link": "Usage: ip link add NAME type { veth peer name PEER [netns NS] | bridge | vxlan id VNI [remote|local|group ADDR] [dev DEV] [dstport PORT] | macvlan link DEV [mode MODE] | vlan link DEV id ID }\n"
-            "       ip link set DEV { up | down | master BR | nomaster | netns NS | mtu MTU | address MAC | name NEW }\n"
+          "where  OBJECT := { address | link | neighbour | netns | route | rule | tunnel }\n"
+          "       OPTIONS := { -n[etns] NAME | -j[son] | -br[ief] | -d[etails] | -s[tatistics] | -4 | -6 | -f[amily] { inet | inet6 } }",
+    "link": "Usage: ip link add NAME type { veth peer name PEER [netns NS] | bridge [ BRIDGE_OPTS ] | vxlan id VNI [ VXLAN_OPTS ] | macvlan link DEV [mode MODE] | vlan link DEV id ID }\n"
+            "       ip link set DEV { up | down | master BR | nomaster | netns NS | mtu MTU | address MAC | name NEW | promisc on|off | arp on|off }\n"
+            "       ip link set DEV type { bridge BRIDGE_OPTS | bridge_slave BRPORT_OPTS }\n"
             "       ip link del DEV\n"
-            "       ip link show [ DEV ] [ type TYPE ] [ master BR ] [ up ]",
-    "address": "Usage: ip addr { add | del } IFADDR dev DEV [ broadcast ADDR | brd + ] [ label LABEL ] [ scope SCOPE ]\n"
+            "       ip link show [ DEV ] [ type TYPE ] [ master BR ] [ up ]\n"
+            f"BRIDGE_OPTS := {{ {_opts(BRIDGE_OPTS)} }} VALUE\n"
+            f"BRPORT_OPTS := {{ {_opts(BRPORT_OPTS)} }} VALUE\n"
+            f"VXLAN_OPTS := {{ {' | '.join(VXLAN_WORDS)} }}",
+    "address": "Usage: ip addr { add | del | replace } IFADDR dev DEV [ broadcast ADDR | brd + ] [ label LABEL ] [ scope SCOPE ]\n"
+               "                [ nodad | noprefixroute | home | mngtmpaddr | autojoin ]\n"
                "       ip addr show [ dev DEV ] [ up ]\n       ip addr flush dev DEV",
-    "route": "Usage: ip route { add | del | replace | change | append } ROUTE\n"
-             "       ip route show [ table TABLE ] [ dev DEV ]\n       ip route get ADDR [ from ADDR ] [ iif DEV ] [ oif DEV ]\n"
+    "route": "Usage: ip route { add | del | replace | change | append | prepend } ROUTE\n"
+             "       ip route show [ table TABLE ] [ dev DEV ] [ proto PROTO ] [ type TYPE ]\n"
+             "       ip route get ADDR [ from ADDR ] [ iif DEV ] [ oif DEV ] [ mark MARK ]\n"
              "       ip route flush [ table TABLE ] [ dev DEV ]\n"
              "ROUTE := [ TYPE ] { PREFIX | default } [ via ADDR ] [ dev DEV ] [ metric N ] [ table TABLE ] [ src ADDR ]\n"
-             "         [ scope SCOPE ] [ proto PROTO ] [ onlink ]\nTYPE := { unicast | blackhole | unreachable | prohibit | local }",
+             "         [ scope SCOPE ] [ proto PROTO ] [ onlink ] [ mtu MTU ] [ nexthop NH ]...\n"
+             "NH := via ADDR [ dev DEV ] [ weight N ] [ onlink ]\n"
+             "TYPE := { unicast | blackhole | unreachable | prohibit | local | throw }",
     "neighbour": "Usage: ip neigh { add | del | replace | change } ADDR [ lladdr LLADDR ] [ nud STATE ] dev DEV [ router ]\n"
+                 "       ip neigh get ADDR dev DEV\n"
                  "       ip neigh { show | flush } [ dev DEV ] [ nud STATE ]",
-    "rule": "Usage: ip rule { add | del } [ from PREFIX ] [ to PREFIX ] [ fwmark MARK ] [ iif DEV ] [ oif DEV ] [ priority N ] { table TABLE | blackhole | unreachable | prohibit }\n"
-            "       ip rule show",
+    "rule": "Usage: ip [ -4 | -6 ] rule { add | del } [ not ] SELECTOR ACTION\n"
+            "       ip [ -4 | -6 ] rule show [ SELECTOR ]\n"
+            "SELECTOR := [ from PREFIX ] [ to PREFIX ] [ tos TOS | dsfield TOS ] [ fwmark MARK[/MASK] ] [ iif DEV ] [ oif DEV ] [ priority N | pref N ]\n"
+            "ACTION := { table TABLE | lookup TABLE } [ suppress_prefixlength N ] | blackhole | unreachable | prohibit",
     "netns": "Usage: ip netns list\n       ip netns add NAME\n       ip netns del NAME\n"
+             "       ip netns set NAME NSID|auto\n       ip netns list-id\n"
              "       ip netns exec NAME COMMAND...\n       ip netns identify [PID]",
 }
 
@@ -1081,7 +1105,6 @@ def _neigh(a: Args, ns, so) -> Op:
 
 
 # ---- rule --------------------------------------------------------------------------------------------
-RULE_TYPES = ("blackhole", "unreachable", "prohibit")
 RULE_UNSUPPORTED = ("goto", "nat", "map-to", "realms", "uidrange", "ipproto", "sport", "dport", "protocol", "l3mdev",
                     "suppress_ifgroup", "sup_group")
 
