@@ -633,7 +633,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
             f["kind"] = a.next("a link type")
             break
         elif w == "mtu":
-            f["mtu"] = a.int("mtu", 68, 65535)
+            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
         elif w in ("address", "addr"):
             f["address"] = need_mac(a.next("a MAC address"))
         elif w == "netns":
@@ -669,7 +669,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
                 elif k == "address":
                     f["peer_address"] = need_mac(a.next("a MAC address"))
                 else:
-                    a.int("mtu", 68, 65535)
+                    a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
         elif kind == "vxlan" and w in ("id", "vni"):
             f["vni"] = a.int("vxlan id", 0, 2**24 - 1)
         elif kind == "vxlan" and w == "remote":
@@ -746,7 +746,7 @@ def _link_set(a: Args, ns) -> LinkSet:
         elif w == "netns":
             f["netns"] = need_ns_name(a.next("a namespace name"))
         elif w == "mtu":
-            f["mtu"] = a.int("mtu", 68, 65535)
+            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
         elif w in ("address", "addr"):
             f["address"] = need_mac(a.next("a MAC address"))
         elif w == "name":
@@ -977,7 +977,7 @@ def _route(a: Args, ns, so) -> Op:
             hops.append((gw, dev, weight, onlink))
             f["nexthops"] = tuple(hops)
         elif w == "mtu":
-            f["mtu"] = a.int("mtu", 68, 65535)
+            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
         elif w in ROUTE_TYPES and dst is None:
             rtype = w
         elif w == "to":
