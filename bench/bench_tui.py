@@ -13,11 +13,28 @@ Prints (not a timed test):
   polling dashboard (`ip -br link` in every namespace, as `watch -n1` would: cost and latency per refresh).
 Targets (issue 3): p95 <= 100 ms, idle CPU <= 2 %, RSS <= 150 MB, first paint <= 1.5 s.
 Runs headless inside the lab's rootless sandbox: python bench/bench_tui.py [N] [--changes K] [--idle S] [--ipv6]
+
+Storm mode (`--storm SECONDS`, N defaults to 200, lo up in every namespace): an outside process flips
+links (a namespace's eth0, every fourth flip a bridge port in the top namespace) --rate times a second
+(default 50) for SECONDS while, every 0.5 s, a command is typed into the command bar (its text set, Enter
+sent through the driver as the terminal's input thread does) and the time until its output is in the
+scrollback and painted is measured: alternately `ip -n nsX route show table local` (answered at once:
+the dashboard's own latency) and `ip -n nsX link show` (whose own work, ~80 ms with 200 namespaces,
+competes for the interpreter lock). Commands go to 8 namespaces, each typed once before the storm.
+Prints RSS before / peak / after (after the storm and --settle seconds, default 10; and after a forced
+gc.collect + malloc_trim, to tell live memory from what the allocators hold), typed-command latency
+p50/p95/max during and after the storm, CPU % of the app during it, pymalloc arenas and RSS by mapping,
+the largest message backlog, whether the view equals a fresh read of the kernel afterwards, the
+dashboard's heap passes and the watcher's coalescing. Targets: RSS after within 20 % of before,
+typed-command p95 < 300 ms. --tab picks the tab shown (default the Map), --ipv6 works here too.
+`--trace-mem` adds tracemalloc top growth and gc object counts (before -> after the storm; slower).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import os
 import random
 import statistics
@@ -29,7 +46,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def build(engine, n: int, ipv6: bool = False) -> None:
+def build(engine, n: int, ipv6: bool = False, lo_up: bool = False) -> None:
     b = engine.backend
     # IPv6 off by default: its autoconfiguration chatter (DAD, router solicitations) keeps events and
     # counters moving for a while after each change; --ipv6 measures with it on, as real labs have it
@@ -42,6 +59,8 @@ def build(engine, n: int, ipv6: bool = False) -> None:
         lines += [f"ip netns add {ns}", f"ip link add v{i:03d} type veth peer name eth0 netns {ns}",
                   f"ip link set v{i:03d} master br0", f"ip link set v{i:03d} up",
                   f"ip -n {ns} addr add 10.0.{i // 250}.{i % 250 + 1}/16 dev eth0", f"ip -n {ns} link set eth0 up"]
+        if lo_up:
+            lines.append(f"ip -n {ns} link set lo up")
     for r in engine.run_lines(lines[:3]):
         if not r.ok:
             raise SystemExit(f"build failed: {r.line}: {r.error}")
@@ -182,6 +201,330 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
     return out
 
 
+def flipper(n: int, rate: float, seconds: float) -> None:
+    """The outside loop (a child process, already inside the sandbox): flip links up/down `rate` times a
+    second for `seconds`, in different namespaces; every link is left up at the end. Prints the count."""
+    from pyroute2 import IPRoute
+
+    from lab.backend import nsutil
+
+    socks: dict[str, IPRoute] = {}
+    index: dict[tuple[str, str], int] = {}
+
+    def ipr(ns: str) -> IPRoute:
+        s = socks.get(ns)
+        if s is None:
+            with nsutil.in_netns(ns or None):
+                s = socks[ns] = IPRoute()
+        return s
+
+    def set_state(ns: str, name: str, up: bool) -> None:
+        s = ipr(ns)
+        idx = index.get((ns, name))
+        if idx is None:
+            idx = index[(ns, name)] = s.link_lookup(ifname=name)[0]
+        s.link("set", index=idx, state="up" if up else "down")
+
+    rng = random.Random(23)
+    down: set[tuple[str, str]] = set()
+    t0 = time.monotonic()
+    k = 0
+    while time.monotonic() - t0 < seconds:
+        i = rng.randrange(n)
+        target = ("", f"v{i:03d}") if k % 4 == 3 else (f"ns{i:03d}", "eth0")
+        up = target in down
+        set_state(*target, up)
+        (down.discard if up else down.add)(target)
+        k += 1
+        delay = t0 + k / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    elapsed = time.monotonic() - t0
+    for target in sorted(down):
+        set_state(*target, True)
+    print(f"{k} {elapsed:.3f}", flush=True)
+
+
+def rss_now_mb() -> float:
+    return rss_mb()[0]
+
+
+async def measure_storm(engine, n: int, seconds: float, rate: float, settle: float, trace_mem: bool,
+                        tab: str) -> dict:
+    """Run the app headless, start the flipper process, type a read command every 0.5 s."""
+    import gc
+    import subprocess
+
+    from textual import events
+
+    from lab.ui.app import make_app
+
+    out: dict = {}
+    app = make_app(engine)
+    first = asyncio.get_running_loop().create_future()
+
+    def hook(update):
+        if not first.done() and app.view.loaded and len(app.view.order) >= n + 1:
+            first.set_result(time.monotonic())
+
+    app.painted_hooks.append(hook)
+    task = asyncio.create_task(app.run_async(headless=True, size=(160, 50)))
+    await asyncio.wait_for(first, 60)
+    with app._context():
+        app.show_tab(tab)
+    await asyncio.sleep(3.0)   # settle: highlights expire, an idle full collection runs
+
+    loop = asyncio.get_running_loop()
+
+    def backlog() -> int:   # messages queued for the app + callbacks waiting in the event loop
+        return app._message_queue.qsize() + len(getattr(loop, "_ready", ()))
+
+    waiting_output: dict = {}
+
+    def watch_output() -> None:
+        """Wrap the scrollback's writer: the moment a line with the awaited marker is written, ask for
+        a callback after the next screen refresh (no polling: a poll loop would compete for the GIL)."""
+        out_log = app.output
+        put = out_log._put
+
+        def _put(t):
+            put(t)
+            w = waiting_output.get("w")
+            if w is not None and w[0] in t.plain:
+                waiting_output.pop("w")
+                app.call_after_refresh(lambda: w[1].done() or w[1].set_result(time.monotonic()))
+        out_log._put = _put
+
+    async def typed(line: str, marker: str) -> float:
+        """Put `line` in the command bar, send Enter as the terminal would; ms until its output (a line
+        with `marker`) is painted."""
+        if not hasattr(app.output._put, "__wrapped_by_bench__"):
+            watch_output()
+            app.output._put.__wrapped_by_bench__ = True
+        bar = app.main.query_one("#command-input")
+        with app._context():
+            app.action_focus_bar()
+            bar.value = line
+        await asyncio.sleep(0)
+        painted = asyncio.get_running_loop().create_future()
+        waiting_output["w"] = (marker, painted)
+        t = time.monotonic()
+        app._driver.send_message(events.Key("enter", "\r"))
+        return (await asyncio.wait_for(painted, 30) - t) * 1000
+
+    # commands go to a few namespaces, each typed once before: the Backend's socket per namespace and
+    # the scrollback's first lines are not counted as storm growth
+    rng = random.Random(5)
+    typed_ns = [f"ns{i:03d}" for i in rng.sample(range(n), min(n, 8))]
+    for ns in typed_ns:
+        await typed(f"ip -n {ns} route show table local", "127.0.0.1")
+        await typed(f"ip -n {ns} link show", "mtu")
+    await asyncio.sleep(2.5)
+    if trace_mem:
+        import tracemalloc
+
+        tracemalloc.start(12)
+        gc.collect()
+        snap0 = tracemalloc.take_snapshot()
+        types0 = _type_counts()
+        full: list = []
+
+        def on_gc(phase, info):
+            if phase == "stop" and info["generation"] == 2:
+                full.append((round(time.monotonic() - w_start, 1), info["collected"]))
+        w_start = time.monotonic()
+        gc.callbacks.append(on_gc)
+    out["rss_before"] = rss_now_mb()
+    out["mem_before"] = _pymalloc_summary()
+    out["gc_frozen_before"] = gc.get_freeze_count()
+    flip = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--flipper", str(n), "--rate", str(rate),
+                             "--storm", str(seconds)], stdout=subprocess.PIPE, text=True)
+    lat: list[float] = []
+    lat_heavy: list[float] = []
+    peak, max_backlog = out["rss_before"], 0
+    c0, w0 = time.process_time(), time.monotonic()
+    while flip.poll() is None:
+        t_next = time.monotonic() + 0.5
+        # alternately a read the dashboard answers at once, and `ip link show`, whose own work grows with
+        # the lab (link-netns names: one nsid query per namespace, ~80 ms with 200 of them, quiet)
+        ns = rng.choice(typed_ns)
+        if len(lat) <= len(lat_heavy):
+            lat.append(await typed(f"ip -n {ns} route show table local", "127.0.0.1"))
+        else:
+            lat_heavy.append(await typed(f"ip -n {ns} link show", "mtu"))
+        peak, max_backlog = max(peak, rss_now_mb()), max(max_backlog, backlog())
+        while time.monotonic() < t_next and flip.poll() is None:
+            await asyncio.sleep(0.05)
+            peak, max_backlog = max(peak, rss_now_mb()), max(max_backlog, backlog())
+    out["cpu_pct"] = 100 * (time.process_time() - c0) / (time.monotonic() - w0)
+    done, elapsed = flip.stdout.read().split()
+    out["flips"], out["flip_rate"] = int(done), int(done) / float(elapsed)
+    out["rss_peak"], out["max_backlog"] = peak, max_backlog
+    out["lat"], out["lat_heavy"] = lat, lat_heavy
+    t_end = time.monotonic()
+    while time.monotonic() - t_end < settle:
+        await asyncio.sleep(0.25)
+        out["rss_peak"] = max(out["rss_peak"], rss_now_mb())
+    c0, w0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(2.0)
+    out["idle_cpu_after"] = 100 * (time.process_time() - c0) / (time.monotonic() - w0)
+    out["rss_after"] = rss_now_mb()
+    out["mem_after"] = _pymalloc_summary()
+    if trace_mem:
+        print(f"full collections (s from storm start, objects collected): {full}")
+        print(f"gc counts now {gc.get_count()}, gen2 objects {len(gc.get_objects(2))}, frozen {gc.get_freeze_count()}")
+    out["gc_frozen_after"] = gc.get_freeze_count()
+    out["heap_stats"] = dict(getattr(app, "heap_stats", {}))
+    w = app.watcher
+    out["watch_stats"] = dict(getattr(w, "stats", {}))
+    out["after_lat"] = await typed("ip -n ns001 route show table local", "127.0.0.1")
+    out["after_lat_heavy"] = await typed("ip -n ns001 link show", "mtu")
+    # how much of "after" is memory held by the allocators rather than live objects
+    gc.collect()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).malloc_trim(0)
+    out["rss_trimmed"] = rss_now_mb()
+    out["mem_trimmed"] = _pymalloc_summary()
+    # the view must match the kernel again: every link up
+    out["view_all_up"] = all(l.up for st in app.view.states.values() for l in st.links if l.name in ("eth0",)
+                             or l.name.startswith("v"))
+    out["view_matches_kernel"] = await view_matches_kernel(app, engine)
+    if trace_mem:
+        gc.callbacks.remove(on_gc)
+        snap1 = tracemalloc.take_snapshot()
+        types1 = _type_counts()
+        tracemalloc.stop()
+        print("tracemalloc: top growth (after storm + settle vs before):")
+        for st in snap1.compare_to(snap0, "traceback")[:12]:
+            print(f"  {st.size_diff / 1024:+9.0f} KiB {st.count_diff:+7d} blocks")
+            for line in st.traceback.format()[-6:]:
+                print("      " + line)
+        grew = sorted(((types1.get(k, 0) - types0.get(k, 0), k) for k in set(types1) | set(types0)), reverse=True)
+        print("gc objects by type, growth: " + ", ".join(f"{k} {d:+d}" for d, k in grew[:12] if d))
+    app.exit()
+    await task
+    return out
+
+
+def _pymalloc_summary() -> str:
+    """The allocator's own view (sys._debugmallocstats, written to fd 2): arenas held vs bytes in use."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as f:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(f.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text = f.read()
+    want = ("# arenas allocated current", "# bytes in allocated blocks", "# bytes in available blocks", "Total")
+    vals = {}
+    for line in text.splitlines():
+        for w in want:
+            if line.startswith(w):
+                vals[w] = int(line.split("=")[-1].strip().replace(",", ""))
+    if not vals.get(want[0]):
+        return "pymalloc: n/a (tracemalloc on)"
+    return (f"pymalloc {vals.get(want[0], 0)} arenas = {vals.get(want[3], 0) / 2**20:.0f} MB, blocks in use"
+            f" {vals.get(want[1], 0) / 2**20:.0f} MB; {_smaps_summary()}")
+
+
+def _smaps_summary() -> str:
+    """RSS by kind of mapping: the brk heap (glibc's main arena), anonymous mappings (pymalloc arenas,
+    glibc's thread arenas, big blocks), files."""
+    kinds = {"heap": 0, "anon": 0, "file": 0}
+    cur = "file"
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+                name = parts[5] if len(parts) > 5 else ""
+                cur = "heap" if name == "[heap]" else ("anon" if not name or name.startswith("[anon") else "file")
+            elif parts[0] == "Rss:":
+                kinds[cur] += int(parts[1])
+    return (f"RSS: brk heap {kinds['heap'] / 1024:.0f} MB, anonymous {kinds['anon'] / 1024:.0f} MB,"
+            f" files {kinds['file'] / 1024:.0f} MB")
+
+
+async def view_matches_kernel(app, engine, patience: float = 10.0) -> bool:
+    """Every namespace as the dashboard shows it (links' state, addresses, routes) equals a fresh read
+    of the kernel: nothing was lost by coalescing. Retried while IPv6 autoconfiguration settles."""
+    def core(st):
+        return (tuple((l.name, l.up, l.operstate) for l in st.links), tuple((a.cidr, a.flags) for a in st.addresses),
+                tuple((r.dst, r.dev, r.table) for r in st.routes))
+
+    def fresh(ns):   # the pyroute2 readers for links and addresses: not the watcher's own parsers
+        from lab.backend import state
+        from lab.model import NsState
+
+        links = state.links(engine.backend, ns or None)
+        names = {l.index: l.name for l in links}
+        return NsState(name=ns, links=tuple(links), addresses=tuple(state.addresses(engine.backend, ns or None, None,
+                                                                                    names)),
+                       routes=tuple(engine.backend.rtnl(ns or None).routes(ns or None, names)))
+
+    end = time.monotonic() + patience
+    while True:
+        bad = [ns for ns, st in list(app.view.states.items()) if core(st) != core(await asyncio.to_thread(fresh, ns))]
+        if not bad or time.monotonic() > end:
+            if bad:
+                print(f"view differs from the kernel in {len(bad)} namespaces, e.g. {bad[:3]}")
+            return not bad
+        await asyncio.sleep(0.5)
+
+
+def _type_counts() -> dict[str, int]:
+    import gc
+
+    counts: dict[str, int] = {}
+    for o in gc.get_objects():
+        k = type(o).__name__
+        counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
+def storm_main(args, engine) -> int:
+    import lab.ui.app  # noqa: F401
+
+    r = asyncio.run(measure_storm(engine, args.n, args.storm, args.rate, args.settle, args.trace_mem, args.tab))
+    lat, heavy = r["lat"], r["lat_heavy"]
+    print(f"storm: {r['flips']} link flips in {args.storm:.0f} s ({r['flip_rate']:.1f}/s, outside process),"
+          f" {len(lat) + len(heavy)} commands typed, tab {args.tab}")
+    ok_rss = r["rss_after"] <= 1.2 * r["rss_before"]
+    p95 = pct(lat, 0.95)
+    print(f"RSS: before {r['rss_before']:.0f} MB, peak {r['rss_peak']:.0f} MB, after (+{args.settle:.0f} s settle)"
+          f" {r['rss_after']:.0f} MB ({100 * (r['rss_after'] / r['rss_before'] - 1):+.0f} %)   target after <= +20 %"
+          f" {'ok' if ok_rss else 'MISSED'}; after a full gc.collect + malloc_trim: {r['rss_trimmed']:.0f} MB")
+    print(f"typed `ip -n nsX route show table local` -> output painted, during the storm:"
+          f" p50 {statistics.median(lat):.0f} ms  p95 {p95:.0f} ms  max {max(lat):.0f} ms   target p95 < 300 ms"
+          f" {'ok' if p95 < 300 else 'MISSED'}; after the storm {r['after_lat']:.0f} ms")
+    if heavy:
+        print(f"typed `ip -n nsX link show` (its own work ~80 ms here) during the storm: p50"
+              f" {statistics.median(heavy):.0f} ms  p95 {pct(heavy, 0.95):.0f} ms  max {max(heavy):.0f} ms;"
+              f" after the storm {r['after_lat_heavy']:.0f} ms")
+    print(f"CPU during the storm: {r['cpu_pct']:.0f} % of one core (app: UI + watcher threads); idle after"
+          f" {r['idle_cpu_after']:.1f} %")
+    for when in ("before", "after", "trimmed"):
+        print(f"memory {when:8}: {r['mem_' + when]}")
+    print(f"largest UI message backlog: {r['max_backlog']}; frozen objects {r['gc_frozen_before']} ->"
+          f" {r['gc_frozen_after']}; view back in sync: all links up {r['view_all_up']},"
+          f" links/addresses/routes equal to a fresh read {r['view_matches_kernel']}")
+    h = r["heap_stats"]
+    if h:
+        print(f"dashboard heap passes: {h['young']} young (mean {h['young_ms'] / max(1, h['young']):.0f} ms, max"
+              f" {h['young_ms_max']:.0f} ms), {h['deep']} deep (max {h['deep_ms_max']:.0f} ms)")
+    if r["watch_stats"]:
+        print(f"watcher: {r['watch_stats']['events']} event batches read into {r['watch_stats']['publications']}"
+              f" updates ({r['watch_stats']['held']} held back while the UI was busy)")
+    return 0
+
+
 def peer_ip_monitor(engine, n: int, changes: int) -> tuple[float, float] | None:
     """The peer: iproute2's `ip monitor link` in the top namespace, the same kind of change (a bridge
     port flipped through netlink), timed from the change to the line it prints. Returns (p50, p95) ms."""
@@ -245,11 +588,22 @@ def peer_poll_cost(n: int) -> float | None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("n", nargs="?", type=int, default=100)
+    p.add_argument("n", nargs="?", type=int, default=None, help="namespaces (default 100, 200 with --storm)")
     p.add_argument("--changes", type=int, default=60)
     p.add_argument("--idle", type=float, default=10.0)
     p.add_argument("--ipv6", action="store_true", help="leave IPv6 on (link-local addresses, DAD, NDP)")
+    p.add_argument("--storm", type=float, metavar="SECONDS", help="storm mode: flip links for SECONDS")
+    p.add_argument("--rate", type=float, default=50.0, help="storm: link flips per second")
+    p.add_argument("--settle", type=float, default=10.0, help="storm: seconds after it before RSS 'after'")
+    p.add_argument("--tab", default="tab-map", help="storm: the tab shown (tab-map, tab-links...)")
+    p.add_argument("--trace-mem", action="store_true", help="storm: tracemalloc + gc counts before/after")
+    p.add_argument("--flipper", type=int, metavar="N", help=argparse.SUPPRESS)   # the storm's child process
     args = p.parse_args()
+    if args.flipper is not None:
+        flipper(args.flipper, args.rate, args.storm)
+        return 0
+    if args.n is None:
+        args.n = 200 if args.storm else 100
     from lab.backend import sandbox
 
     sandbox.enter_sandbox()
@@ -259,8 +613,10 @@ def main() -> int:
 
     engine = Engine(Backend())
     t = time.monotonic()
-    build(engine, args.n, args.ipv6)
+    build(engine, args.n, args.ipv6, lo_up=bool(args.storm))   # storm: `route show table local` has lo's
     print(f"lab of {args.n} namespaces built in {time.monotonic() - t:.2f} s" + (" (IPv6 on)" if args.ipv6 else ""))
+    if args.storm:
+        return storm_main(args, engine)
     peer = peer_ip_monitor(engine, args.n, min(args.changes, 40))
     poll = peer_poll_cost(args.n)
     t = time.monotonic()

@@ -174,6 +174,17 @@ def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = Fa
     return "\n".join(out)
 
 
+def addrs_oneline(links: Iterable[Link], addrs: Iterable[Address]) -> str:
+    """`ip -o addr`: one line per address, "INDEX: NAME" then its lines joined by "\"."""
+    addrs = list(addrs)
+    out = []
+    for l in links:
+        for a in addrs:
+            if a.index == l.index:
+                out.append(f"{l.index}: {l.name}" + "\\".join(addr_lines(a)))
+    return "\n".join(out)
+
+
 def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterable[Link] | None = None) -> str:
     links = list(links)
     addrs = list(addrs)

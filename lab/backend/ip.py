@@ -267,7 +267,7 @@ def _link_add(b, op: c.LinkAdd) -> None:
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
             try:
                 b.rtnl(op.ns).link_add(op.name, op.kind, peer=op.peer, peer_netns_fd=fd, mtu=op.mtu,
-                                       address=op.address, peer_address=op.peer_address)
+                                       address=op.address, peer_address=op.peer_address, peer_mtu=op.peer_mtu)
             finally:
                 if fd is not None:
                     os.close(fd)
@@ -514,6 +514,10 @@ def link_show(b, op: c.LinkShow) -> str:
     ls = _filter_links(b, op, all_links)
     if op.opts.json:
         return render.links_json(ls, all_links)
+    if op.opts.oneline and not op.opts.brief:   # -o: each link's lines joined by "\"
+        netns = _netns_names_for_links(b, op.ns)
+        return "\n".join(render.links_text([l], False, False, op.opts.stats, netns, all_links).replace("\n", "\\")
+                         for l in ls)
     return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns),
                              all_links)
 
@@ -540,9 +544,10 @@ def _link_show_details(b, op: c.LinkShow) -> str:
         return linkdetail.fix_json_timers(json.dumps(out, separators=(",", ":")))
     lines: list[str] = []
     for l in ls:
-        lines += render.link_header(l, names, True, netns, by_index)[:1]
-        lines += linkdetail.detail_lines(by_msg[l.index], names, netns,
-                                         stats=render.link_stats(l) if op.opts.stats else None)
+        rec = render.link_header(l, names, True, netns, by_index)[:1]
+        rec += linkdetail.detail_lines(by_msg[l.index], names, netns,
+                                       stats=render.link_stats(l) if op.opts.stats else None)
+        lines += ["\\".join(rec)] if op.opts.oneline else rec
     return "\n".join(lines)
 
 
@@ -662,6 +667,8 @@ def addr_show(b, op: c.AddrShow) -> str:
         ls = [l for l in ls if l.index in has]
     if op.opts.json:
         return render.addrs_json(ls, addrs, all_links)
+    if op.opts.oneline and not op.opts.brief:
+        return render.addrs_oneline(ls, addrs)
     return render.addrs_text(ls, addrs, op.opts.brief, _netns_names_for_links(b, op.ns), all_links,
                              family=op.opts.family)
 

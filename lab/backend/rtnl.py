@@ -15,11 +15,11 @@ import struct
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.backend.state import (ARPHRD, IFF, OPERSTATES, PROTO_NAMES, ROUTER_PREF, RT_TYPES, SCOPE_NAMES,
-                               nud_name)
-from lab.model import Link, Neighbour, Route
+                               ifa_flag_words, nud_name)
+from lab.model import Address, Link, Neighbour, Route
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWADDR = 16, 17, 18, 19, 20
-RTM_GETROUTE, RTM_GETNEIGH = 26, 30
+RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH = 22, 26, 30
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
@@ -27,6 +27,23 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFLA_STATS64 = 23
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
 IFF_UP = 0x1
+
+
+def _extack(msg: bytes, flags: int) -> str | None:
+    """NLMSGERR_ATTR_MSG of an NLMSG_ERROR message (NETLINK_EXT_ACK), or None."""
+    if not flags & 0x200:          # NLM_F_ACK_TLVS
+        return None
+    (orig_len,) = struct.unpack_from("=I", msg, 20)
+    off = 20 + (16 if flags & 0x100 else orig_len)   # NLM_F_CAPPED: only the original header is echoed
+    off = (off + 3) & ~3
+    while off + 4 <= len(msg):
+        ln, kind = struct.unpack_from("=HH", msg, off)
+        if ln < 4:
+            break
+        if kind & 0x3FFF == 1:         # NLMSGERR_ATTR_MSG
+            return msg[off + 4: off + ln].split(b"\0", 1)[0].decode(errors="replace") or None
+        off += (ln + 3) & ~3
+    return None
 
 
 def attr(kind: int, data: bytes) -> bytes:
@@ -55,8 +72,10 @@ class Rtnl:
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.setsockopt(270, 11, 1)   # SOL_NETLINK, NETLINK_EXT_ACK: the kernel's error text, as iproute2 shows it
         self.sock.bind((0, 0))
         self.seq = 0
+        self._link_cache: dict[bytes, Link] = {}   # the last dump's messages -> their Links (see links)
 
     def close(self) -> None:
         self.sock.close()
@@ -77,7 +96,7 @@ class Rtnl:
                     if t == NLMSG_ERROR:
                         (code,) = struct.unpack_from("=i", data, off + 16)
                         if code:
-                            raise NetlinkError(-code, os.strerror(-code))
+                            raise NetlinkError(-code, _extack(data[off: off + ln], _f) or os.strerror(-code))
                         return reply
                     reply = data[off + 16: off + ln]
                 off += (ln + 3) & ~3
@@ -125,9 +144,25 @@ class Rtnl:
     def links(self, ns: str | None = None) -> list[Link]:
         """Every link as lab.model.Link, sorted by ifindex, from one dump parsed by hand: the same
         objects lab.backend.state.links builds with pyroute2, ~30x cheaper (the dashboard re-reads a
-        namespace's links on each link event; the top namespace of a 100-namespace lab has 100+)."""
+        namespace's links on each link event; the top namespace of a 100-namespace lab has 100+).
+
+        A message byte-for-byte equal to one of the previous dump's (counters included) gives back the
+        very same Link object, unparsed: re-reading 200 links after one of them changed parses one. The
+        cache holds only the last dump's links (one socket = one namespace)."""
         msgs = self.dump(RTM_GETLINK, ifinfo())
-        return parse_links(ns, msgs)
+        out, cache = parse_links(ns, msgs, self._link_cache)
+        self._link_cache = cache
+        return out
+
+    def addresses(self, ns: str | None, names: dict[int, str]) -> list[Address]:
+        """Every address (IPv4 and IPv6) as lab.model.Address, in dump order: what
+        lab.backend.state.addresses(b, ns, None, names) builds with pyroute2, parsed by hand."""
+        out = []
+        for msg in self.dump(RTM_GETADDR, struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0)):
+            a = parse_address(ns, msg, names)
+            if a is not None:
+                out.append(a)
+        return out
 
     def routes(self, ns: str | None, names: dict[int, str]) -> list[Route]:
         """What the dashboard's Routes pane shows: IPv4 in every table (`ip route show table all`), IPv6
@@ -135,11 +170,11 @@ class Rtnl:
         entries, several per link, would bury the routes a learner adds. Parsed by hand; those entries
         are skipped from the message header alone."""
         out = []
-        for fam in (socket.AF_INET, socket.AF_INET6):
-            for msg in self.dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", fam, 0, 0, 0, 0, 0, 0, 0, 0)):
-                r = parse_route(ns, msg, names, skip_v6_local=True)
-                if r is not None:
-                    out.append(r)
+        # one dump of every family (the kernel walks them in order: IPv4, then IPv6; others are skipped)
+        for msg in self.dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)):
+            r = parse_route(ns, msg, names, skip_v6_local=True)
+            if r is not None:
+                out.append(r)
         return out
 
     def neighbours(self, ns: str | None, names: dict[int, str]) -> list[Neighbour]:
@@ -162,14 +197,15 @@ class Rtnl:
         return struct.unpack_from("=i", reply, 4)[0]
 
     def link_add(self, name: str, kind: str, peer: str | None = None, peer_netns_fd: int | None = None,
-                 mtu: int | None = None, address: str | None = None, peer_address: str | None = None) -> None:
+                 mtu: int | None = None, address: str | None = None, peer_address: str | None = None,
+                 peer_mtu: int | None = None) -> None:
         attrs = sattr(IFLA_IFNAME, name)
         if mtu:
             attrs += u32attr(IFLA_MTU, mtu)
         if address:
             attrs += attr(IFLA_ADDRESS, mac_bytes(address))
         info = sattr(IFLA_INFO_KIND, kind)
-        if kind == "veth" and (peer or peer_netns_fd is not None or peer_address or mtu):
+        if kind == "veth" and (peer or peer_netns_fd is not None or peer_address or peer_mtu):
             p = ifinfo()
             if peer:
                 p += sattr(IFLA_IFNAME, peer)
@@ -177,8 +213,8 @@ class Rtnl:
                 p += u32attr(IFLA_NET_NS_FD, peer_netns_fd)
             if peer_address:
                 p += attr(IFLA_ADDRESS, mac_bytes(peer_address))
-            if mtu:
-                p += u32attr(IFLA_MTU, mtu)
+            if peer_mtu:            # the peer's own (iproute2: `peer name B mtu N`; else the kernel's 1500)
+                p += u32attr(IFLA_MTU, peer_mtu)
             info += attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, p))
         attrs += attr(IFLA_LINKINFO, info)
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo() + attrs)
@@ -255,17 +291,37 @@ def _u32(b: bytes | None) -> int | None:
     return struct.unpack_from("=I", b)[0] if b is not None and len(b) >= 4 else None
 
 
-def parse_links(ns: str | None, msgs: list[bytes]) -> list[Link]:
-    """RTM_NEWLINK payloads (ifinfomsg + attributes) -> sorted list of lab.model.Link."""
+def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | None = None):
+    """RTM_NEWLINK payloads (ifinfomsg + attributes) -> sorted list of lab.model.Link.
+
+    With `cache` (message bytes -> Link of an earlier parse in the same namespace) returns
+    (links, new cache): a message seen before is not parsed again (unless its master was renamed)."""
     parsed = []
+    names: dict[int, str] = {}
     for msg in msgs:
         if len(msg) < 16:
             continue
+        hit = cache.get(msg) if cache is not None else None
+        if hit is not None and hit.ns == (ns or ""):
+            parsed.append((0, hit.index, 0, None, msg, hit))
+            if hit.name:
+                names[hit.index] = hit.name
+            continue
         _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)
-        parsed.append((ifi_type, index, flags, _attrs(msg, 16, len(msg))))
-    names = {index: _asciiz(a[IFLA_IFNAME]) for _t, index, _f, a in parsed if IFLA_IFNAME in a}
+        a = _attrs(msg, 16, len(msg))
+        parsed.append((ifi_type, index, flags, a, msg, None))
+        if IFLA_IFNAME in a:
+            names[index] = _asciiz(a[IFLA_IFNAME])
     out = []
-    for ifi_type, index, flags, a in parsed:
+    new_cache: dict[bytes, Link] = {}
+    for ifi_type, index, flags, a, msg, hit in parsed:
+        if hit is not None:
+            if hit.master_index is None or names.get(hit.master_index) == hit.master:
+                out.append(hit)
+                new_cache[msg] = hit
+                continue
+            _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)   # master renamed
+            a = _attrs(msg, 16, len(msg))
         kind, vx, vlan_id = "", {}, None
         info = a.get(IFLA_LINKINFO)
         if info is not None:
@@ -301,8 +357,28 @@ def parse_links(ns: str | None, msgs: list[bytes]) -> list[Link]:
             link_index=_u32(a.get(_IFLA_LINK)),
             link_netnsid=struct.unpack_from("=i", nsid)[0] if nsid is not None and len(nsid) >= 4 else None,
             qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb), **vx))
+        if cache is not None:
+            new_cache[msg] = out[-1]
     out.sort(key=lambda l: l.index)
-    return out
+    return out if cache is None else (out, new_cache)
+
+
+def parse_address(ns: str | None, msg: bytes, names: dict[int, str]) -> Address | None:
+    """One RTM_NEWADDR payload (ifaddrmsg + attributes) -> lab.model.Address, as state.addresses builds
+    it with pyroute2 (local = IFA_LOCAL or IFA_ADDRESS; flags from IFA_FLAGS, else the header's)."""
+    if len(msg) < 8:
+        return None
+    fam, prefixlen, hdr_flags, scope, index = struct.unpack_from("=BBBBI", msg, 0)
+    if fam not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    a = _attrs(msg, 8, len(msg))
+    local = _ip(fam, a.get(IFA_LOCAL)) or _ip(fam, a.get(IFA_ADDRESS))
+    brd, label = a.get(IFA_BROADCAST), a.get(IFA_LABEL)
+    v6 = fam == socket.AF_INET6
+    return Address(ns=ns or "", index=index, dev=names.get(index, f"if{index}"), family="inet6" if v6 else "inet",
+                   local=local, prefixlen=prefixlen, scope=SCOPE_NAMES.get(scope, str(scope)),
+                   broadcast=_ip(fam, brd), label=_asciiz(label) if label is not None else None,
+                   flags=ifa_flag_words(_u32(a.get(IFA_FLAGS)) or hdr_flags, v6))
 
 
 # ---- parsing route and neighbour messages ------------------------------------------------------------

@@ -14,6 +14,12 @@ One worker thread owns everything here:
 Each batch of changes becomes one `Update` handed to the `on_update` callback (called in the worker
 thread: the UI posts it as a message; the worker never touches widgets). Sockets used for reading are
 the watcher's own, so a long command holding the Backend's lock never delays the view.
+
+Event storms are coalesced, never queued: events only mark namespaces dirty, and a batch is read and
+published at most once per `frame` (1/30 s), or less often when reading takes long (the worker reads
+at most about a third of the time), and not while the consumer says it has not taken the previous
+one yet (`busy`, with `resume()` to wake the worker when it has). So a namespace whose links flip 50
+times a second is re-read at most once per interval, whatever the rate of events.
 Leaves drawing to lab.ui and applying to lab.backend.core.
 """
 from __future__ import annotations
@@ -24,6 +30,7 @@ import dataclasses
 import errno
 import logging
 import os
+import select
 import selectors
 import socket
 import struct
@@ -45,7 +52,10 @@ MSG_KIND = {16: "link", 17: "link", 20: "address", 21: "address", 24: "route", 2
             28: "neighbour", 29: "neighbour"}
 CORE = frozenset({"link", "address", "route", "neighbour"})
 # what else must be re-read when one kind changes
-IMPLIES = {"link": CORE, "address": frozenset({"address", "route"}), "route": frozenset({"route"}),
+# (a link event does not re-dump addresses: the kernel reports every address it adds or removes with a link,
+# going down included, and a renamed link's addresses are re-labelled from the new names in _read_core)
+IMPLIES = {"link": frozenset({"link", "route", "neighbour"}), "address": frozenset({"address", "route"}),
+           "route": frozenset({"route"}),
            "neighbour": frozenset({"neighbour"})}
 EXTRA_MODULES = ("lab.backend.iptables", "lab.backend.tc", "lab.backend.bridge", "lab.backend.sysctl",
                  "lab.backend.conntrack_state")
@@ -90,6 +100,16 @@ class Update:
     namespaces: tuple[str, ...] = ()     # every namespace now known ("" = top), in display order
     event_time: float | None = None      # time.monotonic() when the first kernel event was received
     initial: bool = False
+
+    def merge(self, newer: "Update") -> "Update":
+        """This Update followed by `newer`, as one: a namespace's newer state supersedes the older one
+        (a consumer that fell behind applies the latest state once, not every step)."""
+        states = {n: st for n, st in self.states.items() if n not in newer.removed}
+        states.update(newer.states)
+        times = [t for t in (self.event_time, newer.event_time) if t is not None]
+        return Update(states=states, removed=tuple(dict.fromkeys(self.removed + newer.removed)),
+                      namespaces=newer.namespaces or self.namespaces, event_time=min(times) if times else None,
+                      initial=self.initial or newer.initial)
 
 
 class ReadView:
@@ -140,31 +160,42 @@ class ReadView:
 
 
 # ---- veth peers across namespaces ----------------------------------------------------------------
-def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None
-                  ) -> dict[str, NsState]:
+def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None,
+                  only: Iterable[str] | None = None, moved: Iterable[Link] = ()) -> dict[str, NsState]:
     """Fill Link.peer_ns/peer_name for veth pairs split across namespaces.
 
     A pair is a.link_index == b.index and b.link_index == a.index, both veth, in different namespaces
     (nsids are not relied on). When several candidates match, `nsid_of(ns, other)` (the nsid `other`
     has as seen from `ns`) breaks the tie against the link's IFLA_LINK_NETNSID.
+    `only`: the namespaces to look at (None = all), plus those holding a veth that pairs with one of
+    `moved` (veths new or changed since the last call).
     Returns only the namespaces whose links changed.
     """
-    by_index: dict[int, list[Link]] = {}
+    # (ifindex, peer ifindex) -> veths: a pair is found by one lookup, not a scan of every veth (the
+    # eth0 of 200 namespaces share ifindex 2: scanning them for each bridge port was quadratic)
+    by_pair: dict[tuple[int, int | None], list[Link]] = {}
     for st in states.values():
         for l in st.links:
             if l.kind == "veth":
-                by_index.setdefault(l.index, []).append(l)
+                by_pair.setdefault((l.index, l.link_index), []).append(l)
+    if only is None:
+        check = list(states)
+    else:
+        todo = set(only)
+        for l in moved:
+            todo.update(c.ns for c in by_pair.get((l.link_index, l.index), ()))
+        check = [n for n in todo if n in states]
     changed: dict[str, NsState] = {}
-    for name, st in states.items():
+    for name in check:
+        st = states[name]
         new_links = []
         dirty = False
         for l in st.links:
             peer = None
             if l.kind == "veth" and l.link_index:
-                cands = [c for c in by_index.get(l.link_index, ())
-                         if c.ns != l.ns and c.link_index == l.index]
-                local = [c for c in st.links if c.index == l.link_index and c.kind == "veth"
-                         and c.link_index == l.index and c.index != l.index]
+                both = by_pair.get((l.link_index, l.index), ())
+                cands = [c for c in both if c.ns != l.ns]
+                local = [c for c in both if c.ns == l.ns and c.index != l.index]
                 if local and l.link_netnsid is None:
                     cands = []  # both ends here: iproute2 shows the peer as @name, no netns
                     peer = (None, local[0].name)
@@ -173,7 +204,7 @@ def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int 
                 if cands:
                     peer = (cands[0].ns, cands[0].name)
             pns, pname = peer if peer else (None, None)
-            if (l.peer_ns, l.peer_name) != (pns, pname):
+            if l.peer_ns != pns or l.peer_name != pname:
                 l = dataclasses.replace(l, peer_ns=pns, peer_name=pname)
                 dirty = True
             new_links.append(l)
@@ -224,12 +255,22 @@ class Watcher:
         backend: the lab's Backend (used for names, require_ns, run_cmd; never its sockets).
         on_update: called in the worker thread with each Update.
         period: seconds between refreshes of counters and extras for what is visible.
+        frame: the shortest time between two Updates (events in between are coalesced).
+        busy: optional, called in the worker thread: True while the consumer has not taken the last
+            Update (or wants the interpreter to itself); the next one waits, up to MAX_HOLD seconds,
+            and the consumer calls resume() when it may come.
     """
 
-    def __init__(self, backend, on_update: Callable[[Update], None], period: float = 1.0):
+    DUTY = 3.0         # the interval between two reads is at least DUTY x the time the last one took
+    MAX_HOLD = 1.0     # a consumer busy longer than this gets the next Update anyway
+
+    def __init__(self, backend, on_update: Callable[[Update], None], period: float = 1.0,
+                 frame: float = 1 / 30, busy: Callable[[], bool] | None = None):
         self.backend = backend
         self.on_update = on_update
         self.period = period
+        self.frame = frame
+        self.busy = busy
         self.extras = load_extras()
         self.view = ReadView(backend)
         self.states: dict[str, NsState] = {}
@@ -246,6 +287,16 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._next_tick = 0.0
         self.errors: list[str] = []
+        # the batch being gathered between two publications
+        self._dirty: dict[str, set[str]] = {}
+        self._extras_for: set[str] = set()
+        self._removed: set[str] = set()
+        self._t_event: float | None = None
+        self._not_before = 0.0                 # no publication before this time (frame / read cost)
+        self._held_since: float | None = None  # the consumer was busy when a batch was ready
+        self._raw_links: dict[str, dict[int, Link]] = {}   # ns -> the Links of its last dump, by ifindex
+        self._raw_next: dict[str, dict[int, Link]] = {}
+        self.stats = {"publications": 0, "events": 0, "held": 0}
 
     # ---- control (any thread) ---------------------------------------------------------------------
     def start(self) -> None:
@@ -272,6 +323,11 @@ class Watcher:
         with self._lock:
             self._pokes.append((None if namespaces is None else frozenset(n or "" for n in namespaces), extras))
         self._wake()
+
+    def resume(self) -> None:
+        """The consumer took the last Update: publish what was held back, if anything."""
+        if self._held_since is not None:
+            self._wake()
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -306,10 +362,16 @@ class Watcher:
         timeout = max(0.0, self._next_tick - now)
         if self._pending or ino is None:
             timeout = min(timeout, 0.05 if self._pending else 0.25)
+        if self._held_since is not None:
+            # held back by the consumer: sleep until resume() (or a frame), not on every event (they
+            # wait in the sockets' buffers); each wake-up would take the interpreter lock from it
+            select.select([self._wake_r], [], [], min(timeout, self.frame))
+            timeout = 0.0
+        elif self._dirty or self._removed or self._extras_for:   # a batch waits for its turn
+            timeout = min(timeout, max(0.0, self._not_before - now))
         ready = self._sel.select(timeout)
         now = time.monotonic()
-        t_event: float | None = None
-        dirty: dict[str, set[str]] = {}
+        dirty = self._dirty
         ns_changed = bool(self._pending)
         pokes: list = []
         for key, _ in ready:
@@ -321,41 +383,58 @@ class Watcher:
                     pokes, self._pokes = self._pokes, []
             elif kind == "inotify":
                 obj.drain()
-                ns_changed, t_event = True, t_event or now
+                ns_changed, self._t_event = True, self._t_event or now
             else:
-                t_event = t_event or now
-                dirty.setdefault(obj, set()).update(self._drain(key.fileobj))
+                kinds = self._drain(key.fileobj)
+                if kinds:
+                    self._t_event = self._t_event or now
+                    self.stats["events"] += 1
+                    dirty.setdefault(obj, set()).update(kinds)
         if ino is None:
             m = self._netns_dir_mtime()
             if m != self._dir_mtime:
                 self._dir_mtime, ns_changed = m, True
-        removed: tuple[str, ...] = ()
-        if ns_changed:
+        if ns_changed:   # at once, whatever the batch: sockets must be open before the next events
             added, removed = self._sync_namespaces()
             for ns in added:
                 dirty[ns] = set(CORE)
+                self._removed.discard(ns)
             for ns in removed:
                 dirty.pop(ns, None)
-        extras_for: set[str] = set()
+                self._extras_for.discard(ns)
+                self._removed.add(ns)
         for targets, with_extras in pokes:
             names = set(self._socks) if targets is None else targets & set(self._socks)
             for ns in names:
                 dirty.setdefault(ns, set()).update(CORE)
             if with_extras:
-                extras_for |= names
-        tick = time.monotonic() >= self._next_tick
-        stats_for: set[str] = set()
-        if tick:
+                self._extras_for |= names
+        if time.monotonic() >= self._next_tick:
             self._next_tick = time.monotonic() + self.period
             visible = set(self._socks) if self._want_ns is None else self._want_ns & set(self._socks)
-            extras_for |= visible
+            self._extras_for |= visible
             if self._want_stats:
-                stats_for = visible
-        for ns in stats_for:
-            if not dirty.get(ns):
-                dirty[ns] = {"stats"}   # counters only: a cheap check first (see _read_core)
-        if dirty or removed or extras_for:
-            self._publish(dirty, extras_for, removed, t_event)
+                for ns in visible:
+                    if not dirty.get(ns):
+                        dirty[ns] = {"stats"}   # counters only: a cheap check first (see _read_core)
+        if not (dirty or self._removed or self._extras_for):
+            return
+        now = time.monotonic()
+        if now < self._not_before:
+            return   # coalesce: more events may join this batch
+        if self.busy is not None and self.busy():
+            if self._held_since is None:
+                self._held_since = now
+                self.stats["held"] += 1
+            if now - self._held_since < self.MAX_HOLD:
+                return   # the consumer has not taken the last Update: no point reading a newer one yet
+        self._held_since = None
+        self._dirty = {}
+        extras_for, self._extras_for = self._extras_for, set()
+        removed, self._removed = tuple(sorted(self._removed)), set()
+        t_event, self._t_event = self._t_event, None
+        self._publish(dirty, extras_for, removed, t_event)
+        self._not_before = now + max(self.frame, self.DUTY * (time.monotonic() - now))
 
     def _drain(self, sock: socket.socket) -> set[str]:
         kinds: set[str] = set()
@@ -388,15 +467,28 @@ class Watcher:
                 return old
             kinds = {"link"}
         if "link" in kinds or old is None:
-            ls = b.rtnl(key).links(key)   # hand-parsed dump: same Links as state.links, ~30x cheaper
-            # keep peer info until resolve_peers recomputes it
+            raw = b.rtnl(key).links(key)   # hand-parsed dump: same Links as state.links, ~30x cheaper
+            last = self._raw_links.get(ns, {})
             prev = {l.index: l for l in st.links}
-            ls = [dataclasses.replace(l, peer_ns=prev[l.index].peer_ns, peer_name=prev[l.index].peer_name)
-                  if l.index in prev and prev[l.index].kind == l.kind else l for l in ls]
+            ls = []
+            for l in raw:
+                p = prev.get(l.index)
+                if p is None:
+                    ls.append(l)
+                elif last.get(l.index) is l:
+                    ls.append(p)   # the same message as last time: the link as shown, peer included
+                elif p.kind == l.kind:   # keep peer info until resolve_peers recomputes it
+                    ls.append(dataclasses.replace(l, peer_ns=p.peer_ns, peer_name=p.peer_name))
+                else:
+                    ls.append(l)
+            self._raw_next[ns] = {l.index: l for l in raw}   # kept once the whole read succeeds
             st = dataclasses.replace(st, links=tuple(ls))
         names = {l.index: l.name for l in st.links}
         if "address" in kinds or old is None:
-            st = dataclasses.replace(st, addresses=tuple(state.addresses(b, key, None, names)))
+            st = dataclasses.replace(st, addresses=tuple(b.rtnl(key).addresses(key, names)))
+        elif any(names.get(a.index, a.dev) != a.dev for a in st.addresses):   # a link was renamed
+            st = dataclasses.replace(st, addresses=tuple(
+                dataclasses.replace(a, dev=names.get(a.index, a.dev)) for a in st.addresses))
         if "route" in kinds or old is None:
             st = dataclasses.replace(st, routes=tuple(b.rtnl(key).routes(key, names)))
         if "neighbour" in kinds or old is None:
@@ -430,17 +522,37 @@ class Watcher:
                     st = self._read_extras(ns, st)
             except Exception:  # noqa: BLE001  (the namespace vanished mid-read: inotify will tell)
                 log.debug("read failed in %r", ns, exc_info=True)
+                self._raw_next.pop(ns, None)
                 continue
+            if ns in self._raw_next:
+                self._raw_links[ns] = self._raw_next.pop(ns)
             if st != old:
                 changed[ns] = st
+        # peers to look at again: the changed namespaces, where their new or changed veths pair, and
+        # where their changed or vanished veths pointed (a deleted or moved link leaves no other trace)
+        touched, moved = set(changed), []
+        for ns, st in changed.items():
+            old = self.states.get(ns)
+            before = {l.index: l for l in old.links} if old is not None else {}
+            for l in st.links:
+                o = before.pop(l.index, None)
+                if o is l:
+                    continue
+                if l.kind == "veth":
+                    moved.append(l)
+                if o is not None and o.peer_ns is not None:
+                    touched.add(o.peer_ns)
+            touched.update(o.peer_ns for o in before.values() if o.peer_ns is not None)
         for ns in removed:
             self.states.pop(ns, None)
         self.states.update(changed)
         if changed or removed:
-            peers = resolve_peers(self.states, self._nsid_of)
+            peers = (resolve_peers(self.states, self._nsid_of) if removed or initial
+                     else resolve_peers(self.states, self._nsid_of, touched, moved))
             self.states.update(peers)
             changed.update(peers)
         if changed or removed or initial:
+            self.stats["publications"] += 1
             names = tuple(sorted(self.states, key=lambda n: (n != "", n)))
             try:
                 self.on_update(Update(states=changed, removed=tuple(removed), namespaces=names,
@@ -528,6 +640,7 @@ class Watcher:
         s.close()
         self.view.forget_ns(ns)
         self.states.pop(ns, None)
+        self._raw_links.pop(ns, None)
         threading.Thread(target=self._forget_in_backend, args=(ns,), daemon=True).start()
 
     def _forget_in_backend(self, ns: str) -> None:

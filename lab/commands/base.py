@@ -50,9 +50,10 @@ class ShowOpts:
     stats: bool = False
     family: int | None = None   # 4, 6 or None
     pretty: bool = False
+    oneline: bool = False       # -o: one line per record, its line breaks shown as "\"
 
 
-IGNORED_OPTIONS = ("color", "colour", "oneline", "human-readable", "iec", "raw", "graph", "timestamp", "ts",
+IGNORED_OPTIONS = ("color", "colour", "human-readable", "iec", "raw", "graph", "timestamp", "ts",
                    "compressvlans")
 
 
@@ -81,6 +82,8 @@ def global_options(a: "Args", ns: str | None, tool: str) -> tuple[str | None, Sh
                                  f'(as ip -4 / ip -6).' if fam in ("link", "bridge", "mpls") else
                                  f'Error: argument "{fam}" is wrong: invalid protocol family')
             opts["family"] = 4 if fam == "inet" else 6
+        elif o in ("o", "oneline") or (len(o) > 1 and "oneline".startswith(o)):
+            opts["oneline"] = True
         elif o and "json".startswith(o):
             opts["json"] = True
         elif o and ("statistics".startswith(o) or "stats".startswith(o)):
@@ -89,7 +92,7 @@ def global_options(a: "Args", ns: str | None, tool: str) -> tuple[str | None, Sh
             opts["details"] = True
         elif o and "pretty".startswith(o):
             opts["pretty"] = True
-        elif o in ("o", "h", "human") or (o and any(x.startswith(o) for x in IGNORED_OPTIONS)):
+        elif o in ("h", "human") or (o and any(x.startswith(o) for x in IGNORED_OPTIONS)):
             pass
         else:
             raise ParseError(f'Option "-{o}" is unknown, try "{tool} -help".')

@@ -79,6 +79,7 @@ class LinkAdd(Op):
     mtu: int | None = None
     address: str | None = None
     peer_address: str | None = None
+    peer_mtu: int | None = None
     link: str | None = None         # lower device (vxlan dev, macvlan/vlan link)
     vni: int | None = None
     remote: str | None = None
@@ -669,7 +670,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
                 elif k == "address":
                     f["peer_address"] = need_mac(a.next("a MAC address"))
                 else:
-                    a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
+                    f["peer_mtu"] = a.int("mtu", 0, 2**32 - 1)
         elif kind == "vxlan" and w in ("id", "vni"):
             f["vni"] = a.int("vxlan id", 0, 2**24 - 1)
         elif kind == "vxlan" and w == "remote":

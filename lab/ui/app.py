@@ -3,12 +3,21 @@
 `make_app(engine, theme)` is the one factory used by `lab` (through `run_app`) and by the UI tests.
 Kernel work never runs on the UI thread: the watcher thread posts StateUpdated, command lines run in
 worker threads and post CommandDone; only message handlers here touch widgets.
+
+Under an event storm nothing queues up: the watcher's Updates are merged into one inbox (a newer state
+of a namespace replaces the older, at most one StateUpdated is ever in the message queue, and the
+watcher holds back while the inbox is full), and redraws are spaced by what they cost (at most a third
+of the UI thread), so a key typed in the command bar is handled within one redraw. While a typed
+command runs (its first COMMAND_FIRST seconds), redraws and the watcher's reads wait: all three share
+one interpreter lock, and the answer the user waits for goes first.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -28,6 +37,9 @@ from lab.ui.view import LabView, ns_label
 from lab.ui.widgets.output import OutputLog
 
 SHELLS = {"bash", "sh", "zsh", "fish", "dash", "ksh", "ash"}
+FRAME = 1 / 30       # the shortest time between two redraws of the panes
+RENDER_DUTY = 3.0    # ...and at least this many times what the last redraw took
+COMMAND_FIRST = 0.5  # for this long after Enter, a typed command runs before redraws and watcher reads
 
 
 class LabApp(App):
@@ -63,15 +75,23 @@ class LabApp(App):
         self._lab_themes: dict[str, LabTheme] = {}
         self.view = LabView()
         self.history = History()
-        self.watcher = Watcher(engine.backend, self._from_watcher, period=period) if watch else None
+        self.watcher = (Watcher(engine.backend, self._from_watcher, period=period, frame=FRAME,
+                                busy=self._watcher_should_wait) if watch else None)
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
         self._expiry_timer = None
         self._visible = None
+        self._inbox = None                        # Updates from the watcher not yet applied, merged
+        self._command_since: float | None = None  # when the typed command now running started
+        self.state_messages_queued = 0            # StateUpdated posted and not handled yet (0 or 1)
+        self._inbox_lock = threading.Lock()
         self._unrendered: set[str] = set()
         self._updates: list = []
         self._render_scheduled = False
+        self._render_not_before = 0.0
         self._gc_threshold = None
         self._last_activity = 0.0
+        self.heap_stats = {"young": 0, "deep": 0, "young_ms_max": 0.0, "deep_ms_max": 0.0, "young_ms": 0.0,
+                           "deep_ms": 0.0}
 
     # ---- life cycle -------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -142,22 +162,59 @@ class LabApp(App):
 
     # ---- state ------------------------------------------------------------------------------------
     def _from_watcher(self, update) -> None:   # watcher thread
-        self.post_message(StateUpdated(update))
+        with self._inbox_lock:
+            pending = self._inbox
+            self._inbox = update if pending is None else pending.merge(update)
+            if pending is None:
+                self.state_messages_queued += 1
+        if pending is None:   # one wake-up in the queue at most; the handler takes the whole inbox
+            self.post_message(StateUpdated(None))
+
+    def _watcher_should_wait(self) -> bool:   # watcher thread
+        """The last Update is not applied yet, or a typed command is running: read later."""
+        return self._inbox is not None or self._command_first()
+
+    def _command_first(self) -> bool:
+        since = self._command_since
+        return since is not None and time.monotonic() - since < COMMAND_FIRST
 
     def on_state_updated(self, msg: StateUpdated) -> None:
-        self.apply_update(msg.update)
+        if msg.update is not None:
+            self.apply_update(msg.update)
+            return
+        with self._inbox_lock:
+            update, self._inbox = self._inbox, None
+            self.state_messages_queued -= 1
+        if update is not None:
+            self.apply_update(update)
+        if self.watcher is not None:
+            self.watcher.resume()
 
     def apply_update(self, update) -> None:
-        """Merge an Update into the view at once; draw once for all updates already queued."""
+        """Merge an Update into the view at once; draw once for all updates since the last redraw,
+        no sooner than the last redraw's cost allows."""
         self._unrendered |= self.view.apply(update)
-        self._updates.append(update)
+        if self.painted_hooks:
+            self._updates.append(update)
+        self._schedule_render()
+
+    def _schedule_render(self) -> None:
         if not self._render_scheduled:
             self._render_scheduled = True
-            self.call_later(self._render_pending)
+            delay = self._render_not_before - time.monotonic()
+            if delay > 0:
+                self.set_timer(delay, self._render_pending)
+            else:
+                self.call_later(self._render_pending)
 
     def _render_pending(self) -> None:
+        if not self._render_scheduled:
+            return   # already drawn (a deferred call and the command's end both asked)
+        if self._command_first():   # drawn when the command's output is (on_command_done), or at the cap
+            self.set_timer(max(0.01, COMMAND_FIRST - (time.monotonic() - self._command_since)), self._render_pending)
+            return
         self._render_scheduled = False
-        self._last_activity = time.monotonic()
+        t0 = self._last_activity = time.monotonic()
         changed, self._unrendered = self._unrendered, set()
         updates, self._updates = self._updates, []
         main = self.main
@@ -170,19 +227,39 @@ class LabApp(App):
             self.action_scenario("state_changed", changed)
             if "namespaces" in changed:
                 self.visibility_changed()
+        cost = time.monotonic() - t0
+        self._render_not_before = t0 + max(FRAME, RENDER_DUTY * cost)
         for hook in self.painted_hooks:
             for update in updates:
                 self.call_after_refresh(hook, update)
 
-    # ---- heap: full collections only when idle -------------------------------------------------------
+    # ---- heap: bounded under storms, full passes only when idle --------------------------------------
     def _start_heap_policy(self) -> None:
-        """The cycle collector's full (generation 2) pass over the dashboard's heap (widgets, Rich
-        caches, the state of 100 namespaces) takes 100-200 ms: left to itself it lands in the middle
-        of a redraw. Young generations stay automatic (cheap); full passes run from an idle timer, and
-        what survives them is frozen (gc.freeze) so the next pass only scans what is new."""
+        """The cycle collector's pass over the whole dashboard heap (widgets, CSS, Rich caches, the
+        state of 100 namespaces: ~150k objects) takes 100-200 ms: left to its own thresholds it lands in
+        the middle of redraws. So automatic generation-2 passes are off, and from a 1 s timer:
+        - deep pass when idle (no redraw for 1 s) after activity, at most every 30 s unless a burst
+          needed young passes: everything is looked at (gc.unfreeze), survivors are frozen (gc.freeze)
+          and freed memory is handed back to the system (malloc_trim);
+        - young pass whenever generation 2 has taken in enough since the last pass (or 5 s went by
+          with any): gc.collect(2) skips the frozen part, so it only scans what is new since the last
+          deep pass (tens of ms with 200 namespaces; when it gets slower than YOUNG_SLOW_MS, the next
+          pass is a deep one even while busy, at most every 30 s). This is what bounds memory under a storm:
+          Textual's Strips reference themselves from their own caches (a crop or a division to their
+          full size), so every strip drawn becomes cyclic garbage that only a pass over generation 2
+          frees; without these passes an event storm piled up dead strips until the next idle second
+          (2 minutes of 50 link flips a second: +50 MB here, more on busier screens), and the heap
+          stayed fragmented after.
+        Otherwise nothing is frozen while busy: an object frozen alive and dropped later (a cached
+        strip) could only be freed by the next deep pass. None of this runs in the first moments of a
+        typed command (COMMAND_FIRST)."""
         self._gc_threshold = gc.get_threshold()
         gc.set_threshold(self._gc_threshold[0], self._gc_threshold[1], 1_000_000_000)
-        self._last_activity = self._last_full_gc = self._last_unfreeze = time.monotonic()
+        self._last_activity = self._last_young_gc = time.monotonic()
+        self._last_deep_gc = 0.0
+        self._active_since_deep = True
+        self._young_since_deep = 0
+        self._young_slow = False
         self.set_interval(1.0, self._idle_gc)
 
     def _stop_heap_policy(self) -> None:
@@ -191,29 +268,61 @@ class LabApp(App):
             gc.unfreeze()
             self._gc_threshold = None
 
+    YOUNG_GC_PASSES = 10   # generation-1 passes (each ~700 net allocations x 10) before a young pass
+    YOUNG_SLOW_MS = 40.0   # a young pass this slow means much is unfrozen: a deep pass, even if busy
+
     def _idle_gc(self) -> None:
         now = time.monotonic()
-        idle = now - self._last_activity >= 1.0
-        if (idle and now - self._last_full_gc >= 10.0) or now - self._last_full_gc >= 120.0:
-            if now - self._last_unfreeze >= 600.0:   # now and then, look at the frozen part too
-                gc.unfreeze()
-                self._last_unfreeze = now
+        if self._command_first():
+            return   # a typed command is running: not now
+        busy = now - self._last_activity < 1.0 or self._render_scheduled
+        if busy:
+            self._active_since_deep = True
+        since_deep = now - self._last_deep_gc
+        if ((not busy and self._active_since_deep and (since_deep >= 30.0 or self._young_since_deep >= 3))
+                or (busy and self._young_slow and since_deep >= 30.0)):
+            t = time.perf_counter()
+            gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self._last_full_gc = time.monotonic()
+            _malloc_trim()
+            self._note_gc("deep", t)
+            self._last_deep_gc = self._last_young_gc = time.monotonic()
+            self._active_since_deep = busy
+            self._young_since_deep = 0
+            self._young_slow = False
+            return
+        young = gc.get_count()[2]
+        if young >= self.YOUNG_GC_PASSES or (young and now - self._last_young_gc >= 5.0):
+            t = time.perf_counter()
+            gc.collect(2)
+            self._young_slow = self._note_gc("young", t) > self.YOUNG_SLOW_MS
+            self._last_young_gc = time.monotonic()
+            self._young_since_deep += 1
+
+    def _note_gc(self, kind: str, t: float) -> float:
+        ms = (time.perf_counter() - t) * 1000
+        self.heap_stats[kind] += 1
+        self.heap_stats[f"{kind}_ms"] += ms
+        self.heap_stats[f"{kind}_ms_max"] = max(self.heap_stats[f"{kind}_ms_max"], ms)
+        return ms
 
     def _schedule_expiry(self) -> None:
+        """One timer for the end of the earliest highlight (new highlights only end later, so a pending
+        timer is never late); under a storm they end in a steady stream: expiries are batched 0.25 s
+        apart and drawn by the throttled redraw like any change."""
+        if self._expiry_timer is not None:
+            return
         nxt = self.view.next_expiry()
         if nxt is None:
             return
-        if self._expiry_timer is not None:
-            self._expiry_timer.stop()
         self._expiry_timer = self.set_timer(max(0.05, nxt - time.monotonic() + 0.02), self._expire)
 
     def _expire(self) -> None:
         self._expiry_timer = None
-        if self.view.expire(time.monotonic()) and self.main is not None:
-            self.main.render_view(self.view, self.lab_theme, {"hot"})
+        if self.view.expire(time.monotonic() + 0.25):   # and those ending in the next 0.25 s
+            self._unrendered.add("hot")
+            self._schedule_render()
         self._schedule_expiry()
 
     def visibility_changed(self) -> None:
@@ -274,6 +383,7 @@ class LabApp(App):
         if isinstance(op, TraceOp) and not op.json and not op.pcap:
             self._trace_worker(line, op)   # shown in the trace view, not as text
             return
+        self._command_since = time.monotonic()
         self._run_worker(line)
 
     @work(thread=True, group="commands")
@@ -304,6 +414,11 @@ class LabApp(App):
         self.post_message(CommandDone(res, time.monotonic() - t))
 
     def on_command_done(self, msg: CommandDone) -> None:
+        self._command_since = None
+        if self._render_scheduled:   # what waited for the command is drawn right after its output
+            self.call_after_refresh(self._render_pending)
+        if self.watcher is not None:
+            self.watcher.resume()
         res = msg.result
         out = self.output
         if res.output:
@@ -325,6 +440,7 @@ class LabApp(App):
         op = ExecOp(ns, shell)
         out = self.output
         try:
+            self.engine._check_exec(op)        # no shell without allow_exec (refused before suspending)
             self.engine.backend.require_ns(ns)
             with self.suspend():
                 print(f"lab: {shell[0]} in namespace {ns_label(ns or '')}. Type exit to return to the dashboard.",
@@ -399,6 +515,21 @@ class LabApp(App):
     def action_clear_output(self) -> None:
         if self.main is not None:
             self.output.clear()
+
+
+def _malloc_trim() -> None:
+    """Hand the C allocator's free memory back to the system (glibc; a no-op elsewhere)."""
+    global _libc_trim
+    if _libc_trim is None:
+        try:
+            _libc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _libc_trim = False
+    if _libc_trim:
+        _libc_trim(0)
+
+
+_libc_trim = None
 
 
 def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,

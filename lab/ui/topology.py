@@ -49,14 +49,21 @@ class MapNode:
     slots: dict = field(default_factory=dict)      # child id -> trunk slot of a bent edge
 
     def row_of(self, key: str) -> int:
-        for i, r in enumerate(self.rows):
-            if r.key == key:
-                return i
-        return 0
+        index = self._memo("rows", lambda: {r.key: i for i, r in reversed(list(enumerate(self.rows)))})
+        return index.get(key, 0)
 
     @property
     def width(self) -> int:
-        return max([len(self.title) + 6] + [r.width + 4 for r in self.rows])
+        return self._memo("width", lambda: max([len(self.title) + 6] + [r.width + 4 for r in self.rows]))
+
+    def _memo(self, what: str, fn):
+        """fn() computed once per list of rows (a bridge hub of 200 ports is asked hundreds of times)."""
+        memo = self.__dict__.setdefault("_memos", {})
+        key = (id(self.rows), len(self.rows))
+        hit = memo.get(what)
+        if hit is None or hit[0] != key:
+            hit = memo[what] = (key, fn())
+        return hit[1]
 
 
 @dataclass
@@ -181,9 +188,11 @@ def _root(comp: list[str], nodes: dict[str, MapNode], edges: list[MapEdge]) -> s
 
 
 def layout(states: list[NsState], selected: str | None = None, max_height: int | None = None,
-           max_width: int = 120, resolve=lambda meaning: meaning) -> MapLayout:
+           max_width: int = 120, resolve=lambda meaning: meaning, cache: dict | None = None) -> MapLayout:
     """Lay out and draw the map. `resolve` turns a meaning (up, down, address, title...) into a
-    Rich style; regions map screen cells back to namespaces for mouse selection."""
+    Rich style; regions map screen cells back to namespaces for mouse selection. `cache` (a dict the
+    caller keeps, one per `resolve`) gives back the previous call's Text for every line drawn the same:
+    a link going down in a 200-namespace map builds two or three lines anew, not 600."""
     nodes, edges = build_graph(states)
     placed, extra, height = _arrange(nodes, edges, False, max_width)
     if max_height is not None and height > max_height:
@@ -191,8 +200,8 @@ def layout(states: list[NsState], selected: str | None = None, max_height: int |
             pad = " " * (len(n.title) + 1)
             n.rows = [MapRow(r.key, [(pad, "")] + r.segs) for r in n.rows]
         placed, extra, height = _arrange(nodes, edges, True, max_width)
-        return _draw(nodes, placed, extra, height, selected, 0, resolve)
-    return _draw(nodes, placed, extra, height, selected, 1, resolve)
+        return _draw(nodes, placed, extra, height, selected, 0, resolve, cache)
+    return _draw(nodes, placed, extra, height, selected, 1, resolve, cache)
 
 
 def _arrange(nodes, edges, compact: bool, max_width: int) -> tuple[list[MapNode], list[MapEdge], int]:
@@ -230,7 +239,7 @@ def _arrange(nodes, edges, compact: bool, max_width: int) -> tuple[list[MapNode]
     return placed, extra, y + len(extra)
 
 
-def _draw(nodes, placed, extra, height, selected, off, resolve) -> MapLayout:
+def _draw(nodes, placed, extra, height, selected, off, resolve, cache=None) -> MapLayout:
     width = max([n.x + n.width for n in placed] + [1]) + 1
     canvas = _Canvas(width, height - len(extra))
     for n in placed:
@@ -238,7 +247,7 @@ def _draw(nodes, placed, extra, height, selected, off, resolve) -> MapLayout:
     for n in placed:
         for prow, child, crow, up in n.children:
             _draw_edge(canvas, n, prow, child, crow, up, n.slots.get(child.id, 0), off)
-    lines = canvas.texts(resolve)
+    lines = canvas.texts(resolve, cache)
     for e in extra:
         a, b = nodes[e.a], nodes[e.b]
         t = Text("  ")
@@ -322,10 +331,12 @@ class _Canvas:
         self.dashed = [[False] * width for _ in range(height)]
 
     def put(self, x: int, y: int, text: str, style: str = "") -> None:
-        for i, ch in enumerate(text):
-            if 0 <= x + i < self.w and 0 <= y < self.h:
-                self.chars[y][x + i] = ch
-                self.styles[y][x + i] = style
+        if not 0 <= y < self.h:
+            return
+        start, end = max(0, x), min(self.w, x + len(text))
+        if start < end:
+            self.chars[y][start:end] = text[start - x:end - x]
+            self.styles[y][start:end] = [style] * (end - start)
 
     def line(self, x: int, y: int, bits: int, style: str, dashed: bool) -> None:
         if not (0 <= x < self.w and 0 <= y < self.h):
@@ -338,18 +349,28 @@ class _Canvas:
         if not self.styles[y][x] or style == "down":
             self.styles[y][x] = style
 
-    def texts(self, resolve) -> list[Text]:
+    def texts(self, resolve, cache: dict | None = None) -> list[Text]:
+        """One Text per line; with `cache` (line -> Text of the previous call, replaced by this call's)
+        a line drawn exactly as before is the same Text object, not built again."""
         out = []
+        seen: dict = {}
         for y in range(self.h):
-            t = Text(no_wrap=True)
             row, st = self.chars[y], self.styles[y]
-            start = 0
-            for x in range(1, self.w + 1):
-                if x == self.w or st[x] != st[start]:
-                    t.append("".join(row[start:x]), style=resolve(st[start]) if st[start] else None)
-                    start = x
-            t.rstrip()
+            key = ("".join(row), tuple(st))
+            t = seen.get(key) or (cache.get(key) if cache is not None else None)
+            if t is None:
+                t = Text(no_wrap=True)
+                start = 0
+                for x in range(1, self.w + 1):
+                    if x == self.w or st[x] != st[start]:
+                        t.append(key[0][start:x], style=resolve(st[start]) if st[start] else None)
+                        start = x
+                t.rstrip()
+            seen[key] = t
             out.append(t)
+        if cache is not None:
+            cache.clear()
+            cache.update(seen)
         return out
 
 

@@ -110,7 +110,7 @@ class LabView:
 
 
 def _same_but_counters(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x == dataclasses.replace(y, stats=x.stats) for x, y in zip(a, b))
+    return len(a) == len(b) and all(x is y or x == dataclasses.replace(y, stats=x.stats) for x, y in zip(a, b))
 
 
 def _changes(old: NsState, new: NsState) -> list[Change]:

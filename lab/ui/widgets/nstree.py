@@ -9,6 +9,8 @@ from textual.widgets import Tree
 
 from lab.ui.view import addresses_by_dev, ns_label
 
+LINE_CACHE = 256
+
 
 class NamespaceTree(Tree):
     FIELDS = frozenset({"links", "addresses", "namespaces"})
@@ -24,6 +26,9 @@ class NamespaceTree(Tree):
         self.guide_depth = 2
         self._ns_nodes: dict[str, object] = {}
         self._drawn: dict[str, tuple] = {}
+        # Tree keeps 1024 rendered lines, each a Strip with its own caches of crops; a relabel makes the
+        # old ones unreachable, so under a storm the cache fills with dead lines: a few screens is plenty
+        self._line_cache.maxsize = LINE_CACHE
 
     def show(self, view, theme) -> None:
         if not self.root.is_expanded:

@@ -10,6 +10,7 @@ class OutputLog(RichLog):
     def __init__(self, **kw) -> None:
         super().__init__(max_lines=5000, wrap=False, markup=False, highlight=False, auto_scroll=True, **kw)
         self.plain_lines: list[str] = []   # what was written, for tests and copy
+        self._line_cache.maxsize = 256     # rendered (cropped) lines: a few screens, not 1024
 
     def _put(self, t: Text) -> None:
         self.plain_lines.extend(t.plain.splitlines() or [""])

@@ -52,7 +52,7 @@ class MapCanvas(ScrollView):
             return
         top, height = int(self.scroll_y), self.scrollable_content_region.height
         for i, (a, b) in enumerate(zip(old, lines)):
-            if a != b:
+            if a is not b and a != b:
                 self._strips.pop(i, None)
                 if top <= i < top + height:
                     self.refresh(Region(0, i - top, self.scrollable_content_region.width, 1))
@@ -87,6 +87,8 @@ class TopologyMap(Container):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._key = None
+        self._line_cache: dict = {}     # topology.layout's per-line Text cache, for one theme
+        self._cache_theme = None
 
     def compose(self):
         yield MapCanvas(id="map-canvas")
@@ -105,9 +107,12 @@ class TopologyMap(Container):
         canvas = self.query_one(MapCanvas)
         states = [view.states[n] for n in view.order if n in view.states]
         styles = _styles(theme)
+        if self._cache_theme != theme.name:
+            self._line_cache, self._cache_theme = {}, theme.name
         try:
             result = topology.layout(states, view.selected, max_height=max(4, size[1] - 1),
-                                     max_width=max(40, size[0] - 2), resolve=lambda m: styles.get(m, m))
+                                     max_width=max(40, size[0] - 2), resolve=lambda m: styles.get(m, m),
+                                     cache=self._line_cache)
         except Exception as e:  # noqa: BLE001  (never let the map take the dashboard down)
             canvas.set_lines([Text(f"cannot draw the map: {type(e).__name__}: {e}", style=theme.color("drop"))])
             return True

@@ -28,3 +28,12 @@ ip -s link show dev eth0
 ip -br link show
 ip -br addr show
 ip addr show
+ip link add name va mtu 9000 type veth peer name vb
+ip link add vc type veth peer name vd mtu 7000
+ip link show dev vb
+ip link show dev vd
+ip -6 addr add fd00::1/64 dev eth0 nodad
+ip -o link
+ip -o addr
+ip -o -4 addr show
+ip -o -d link show dev eth0
