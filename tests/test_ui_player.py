@@ -125,7 +125,9 @@ def test_palette_plays_a_scenario(lab):
         cmd.callback()
         await wait_for(pilot, lambda: _pane(app) is not None and _pane(app).player.index == 0
                        and not _pane(app).busy, timeout=20, what="the player started from the palette")
-        assert "Two empty namespaces" in screen_text(app) or "Step 1/" in screen_text(app)
+        # drawn on the next (throttled) redraw: wait for what the test asserts
+        await wait_for(pilot, lambda: "Two empty namespaces" in screen_text(app) or "Step 1/" in screen_text(app),
+                       timeout=20, what="the first step drawn")
 
     run_ui(lab, body, size=(170, 45))
 

@@ -71,11 +71,12 @@ def ping(src_ns: str | None, dst: str, timeout: float = 2.0) -> Probe:
         seq = 0
         next_send = 0.0
         sent_at = 0.0
+        last: Probe | None = None
         while True:
             now = time.monotonic()
             if now >= deadline:
-                return Probe(False, f"no echo reply from {dst} within {timeout:g} s "
-                                    "(the request or the reply was dropped or got lost on the way)")
+                return last or Probe(False, f"no echo reply from {dst} within {timeout:g} s "
+                                            "(the request or the reply was dropped or got lost on the way)")
             if now >= next_send:
                 seq += 1
                 hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
@@ -103,8 +104,12 @@ def ping(src_ns: str | None, dst: str, timeout: float = 2.0) -> Probe:
                 ityp, _, _, iid = struct.unpack("!BBHH", inner[iihl:iihl + 6])
                 if ityp == 8 and iid == ident:
                     why = ICMP_UNREACH.get(code, f"code {code}") if typ == 3 else "TTL exceeded (a routing loop?)"
-                    return Probe(False, f"{addr[0]} answered: destination unreachable, {why}"
-                                 if typ == 3 else f"{addr[0]} answered: {why}")
+                    failed = Probe(False, f"{addr[0]} answered: destination unreachable, {why}"
+                                   if typ == 3 else f"{addr[0]} answered: {why}")
+                    if typ == 3 and code == 1 and time.monotonic() + 0.7 < deadline:
+                        last = failed   # host unreachable (ARP failed): a link just brought up may still be
+                        continue        # settling (carrier, a stale FAILED entry): keep asking until the deadline
+                    return failed
     finally:
         s.close()
 
