@@ -18,14 +18,14 @@ def test_player_plays_checks_hints_and_goes_back(lab):
     sc = load("01-veth-basics")
 
     async def body(app, pilot):
+        def step1_drawn():
+            text = screen_text(app)
+            return ("✓" in text and "Step 1/" in text and "Two empty namespaces" in text
+                    and "network namespace" in text)
         await wait_for(pilot, lambda: _pane(app).player.index == 0 and not _pane(app).busy
-                       and _pane(app).check_results and "✓" in screen_text(app)
-                       and "Two empty namespaces" in screen_text(app), timeout=20, what="step 1 with its checks")
+                       and _pane(app).check_results and step1_drawn(), timeout=20, what="step 1 with its checks drawn")
         pane = _pane(app)
-        text = screen_text(app)
-        assert "Step 1/" in text and "Two empty namespaces" in text and "network namespace" in text
         assert all(r.status == "pass" for r in pane.check_results)
-        assert "✓" in text
         # the step's commands ran through the command bar's engine: shown in the scrollback
         assert any("ip netns add red" in l for l in app.output.plain_lines)
         assert "red" in kernel(None, "ip", "netns", "list")
@@ -34,14 +34,12 @@ def test_player_plays_checks_hints_and_goes_back(lab):
         await wait_for(pilot, lambda: "A virtual cable" in screen_text(app), what="step 2 narration")
         assert "veth-red" in kernel("red", "ip", "-br", "link")
         await pilot.press("ctrl+g")
-        await pilot.pause(0.05)
-        assert "hint 1:" in screen_text(app)
+        await wait_for(pilot, lambda: "hint 1:" in screen_text(app), what="hint 1 drawn")
         await pilot.press("ctrl+b")
         await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy
                        and "Two empty namespaces" in screen_text(app), timeout=20, what="back to step 1")
         # rebuilt to the start of step 1: the veth of step 2 is gone again
         assert "veth-red" not in kernel("red", "ip", "-br", "link")
-        assert "Two empty namespaces" in screen_text(app)
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
 
@@ -81,7 +79,8 @@ def test_auto_play_advances_at_its_pace(lab):
         assert abs(pane.pace - 2.8) < 1e-6
         pane.pace = 0.5
         await pilot.press("ctrl+a")
-        assert pane.auto and "auto on" in screen_text(app)
+        assert pane.auto
+        await wait_for(pilot, lambda: "auto on" in screen_text(app), what="auto on drawn")
         await wait_for(pilot, lambda: pane.player.index >= 2, timeout=20, what="two steps played by themselves")
         await pilot.press("ctrl+a")
         assert not pane.auto
@@ -105,9 +104,8 @@ def test_learner_fix_turns_the_task_green(lab):
         assert any(not r.ok for r in pane.check_results)
         await pilot.press("ctrl+g")
         await pilot.press("ctrl+g")
-        await pilot.pause(0.05)
-        text = screen_text(app)
-        assert "hint 1:" in text and "hint 2:" in text and "Trace it" in text
+        await wait_for(pilot, lambda: all(w in screen_text(app) for w in ("hint 1:", "hint 2:", "Trace it")),
+                       what="both hints drawn")
         await type_command(pilot, "ip netns exec router sysctl -w net.ipv4.ip_forward=1")
         await wait_for(pilot, lambda: not pane.busy and pane.check_results
                        and all(r.ok for r in pane.check_results), timeout=30, what="green after the learner's fix")
@@ -138,8 +136,8 @@ def test_start_at_a_step_rebuilds_up_to_it(lab):
 
     async def body(app, pilot):
         await wait_for(pilot, lambda: _pane(app).player.index == 1 and not _pane(app).busy
-                       and "A virtual cable" in screen_text(app), timeout=20, what="step 2")
-        assert "Step 2/" in screen_text(app)
+                       and "A virtual cable" in screen_text(app) and "Step 2/" in screen_text(app),
+                       timeout=20, what="step 2")
         assert "veth-red" in kernel("red", "ip", "-br", "link")
 
     run_ui(lab, body, size=(170, 45), scenario=sc, scenario_step=2, type_delay=0)
