@@ -23,10 +23,13 @@ _SCENARIO_KEY = re.compile(r"""(title|summary|steps)["']?\s*:""")   # a file tha
 
 
 def scenarios_dir() -> Path:
+    """$LAB_SCENARIOS, the checkout's scenarios/, or the copy an installed wheel carries (lab/_scenarios)."""
     env = os.environ.get("LAB_SCENARIOS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "scenarios"
+    here = Path(__file__).resolve().parent.parent
+    checkout = here.parent / "scenarios"
+    return checkout if checkout.is_dir() else here / "_scenarios"
 
 
 def shipped() -> list[Path]:

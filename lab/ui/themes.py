@@ -16,6 +16,8 @@ from pathlib import Path
 from textual.theme import Theme
 
 PROJECT_THEMES = Path(__file__).resolve().parent.parent.parent / "themes"
+if not PROJECT_THEMES.is_dir():   # an installed wheel carries them as lab/_themes
+    PROJECT_THEMES = Path(__file__).resolve().parent.parent / "_themes"
 DEFAULT = "dark"
 MEANINGS = ("up", "down", "unknown", "accept", "drop", "reject", "nat", "log", "jump", "namespace", "bridge",
             "address", "mac", "muted", "connected", "via", "default", "changed", "selected")
