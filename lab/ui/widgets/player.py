@@ -132,9 +132,15 @@ class PlayerPane(VerticalScroll):
         """A command the learner typed finished: at a "your turn" step, check again so the task's
         check turns green as soon as the fix is in."""
         op = getattr(res, "op", None)
-        if (not self.busy and res.ok and op is not None and getattr(op, "mutates", False)
+        if (res.ok and op is not None and getattr(op, "mutates", False)
                 and self.player.step is not None and self.player.step.task is not None):
-            self._run(self._check)
+            if self.busy:   # a check is running (it may predate the fix): check again right after it
+                self._changed_at = time.monotonic()
+                if self._recheck_timer is not None:
+                    self._recheck_timer.stop()
+                self._recheck_timer = self.set_timer(self.RECHECK_AFTER, self._recheck)
+            else:
+                self._run(self._check)
 
     # state a learner changes (not what checks themselves stir: neighbours, conntrack, counters)
     WATCHED = frozenset({"links", "addresses", "routes", "sysctls", "chains", "qdiscs", "namespaces"})
