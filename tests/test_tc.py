@@ -313,7 +313,7 @@ def test_host_mode_journals_qdiscs_and_clean_removes_them(fresh_top, tmp_path):
     entries = [e for _, e in journal.live("qdisc")]
     assert {(e["dev"], e["parent"], e["handle"]) for e in entries} == {("pre0", "root", "1:"),
                                                                        ("pre1", "ingress", "ffff:")}
-    assert "removed qdisc on pre0" in clean(journal)
+    assert "removed qdisc on pre0" in str(clean(journal))
     assert not [q for q in tcj(None, "qdisc", "show", "dev", "pre0") if q["kind"] == "htb"]
     assert not [q for q in tcj(None, "qdisc", "show", "dev", "pre1") if q["kind"] == "ingress"]
     assert kernel_json(None, "link", "show", "pre0")

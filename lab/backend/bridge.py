@@ -21,7 +21,7 @@ from lab.backend import state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
 from lab.commands import bridge as c
-from lab.errors import LabError, did_you_mean
+from lab.errors import LabError, did_you_mean, kernel_says
 from lab.model import FdbEntry, Link
 
 NUD_REACHABLE, NUD_STALE, NUD_NOARP, NUD_PERMANENT = 0x02, 0x04, 0x40, 0x80
@@ -43,10 +43,9 @@ def _state_name(s: int) -> str:
 
 
 def _err(e: NetlinkError, hint: str | None = None) -> LabError:
-    from lab.errors import kernel_says
-
-    if kernel_says(e):
-        return LabError(kernel_says(e), hint)
+    said = kernel_says(e)
+    if said:   # the kernel's own words, as iproute2 prints them
+        return LabError(said, hint)
     text = {17: "File exists", 2: "No such file or directory", 22: "Invalid argument", 95: "Operation not supported",
             19: "No such device", 16: "Device or resource busy"}
     return LabError(f"RTNETLINK answers: {text.get(e.code, os.strerror(e.code) if e.code else str(e))}", hint)

@@ -45,9 +45,6 @@ class Report:
             out += [f"  {line}" for line in self.left]
         return "\n".join(out)
 
-    def __contains__(self, text: str) -> bool:
-        return text in str(self)
-
 
 def _nsfs_dev() -> int:
     return os.stat("/proc/self/ns/net").st_dev
@@ -123,9 +120,7 @@ def clean(journal: Journal | None = None) -> Report:
     run([x for x in todo if x[1]["kind"] == "link"])
     run([x for x in todo if x[1]["kind"] == "netns"])
     b.close()
-    journal._load()
-    journal._entries = dict(todo)
-    journal.rewrite(keep)
+    journal.rewrite({eid: e for eid, e in todo if eid in keep})
     return rep
 
 

@@ -313,18 +313,7 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
         kw["mtu"] = op.mtu
     if op.address:
         kw["address"] = op.address
-    if op.kind == "vxlan":
-        kw["vxlan_id"] = op.vni
-        if op.remote or op.group:
-            kw["vxlan_group"] = op.remote or op.group
-        if op.local:
-            kw["vxlan_local"] = op.local
-        kw["vxlan_port"] = op.dstport if op.dstport is not None else 4789
-        if op.learning is not None:
-            kw["vxlan_learning"] = 1 if op.learning else 0
-        if op.link:
-            kw["vxlan_link"] = b.link_index(op.ns, op.link)
-    elif op.kind == "macvlan":
+    if op.kind == "macvlan":
         kw["link"] = b.link_index(op.ns, op.link)
         kw["macvlan_mode"] = op.mode or "vepa"
     elif op.kind == "ipvlan":
@@ -343,8 +332,6 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
         kw["geneve_id"] = op.vni
         if op.remote:
             kw["geneve_remote"] = op.remote
-    elif op.kind == "bridge" and op.stp is not None:
-        kw["br_stp_state"] = 1 if op.stp else 0
     elif op.kind in ("tun", "tap"):
         kw = {"ifname": op.name, "kind": "tuntap", "mode": op.kind}
     return kw
@@ -1037,7 +1024,7 @@ def rule_change(b, op: c.RuleChange) -> str:
             new = _rule_keys(b, op.ns, spec["family"]) - before   # the priority the kernel chose
             if len(new) == 1:
                 ent.confirm(spec={**spec, "priority": next(iter(new))[0]})
-    if not add:
+    if not add and b.journal is not None:
         now = _rule_keys(b, op.ns, spec["family"])
         b.retire(op.ns, "rule", lambda e: "priority" in e["spec"] and _rule_key(e["spec"]) not in now)
     return ""
@@ -1123,20 +1110,11 @@ def rule_lines(b, ns, family: int = 4) -> list[tuple[int, str]]:
 
 def _rule_matches(d: dict, op: c.RuleShow) -> bool:
     """iproute2's `ip rule show` selectors: each one given must match."""
-    if op.table is not None and d["table"] != op.table:
-        return False
-    if op.priority is not None and d["priority"] != op.priority:
-        return False
-    if op.tos is not None and d["tos"] != op.tos:
-        return False
-    if op.fwmark is not None and (d["fwmark"] or 0) != op.fwmark:
-        return False
-    if op.fwmask is not None and d["fwmask"] != op.fwmask:
-        return False
-    if op.iif is not None and d["iifname"] != op.iif:
-        return False
-    if op.oif is not None and d["oifname"] != op.oif:
-        return False
+    for want, have in ((op.table, d["table"]), (op.priority, d["priority"]), (op.tos, d["tos"]),
+                       (op.fwmark, d["fwmark"] or 0), (op.fwmask, d["fwmask"]), (op.iif, d["iifname"]),
+                       (op.oif, d["oifname"])):
+        if want is not None and have != want:
+            return False
     for key, val in (("src", op.src), ("dst", op.dst)):
         if val is not None:
             if val == "all":

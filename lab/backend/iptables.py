@@ -212,15 +212,6 @@ def nft_view(b, ns, family: int, table: str) -> dict | None:
     return view
 
 
-def _policy(b, ns, table: str, chain: str, family: int = 4) -> str | None:
-    r = b.run_cmd(ns, [tool_for(family), "-t", table, "-S", chain])
-    for line in r.stdout.splitlines():
-        p = line.split()
-        if len(p) == 3 and p[0] == "-P":
-            return p[2]
-    return None
-
-
 @applies(IptablesSave)
 def iptables_save(b, op: IptablesSave) -> str:
     argv = [tool_for(op.family, "iptables-save")]

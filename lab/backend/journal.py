@@ -338,14 +338,13 @@ class Journal:
                                 + "): not written by this version of lab, skipped")
         return entries, state, problems
 
-    def rewrite(self, keep: list[str]) -> None:
-        """After clean: keep only entries `keep` (confirmed creations that could not be removed yet)."""
+    def rewrite(self, keep: dict[str, dict]) -> None:
+        """After clean: the journal holds only `keep` (id -> entry: confirmed creations not removed yet)."""
         if not keep:
             self.clear()
             return
         lines = []
-        for eid in keep:
-            e = self._entries[eid]
+        for eid, e in keep.items():
             lines.append(json.dumps({"id": eid, **e}, sort_keys=True))
             lines.append(json.dumps({"ok": eid}, sort_keys=True))
         tmp = self.path + ".new"

@@ -157,35 +157,27 @@ class Rtnl:
     def addresses(self, ns: str | None, names: dict[int, str]) -> list[Address]:
         """Every address (IPv4 and IPv6) as lab.model.Address, in dump order: what
         lab.backend.state.addresses(b, ns, None, names) builds with pyroute2, parsed by hand."""
-        out = []
-        for msg in self.dump(RTM_GETADDR, struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0)):
-            a = parse_address(ns, msg, names)
-            if a is not None:
-                out.append(a)
-        return out
+        return self._parsed(RTM_GETADDR, struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0),
+                            lambda msg: parse_address(ns, msg, names))
 
     def routes(self, ns: str | None, names: dict[int, str]) -> list[Route]:
         """What the dashboard's Routes pane shows: IPv4 in every table (`ip route show table all`), IPv6
         outside the local table and without multicast (`ip -6 route`): the kernel's own local and ff00::/8
         entries, several per link, would bury the routes a learner adds. Parsed by hand; those entries
         are skipped from the message header alone."""
-        out = []
         # one dump of every family (the kernel walks them in order: IPv4, then IPv6; others are skipped)
-        for msg in self.dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)):
-            r = parse_route(ns, msg, names, skip_v6_local=True)
-            if r is not None:
-                out.append(r)
-        return out
+        return self._parsed(RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0),
+                            lambda msg: parse_route(ns, msg, names, skip_v6_local=True))
 
     def neighbours(self, ns: str | None, names: dict[int, str]) -> list[Neighbour]:
         """ARP and NDP entries as lab.model.Neighbour (state.neighbours(family=0) without the IPv6 NOARP
         multicast entries every link collects)."""
-        out = []
-        for msg in self.dump(RTM_GETNEIGH, struct.pack("=BxxxiHBB", socket.AF_UNSPEC, 0, 0, 0, 0)):
-            n = parse_neighbour(ns, msg, names)
-            if n is not None:
-                out.append(n)
-        return out
+        return self._parsed(RTM_GETNEIGH, struct.pack("=BxxxiHBB", socket.AF_UNSPEC, 0, 0, 0, 0),
+                            lambda msg: parse_neighbour(ns, msg, names))
+
+    def _parsed(self, mtype: int, body: bytes, parse) -> list:
+        """A dump, each message parsed; the ones the parser skips (None) left out."""
+        return [x for x in map(parse, self.dump(mtype, body)) if x is not None]
 
     # ---- links ------------------------------------------------------------------------------------
     def link_index(self, name: str) -> int:

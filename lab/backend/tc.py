@@ -29,7 +29,7 @@ from lab.backend.core import applies
 from lab.backend.journal import NOOP
 from lab.commands import tc as c
 from lab.commands.tc import INGRESS_HANDLE, TC_H_INGRESS, TC_H_ROOT, handle_str
-from lab.errors import LabError
+from lab.errors import LabError, kernel_says
 from lab.model import Qdisc
 
 FLAGS = {
@@ -191,10 +191,9 @@ def _missing(what: str, kind: str, module: str, kernel_msg: str) -> LabError:
 
 
 def _nl(e: NetlinkError, what: str, hint: str | None = None) -> LabError:
-    from lab.errors import kernel_says
-
-    if kernel_says(e):
-        return LabError(kernel_says(e), hint)
+    said = kernel_says(e)
+    if said:   # the kernel's own words, as iproute2 prints them
+        return LabError(said, hint)
     text = {17: "File exists", 2: "No such file or directory", 22: "Invalid argument", 16: "Device or resource busy",
             95: "Operation not supported", 1: "Operation not permitted", 34: "Numerical result out of range"}
     return LabError(f"RTNETLINK answers: {text.get(e.code, os.strerror(e.code) if e.code else str(e))}"

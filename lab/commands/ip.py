@@ -293,11 +293,9 @@ class NeighFlush(Op):
 
 # ---- rule --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RuleChange(Op):
-    """`ip rule add|del`: only what was given is sent (the kernel picks the priority; del matches on the
-    given selectors), as iproute2 does. The family comes from -4/-6/-f only (iproute2: default inet)."""
-    action: str = "add"
-    src: str | None = None          # prefix
+class RuleSelector:
+    """What selects ip rules, shared by add/del and show (None = not given)."""
+    src: str | None = None          # prefix, or "all"
     dst: str | None = None
     table: int | None = None
     priority: int | None = None
@@ -306,6 +304,13 @@ class RuleChange(Op):
     iif: str | None = None
     oif: str | None = None
     tos: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleChange(RuleSelector, Op):
+    """`ip rule add|del`: only what was given is sent (the kernel picks the priority; del matches on the
+    given selectors), as iproute2 does. The family comes from -4/-6/-f only (iproute2: default inet)."""
+    action: str = "add"
     invert: bool = False            # `not`
     suppress_prefixlength: int | None = None
     rule_type: str | None = None    # None: lookup (add) / any (del); blackhole, unreachable, prohibit
@@ -313,17 +318,8 @@ class RuleChange(Op):
 
 
 @dataclass(frozen=True)
-class RuleShow(ShowOp):
+class RuleShow(RuleSelector, ShowOp):
     """`ip rule show [SELECTOR]`: iproute2's filters (each given selector must match)."""
-    src: str | None = None
-    dst: str | None = None
-    table: int | None = None
-    priority: int | None = None
-    fwmark: int | None = None
-    fwmask: int | None = None
-    iif: str | None = None
-    oif: str | None = None
-    tos: int | None = None
 
 
 @dataclass(frozen=True)
