@@ -46,12 +46,20 @@ def _flags(link: Link, by_index: dict[int, Link] | None = None) -> str:
     return "<" + ",".join(flag_words(link, by_index)) + ">"
 
 
+LINKMODES = {0: "DEFAULT", 1: "DORMANT"}
+
+
+def group_name(group: int) -> str:
+    """iproute2's rtnl_group_n2a with its stock /etc/iproute2/group (0 is "default")."""
+    return "default" if group == 0 else str(group)
+
+
 def link_header(link: Link, names: dict[int, str], with_mode: bool, netns_names: dict[int, str],
                 by_index: dict[int, Link] | None = None) -> list[str]:
     master = f" master {link.master}" if link.master else ""
-    mode = " mode DEFAULT" if with_mode else ""
+    mode = f" mode {LINKMODES.get(link.linkmode, 'DEFAULT')}" if with_mode else ""
     first = (f"{link.index}: {link_ifname(link, names)}: {_flags(link, by_index)} mtu {link.mtu} qdisc {link.qdisc}"
-             f"{master} state {link.operstate}{mode} group default qlen {link.qlen}")
+             f"{master} state {link.operstate}{mode} group {group_name(link.group)} qlen {link.qlen}")
     second = f"    link/{link.link_type} {link.mac or '00:00:00:00:00:00'}"
     if link.brd:
         second += f" brd {link.brd}"
@@ -100,6 +108,8 @@ def links_text(links: Iterable[Link], brief: bool = False, details: bool = False
         out += link_header(l, names, True, netns_names or {}, by_index)
         if details:
             out += link_details(l)
+        if l.alias is not None:
+            out.append(f"    alias {l.alias}")
         if stats:
             out += link_stats(l)
     return "\n".join(out)
@@ -115,12 +125,15 @@ def link_json(l: Link, names: dict[int, str], by_index: dict[int, Link] | None =
     d.update({"ifname": l.name, "flags": flag_words(l, by_index), "mtu": l.mtu, "qdisc": l.qdisc})
     if l.master:
         d["master"] = l.master
-    d.update({"operstate": l.operstate, "linkmode": "DEFAULT", "group": "default", "txqlen": l.qlen,
+    d.update({"operstate": l.operstate, "linkmode": LINKMODES.get(l.linkmode, "DEFAULT"), "group": group_name(l.group),
+              "txqlen": l.qlen,
               "link_type": l.link_type, "address": l.mac})
     if l.brd:
         d["broadcast"] = l.brd
     if l.link_netnsid is not None:
         d["link_netnsid"] = l.link_netnsid
+    if l.alias is not None:
+        d["ifalias"] = l.alias
     return d   # linkinfo only with -d (lab.backend.linkdetail), as iproute2
 
 
@@ -194,7 +207,8 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
     res = []
     for l in links:
         d = link_json(l, names, by_index)
-        d.pop("linkmode", None)   # `ip -j addr` has no linkmode (`ip -j link` has)
+        d.pop("linkmode", None)   # `ip -j addr` has no linkmode nor alias (`ip -j link` has)
+        d.pop("ifalias", None)
         infos = []
         for a in addrs:
             if a.index != l.index:

@@ -59,7 +59,7 @@ def test_fdb_change(line, expect):
 @pytest.mark.parametrize("line,needle", [
     ("bridge fdb add dev veth0", "MAC address"),
     ("bridge fdb add 02:11:22:33:44:55", "Device and address"),
-    ("bridge fdb add 02:11:22:33:44 dev veth0", "valid link address"),
+    ("bridge fdb add 02:11:22:33:44 dev veth0", "Invalid mac address 02:11:22:33:44"),
     ("bridge fdb add 02:11:22:33:44:55 dev veth0 dst 10.0.0.300", "valid prefix"),
     ("bridge fdb add 02:11:22:33:44:55 dev veth0 vlan 5000", "between"),
     ("bridge fdb add 02:11:22:33:44:55 dev veth0 02:11:22:33:44:56", "garbage"),

@@ -37,6 +37,8 @@ ip -n red route add 10.20.0.0/16 via 192.168.15.2 metric 50 table 100
 ip -n red rule add from 192.168.15.0/24 lookup 100 priority 1000
 ip -n red neigh add 192.168.15.9 lladdr 02:00:00:00:00:09 dev veth-red nud permanent
 ip link add vx0 type vxlan id 42 remote 192.168.15.2 local 192.168.15.5 dstport 4789
+ip link add dev br type bridge
+ip link set dev br up
 sysctl -w net.ipv4.ip_forward=1
 ip netns exec red sysctl -w net.ipv4.conf.all.rp_filter=2
 iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE

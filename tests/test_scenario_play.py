@@ -129,9 +129,9 @@ def _chk(kind, **args):
 
 
 def test_checks_explain_their_failures(engine):
-    run_ok(engine, "ip netns add red", "ip netns add blue", "ip link add a type veth peer name b netns blue",
-           "ip link set a netns red", "ip -n red addr add 10.3.0.1/24 dev a", "ip -n blue addr add 10.3.0.2/25 dev b",
-           "ip -n red link set a up")
+    run_ok(engine, "ip netns add red", "ip netns add blue", "ip link add dev a type veth peer name b netns blue",
+           "ip link set dev a netns red", "ip -n red addr add 10.3.0.1/24 dev a", "ip -n blue addr add 10.3.0.2/25 dev b",
+           "ip -n red link set dev a up")   # "dev": a bare "a" means "address" to iproute2
     r = evaluate(_chk("ping", **{"from": "red", "to": "10.3.0.2", "timeout": 0.5}), engine)
     assert r.status == "fail" and "no echo reply" in r.explanation and "DOWN" not in r.explanation
     r = evaluate(_chk("ping", **{"from": "red", "to": "10.9.9.9"}), engine)

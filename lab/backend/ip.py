@@ -18,6 +18,7 @@ from lab import render
 from lab.backend import nsutil, state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
+from lab.backend.rtnl import RTM_NEWLINK, ifinfo
 from lab.commands import ip as c
 from lab.errors import LabError, did_you_mean, kernel_says
 
@@ -237,6 +238,31 @@ def _vxlan_data(b, op: c.LinkAdd) -> bytes:
     return out + info_data(c.VXLAN_OPTS, op.info)
 
 
+def link_extra(b, op) -> tuple[bytes, int, int]:
+    """An add's or set's LINK_ATTRS, LINK_FLAGS and (add) master, packed as iproute2 sends them in the same
+    RTM_NEWLINK: (attributes, ifi_flags, ifi_change)."""
+    from lab.backend.rtnl import IFLA_MASTER, attr, mac_bytes, u32attr
+
+    out = b""
+    for opt, v in op.attrs:
+        num, typ = c.LINK_ATTRS[opt]
+        if typ == "addrgenmode":      # IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE } }
+            out += attr(num, attr(socket.AF_INET6, attr(8, struct.pack("=B", v))))
+            continue
+        data = (mac_bytes(v) if typ == "lladdr" else v.encode() if typ == "alias"
+                else struct.pack("=B", v) if typ in ("operstate", "linkmode", "onoff") else struct.pack("=I", v))
+        out += attr(num, data)
+    if isinstance(op, c.LinkAdd) and (op.master or op.nomaster):
+        out += u32attr(IFLA_MASTER, b.link_index(op.ns, op.master) if op.master else 0)
+    flags = change = 0
+    for opt, on in op.flags:
+        bit, inverted = c.LINK_FLAGS[opt]
+        change |= bit
+        if on != inverted:
+            flags |= bit
+    return out, flags, change
+
+
 def _link_add_packed(b, op: c.LinkAdd) -> None:
     """bridge / vxlan with their options: one hand-packed RTM_NEWLINK (IFLA_LINKINFO with the kind's data)."""
     from lab.backend.rtnl import (IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MTU,
@@ -252,7 +278,9 @@ def _link_add_packed(b, op: c.LinkAdd) -> None:
         info.append(("stp_state", 1 if op.stp else 0))
     data = _vxlan_data(b, op) if op.kind == "vxlan" else info_data(c.BRIDGE_OPTS, info)
     linkinfo = sattr(IFLA_INFO_KIND, op.kind) + (attr(IFLA_INFO_DATA, data) if data else b"")
-    b.rtnl(op.ns).request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo() + attrs + attr(IFLA_LINKINFO, linkinfo))
+    extra, flags, change = link_extra(b, op)
+    b.rtnl(op.ns).request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+                          ifinfo(op.index or 0, flags, change) + attrs + extra + attr(IFLA_LINKINFO, linkinfo))
 
 
 VXLAN_PORT_WARNING = ("vxlan: destination port not specified\nWill use Linux kernel default (non-standard value)\n"
@@ -267,12 +295,22 @@ def _link_add(b, op: c.LinkAdd) -> None:
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
             try:
                 b.rtnl(op.ns).link_add(op.name, op.kind, peer=op.peer, peer_netns_fd=fd, mtu=op.mtu,
-                                       address=op.address, peer_address=op.peer_address, peer_mtu=op.peer_mtu)
+                                       address=op.address, peer_address=op.peer_address, peer_mtu=op.peer_mtu,
+                                       extra=link_extra(b, op), index=op.index or 0)
             finally:
                 if fd is not None:
                     os.close(fd)
         else:
+            if op.index:
+                raise LabError(f'lab does not support "index" for type {op.kind} yet.', "Leave it out.")
             b.ipr(op.ns).link("add", **_link_kw(b, op))
+            extra, flags, change = link_extra(b, op)
+            if extra or change:
+                try:
+                    b.rtnl(op.ns).request(RTM_NEWLINK, 0, ifinfo(b.rtnl(op.ns).link_index(op.name), flags, change) + extra)
+                except NetlinkError:
+                    b.rtnl(op.ns).link_del(name=op.name)    # nothing half-made
+                    raise
     except NetlinkError as e:
         if e.code == 17:
             raise _exists_error(b, op) from None
@@ -339,11 +377,17 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
 
 @applies(c.LinkSet)
 def link_set(b, op: c.LinkSet) -> str:
+    if op.attrs or op.flags:
+        extra, flags, change = link_extra(b, op)
+        try:
+            b.rtnl(op.ns).request(RTM_NEWLINK, 0, ifinfo(b.link_index(op.ns, op.dev), flags, change) + extra)
+        except NetlinkError as e:
+            raise nl_error(e) from None
     if op.info:
         _link_set_info(b, op)
-        if not (op.newname or op.promisc is not None or op.arp is not None or op.master or op.nomaster or op.netns
-                or op.mtu or op.address or op.up is not None):
-            return ""
+    if not (op.newname or op.promisc is not None or op.arp is not None or op.master or op.nomaster or op.netns
+            or op.mtu or op.address or op.up is not None):
+        return ""
     if op.newname or op.promisc is not None or op.arp is not None:
         return _link_set_slow(b, op)
     r = b.rtnl(op.ns)
@@ -526,7 +570,10 @@ def _link_show_details(b, op: c.LinkShow) -> str:
         for l in ls:
             d = render.link_json(l, names, by_index)
             d.pop("linkinfo", None)
+            alias = d.pop("ifalias", None)       # after the details, as iproute2 prints it
             d.update(linkdetail.detail_json(by_msg[l.index], names))
+            if alias is not None:
+                d["ifalias"] = alias
             out.append(d)
         return linkdetail.fix_json_timers(json.dumps(out, separators=(",", ":")))
     lines: list[str] = []

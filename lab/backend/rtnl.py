@@ -29,8 +29,10 @@ IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
 IFF_UP = 0x1
 
 
-def _extack(msg: bytes, flags: int) -> str | None:
-    """NLMSGERR_ATTR_MSG of an NLMSG_ERROR message (NETLINK_EXT_ACK), or None."""
+def extack(msg: bytes, flags: int) -> str | None:
+    """NLMSGERR_ATTR_MSG of an NLMSG_ERROR message (NETLINK_EXT_ACK), or None: the error text of a failure,
+    or the warning the kernel may attach to a success (error 0, always NLM_F_CAPPED). `msg` is the whole
+    message, header included."""
     if not flags & 0x200:          # NLM_F_ACK_TLVS
         return None
     (orig_len,) = struct.unpack_from("=I", msg, 20)
@@ -96,7 +98,7 @@ class Rtnl:
                     if t == NLMSG_ERROR:
                         (code,) = struct.unpack_from("=i", data, off + 16)
                         if code:
-                            raise NetlinkError(-code, _extack(data[off: off + ln], _f) or os.strerror(-code))
+                            raise NetlinkError(-code, extack(data[off: off + ln], _f) or os.strerror(-code))
                         return reply
                     reply = data[off + 16: off + ln]
                 off += (ln + 3) & ~3
@@ -190,8 +192,9 @@ class Rtnl:
 
     def link_add(self, name: str, kind: str, peer: str | None = None, peer_netns_fd: int | None = None,
                  mtu: int | None = None, address: str | None = None, peer_address: str | None = None,
-                 peer_mtu: int | None = None) -> None:
-        attrs = sattr(IFLA_IFNAME, name)
+                 peer_mtu: int | None = None, extra: tuple[bytes, int, int] = (b"", 0, 0), index: int = 0) -> None:
+        """Create a link; `extra` = (more attributes, ifi_flags, ifi_change) as backend.ip.link_extra packs them."""
+        attrs = sattr(IFLA_IFNAME, name) + extra[0]
         if mtu:
             attrs += u32attr(IFLA_MTU, mtu)
         if address:
@@ -209,7 +212,7 @@ class Rtnl:
                 p += u32attr(IFLA_MTU, peer_mtu)
             info += attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, p))
         attrs += attr(IFLA_LINKINFO, info)
-        self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo() + attrs)
+        self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo(index, extra[1], extra[2]) + attrs)
 
     def link_set(self, name: str | None = None, index: int = 0, up: bool | None = None, master: int | None = None,
                  mtu: int | None = None, address: str | None = None, netns_fd: int | None = None,
@@ -257,6 +260,7 @@ class Rtnl:
 # ---- parsing link messages (RTM_NEWLINK payloads) -----------------------------------------------------
 _IFLA_BROADCAST, _IFLA_LINK, _IFLA_QDISC, _IFLA_STATS, _IFLA_TXQLEN, _IFLA_OPERSTATE = 2, 5, 6, 7, 13, 16
 _IFLA_LINK_NETNSID = 37
+_IFLA_LINKMODE, _IFLA_IFALIAS, _IFLA_GROUP = 17, 20, 27
 _VXLAN_ID, _VXLAN_GROUP, _VXLAN_LOCAL, _VXLAN_PORT, _VLAN_ID = 1, 2, 4, 15, 1
 
 
@@ -348,7 +352,9 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
             master=names.get(master) if master else None, master_index=master,
             link_index=_u32(a.get(_IFLA_LINK)),
             link_netnsid=struct.unpack_from("=i", nsid)[0] if nsid is not None and len(nsid) >= 4 else None,
-            qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb), **vx))
+            qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb),
+            linkmode=a[_IFLA_LINKMODE][0] if a.get(_IFLA_LINKMODE) else 0, group=_u32(a.get(_IFLA_GROUP)) or 0,
+            alias=_asciiz(a[_IFLA_IFALIAS]) if _IFLA_IFALIAS in a else None, **vx))
         if cache is not None:
             new_cache[msg] = out[-1]
     out.sort(key=lambda l: l.index)

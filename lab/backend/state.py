@@ -86,7 +86,8 @@ def link_from_msg(ns: str | None, m, names: dict[int, str] | None = None) -> Lin
         link_type=ARPHRD.get(m["ifi_type"], str(m["ifi_type"])), operstate=op or "UNKNOWN",
         qdisc=ga("IFLA_QDISC") or "noop", master=(names or {}).get(master) if master else None,
         master_index=master, link_index=link_idx, link_netnsid=ga("IFLA_LINK_NETNSID"),
-        qlen=ga("IFLA_TXQLEN") or 0, vlan_id=vlan_id, stats=stats, **vx)
+        qlen=ga("IFLA_TXQLEN") or 0, vlan_id=vlan_id, stats=stats, linkmode=ga("IFLA_LINKMODE") or 0,
+        group=ga("IFLA_GROUP") or 0, alias=ga("IFLA_IFALIAS"), **vx)
 
 
 def links(b, ns: str | None) -> list[Link]:

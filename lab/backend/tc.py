@@ -16,7 +16,7 @@ import os
 import socket
 import struct
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, nla
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER, RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER
 from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_netem, sched_pfifo, sched_tbf,
@@ -27,6 +27,7 @@ from pyroute2.netlink.rtnl.tcmsg.common_act import get_tca_action
 from lab.backend import state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
+from lab.backend.rtnl import extack
 from lab.commands import tc as c
 from lab.commands.tc import INGRESS_HANDLE, TC_H_INGRESS, TC_H_ROOT, handle_str
 from lab.errors import LabError, kernel_says
@@ -117,7 +118,9 @@ class _TcMsg(tcmsg):
 
 
 def _request(ipr, msg_type: int, flags: int, *, index: int, handle: int = 0, parent: int = 0, info: int = 0,
-             kind: str | None = None, options: dict | None = None) -> None:
+             kind: str | None = None, options: dict | None = None) -> str:
+    """Send one tc request on `ipr` (its namespace's socket, NETLINK_EXT_ACK on) and wait for the ack.
+    Raises NetlinkError on failure; returns the kernel's warning as tc prints it ("" if none)."""
     m = _TcMsg()
     m["family"] = 0
     m["index"], m["handle"], m["parent"], m["info"] = index, handle, parent, info
@@ -128,7 +131,24 @@ def _request(ipr, msg_type: int, flags: int, *, index: int, handle: int = 0, par
         attrs.append(["TCA_OPTIONS", options])
     m["attrs"] = attrs
     ipr.status.setdefault("nlm_generator", False)   # pyroute2 0.9.7's sync nlm_request expects it
-    list(ipr.nlm_request(m, msg_type=msg_type, msg_flags=flags))
+    return _warning(ipr.nlm_request(m, msg_type=msg_type, msg_flags=flags))
+
+
+def _warning(replies) -> str:
+    """tc's line for the warning the kernel may put in a successful ack (NLMSG_ERROR, error 0, with
+    NLMSGERR_ATTR_MSG), e.g. htb's "quantum of class 10001 is big": "Warning: TEXT", plus the "." iproute2's
+    nl_dump_ext_ack adds when TEXT lacks one. pyroute2 hands the ack back but decodes its TLVs at the
+    wrong offset (it skips the whole original request, of which a success echoes only the header), so
+    they are read from the message's raw bytes."""
+    for r in replies:
+        hdr = r.get("header") or {}
+        data = getattr(r, "data", None)
+        if hdr.get("type") != NLMSG_ERROR or r.get("error") or data is None:
+            continue
+        text = extack(bytes(data[r.offset: r.offset + hdr["length"]]), hdr.get("flags", 0))
+        if text:
+            return f"Warning: {text}" + ("" if text.endswith(".") else ".")
+    return ""
 
 
 # ---- units and printing like tc -----------------------------------------------------------------
@@ -246,8 +266,8 @@ def qdisc_options(m) -> tuple[str, dict]:
     """(tc's option text, tc -j "options") for one qdisc message."""
     kind = _kind(m)
     opts = m.get_attr("TCA_OPTIONS")
-    if kind in ("ingress", "clsact"):
-        return "---------------- ", {}
+    if kind in ("ingress", "clsact"):   # tc's q_ingress prints a dash line; q_clsact has no print_opt
+        return ("---------------- " if kind == "ingress" else ""), {}
     if opts is None:
         return "", {}
     ga = getattr(opts, "get_attr", lambda *_: None)
@@ -494,13 +514,13 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
             raise LabError(f"Error: Invalid qdisc name. (the qdisc there is {_kind(existing)}, not {op.kind})",
                            f"Leave the kind out: tc qdisc del dev {op.dev} {handle_str(op.parent)}")
         try:
-            _request(ipr, RTM_DELQDISC, FLAGS["delete"], index=index, handle=existing["handle"],
-                     parent=existing["parent"])
+            warning = _request(ipr, RTM_DELQDISC, FLAGS["delete"], index=index, handle=existing["handle"],
+                               parent=existing["parent"])
         except NetlinkError as e:
             raise _nl(e, "deleting the qdisc") from None
         b.retire(op.ns, "qdisc", lambda e: e.get("ifindex") == index and e.get("parent") == (
             "ingress" if op.parent == TC_H_INGRESS else handle_str(op.parent)))
-        return ""
+        return warning
     _check_parent(b, op.ns, index, op.parent, op.dev, "qdisc")
     if op.verb == "change" and (existing is None or existing["handle"] == 0):
         raise LabError("Error: Qdisc not found. To create specify NLM_F_CREATE flag.",
@@ -521,13 +541,13 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
     where = handle_str(op.parent) if op.parent != TC_H_INGRESS else "ingress"
     with (b.creating(op.ns, "qdisc", dev=op.dev, parent=where, handle=handle_str(handle) if handle else None,
                      qkind=op.kind, ifindex=index) if creates else contextlib.nullcontext(NOOP)):
-        _qdisc_call(ipr, op, index, handle, options, existing)
-    return ""
+        warning = _qdisc_call(ipr, op, index, handle, options, existing)
+    return warning
 
 
-def _qdisc_call(ipr, op, index: int, handle: int, options, existing) -> None:
+def _qdisc_call(ipr, op, index: int, handle: int, options, existing) -> str:
     try:
-        _request(ipr, RTM_NEWQDISC, FLAGS[op.verb], index=index, handle=handle, parent=op.parent, kind=op.kind,
+        return _request(ipr, RTM_NEWQDISC, FLAGS[op.verb], index=index, handle=handle, parent=op.parent, kind=op.kind,
                  options=options)
     except NetlinkError as e:
         if e.code == 2 and op.kind in QDISC_MODULES:
@@ -628,13 +648,14 @@ def class_change(b, op: c.ClassChange) -> str:
             raise LabError(f"Error: Specified class not found. (no class {handle_str(op.classid)} on {op.dev})",
                            f"tc class show dev {op.dev} lists the classes.")
         try:
-            _request(ipr, RTM_DELTCLASS, FLAGS["delete"], index=index, handle=op.classid, parent=existing["parent"])
+            warning = _request(ipr, RTM_DELTCLASS, FLAGS["delete"], index=index, handle=op.classid,
+                               parent=existing["parent"])
         except NetlinkError as e:
             if e.code == 16:
                 raise LabError("RTNETLINK answers: Device or resource busy",
                                "The class still has child classes or filters pointing at it; delete those first.") from None
             raise _nl(e, "deleting the class") from None
-        return ""
+        return warning
     qdisc = next((m for m in _qdisc_msgs(b, op.ns, index) if m["handle"] == (op.classid & 0xFFFF0000)), None)
     if qdisc is None:
         raise LabError(f"Error: Parent Qdisc doesn't exists. (no qdisc {op.classid >> 16:x}: on {op.dev})",
@@ -662,11 +683,10 @@ def class_change(b, op: c.ClassChange) -> str:
     options = sched_htb.get_class_parameters(kw)
     parent = op.parent if op.parent != TC_H_ROOT else op.classid & 0xFFFF0000
     try:
-        _request(ipr, RTM_NEWTCLASS, FLAGS[op.verb], index=index, handle=op.classid, parent=parent, kind=op.kind,
-                 options=options)
+        return _request(ipr, RTM_NEWTCLASS, FLAGS[op.verb], index=index, handle=op.classid, parent=parent,
+                        kind=op.kind, options=options)
     except NetlinkError as e:
         raise _nl(e, f"{op.verb} htb class {handle_str(op.classid)}") from None
-    return ""
 
 
 # ---- filter -------------------------------------------------------------------------------------
@@ -849,18 +869,20 @@ def filter_change(b, op: c.FilterChange) -> str:
             targets = [m["handle"] for m in qds if m["handle"]]
         else:
             targets = [parent]
+        warnings = []
         try:
             for t in targets:
                 if op.handle is None and op.prio is None and not _filter_msgs(b, op.ns, index, t):
                     continue
-                _request(ipr, RTM_DELTFILTER, FLAGS["delete"], index=index, parent=t,
-                         info=info if op.prio else 0, handle=op.handle or 0, kind=op.kind if op.handle else None)
+                warnings.append(_request(ipr, RTM_DELTFILTER, FLAGS["delete"], index=index, parent=t,
+                                         info=info if op.prio else 0, handle=op.handle or 0,
+                                         kind=op.kind if op.handle else None))
         except NetlinkError as e:
             if e.code == 2:
                 raise LabError("Error: Filter with specified priority/protocol not found.",
                                f"tc filter show dev {op.dev} lists the filters.") from None
             raise _nl(e, "deleting the filter") from None
-        return ""
+        return "\n".join(w for w in warnings if w)
     options: dict = {"attrs": []}
     acts = _actions(b, op)
     if op.kind == "u32":
@@ -896,8 +918,8 @@ def filter_change(b, op: c.FilterChange) -> str:
     else:
         raise LabError(f"Error: lab cannot build {op.kind} filters.", "Use u32 (or matchall).")
     try:
-        _request(ipr, RTM_NEWTFILTER, FLAGS[op.verb], index=index, parent=parent, info=info,
-                 handle=op.handle or 0, kind=op.kind, options=options)
+        return _request(ipr, RTM_NEWTFILTER, FLAGS[op.verb], index=index, parent=parent, info=info,
+                        handle=op.handle or 0, kind=op.kind, options=options)
     except NetlinkError as e:
         if e.code == 2 and op.kind != "u32" and op.kind in FILTER_MODULES:
             raise _missing("Filters", op.kind, FILTER_MODULES[op.kind], "Error: TC classifier not found.") from None
@@ -912,4 +934,3 @@ def filter_change(b, op: c.FilterChange) -> str:
                 raise LabError("Error: Filter kind and protocol must match the existing filters at this priority.",
                                "Use another prio.") from None
         raise _nl(e, f"{op.verb} {op.kind} filter") from None
-    return ""

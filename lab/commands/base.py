@@ -218,10 +218,19 @@ def need_prefix(word: str, what: str = "prefix", require_len: bool = False) -> t
     return str(a), int(plen)
 
 
-def need_mac(word: str) -> str:
+def need_mac(word: str, bridge: bool = False) -> str:
     parts = word.split(":")
     if len(parts) != 6 or not all(len(p) in (1, 2) and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
-        raise ParseError(f'Error: "{word}" is not a valid link address (expected aa:bb:cc:dd:ee:ff).')
+        raise ParseError(f"Invalid mac address {word}" if bridge else f'"{word}" is invalid lladdr.',
+                         "A link address reads aa:bb:cc:dd:ee:ff.")
+    return ":".join(p.zfill(2).lower() for p in parts)
+
+
+def need_lladdr(word: str) -> str:
+    """iproute2's ll_addr_a2n: hex bytes separated by colons, any count (a broadcast or tunnel address)."""
+    parts = word.split(":")
+    if not word or not all(0 < len(p) <= 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        raise ParseError(f'"{word}" is invalid lladdr.', "A link address reads aa:bb:cc:dd:ee:ff.")
     return ":".join(p.zfill(2).lower() for p in parts)
 
 

@@ -289,7 +289,7 @@ def _fdb_change(a: Args, ns, verb: str) -> FdbChange:
         elif w in ("router", "use", "extern_learn", "sticky", "src_vni", "nhid", "activity_notify"):
             raise ParseError(f'"{w}" is not supported by lab.')
         elif mac is None:
-            mac = need_mac(w)
+            mac = need_mac(w, bridge=True)
         else:
             raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.', HELP["fdb"].splitlines()[-1])
     if mac is None:

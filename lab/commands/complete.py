@@ -30,9 +30,10 @@ IP_VERBS = {
 KIND_WORDS = {"bridge": sorted(_ip.BRIDGE_OPTS), "bridge_slave": sorted(_ip.BRPORT_OPTS), "vxlan": _ip.VXLAN_WORDS,
               "veth": ["peer", "name", "netns"], "macvlan": ["mode"], "vlan": ["id", "protocol"]}
 IP_KEYWORDS = {
-    ("link", "add"): ["type", "peer", "name", "netns", "mtu", "address", "id", "remote", "local", "group",
-                      "dev", "dstport", "link", "mode", "up"],
-    ("link", "set"): ["up", "down", "master", "nomaster", "netns", "mtu", "address", "name", "promisc", "arp", "type"],
+    # ip link add/set: the words of iproute2's iplink_parse the parser knows (lab.commands.ip.IPLINK_WORDS)
+    ("link", "add"): [w for w, opt, _p in _ip.IPLINK_WORDS if opt not in _ip.LINK_NOT_YET and w == opt] + ["dev"],
+    ("link", "set"): [w for w, opt, _p in _ip.IPLINK_WORDS if opt not in _ip.LINK_NOT_YET and w == opt
+                      and w not in ("index", "link", "numtxqueues", "numrxqueues")] + ["dev"],
     ("link", "show"): ["dev", "type", "master", "up"],
     ("link", "del"): ["dev"],
     ("address", "add"): ["dev", "brd", "label", "scope"],

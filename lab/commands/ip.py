@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
-                               need_ip, need_mac, need_name, need_ns_name, need_prefix, pick)
+                               need_ip, need_lladdr, need_mac, need_name, need_ns_name, need_prefix, pick)
 
 OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "ntbl", "link",
            "l2tp", "fou", "ila", "macsec", "tunnel", "tunl", "tuntap", "tap", "token", "tcpmetrics", "tcp_metrics",
@@ -92,6 +92,11 @@ class LinkAdd(Op):
     stp: bool | None = None
     info: tuple = ()                # (option, value) of the kind's IFLA_INFO_DATA (BRIDGE_OPTS, VXLAN_OPTS)
     up: bool = False
+    attrs: tuple = ()               # (option, value) of LINK_ATTRS
+    flags: tuple = ()               # (option, on) of LINK_FLAGS
+    index: int | None = None
+    master: str | None = None
+    nomaster: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class LinkSet(Op):
     arp: bool | None = None
     kind: str | None = None         # `type bridge ...` / `type bridge_slave ...`
     info: tuple = ()                # (option, value) pairs of BRIDGE_OPTS / BRPORT_OPTS
+    attrs: tuple = ()               # (option, value) of LINK_ATTRS
+    flags: tuple = ()               # (option, on) of LINK_FLAGS other than promisc/arp
 
 
 # The kinds' own options, one table each: option -> (netlink attribute number, value type). The parser,
@@ -141,6 +148,58 @@ VXLAN_OPTS = {    # IFLA_VXLAN_* beyond id/remote/group/local/dev/dstport/[no]le
 }
 
 
+# The link's own attributes beyond name/mtu/address/master/netns/up (IFLA_*): option -> (attribute, value type).
+# `ip link add` sends them in the creating message and `ip link set` in one change, as iproute2 does.
+LINK_ATTRS = {
+    "broadcast": (2, "lladdr"), "txqueuelen": (13, "int"), "state": (16, "operstate"), "mode": (17, "linkmode"),
+    "alias": (20, "alias"), "addrgenmode": (26, "addrgenmode"), "group": (27, "group"), "numtxqueues": (31, "int"),
+    "numrxqueues": (32, "int"), "carrier": (33, "onoff"), "link-netnsid": (37, "int"), "protodown": (39, "onoff"),
+    "gso_max_segs": (40, "uint"), "gso_max_size": (41, "uint"), "gro_max_size": (58, "uint"),
+}
+# interface flags set with on/off: option -> (IFF_ flag, True when "on" clears it)
+LINK_FLAGS = {"multicast": (0x1000, False), "allmulticast": (0x200, False), "trailers": (0x20, True),
+              "dynamic": (0x8000, False), "promisc": (0x100, False), "arp": (0x80, True)}
+# iproute2's iplink_parse (ip/iplink.c, 6.1) tries its keywords in this order and the first that fits wins:
+# (word, the option it means, whether any abbreviation fits as with iproute2's matches()). A word that fits
+# none names the device, so `ip link add a mtu 9000` reads "a" as "address", as iproute2 does.
+IPLINK_WORDS = (
+    ("up", "up", False), ("down", "down", False), ("name", "name", False), ("index", "index", False),
+    ("link", "link", True), ("address", "address", True), ("broadcast", "broadcast", True),
+    ("brd", "broadcast", False), ("txqueuelen", "txqueuelen", True), ("qlen", "txqueuelen", False),
+    ("txqlen", "txqueuelen", True), ("mtu", "mtu", False), ("xdpgeneric", "xdp", False), ("xdpdrv", "xdp", False),
+    ("xdpoffload", "xdp", False), ("xdp", "xdp", False), ("netns", "netns", False),
+    ("multicast", "multicast", False), ("allmulticast", "allmulticast", False), ("promisc", "promisc", False),
+    ("trailers", "trailers", False), ("arp", "arp", False), ("carrier", "carrier", False), ("vf", "vf", False),
+    ("master", "master", True), ("vrf", "vrf", False), ("nomaster", "nomaster", True),
+    ("dynamic", "dynamic", True), ("type", "type", True), ("alias", "alias", True), ("group", "group", False),
+    ("mode", "mode", False), ("state", "state", False), ("numtxqueues", "numtxqueues", True),
+    ("numrxqueues", "numrxqueues", True), ("addrgenmode", "addrgenmode", True), ("link-netns", "link-netns", True),
+    ("link-netnsid", "link-netnsid", True), ("protodown", "protodown", False),
+    ("protodown_reason", "protodown_reason", False), ("gso_max_size", "gso_max_size", False),
+    ("gso_max_segs", "gso_max_segs", False), ("gro_max_size", "gro_max_size", False),
+    ("parentdev", "parentdev", False),
+)
+LINK_NOT_YET = {"xdp": "XDP programs", "vf": "SR-IOV virtual functions", "vrf": "VRF devices",
+                "link-netns": "link-netns (use link-netnsid N)", "protodown_reason": "protodown reasons",
+                "parentdev": "parent devices"}
+OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+ADDRGENMODES = ("eui64", "none", "stable_secret", "random")
+
+
+def iplink_word(w: str) -> str | None:
+    """The ip link option `w` means, in iproute2's order, or None: then it names the device."""
+    for word, opt, prefix in IPLINK_WORDS:
+        if w == word or (prefix and matches(w, word)):
+            return opt
+    return None
+
+
+def dev_word(name: str) -> str:
+    """A device name as a word of `ip link add/set` that iproute2 reads as that name: "dev NAME" when the
+    bare name would be taken for a keyword (a device called "a" or "br": "address", "broadcast")."""
+    return f"dev {name}" if iplink_word(name) is not None or matches(name, "help") or name == "dev" else name
+
+
 def parse_opt_value(a: "Args", opt: str, typ: str):
     """One kind option's value, by its type in the tables above (iproute2's spelling and ranges)."""
     if typ == "flag":
@@ -156,6 +215,30 @@ def parse_opt_value(a: "Args", opt: str, typ: str):
         return 0x88A8 if w == "802.1ad" else 0x8100
     if typ == "mac":
         return need_mac(w)
+    if typ == "lladdr":
+        return need_lladdr(w)
+    if typ == "alias":
+        if len(w) >= 256:
+            raise ParseError(f'Error: argument "{w[:40]}..." is wrong: alias too long', "An alias has at most 255 characters.")
+        return w
+    if typ in ("operstate", "linkmode", "addrgenmode"):
+        names = {"operstate": OPERSTATES, "linkmode": ("default", "dormant"), "addrgenmode": ADDRGENMODES}[typ]
+        found = [i for i, n in enumerate(names) if n.lower() == w.lower()] if typ != "addrgenmode" else \
+            [i for i, n in enumerate(names) if n == w]
+        if not found:
+            what = {"operstate": "operstate", "linkmode": "link mode", "addrgenmode": "address generation mode"}[typ]
+            raise ParseError(f'Error: argument "{w}" is wrong: Invalid {what}', f"{opt} is one of: {', '.join(names)}")
+        return found[0]
+    if typ == "group" and w == "default":
+        return 0
+    if typ in ("int", "uint", "group"):
+        try:
+            v = int(w, 0)
+        except ValueError:
+            v = -1
+        if not 0 <= v <= (2**31 - 1 if typ == "int" else 2**32 - 1):
+            raise ParseError(f'Error: argument "{w}" is wrong: Invalid "{opt}" value', f"{opt} takes a number.")
+        return v
     if typ == "ttl" and w in ("auto", "inherit"):
         return 0
     if typ == "tos" and w == "inherit":
@@ -335,6 +418,11 @@ TUNNEL_WORDS = ["mode", "remote", "local", "ttl", "tos", "dev", "key", "ikey", "
 VXLAN_WORDS = ["id", "remote", "local", "group", "dev", "dstport", "learning", "nolearning", "srcport"] + list(VXLAN_OPTS)
 
 
+_VALUE_NAMES = {"lladdr": "LLADDR", "int": "N", "uint": "N", "operstate": "STATE", "linkmode": "{ default | dormant }",
+                "alias": "NAME", "addrgenmode": "{ eui64 | none | stable_secret | random }", "group": "GROUP",
+                "onoff": "on|off"}
+
+
 def _opts(table: dict) -> str:
     return " | ".join(sorted(table))
 
@@ -343,11 +431,13 @@ HELP = {   # the option lists come from the same tables the parser reads
     "ip": "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n"
           "where  OBJECT := { address | link | neighbour | netns | route | rule | tunnel }\n"
           "       OPTIONS := { -n[etns] NAME | -j[son] | -br[ief] | -d[etails] | -s[tatistics] | -4 | -6 | -f[amily] { inet | inet6 } }",
-    "link": "Usage: ip link add NAME type { veth peer name PEER [netns NS] | bridge [ BRIDGE_OPTS ] | vxlan id VNI [ VXLAN_OPTS ] | macvlan link DEV [mode MODE] | vlan link DEV id ID }\n"
-            "       ip link set DEV { up | down | master BR | nomaster | netns NS | mtu MTU | address MAC | name NEW | promisc on|off | arp on|off }\n"
+    "link": "Usage: ip link add NAME [ LINK_OPTS ] type { veth peer name PEER [netns NS] | bridge [ BRIDGE_OPTS ] | vxlan id VNI [ VXLAN_OPTS ] | macvlan link DEV [mode MODE] | vlan link DEV id ID }\n"
+            "       ip link set DEV { up | down | master BR | nomaster | netns NS | mtu MTU | address MAC | name NEW | LINK_OPTS }\n"
             "       ip link set DEV type { bridge BRIDGE_OPTS | bridge_slave BRPORT_OPTS }\n"
             "       ip link del DEV\n"
             "       ip link show [ DEV ] [ type TYPE ] [ master BR ] [ up ]\n"
+            f"LINK_OPTS := {{ index IDX | link DEV | {' | '.join(o + ' on|off' for o in LINK_FLAGS)} | "
+            f"{' | '.join(o + ' ' + _VALUE_NAMES[t] for o, (_n, t) in LINK_ATTRS.items())} }}\n"
             f"BRIDGE_OPTS := {{ {_opts(BRIDGE_OPTS)} }} VALUE\n"
             f"BRPORT_OPTS := {{ {_opts(BRPORT_OPTS)} }} VALUE\n"
             f"VXLAN_OPTS := {{ {' | '.join(VXLAN_WORDS)} }}",
@@ -619,30 +709,78 @@ def _link(a: Args, ns, so) -> Op:
     return LinkShow(ns, opts=so, dev=dev, kind=kind, master=master, up_only=up)
 
 
-def _link_add(a: Args, ns) -> LinkAdd:
+def _iplink_parse(a: Args, verb: str) -> tuple[str | None, str | None, dict]:
+    """iproute2's iplink_parse for `ip link add` and `ip link set`: the words up to `type KIND` (read here),
+    keywords matched in iproute2's order (IPLINK_WORDS). Returns (dev, name, fields)."""
     f: dict = {}
-    name = None
+    attrs: list = []
+    flags: dict = {}
+    dev = name = None
     while a:
         w = a.next()
-        if w in ("name", "dev"):
-            name = need_name(a.next("a device name"))
-        elif w == "type":
+        opt = iplink_word(w)
+        if opt == "type":
             f["kind"] = a.next("a link type")
             break
-        elif w == "mtu":
-            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
-        elif w in ("address", "addr"):
-            f["address"] = need_mac(a.next("a MAC address"))
-        elif w == "netns":
-            f["netns"] = need_ns_name(a.next("a namespace name"))
-        elif w == "link":
+        if opt is None:
+            if matches(w, "help"):
+                raise ParseError("Usage: " + HELP["link"])
+            if w == "dev":
+                w = a.next("a device name")
+            if dev is not None and dev != name:
+                raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.', "Try: ip link help")
+            dev = need_name(w)
+        elif opt == "name":
+            v = a.next("a device name")
+            if name is not None:
+                raise ParseError(f'Error: duplicate "name": "{v}" is the second value.')
+            name = need_name(v)
+            dev = dev or name
+        elif opt in ("up", "down"):
+            f["up"] = opt == "up"
+        elif opt == "index":
+            v = a.next("an interface index")
+            if not v.lstrip("-").isdigit() or int(v) <= 0:
+                raise ParseError(f'Error: argument "{v}" is wrong: Invalid "index" value')
+            f["index"] = int(v)
+        elif opt == "link":
             f["link"] = need_name(a.next("a device name"))
-        elif w == "up":
-            f["up"] = True
-        elif name is None and not w.startswith("-"):
-            name = need_name(w)
+        elif opt == "address":
+            f["address"] = need_mac(a.next("a link address"))
+        elif opt == "mtu":
+            if "mtu" in f:
+                raise ParseError('Error: duplicate "mtu": give it once.')
+            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
+        elif opt == "netns":
+            f["netns"] = need_ns_name(a.next("a namespace name"))
+        elif opt == "master":
+            f["master"] = need_name(a.next("a bridge name"))
+        elif opt == "nomaster":
+            f["nomaster"] = True
+        elif opt in LINK_FLAGS:
+            flags[opt] = _onoff(a, opt)
+        elif opt in LINK_ATTRS:
+            if any(o == opt for o, _ in attrs) and opt in ("txqueuelen", "group", "numtxqueues", "numrxqueues"):
+                raise ParseError(f'Error: duplicate "{opt}": give it once.')
+            attrs.append((opt, parse_opt_value(a, opt, LINK_ATTRS[opt][1])))
         else:
-            raise ParseError(f'Garbage instead of arguments "{w} ...". Try "ip link help".')
+            raise ParseError(f'lab does not support "{w}" ({LINK_NOT_YET[opt]}) in ip link yet.',
+                             "Leave it out, or use the real ip for it.")
+    if name is None:
+        name = dev
+    elif dev is None:
+        dev = name
+    if "index" in f and verb != "add" and "netns" not in f:
+        raise ParseError("index can be used only when creating devices or when moving device to another netns.")
+    if attrs:
+        f["attrs"] = tuple(attrs)
+    if flags:
+        f["flags"] = tuple(sorted(flags.items()))
+    return dev, name, f
+
+
+def _link_add(a: Args, ns) -> LinkAdd:
+    _dev, name, f = _iplink_parse(a, "add")
     if "kind" not in f:
         raise ParseError('Not enough information: "type" argument is required.',
                          "Try: ip link add veth0 type veth peer name veth1")
@@ -726,53 +864,37 @@ def _link_add(a: Args, ns) -> LinkAdd:
 def _link_set(a: Args, ns) -> LinkSet:
     if not a:
         raise ParseError('Not enough information: "dev" argument is required.', "Try: ip link set veth0 up")
-    f: dict = {}
-    dev = None
-    while a:
-        w = a.next()
-        if w == "dev":
-            dev = need_name(a.next("a device name"))
-        elif w == "up":
-            f["up"] = True
-        elif w == "down":
-            f["up"] = False
-        elif w == "master":
-            f["master"] = need_name(a.next("a bridge name"))
-        elif w == "nomaster":
-            f["nomaster"] = True
-        elif w == "netns":
-            f["netns"] = need_ns_name(a.next("a namespace name"))
-        elif w == "mtu":
-            f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
-        elif w in ("address", "addr"):
-            f["address"] = need_mac(a.next("a MAC address"))
-        elif w == "name":
-            f["newname"] = need_name(a.next("a new name"))
-        elif w == "promisc":
-            f["promisc"] = _onoff(a, "promisc")
-        elif w == "arp":
-            f["arp"] = _onoff(a, "arp")
-        elif w == "type":
-            kind = a.next("a link type")
-            table = {"bridge": BRIDGE_OPTS, "bridge_slave": BRPORT_OPTS}.get(kind)
-            if table is None:
-                raise ParseError(f'lab does not support "ip link set ... type {kind}" yet.',
-                                 "Supported: type bridge OPTIONS, type bridge_slave OPTIONS.")
-            info = []
-            while a and a.peek() in table:
-                opt = a.next()
-                info.append((opt, parse_opt_value(a, opt, table[opt][1])))
-            if not info:
-                raise ParseError(f'Not enough information: no {kind} option after "type {kind}".',
-                                 "Options: " + ", ".join(sorted(table)))
-            f["kind"], f["info"] = kind, tuple(info)
-        elif dev is None and not w.startswith("-"):
-            dev = need_name(w)
-        else:
-            raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.',
-                             "ip link set DEV { up | down | master BR | nomaster | netns NS | mtu N | address MAC | name NEW }")
+    dev, name, f = _iplink_parse(a, "set")
     if dev is None:
         raise ParseError('Not enough information: "dev" argument is required.')
+    if name != dev:
+        f["newname"] = name
+    flags = dict(f.pop("flags", ()))
+    for flag in ("promisc", "arp"):
+        if flag in flags:
+            f[flag] = flags.pop(flag)
+    if flags:
+        f["flags"] = tuple(sorted(flags.items()))
+    for word in ("link", "index"):
+        if f.get(word):
+            raise ParseError(f'lab does not support "{word}" in ip link set yet.', "Leave it out, or use the real ip for it.")
+    kind = f.pop("kind", None)
+    if kind is not None:
+        table = {"bridge": BRIDGE_OPTS, "bridge_slave": BRPORT_OPTS}.get(kind)
+        if table is None:
+            raise ParseError(f'lab does not support "ip link set ... type {kind}" yet.',
+                             "Supported: type bridge OPTIONS, type bridge_slave OPTIONS.")
+        info = []
+        while a and a.peek() in table:
+            opt = a.next()
+            info.append((opt, parse_opt_value(a, opt, table[opt][1])))
+        if a:
+            raise ParseError(f'Garbage instead of arguments "{a.peek()} ...". Try "ip link help".',
+                             "Options: " + ", ".join(sorted(table)))
+        if not info:
+            raise ParseError(f'Not enough information: no {kind} option after "type {kind}".',
+                             "Options: " + ", ".join(sorted(table)))
+        f["kind"], f["info"] = kind, tuple(info)
     if not f:
         raise ParseError(f'Not enough information: nothing to set on "{dev}".', f"Try: ip link set {dev} up")
     if f.get("master") and f.get("nomaster"):

@@ -37,6 +37,9 @@ class Link:
     vxlan_port: int | None = None
     vlan_id: int | None = None
     stats: tuple[int, int, int, int] = (0, 0, 0, 0)  # rx_packets, rx_bytes, tx_packets, tx_bytes
+    linkmode: int = 0                # IFLA_LINKMODE: 0 DEFAULT, 1 DORMANT
+    group: int = 0                   # IFLA_GROUP (0: "default")
+    alias: str | None = None         # IFLA_IFALIAS
 
     @property
     def up(self) -> bool:

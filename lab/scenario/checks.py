@@ -18,6 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from lab.commands.ip import dev_word
 from lab.errors import LabError
 from lab.scenario.schema import Check
 
@@ -211,7 +212,7 @@ def diagnose(engine, src: str, dst: str) -> str:
         if link is not None:
             hints.append(f"{_n(src)} sends it out {link.name}" + (f" via {gw}" if gw else " (directly connected)"))
             if not link.up:
-                hints.append(f"but {link.name} is DOWN (ip {'-n ' + src + ' ' if src else ''}link set {link.name} up)")
+                hints.append(f"but {link.name} is DOWN (ip {'-n ' + src + ' ' if src else ''}link set {dev_word(link.name)} up)")
             elif link.operstate == "LOWERLAYERDOWN":
                 hints.append(f"but the other end of {link.name} is down")
         nh = gw or dst
@@ -453,7 +454,7 @@ def _link(a, engine):
     if a.get("kind") and l.kind != a["kind"]:
         probs.append(f"it is a {l.kind or 'physical/loopback'} link, not {a['kind']}")
     if a.get("state") == "up" and not l.up:
-        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {l.name} up)")
+        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {dev_word(l.name)} up)")
     if a.get("state") == "down" and l.up:
         probs.append("it is UP")
     if a.get("master") and l.master != a["master"]:

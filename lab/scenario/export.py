@@ -29,6 +29,8 @@ import shutil
 import sys
 import threading
 
+from lab.commands.ip import dev_word
+
 VIRTUAL = {"veth", "bridge", "vxlan", "macvlan", "ipvlan", "vlan", "dummy", "gre", "gretap", "geneve",
            "tun", "tap", "wireguard"}
 SYSCTL_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
@@ -157,13 +159,13 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
                     continue
                 pns, p = pr
                 a_ns, a, b_ns, b = (ns, l, pns, p) if not ns or pns else (pns, p, ns, l)
-                cmd = f"{_ipn(a_ns)}link add {a.name} type veth peer name {b.name}"
+                cmd = f"{_ipn(a_ns)}link add {dev_word(a.name)} type veth peer name {b.name}"
                 if b_ns != a_ns:
                     cmd += f" netns {b_ns}"
                 creates.append(cmd)
                 done.add((pns, p.name))
             elif l.kind == "vxlan":
-                cmd = f"{_ipn(ns)}link add {l.name} type vxlan id {l.vxlan_id}"
+                cmd = f"{_ipn(ns)}link add {dev_word(l.name)} type vxlan id {l.vxlan_id}"
                 if l.vxlan_remote:
                     cmd += (" group " if ipaddress.ip_address(l.vxlan_remote).is_multicast else " remote ") + l.vxlan_remote
                 if l.vxlan_local:
@@ -191,17 +193,17 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
                         cmd += f" mode {MACVLAN_MODES[mode]}"
                 creates.append(cmd)
             elif l.kind in VIRTUAL:
-                creates.append(f"{_ipn(ns)}link add {l.name} type {l.kind}")
+                creates.append(f"{_ipn(ns)}link add {dev_word(l.name)} type {l.kind}")
             else:
                 creates.append(f"# {ns or 'host'}: {l.name} ({l.kind or 'physical'}) cannot be created by a script: skipped")
                 continue
             done.add(key)
         if l.mtu and l.mtu != 1500 and l.kind not in ("bridge",):
-            after.append(f"{_ipn(ns)}link set {l.name} mtu {l.mtu}")
+            after.append(f"{_ipn(ns)}link set {dev_word(l.name)} mtu {l.mtu}")
         if l.master:
-            after.append(f"{_ipn(ns)}link set {l.name} master {l.master}")
+            after.append(f"{_ipn(ns)}link set {dev_word(l.name)} master {l.master}")
         if l.up:
-            ups.append(f"{_ipn(ns)}link set {l.name} up")
+            ups.append(f"{_ipn(ns)}link set {dev_word(l.name)} up")
     if creates or after:
         sec("links")
         out += creates + after

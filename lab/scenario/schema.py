@@ -43,6 +43,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.commands.ip import dev_word
 from lab.errors import LabError, did_you_mean
 from lab.scenario.yamlpos import PDict, PList, is_none, line_of, plain
 
@@ -565,11 +566,11 @@ def compile_topology(v: _V, topo) -> list[Command]:
             continue
         ns = v.value(bd, "ns", t_ns, w, "")
         name = v.value(bd, "name", t_str, w, "")
-        out.append(Command(f"{_in(ns)}link add {name} type bridge", bd.line))
+        out.append(Command(f"{_in(ns)}link add {dev_word(name)} type bridge", bd.line))
         for a in v.value(bd, "address", t_cidr_list, w, []) or []:
             after.append(Command(f"{_in(ns)}addr add {a} dev {name}", bd.line))
         if v.value(bd, "up", t_bool, w, True):
-            after.append(Command(f"{_in(ns)}link set {name} up", bd.line))
+            after.append(Command(f"{_in(ns)}link set {dev_word(name)} up", bd.line))
     for i, l in enumerate(v.seq(d, "links", "topology"), 1):
         w = f"topology, link {i}"
         ld = v.mapping(l, w, line_of(l, d.line), {"veth": True, "peer": True})
@@ -591,20 +592,20 @@ def compile_topology(v: _V, topo) -> list[Command]:
         a, b = ends
         if a["ns"] and not b["ns"]:
             a, b = b, a  # create from the top namespace (it has no name to say "netns" to)
-        cmd = f"{_in(a['ns'])}link add {a['name']} type veth peer name {b['name']}"
+        cmd = f"{_in(a['ns'])}link add {dev_word(a['name'])} type veth peer name {b['name']}"
         if b["ns"] != a["ns"]:
             cmd += f" netns {b['ns']}"
         out.append(Command(cmd, ld.line))
         for e in (a, b):
             ln = e["line"]
             if e["mtu"]:
-                after.append(Command(f"{_in(e['ns'])}link set {e['name']} mtu {e['mtu']}", ln))
+                after.append(Command(f"{_in(e['ns'])}link set {dev_word(e['name'])} mtu {e['mtu']}", ln))
             if e["master"]:
-                after.append(Command(f"{_in(e['ns'])}link set {e['name']} master {e['master']}", ln))
+                after.append(Command(f"{_in(e['ns'])}link set {dev_word(e['name'])} master {e['master']}", ln))
             for addr in e["address"] or []:
                 after.append(Command(f"{_in(e['ns'])}addr add {addr} dev {e['name']}", ln))
             if e["up"]:
-                after.append(Command(f"{_in(e['ns'])}link set {e['name']} up", ln))
+                after.append(Command(f"{_in(e['ns'])}link set {dev_word(e['name'])} up", ln))
     out += after
     for i, r in enumerate(v.seq(d, "routes", "topology"), 1):
         w = f"topology, route {i}"
