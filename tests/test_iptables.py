@@ -2,6 +2,8 @@
 malformed rules change nothing, and a DROP rule really drops traffic between test namespaces."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -218,3 +220,13 @@ def test_ip6tables_rules_apply_and_wrong_family_is_refused(lab):
 def test_kube_proxy_mark_forms(lab):
     run_ok(lab, "iptables -t nat -N KUBE-MARK-MASQ", "iptables -t nat -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000")
     assert "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000" in rules(None, "nat")
+
+
+@pytest.mark.parametrize("line", ["iptables -h", "iptables -m tcp --help", "iptables -p udp -j DNAT -h",
+                                  "ip6tables -m hl -h", "iptables -V"])
+def test_help_is_iptables_own_text(lab, line):
+    """Help is not refused ("no command specified"): iptables-nft prints it, with the extensions' options."""
+    r = lab.run(line)
+    assert r.ok, r.error
+    real = subprocess.run([line.split()[0] + "-nft", *line.split()[1:]], capture_output=True, text=True, timeout=30)
+    assert r.output == real.stdout.rstrip("\n") and r.output

@@ -13,7 +13,7 @@ import shutil
 from lab.backend import state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
-from lab.commands.iptables import TABLES, IptablesOp, IptablesRestore, IptablesSave
+from lab.commands.iptables import TABLES, IptablesHelp, IptablesOp, IptablesRestore, IptablesSave
 from lab.errors import LabError, did_you_mean
 from lab.model import Chain, Rule
 
@@ -210,6 +210,14 @@ def nft_view(b, ns, family: int, table: str) -> dict | None:
             fp = hashlib.sha1(json.dumps(expr, sort_keys=True).encode()).hexdigest()[:16]
             view["rules"][ru["handle"]] = {"chain": ru["chain"], "fp": fp}
     return view
+
+
+@applies(IptablesHelp)
+def iptables_help(b, op: IptablesHelp) -> str:
+    r = b.run_cmd(op.ns, [tool_for(op.family, "iptables"), *op.argv])
+    if r.returncode != 0:
+        raise LabError(_clean_stderr(r.stderr))
+    return r.stdout.rstrip("\n")
 
 
 @applies(IptablesSave)

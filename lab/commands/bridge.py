@@ -17,6 +17,21 @@ OBJECTS = ["link", "fdb", "mdb", "vlan", "monitor", "help"]
 FDB_VERBS = ["add", "append", "delete", "replace", "show", "list", "get", "flush", "help"]
 FDB_STATES = ["static", "dynamic", "permanent", "local", "temp"]
 BRCTL_VERBS = ["show", "addbr", "delbr", "addif", "delif", "showmacs", "stp", "help"]
+# the words each command takes (the parser's branches; completion and help read these tables)
+VERBS = {"link": ("show", "list", "help"), "fdb": tuple(FDB_VERBS),
+         "vlan": ("add", "del", "delete", "show", "list", "tunnelshow", "help")}
+WORDS = {
+    ("link", "show"): ("dev",),
+    ("fdb", "show"): ("br", "brport", "dev", "vlan", "state", "dynamic", "self", "master"),
+    ("fdb", "add"): ("dev", "master", "self", "local", "permanent", "static", "temp", "dynamic", "dst", "vlan",
+                     "port", "dst_port", "vni", "via", "to"),
+    ("vlan", "show"): ("dev",),
+    ("vlan", "add"): ("dev", "vid", "pvid", "untagged", "master", "self", "tunnel_info"),
+}
+for _verb in ("append", "delete", "replace", "get"):
+    WORDS[("fdb", _verb)] = WORDS[("fdb", "add")]
+WORDS[("vlan", "del")] = WORDS[("vlan", "delete")] = WORDS[("vlan", "add")]
+WORDS[("vlan", "tunnelshow")] = WORDS[("vlan", "show")]
 
 
 @dataclass(frozen=True)
@@ -101,8 +116,9 @@ HELP = {
               "       OPTIONS := { -s[tatistics] | -d[etails] | -j[son] | -p[retty] | -n[etns] NAME }",
     "fdb": "Usage: bridge fdb { add | append | del | replace } ADDR dev DEV\n"
            "              [ self ] [ master ] [ local | static | dynamic | permanent ]\n"
-           "              [ dst IPADDR ] [ vlan VID ] [ port PORT ] [ vni VNI ]\n"
-           "       bridge fdb [ show [ br BRDEV ] [ dev DEV ] [ vlan VID ] ]\n"
+           "              [ dst IPADDR ] [ vlan VID ] [ port PORT ] [ vni VNI ] [ via DEV ] [ to ADDR ]\n"
+           "       bridge fdb [ show [ br BRDEV ] [ brport DEV ] [ dev DEV ] [ vlan VID ] [ state STATE ] [ dynamic ] [ self ] [ master ] ]\n"
+           f"words: {' | '.join(WORDS[('fdb', 'add')])}\n"
            "Example: bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst 10.0.0.2",
     "link": "Usage: bridge link [ show ] [ dev DEV ]",
     "vlan": "Usage: bridge vlan { add | del } vid VLAN_ID dev DEV [ tunnel_info id TUNNEL_ID ]\n"

@@ -13,7 +13,11 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 
 from lab.commands import FAMILIES, PROGRAMS
+from lab.commands import bridge as _br
 from lab.commands import ip as _ip
+from lab.commands import iptables as _ipt
+from lab.commands import tc as _tc
+from lab.commands import xtables as _xt
 
 IP_OPTIONS = ["-n", "-j", "-br", "-d", "-s", "-4", "-6", "-c", "-f"]
 IP_OBJECTS = ["address", "link", "route", "neighbour", "rule", "netns", "tunnel"]
@@ -62,8 +66,8 @@ VALUE_KIND = {
     "netns": "netns", "-n": "netns", "-netns": "netns",
     "type": "linkkind", "table": "rttable", "lookup": "rttable", "scope": "scope", "proto": "proto",
     "nud": "nud", "mode": "mode", "-f": "family", "-family": "family",
-    "-t": "iptable", "--table": "iptable", "-j": "target", "--jump": "target", "-p": "protocol",
-    "--protocol": "protocol", "-m": "match", "--match": "match", "--ctstate": "ctstate", "--state": "ctstate",
+    "-t": "iptable", "--table": "iptable", "-p": "protocol",
+    "--protocol": "protocol", "--ctstate": "ctstate", "--state": "ctstate",
     "-A": "chain", "-I": "chain", "-D": "chain", "-R": "chain", "-L": "chain", "-S": "chain", "-F": "chain",
     "-X": "chain", "-P": "chain", "-Z": "chain", "-i": "device", "-o": "device", "--mode": "statmode",
 }
@@ -77,35 +81,16 @@ STATIC = {
     "mode": ["bridge", "vepa", "private", "passthru", "source"] + list(_ip.TUNNEL_MODES),
     "iptable": ["filter", "nat", "mangle", "raw"],
     "protocol": ["tcp", "udp", "icmp", "all"],
-    "match": ["conntrack", "state", "multiport", "statistic", "comment", "mark", "addrtype", "tcp", "udp", "icmp"],
     "ctstate": ["NEW", "ESTABLISHED", "RELATED", "INVALID", "NEW,ESTABLISHED", "ESTABLISHED,RELATED"],
     "statmode": ["random", "nth"],
 }
 BUILTIN_CHAINS = {"filter": ["INPUT", "FORWARD", "OUTPUT"], "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
                   "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
                   "raw": ["PREROUTING", "OUTPUT"], "security": ["INPUT", "FORWARD", "OUTPUT"]}
-TARGETS = ["ACCEPT", "DROP", "REJECT", "LOG", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TRACE", "MARK"]
-IPTABLES_OPTS = ["-t", "-A", "-I", "-D", "-R", "-F", "-Z", "-N", "-X", "-P", "-L", "-S", "-n", "-v",
-                 "--line-numbers", "-s", "-d", "-i", "-o", "-p", "--sport", "--dport", "-m", "-j",
-                 "--ctstate", "--dports", "--probability", "--mode", "--comment", "--to-destination",
-                 "--to-source", "--to-ports", "--reject-with", "--log-prefix", "--set-mark"]
-TC_WORDS = {"": ["qdisc", "class", "filter", "-s", "-j"],
-            "qdisc": ["add", "del", "replace", "change", "show", "dev", "root", "ingress", "parent", "handle",
-                      "tbf", "htb", "pfifo", "bfifo", "netem", "fq_codel", "rate", "burst", "latency", "limit",
-                      "default", "delay", "loss"],
-            "class": ["add", "del", "change", "show", "dev", "parent", "classid", "htb", "rate", "ceil", "burst", "prio"],
-            "filter": ["add", "del", "show", "dev", "parent", "protocol", "ip", "prio", "u32", "match", "src", "dst",
-                       "sport", "dport", "flowid", "action", "mirred", "egress", "redirect"]}
-BRIDGE_WORDS = {"": ["link", "fdb", "vlan"], "link": ["show", "dev"],
-                "vlan": ["show", "add", "del", "tunnelshow", "dev", "vid", "pvid", "untagged", "self", "master",
-                         "tunnel_info"],
-                "fdb": ["show", "add", "del", "append", "replace", "dev", "br", "master", "self", "static",
-                        "dynamic", "permanent", "dst", "vlan", "port", "vni", "via", "to"]}
 SYSCTL_KEYS = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
                "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.proxy_arp",
                "net.bridge.bridge-nf-call-iptables", "net.ipv4.ip_local_port_range", "net.ipv4.conf.all.route_localnet",
                "net.ipv6.conf.all.forwarding", "net.ipv4.icmp_echo_ignore_all"]
-TRACE_WORDS = ["icmp", "tcp", "udp", "--sport", "--flags", "--ttl", "--count", "--payload", "--src", "--json", "--pcap"]
 
 
 class Providers:
@@ -174,15 +159,13 @@ class LabCompleter(Completer):
         if kind in STATIC:
             return STATIC[kind]
         if p is None:
-            return TARGETS if kind == "target" else []
+            return []
         if kind == "device":
             return p.devices(ns)
         if kind == "netns":
             return p.namespaces()
         if kind == "chain":
             return p.chains(ns, table)
-        if kind == "target":
-            return TARGETS + [c for c in p.chains(ns, table) if c not in sum(BUILTIN_CHAINS.values(), [])]
         return []
 
     def _for(self, words: list[str], cur: str) -> list[str]:
@@ -203,18 +186,24 @@ class LabCompleter(Completer):
         head, rest = words[0], words[1:]
         if head == "ip":
             return self._ip(rest, ns)
-        if head in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):
-            return self._iptables(rest, ns)
+        if head in ("iptables-save", "ip6tables-save"):
+            return list(_ipt.SAVE_OPTS)
+        if head in ("iptables-restore", "ip6tables-restore"):
+            return list(_ipt.RESTORE_OPTS)
+        if head in ("iptables", "ip6tables"):
+            return self._iptables(rest, ns, 6 if head == "ip6tables" else 4)
         if head == "tc":
-            return self._simple(rest, TC_WORDS, ns)
+            return self._tc(rest, ns)
         if head == "bridge":
-            return self._simple(rest, BRIDGE_WORDS, ns)
+            return self._bridge(rest, ns)
         if head == "sysctl":
             return ["-w", "-n", "-a"] + SYSCTL_KEYS + [k + "=" for k in SYSCTL_KEYS]
         if head == "trace":
             if not rest:
                 return self._ns_names()
-            return TRACE_WORDS
+            from lab.tracer.spec import OPTIONS, PROTOS
+
+            return list(PROTOS) + list(OPTIONS) + ["--json", "--pcap"]
         if head == "grade":
             if not rest:
                 import re
@@ -257,26 +246,73 @@ class LabCompleter(Completer):
             devs = self._value("device", ns, "filter")
         return kws + devs
 
-    def _iptables(self, rest: list[str], ns: str | None) -> list[str]:
+    def _iptables(self, rest: list[str], ns: str | None, family: int = 4) -> list[str]:
+        """iptables' own options, and those of every extension the line has loaded: `-m NAME`, `-p PROTO`
+        (which loads the protocol's match, as iptables does) and `-j TARGET` (lab.commands.xtables)."""
+        matches, targets = (_xt.MATCHES6, _xt.TARGETS6) if family == 6 else (_xt.MATCHES, _xt.TARGETS)
         table = "filter"
         for a, b in zip(rest, rest[1:]):
             if a in ("-t", "--table"):
                 table = b
-        if rest and rest[-1] == "-N":
+        prev = rest[-1] if rest else None
+        if prev == "-N":
             return []  # a new chain's name is the user's to choose
-        if rest and rest[-1] in VALUE_KIND:
-            return self._value(VALUE_KIND[rest[-1]], ns, table)
+        if prev in ("-m", "--match"):
+            return sorted(matches)
+        if prev in ("-j", "--jump", "-g", "--goto"):
+            chains = self.providers.chains(ns, table) if self.providers else []
+            user = [c for c in chains if c not in sum(BUILTIN_CHAINS.values(), [])]
+            return list(_ipt.VERDICTS) + sorted(targets) + user if prev in ("-j", "--jump") else user
+        if prev in VALUE_KIND:
+            return self._value(VALUE_KIND[prev], ns, table)
         if len(rest) >= 2 and rest[-2] == "-P":
             return ["ACCEPT", "DROP"]
-        return IPTABLES_OPTS
+        opts = list(_ipt.COMMANDS) + list(_ipt.GENERAL_OPTS)
+        for a, b in zip(rest, rest[1:]):
+            if a in ("-m", "--match", "-p", "--protocol"):
+                opts += matches.get(b, ())
+            elif a in ("-j", "--jump"):
+                opts += targets.get(b, ())
+        return opts
 
-    def _simple(self, rest: list[str], table: dict, ns: str | None) -> list[str]:
+    def _tc(self, rest: list[str], ns: str | None) -> list[str]:
+        """tc's words from lab.commands.tc's tables: the words before the kind, the kinds, each kind's own."""
         if rest and rest[-1] == "dev":
             return self._value("device", ns, "filter")
-        if rest and rest[-1] in ("br", "master"):
+        if not rest:
+            return ["qdisc", "class", "filter", "-s", "-j", "-d", "-n"]
+        obj = next((o for o in ("qdisc", "class", "filter") if o.startswith(rest[0])), None)
+        if obj is None:
+            return []
+        if len(rest) == 1:
+            return ["add", "del", "replace", "change", "show"]
+        words = rest[2:]
+        opts = {"qdisc": _tc.QDISC_OPTS, "class": _tc.CLASS_OPTS, "filter": _tc.FILTER_OPTS}[obj]
+        kinds = _tc.QDISC_KINDS if obj == "qdisc" else list(opts)
+        kind = next((w for w in words if w in kinds), None)
+        if kind is None:
+            return list({"qdisc": _tc.QDISC_WORDS, "class": _tc.CLASS_WORDS, "filter": _tc.FILTER_WORDS}[obj]) + kinds
+        if obj == "filter" and words[-1] == "match":
+            return list(_tc.U32_MATCH)
+        if obj == "filter" and len(words) >= 2 and words[-2] == "match" and words[-1] in _tc.U32_MATCH:
+            return list(_tc.U32_MATCH[words[-1]])
+        if obj == "filter" and words[-1] in ("action", "actions"):
+            return list(_tc.ACTIONS)
+        return list(opts.get(kind, ()))
+
+    def _bridge(self, rest: list[str], ns: str | None) -> list[str]:
+        """bridge's words from lab.commands.bridge's tables."""
+        if rest and rest[-1] in ("dev", "br", "brport", "master", "via"):
             return self._value("device", ns, "filter")
-        key = next((k for k in table if k and rest and k.startswith(rest[0])), "")
-        return table.get(key, []) if rest else table[""]
+        if not rest:
+            return ["link", "fdb", "vlan", "-s", "-j", "-d", "-n"]
+        obj = next((o for o in _br.VERBS if o.startswith(rest[0])), None)
+        if obj is None:
+            return []
+        if len(rest) == 1:
+            return list(_br.VERBS[obj])
+        verb = next((v for v in _br.VERBS[obj] if v.startswith(rest[1])), "show")
+        return list(_br.WORDS.get((obj, "show" if verb == "list" else verb), ()))
 
 
 def _meta(word: str) -> str:

@@ -70,6 +70,16 @@ COMMANDS = {"-A": "append", "--append": "append", "-I": "insert", "--insert": "i
             "-X": "delete-chain", "--delete-chain": "delete-chain", "-P": "policy", "--policy": "policy",
             "-L": "list", "--list": "list", "-S": "list-rules", "--list-rules": "list-rules",
             "-E": "rename", "--rename-chain": "rename", "-C": "check", "--check": "check"}
+# the options iptables itself takes besides the commands (COMMANDS) and the extensions' own (lab.commands.xtables)
+GENERAL_OPTS = ("-t", "--table", "-s", "--source", "-d", "--destination", "-i", "--in-interface", "-o",
+                "--out-interface", "-p", "--protocol", "-m", "--match", "-j", "--jump", "-g", "--goto", "-f",
+                "--fragment", "-c", "--set-counters", "-n", "--numeric", "-v", "--verbose", "-x", "--exact",
+                "--line-numbers", "-w", "--wait", "-W", "--wait-interval", "-4", "--ipv4", "-h", "--help",
+                "-V", "--version")
+SAVE_OPTS = ("-t", "--table", "-c", "--counters")
+RESTORE_OPTS = ("-n", "--noflush", "-c", "--counters", "-t", "--test", "-T", "--table", "-w", "--wait", "-W",
+                "--wait-interval", "-M", "--modprobe", "-v", "--verbose")
+VERDICTS = ("ACCEPT", "DROP", "RETURN", "QUEUE")
 FLAG_CMDS = {"append": "-A", "insert": "-I", "delete": "-D", "replace": "-R", "flush": "-F", "zero": "-Z",
              "new": "-N", "delete-chain": "-X", "policy": "-P", "list": "-L", "list-rules": "-S", "rename": "-E",
              "check": "-C"}
@@ -131,6 +141,14 @@ class IptablesRestore(Op):
     table: str | None = None
     counters: bool = False          # -c: restore the counters in the file
     test: bool = False              # -t: parse and check only, apply nothing
+
+
+@dataclass(frozen=True)
+class IptablesHelp(ReadOp):
+    """`iptables [-m MATCH | -j TARGET | -p PROTO]... -h` / `--help` / `-V`: iptables-nft's own text (it is
+    the authority on the options its extensions take)."""
+    family: int = 4
+    argv: tuple[str, ...] = ()
 
 
 def err(msg: str, hint: str | None = None) -> ParseError:
@@ -225,8 +243,10 @@ def _expand_bundles(argv: list[str]) -> list[str]:
     return out
 
 
-def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp:
+def parse_iptables(argv: list[str], ns, family: int = 4) -> IptablesOp | IptablesHelp:
     argv = _expand_bundles(argv)
+    if any(w in ("-h", "--help", "-V", "--version") for w in argv):
+        return IptablesHelp(ns, family=family, argv=tuple(argv))
     table = "filter"
     command = chain = None
     rulenum = None

@@ -26,12 +26,34 @@ VERBS = ["add", "delete", "replace", "change", "link", "show", "list", "lst", "h
 QDISC_KINDS = ["tbf", "htb", "ingress", "pfifo", "bfifo", "netem", "fq_codel", "sfq", "prio", "codel",
                "cake", "clsact", "pfifo_fast", "fq", "noqueue"]
 CLASSFUL = {"htb", "prio"}
+# The words each part of the grammar takes, one table each: the parser refuses any other word there, and
+# completion and help read the same tables (tests/test_grammar_coverage.py walks them).
+QDISC_WORDS = ("dev", "root", "ingress", "clsact", "parent", "handle")      # before the qdisc kind
+QDISC_OPTS = {   # after it
+    "tbf": ("rate", "burst", "buffer", "maxburst", "latency", "lat", "limit", "peakrate", "mtu", "minburst", "mpu"),
+    "htb": ("default", "r2q", "direct_qlen"),
+    "pfifo": ("limit",), "bfifo": ("limit",),
+    "netem": ("delay", "latency", "loss", "drop", "duplicate", "corrupt", "reorder", "gap", "rate", "limit"),
+    "fq_codel": ("limit", "flows", "quantum", "target", "interval", "ce_threshold", "ecn", "noecn"),
+    "prio": ("bands",), "sfq": ("perturb", "limit", "quantum"), "cake": ("bandwidth", "unlimited"),
+}
+CLASS_WORDS = ("dev", "parent", "root", "classid", "handle")
+CLASS_OPTS = {"htb": ("rate", "ceil", "burst", "buffer", "maxburst", "cburst", "cbuffer", "cmaxburst", "prio",
+                      "quantum", "mtu", "mpu", "overhead")}
+FILTER_WORDS = ("dev", "parent", "root", "ingress", "egress", "protocol", "prio", "pref", "priority",
+                "preference", "handle", "chain")
+FILTER_TAIL = ("flowid", "classid", "action", "skip_hw", "skip_sw")     # every filter kind takes these
+FILTER_OPTS = {"u32": ("match",) + FILTER_TAIL, "matchall": FILTER_TAIL,
+               "flower": ("src_ip", "dst_ip", "ip_proto", "src_port", "dst_port") + FILTER_TAIL}
+U32_MATCH = {"ip": ("src", "dst", "sport", "dport", "protocol", "tos", "dsfield", "icmp_type", "icmp_code"),
+             "u32": ("at",), "u16": ("at",), "u8": ("at",)}
 FILTER_KINDS = ["u32", "matchall", "flower", "bpf", "basic", "fw", "route", "flow"]
 PROTOCOLS = {"ip": 0x0800, "ipv6": 0x86DD, "all": 0x0003, "arp": 0x0806, "802.1q": 0x8100, "802_1q": 0x8100,
              "vlan": 0x8100, "802.1ad": 0x88A8, "mpls_uc": 0x8847}
 PROTOCOL_NAMES = {0x0800: "ip", 0x86DD: "ipv6", 0x0003: "all", 0x0806: "arp", 0x8100: "802.1Q", 0x88A8: "802.1ad",
                   0x8847: "mpls_uc"}
 GACT = ["ok", "pass", "drop", "shot", "reclassify", "continue", "pipe", "stolen", "trap"]
+ACTIONS = ("mirred", "gact") + tuple(GACT)
 IP_PROTOS = {"icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51, "icmpv6": 58, "sctp": 132}
 
 # ---- units ------------------------------------------------------------------------------------------
@@ -219,6 +241,10 @@ class FilterShow(TcShowOp):
     prio: int | None = None
 
 
+def _takes(table: dict) -> str:
+    return "".join(f"{k} takes: {' | '.join(v)}\n" for k, v in table.items())
+
+
 HELP = {
     "tc": "Usage: tc [ OPTIONS ] OBJECT { COMMAND | help }\n"
           "where  OBJECT := { qdisc | class | filter }\n"
@@ -229,14 +255,18 @@ HELP = {
              "              | htb [ default CLASSID_MINOR ] [ r2q N ] | ingress | pfifo [ limit PKTS ] | bfifo [ limit BYTES ]\n"
              "              | netem [ delay TIME [ JITTER ] ] [ loss PCT ] [ duplicate PCT ] [ corrupt PCT ] [ reorder PCT ] [ rate RATE ] [ limit PKTS ]\n"
              "              | fq_codel [ limit PKTS ] [ target TIME ] [ interval TIME ] [ ecn | noecn ] }\n"
+             + _takes(QDISC_OPTS) +
              "Example: tc qdisc add dev veth0 root tbf rate 1mbit burst 32kbit latency 400ms",
     "class": "Usage: tc class { add | del | change | replace | show } dev DEV parent CLASSID classid CLASSID\n"
              "       htb rate RATE [ ceil RATE ] [ burst SIZE ] [ cburst SIZE ] [ prio N ] [ quantum BYTES ]\n"
+             + _takes(CLASS_OPTS) +
              "Example: tc class add dev veth0 parent 1: classid 1:10 htb rate 1mbit ceil 2mbit",
     "filter": "Usage: tc filter { add | del | replace | change | show } dev DEV [ parent CLASSID ] [ protocol PROTO ]\n"
               "       [ prio N ] u32 { match ip { src | dst } PREFIX | match ip { sport | dport } N 0xffff\n"
               "       | match ip protocol N 0xff | match { u32 | u16 | u8 } VAL MASK at OFF }... flowid CLASSID\n"
               "       [ action mirred { egress | ingress } { redirect | mirror } dev DEV | action { drop | pass } ]\n"
+              + _takes(FILTER_OPTS) + _takes({"match": tuple(f"{k} {' '.join(v)}" for k, v in U32_MATCH.items())})
+              + _takes({"action": ACTIONS}) +
               "Example: tc filter add dev veth0 parent 1: protocol ip prio 1 u32 match ip dport 80 0xffff flowid 1:10",
 }
 
@@ -397,7 +427,7 @@ def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
             elif w == "mpu":
                 p["mpu"] = parse_size(_need_value(a, kind, w), "mpu")
             else:
-                _unknown(kind, w, "rate, burst, latency, limit, peakrate, mtu")
+                _unknown(kind, w)
         missing = [k for k in ("rate", "burst") if k not in p]
         if verb == "delete":
             return tuple(sorted(p.items()))
@@ -425,7 +455,7 @@ def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
             elif w == "offload":
                 raise ParseError("htb: offload needs hardware; a veth cannot offload htb.")
             else:
-                _unknown(kind, w, "default, r2q, direct_qlen")
+                _unknown(kind, w)
     elif kind in ("pfifo", "bfifo"):
         while a:
             w = a.next()
@@ -433,7 +463,7 @@ def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
                 v = _need_value(a, kind, w)
                 p["limit"] = _int(v, "limit") if kind == "pfifo" else parse_size(v, "limit")
             else:
-                _unknown(kind, w, "limit")
+                _unknown(kind, w)
     elif kind == "netem":
         _netem_params(a, p)
     elif kind == "fq_codel":
@@ -446,21 +476,21 @@ def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
             elif w in ("ecn", "noecn"):
                 p["ecn"] = w == "ecn"
             else:
-                _unknown(kind, w, "limit, flows, quantum, target, interval, ce_threshold, ecn, noecn")
+                _unknown(kind, w)
     elif kind == "prio":
         while a:
             w = a.next()
             if w == "bands":
                 p["bands"] = _int(_need_value(a, kind, w), "bands", 2, 16)
             else:
-                _unknown(kind, w, "bands")
+                _unknown(kind, w)
     elif kind == "sfq":
         while a:
             w = a.next()
             if w in ("perturb", "limit", "quantum"):
                 p[w] = _int(_need_value(a, kind, w), w)
             else:
-                _unknown(kind, w, "perturb, limit, quantum")
+                _unknown(kind, w)
     elif kind == "cake":
         while a:
             w = a.next()
@@ -469,9 +499,9 @@ def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
             elif w == "unlimited":
                 p["bandwidth"] = 0
             else:
-                _unknown(kind, w, "bandwidth, unlimited")
+                _unknown(kind, w)
     elif a:
-        _unknown(kind, a.next(), "nothing")
+        _unknown(kind, a.next())
     return tuple(sorted(p.items()))
 
 
@@ -520,7 +550,7 @@ def _netem_params(a: Args, p: dict) -> None:
         elif w in ("distribution", "slot", "ecn"):
             raise ParseError(f'netem: "{w}" is not supported by lab.')
         else:
-            _unknown(kind, w, "delay, loss, duplicate, corrupt, reorder, gap, rate, limit")
+            _unknown(kind, w)
     if ("reorder" in p or "gap" in p) and "delay" not in p:
         raise ParseError("netem: reorder needs a delay (packets are reordered by sending some without it).",
                          "Example: tc qdisc add dev veth0 root netem delay 10ms reorder 25% 50%")
@@ -531,8 +561,9 @@ def _once(p: dict, key: str, kind: str, name: str) -> None:
         raise ParseError(f'{kind}: duplicate "{name}".')
 
 
-def _unknown(kind: str, w: str, valid: str) -> None:
-    raise ParseError(f'What is "{w}"? ({kind} does not take it.)', f"{kind} takes: {valid}.")
+def _unknown(kind: str, w: str, table: dict = QDISC_OPTS) -> None:
+    takes = ", ".join(table.get(kind, ())) or "nothing"
+    raise ParseError(f'What is "{w}"? ({kind} does not take it.)', f"{kind} takes: {takes}.")
 
 
 def _int(word: str, what: str, lo: int = 0, hi: int = 2**32 - 1) -> int:
@@ -611,7 +642,7 @@ def _class_change(a: Args, ns, verb: str) -> ClassChange:
                 elif k in ("mtu", "mpu", "overhead"):
                     p[k] = parse_size(_need_value(a, "htb", k), k)
                 else:
-                    _unknown("htb", k, "rate, ceil, burst, cburst, prio, quantum, mtu")
+                    _unknown("htb", k, CLASS_OPTS)
         elif w in QDISC_KINDS:
             raise ParseError(f'Error: lab supports classes of htb only, not "{w}".',
                              "Example: tc class add dev veth0 parent 1: classid 1:10 htb rate 1mbit")
@@ -900,7 +931,7 @@ def _matchall(a: Args, f: dict) -> None:
     while a:
         w = a.next()
         if not _common_tail(a, f, w, "matchall"):
-            raise ParseError(f'What is "{w}"? (matchall takes flowid, classid, action.)')
+            _unknown("matchall", w, FILTER_OPTS)
 
 
 def _flower(a: Args, f: dict) -> None:
@@ -918,8 +949,7 @@ def _flower(a: Args, f: dict) -> None:
         elif w in ("src_port", "dst_port"):
             fl[w] = _int(a.next("a port"), w, 0, 0xFFFF)
         elif not _common_tail(a, f, w, "flower"):
-            raise ParseError(f'What is "{w}"? (lab\'s flower takes src_ip, dst_ip, ip_proto, src_port, dst_port, '
-                             "classid, action.)")
+            _unknown("flower", w, FILTER_OPTS)
     if ("src_port" in fl or "dst_port" in fl) and fl.get("ip_proto") not in (6, 17):
         raise ParseError("flower: src_port/dst_port need ip_proto tcp or udp first.")
     f["flower"] = fl
