@@ -286,13 +286,21 @@ def vlan_change(b, op: c.VlanChange) -> str:
     if op.self_ or op.master:
         spec += attr(IFLA_BRIDGE_FLAGS, struct.pack("=H", (BRIDGE_FLAGS_SELF if op.self_ else 0)
                                                     | (BRIDGE_FLAGS_MASTER if op.master else 0)))
-    if op.vid_end is None:
+    def tunnel(vid: int, tid: int, fl: int) -> bytes:   # IFLA_BRIDGE_VLAN_TUNNEL_{ID,VID,FLAGS}
+        return attr(IFLA_BRIDGE_VLAN_TUNNEL_INFO, attr(1, struct.pack("=I", tid)) + attr(2, struct.pack("=H", vid))
+                    + attr(3, struct.pack("=H", fl)))
+
+    if op.tunnel_id is not None:     # iproute2 sends the tunnel mapping instead of the vlan, never both
+        if op.vid_end is not None:
+            spec += tunnel(op.vid, op.tunnel_id, VLAN_RANGE_BEGIN)
+            spec += tunnel(op.vid_end, op.tunnel_id_end or 0, VLAN_RANGE_END)
+        else:
+            spec += tunnel(op.vid, op.tunnel_id, 0)
+    elif op.vid_end is None:
         spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags, op.vid))
     else:
         spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags | VLAN_RANGE_BEGIN, op.vid))
         spec += attr(IFLA_BRIDGE_VLAN_INFO, struct.pack("=HH", flags | VLAN_RANGE_END, op.vid_end))
-    if op.tunnel_id is not None:
-        spec += attr(IFLA_BRIDGE_VLAN_TUNNEL_INFO, attr(1, struct.pack("=I", op.tunnel_id)) + attr(2, struct.pack("=H", op.vid)))
     body = struct.pack("=BxHiII", socket.AF_BRIDGE, 0, idx, 0, 0) + attr(IFLA_AF_SPEC, spec)
     try:
         b.rtnl(op.ns).request(19 if op.verb == "add" else 17, 0, body)   # RTM_SETLINK / RTM_DELLINK

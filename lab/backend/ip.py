@@ -89,10 +89,9 @@ def netns_set(b, op: c.NetnsSet) -> str:
     try:
         b.rtnl(op.ns).request(88, 0, struct.pack("=Bxxx", 0) + attr(1, struct.pack("=i", op.nsid)) + u32attr(3, fd))
     except NetlinkError as e:
-        if e.code == 17:
-            raise LabError("Error: Peer netns already has a nsid assigned.",
-                           f"See them: ip netns list-id (an nsid cannot be changed once set)") from None
-        raise nl_error(e) from None
+        # the kernel's own text: "Peer netns already has a nsid assigned" or "The specified nsid is already used"
+        raise nl_error(e, hint="See them: ip netns list-id (an nsid cannot be changed once set)"
+                       if e.code == 17 else None) from None
     finally:
         os.close(fd)
     return ""

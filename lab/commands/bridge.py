@@ -90,6 +90,7 @@ class VlanChange(Op):
     self_: bool = False
     master: bool = False
     tunnel_id: int | None = None
+    tunnel_id_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,10 +230,21 @@ def _vlan_change(a: Args, ns, verb: str) -> VlanChange:
             f[w] = True
         elif w == "self":
             f["self_"] = True
-        elif w == "tunnel_info":
-            if a.peek() == "id":
-                a.next()
-            f["tunnel_id"] = a.int("a tunnel id", 0, 2**32 - 1)
+        elif w == "tunnel_info":         # iproute2's parse_tunnel_info: id ID or id ID-END, below 2^24
+            k = a.next('"id"')
+            if not matches(k, "id"):
+                raise ParseError(f'Error: argument "{k}" is wrong: tunnel id expected', "tunnel_info id ID[-END]")
+            v = a.next("a tunnel id")
+            lo, dash, hi = v.partition("-")
+            try:
+                ids = [int(x, 0) for x in ([lo, hi] if dash else [lo])]
+            except ValueError:
+                ids = [-1]
+            if not all(0 <= i < 1 << 24 for i in ids):
+                raise ParseError(f'Error: argument "{lo}" is wrong: invalid tun id', "A tunnel id is 0..16777215.")
+            f["tunnel_id"] = ids[0]
+            if dash:
+                f["tunnel_id_end"] = ids[1]
         else:
             raise ParseError(f'Error: either "dev" is duplicate, or "{w}" is a garbage.',
                              "bridge vlan { add | del } vid VLAN_ID dev DEV [ pvid ] [ untagged ] [ self ] [ master ]")

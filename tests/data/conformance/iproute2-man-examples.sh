@@ -37,3 +37,10 @@ ip -o link
 ip -o addr
 ip -o -4 addr show
 ip -o -d link show dev eth0
+# ip-netns(8) "ip netns set NAME NETNSID": an id is given once, and to one namespace only (the kernel's words)
+ip netns add nsid-a
+ip netns add nsid-b
+ip netns set nsid-a 5
+ip netns set nsid-b 5 # both refuse: The specified nsid is already used
+ip netns set nsid-a 6 # both refuse: Peer netns already has a nsid assigned
+ip netns list-id
