@@ -48,8 +48,35 @@ def state() -> dict:
             st[f"rules-json{fam}"] = kernel(ns, "ip", fam, "-j", "rule")
         for tool in ("iptables-save", "ip6tables-save"):   # the rules, without counters and comments
             st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(l for l in kernel(ns, tool).splitlines() if not l.startswith("#")))
+        st.update(more_state(ns))
         out[ns or "top"] = st
     return out
+
+
+AUTO_HANDLE = re.compile(r"\b8[0-9a-f]{3}:")     # qdisc handles the kernel picks (one machine-wide counter)
+
+
+def more_state(ns) -> dict:
+    """The rest of the kernel state a command file can change, as the real tools read it: link kind details,
+    neighbours (not the failed probes of traffic) and fdb entries someone added, qdiscs, classes and filters of
+    every link, and the namespace's IPv4/IPv6 sysctls. The links' own random MACs read as the link's name."""
+    links = json.loads(kernel(ns, "ip", "-j", "-d", "link"))
+    macs = {l["address"]: f"<{l['ifname']}>" for l in links if l.get("address")}
+    own = lambda text: re.sub(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", lambda m: macs.get(m.group(0), m.group(0)), text)  # noqa: E731
+    st = {"details": kind_details(ns)}
+    st["neigh"] = sorted(l for l in kernel(ns, "ip", "neigh", "show").splitlines()     # both families
+                         if "FAILED" not in l and "INCOMPLETE" not in l and not l.startswith("fe80"))
+    st["fdb"] = sorted(own(l) for l in kernel(ns, "bridge", "fdb", "show").splitlines()
+                       if ("static" in l or "permanent" in l or " dst " in l) and not re.match(r"(33:33|01:00:5e)", l))
+    tc = [kernel(ns, "tc", "qdisc", "show")]
+    for l in links:
+        for what in ("class", "filter"):
+            tc.append(kernel(ns, "tc", what, "show", "dev", l["ifname"]))
+        tc.append(kernel(ns, "tc", "filter", "show", "dev", l["ifname"], "ingress"))
+    st["tc"] = AUTO_HANDLE.sub("8xxx:", re.sub(r"direct_packets_stat \d+", "direct_packets_stat N", "".join(tc)))
+    sysctls = kernel(ns, "sysctl", "-a", "-r", r"^net\.ipv[46]\.(ip_forward|conf\.)")
+    st["sysctl"] = sorted(l for l in sysctls.splitlines() if "stable_secret" not in l)
+    return st
 
 
 SHOW = ("show", "list", "lst")

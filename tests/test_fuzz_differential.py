@@ -2,7 +2,8 @@
 incl. multipath and other tables, ip rules of both families, neighbours, fdb entries, qdiscs, iptables
 rules and chains); each sequence runs through lab's engine and through the real tools, each in a fresh
 top namespace of the test sandbox. Every line must be accepted or refused by both, and the kernel state
-(as the real tools read it, lab.tests.test_conformance_files.state plus neighbours, fdb and qdiscs) and
+(as the real tools read it: tests.test_conformance_files.state, which includes link details, neighbours,
+fdb, qdiscs/classes/filters and sysctls) and
 what the show commands print must be the same.
 
 The suite runs a few dozen sequences; `LAB_FUZZ_SECONDS=600 pytest tests/test_fuzz_differential.py`
@@ -110,16 +111,6 @@ SHOWS = ["ip route show table all", "ip -6 route show table all", "ip rule", "ip
          "bridge fdb show", "tc qdisc show", "tc class show dev v0", "iptables -S", "ip6tables -S"]
 
 
-def extra_state() -> dict:
-    fdb = sorted(l if l.startswith("02:00:00:00:00:") else normal(l)   # the devices' own random MACs
-                 for l in kernel(None, "bridge", "fdb", "show").splitlines()
-                 if ("static" in l or "permanent" in l or " dst " in l) and not re.match(r"(33:33|01:00:5e)", l))
-    neigh = sorted(l for l in kernel(None, "ip", "neigh", "show").splitlines() if "FAILED" not in l and "INCOMPLETE" not in l)
-    qd = re.sub(r"\b8[0-9a-f]{3}:", "8xxx:", kernel(None, "tc", "qdisc", "show"))
-    qd = re.sub(r"direct_packets_stat \d+", "direct_packets_stat N", qd)   # a counter: traffic, not state
-    return {"fdb": fdb, "neigh": neigh, "qdisc": qd}
-
-
 def settled(st_: dict) -> dict:
     """Carrier flags follow the peer asynchronously (linkwatch): not what a command did."""
     for d in st_.values():
@@ -136,7 +127,6 @@ def run_lab(lines):
     oks = [eng.run(l).ok for l in lines]
     shown = [eng.run(s).output for s in SHOWS]
     st_ = settled(state())
-    st_["top"].update(extra_state())
     eng.backend.close()
     return oks, st_, shown
 
@@ -146,7 +136,6 @@ def run_tools(lines):
     oks = [subprocess.run(["sh", "-c", l], capture_output=True, timeout=30).returncode == 0 for l in lines]
     shown = [subprocess.run(["sh", "-c", s], capture_output=True, text=True, timeout=30).stdout.rstrip("\n") for s in SHOWS]
     st_ = settled(state())
-    st_["top"].update(extra_state())
     return oks, st_, shown
 
 

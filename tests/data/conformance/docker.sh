@@ -3,6 +3,9 @@
 #   (docs.docker.com/engine/network/packet-filtering-firewalls/). Adapted: docker0 is a bridge this file makes.
 ip link add docker0 type bridge
 ip addr add 172.17.0.1/16 dev docker0
+sysctl -w net.ipv4.ip_forward=1
+sysctl -w net.ipv4.conf.docker0.route_localnet=1
+sysctl net.ipv4.ip_forward
 iptables -t nat -N DOCKER
 iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
 iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
