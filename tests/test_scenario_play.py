@@ -139,7 +139,7 @@ def test_checks_explain_their_failures(engine):
     r = evaluate(_chk("address", ns="blue", cidr="10.3.0.2/24"), engine)
     assert r.status == "fail" and "prefix /25" in r.explanation
     r = evaluate(_chk("link", ns="blue", name="b", state="up"), engine)
-    assert r.status == "fail" and "ip -n blue link set b up" in r.explanation
+    assert r.status == "fail" and "ip -n blue link set dev b up" in r.explanation   # "b" alone: broadcast
     r = evaluate(_chk("link", ns="blue", name="bb"), engine)
     assert 'did you mean "b"' in r.explanation
     r = evaluate(_chk("route", ns="red", dst="default"), engine)

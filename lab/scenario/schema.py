@@ -524,12 +524,33 @@ def validate(tree, path: str = "<scenario>", name: str = "") -> Scenario:
         steps.append(Step(title=v.value(d, "title", t_str, where, ""), narration=v.value(d, "narration", t_str, where, ""),
                           commands=v.commands(d, "commands", where), checks=v.checks(d, "checks", where),
                           hints=v.text_list(d, "hints", where), task=task, line=d.line))
+    _check_commands(v, setup, steps)
     if kind == "exercise" and steps and not any(s.task for s in steps):
         v.err(top.line, "", 'an exercise ("kind: exercise") needs a step with a "task" for the learner to fix')
     if v.errors:
         raise ScenarioError(path, v.errors)
     return Scenario(title=title, summary=summary, steps=tuple(steps), level=level, duration=duration, kind=kind,
                     tags=tags, setup=tuple(setup), path=path, name=name)
+
+
+def _check_commands(v: _V, setup, steps) -> None:
+    """Every command of the scenario parses with the grammar the command bar uses (lab.commands.parse), so a
+    typo is reported at load time with its line, not when the learner reaches the step. Namespace names for
+    the `NS CMD` shorthand are the ones the scenario adds."""
+    from lab.commands import parse
+    from lab.commands.base import Context
+
+    groups = [("topology", setup)] + [(f"step {i}", s.commands) for i, s in enumerate(steps, 1)]
+    groups += [(f"step {i}, task solution", s.task.solution) for i, s in enumerate(steps, 1) if s.task]
+    names = {c.text.split()[3] for _w, cmds in groups for c in cmds
+             if c.text.split()[:3] == ["ip", "netns", "add"] and len(c.text.split()) > 3}
+    ctx = Context(namespaces=tuple(sorted(names)))
+    for where, cmds in groups:
+        for i, c in enumerate(cmds, 1):
+            try:
+                parse(c.text, ctx)
+            except LabError as e:
+                v.err(c.line, f"{where}, command {i}", str(e).replace("\n", " "))
 
 
 # ---- topology -> commands ---------------------------------------------------------------------------
