@@ -230,3 +230,18 @@ def test_help_is_iptables_own_text(lab, line):
     assert r.ok, r.error
     real = subprocess.run([line.split()[0] + "-nft", *line.split()[1:]], capture_output=True, text=True, timeout=30)
     assert r.output == real.stdout.rstrip("\n") and r.output
+
+
+def test_sysctl_options_as_procps_and_live_keys_completed(lab):
+    """Every option completion offers parses; -N prints names as procps does; completion offers the
+    namespace's own keys (its devices' conf.* entries), not only a fixed list."""
+    from lab.commands import sysctl
+    from lab.commands.complete import LabCompleter
+
+    run_ok(lab, "ip netns add red", "ip -n red link add vk0 type veth peer name vk1")
+    for o in sysctl.OPTIONS:
+        r = lab.run(f"red sysctl {o} net.ipv4.ip_forward" + ("=0" if o == "-w" else ""))
+        assert r.ok, (o, r.error)
+    assert lab.run("red sysctl -N net.ipv4.ip_forward").output == kernel("red", "sysctl", "-N", "net.ipv4.ip_forward").strip()
+    got = LabCompleter(lab).candidates("red sysctl net.ipv4.conf.vk")[1]
+    assert "net.ipv4.conf.vk0.rp_filter" in got and "net.ipv4.conf.vk1.forwarding=" in got

@@ -45,7 +45,7 @@ def sysctl(b, op: SysctlOp) -> str:
             raise LabError(f'sysctl: setting key "{key}": {e.strerror}',
                            "Check the value (most net.* switches take 0 or 1).") from None
         if not op.quiet:
-            out.append(value if op.values_only else f"{key} = {value}")
+            out.append(_row(op, key, value))
     for key in op.reads:
         try:
             v = b.sysctl_get(op.ns, key)
@@ -53,10 +53,15 @@ def sysctl(b, op: SysctlOp) -> str:
             raise LabError(f'sysctl: "{key}" is a directory', f"Try: sysctl -a {key}") from None
         except OSError:
             raise _missing(b, op.ns, key) from None
-        out.append(v if op.values_only else f"{key} = {v}")
+        out.append(_row(op, key, v))
     if op.all_pattern is not None:
         out += _all(b, op)
     return "\n".join(out)
+
+
+def _row(op: SysctlOp, key: str, value: str) -> str:
+    """One line as procps prints it: `key = value`, the value alone (-n) or the name alone (-N)."""
+    return key if op.names_only else value if op.values_only else f"{key} = {value}"
 
 
 def _all(b, op: SysctlOp) -> list[str]:
@@ -73,8 +78,8 @@ def _all(b, op: SysctlOp) -> list[str]:
                         v = fh.read().strip().replace("\n", " ").replace("\t", " ")
                 except OSError:
                     continue
-                rows.append(v if op.values_only else f"{key} = {v}")
-    return sorted(rows) if not op.values_only else rows
+                rows.append(_row(op, key, v))
+    return sorted(rows) if not op.values_only or op.names_only else rows
 
 
 def pane_sysctls(b, ns) -> dict:

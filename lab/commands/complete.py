@@ -87,10 +87,6 @@ STATIC = {
 BUILTIN_CHAINS = {"filter": ["INPUT", "FORWARD", "OUTPUT"], "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
                   "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
                   "raw": ["PREROUTING", "OUTPUT"], "security": ["INPUT", "FORWARD", "OUTPUT"]}
-SYSCTL_KEYS = ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
-               "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.proxy_arp",
-               "net.bridge.bridge-nf-call-iptables", "net.ipv4.ip_local_port_range", "net.ipv4.conf.all.route_localnet",
-               "net.ipv6.conf.all.forwarding", "net.ipv4.icmp_echo_ignore_all"]
 
 
 class Providers:
@@ -122,6 +118,13 @@ class Providers:
                 return []
             return [m.get_attr("IFLA_IFNAME") for m in self.engine.backend.ipr(ns).get_links()]
         return self._cached(("dev", ns), get)
+
+    def sysctl_keys(self, ns: str | None) -> list[str]:
+        """Every net.* key of the namespace (sysctl -N -a)."""
+        def get():
+            r = self.engine.backend.run_cmd(ns, ["sysctl", "-N", "-a", "-r", r"^net\."], timeout=5)
+            return [k for k in r.stdout.split() if k.startswith("net.")]
+        return self._cached(("sysctl", ns), get)
 
     def chains(self, ns: str | None, table: str) -> list[str]:
         def get():
@@ -197,7 +200,10 @@ class LabCompleter(Completer):
         if head == "bridge":
             return self._bridge(rest, ns)
         if head == "sysctl":
-            return ["-w", "-n", "-a"] + SYSCTL_KEYS + [k + "=" for k in SYSCTL_KEYS]
+            from lab.commands import sysctl
+
+            keys = list(sysctl.COMMON_KEYS) + (self.providers.sysctl_keys(ns) if self.providers else [])
+            return list(sysctl.OPTIONS) + keys + [k + "=" for k in keys]
         if head == "trace":
             if not rest:
                 return self._ns_names()

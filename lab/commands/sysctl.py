@@ -9,11 +9,21 @@ from dataclasses import dataclass
 from lab.commands.base import Context, Op, ParseError
 
 
+# the keys the classic labs set (completion offers them first; `lab export` writes those that differ from a
+# new namespace's); any net.* key of the namespace is accepted
+COMMON_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
+               "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects",
+               "net.ipv4.conf.all.route_localnet", "net.ipv4.conf.all.proxy_arp",
+               "net.bridge.bridge-nf-call-iptables")
+OPTIONS = ("-w", "-n", "-N", "-a", "-q", "-e")
+
+
 @dataclass(frozen=True)
 class SysctlOp(Op):
     writes: tuple[tuple[str, str], ...] = ()   # (key, value)
     reads: tuple[str, ...] = ()
     values_only: bool = False                  # -n
+    names_only: bool = False                   # -N
     quiet: bool = False                        # -q
     all_pattern: str | None = None             # -a [pattern]; "" = everything under net.
 
@@ -51,7 +61,7 @@ def _check_key(k: str) -> str:
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
-    write = values_only = quiet = False
+    write = values_only = names_only = quiet = False
     all_pattern = None
     items: list[str] = []
     for w in argv:
@@ -65,14 +75,16 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
                     quiet = True
                 elif ch in ("a", "A", "all"):
                     all_pattern = ""
-                elif ch in ("e", "N"):
+                elif ch in ("N", "names"):
+                    names_only = True
+                elif ch in ("e", "ignore"):
                     pass
                 else:
                     raise ParseError(f'sysctl: unknown option "{w}"', "sysctl [-n] [-w] key[=value] ...  |  sysctl -a [pattern]")
         else:
             items.append(w)
     if all_pattern is not None:
-        return SysctlOp(ns, all_pattern=items[0] if items else "", values_only=values_only)
+        return SysctlOp(ns, all_pattern=items[0] if items else "", values_only=values_only, names_only=names_only)
     if not items:
         raise ParseError("sysctl: no variables specified", "Try: sysctl net.ipv4.ip_forward  or  sysctl -w net.ipv4.ip_forward=1")
     writes, reads = [], []
@@ -86,4 +98,5 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
             raise ParseError(f'sysctl: "{it}" must be of the form name=value', f"Try: sysctl -w {norm_key(it)}=1")
         else:
             reads.append(_check_key(it))
-    return SysctlOp(ns, writes=tuple(writes), reads=tuple(reads), values_only=values_only, quiet=quiet)
+    return SysctlOp(ns, writes=tuple(writes), reads=tuple(reads), values_only=values_only, names_only=names_only,
+                    quiet=quiet)

@@ -30,13 +30,10 @@ import sys
 import threading
 
 from lab.commands.ip import dev_word
+from lab.commands.sysctl import COMMON_KEYS as SYSCTL_KEYS
 
 VIRTUAL = {"veth", "bridge", "vxlan", "macvlan", "ipvlan", "vlan", "dummy", "gre", "gretap", "geneve",
            "tun", "tap", "wireguard"}
-SYSCTL_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
-               "net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects",
-               "net.ipv4.conf.all.route_localnet", "net.ipv4.conf.all.proxy_arp",
-               "net.bridge.bridge-nf-call-iptables")
 DEFAULT_RULES = {(0, "from all lookup local"), (32766, "from all lookup main"), (32767, "from all lookup default")}
 DEFAULT_QDISCS = {"noqueue", "pfifo_fast", "noop", "mq", "fq_codel", "pfifo", "bfifo"}
 MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
