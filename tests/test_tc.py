@@ -63,7 +63,7 @@ def test_tbf_with_limit_and_peakrate_reads_back(lab):
 def test_replace_change_and_del(lab):
     veth(lab)
     run_ok(lab, "tc qdisc add dev veth0 root tbf rate 1mbit burst 32k latency 50ms")
-    r = lab.run("tc qdisc add dev veth0 root pfifo")
+    r = lab.run("tc qdisc add dev veth0 root tbf rate 2mbit burst 32k latency 50ms")   # the same kind again
     assert not r.ok and "Exclusivity flag on" in r.error and "replace" in r.error
     run_ok(lab, "tc qdisc replace dev veth0 root handle 1: pfifo limit 10")
     q = root_qdisc(None, "veth0")

@@ -525,11 +525,6 @@ def qdisc_change(b, op: c.QdiscChange) -> str:
     if op.verb == "change" and (existing is None or existing["handle"] == 0):
         raise LabError("Error: Qdisc not found. To create specify NLM_F_CREATE flag.",
                        f"Nothing to change {here}: use tc qdisc add (or replace, which adds or replaces).")
-    if op.verb == "add" and existing is not None and existing["handle"] != 0:
-        raise LabError("Error: Exclusivity flag on, cannot modify.",
-                       f"{op.dev} already has a {_kind(existing)} qdisc there ({existing['handle'] >> 16:x}:); "
-                       f"use tc qdisc replace, or delete it first: tc qdisc del dev {op.dev} "
-                       f"{'ingress' if op.parent == TC_H_INGRESS else handle_str(op.parent)}")
     if op.verb == "change" and existing is not None and _kind(existing) != op.kind:
         raise LabError(f"Error: Invalid qdisc name. (change keeps the kind: the qdisc there is {_kind(existing)})",
                        f"To switch to {op.kind}, use tc qdisc replace dev {op.dev} ...")
@@ -555,9 +550,12 @@ def _qdisc_call(ipr, op, index: int, handle: int, options, existing) -> str:
         if e.code == 22 and existing is not None and op.handle and _kind(existing) != op.kind:
             raise LabError(f"Error: Invalid qdisc name. (qdisc {handle_str(op.handle)} is a {_kind(existing)})",
                            "Replace it without a handle, or delete it first.") from None
-        if e.code == 17:
-            raise LabError("Error: Exclusivity flag on, cannot modify.",
-                           f"Something is already there; use tc qdisc replace, or look: tc qdisc show dev {op.dev}") from None
+        if e.code == 17:   # the kernel decides (an add of another kind without a handle grafts over it)
+            there = (f"{op.dev} already has a {_kind(existing)} qdisc there ({existing['handle'] >> 16:x}:)"
+                     if existing is not None and existing["handle"] else "Something is already there")
+            raise LabError(kernel_says(e) or "Error: Exclusivity flag on, cannot modify.",
+                           f"{there}; use tc qdisc replace, or delete it first: tc qdisc del dev {op.dev} "
+                           f"{'ingress' if op.parent == TC_H_INGRESS else handle_str(op.parent)}") from None
         raise _nl(e, f"{op.verb} {op.kind} qdisc") from None
 
 
