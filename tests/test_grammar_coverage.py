@@ -189,3 +189,34 @@ def test_trace_options_are_completed():
     from lab.tracer.spec import OPTIONS, PROTOS
 
     assert set(OPTIONS) | set(PROTOS) <= offered("trace red ")
+
+
+@pytest.mark.parametrize("prefix,words,help_key,line", [
+    ("ip addr add ", c.ADDR_WORDS, "address", "ip addr add 10.0.0.1/24 dev v0 {w} {v}"),
+    ("ip addr show ", c.ADDR_SHOW_WORDS, "address", "ip addr show {w} {v}"),
+    ("ip neigh add ", c.NEIGH_WORDS, "neighbour", "ip neigh add 10.0.0.2 nud noarp dev v0 {w} {v}"),
+    ("ip neigh show ", c.NEIGH_SHOW_WORDS, "neighbour", "ip neigh show {w} {v}"),
+    ("ip neigh get ", c.NEIGH_GET_WORDS, "neighbour", "ip neigh get 10.0.0.2 dev v0 {w} {v}"),
+    ("ip route show ", c.ROUTE_SHOW_WORDS, "route", "ip route show {w} {v}"),
+    ("ip route flush ", c.ROUTE_FLUSH_WORDS, "route", "ip route flush {w} {v}"),
+    ("ip route get ", c.ROUTE_GET_WORDS, "route", "ip route get 10.0.0.2 {w} {v}"),
+])
+def test_ip_object_words_are_completed_in_help_and_parse(prefix, words, help_key, line):
+    assert set(words) <= offered(prefix), set(words) - offered(prefix)
+    assert not [w for w in words if w not in c.HELP[help_key]]
+    values = {"dev": "v0", "iif": "v0", "oif": "v0", "table": "main", "proto": "static", "type": "unicast",
+              "root": "10.0.0.0/8", "match": "10.0.0.0/8", "exact": "10.0.0.0/8", "from": "10.0.0.1", "to": "10.0.0.3",
+              "lladdr": "02:00:00:00:00:01", "nud": "noarp", "local": "10.0.0.1/24", "broadcast": "10.0.0.255",
+              "brd": "+", "label": "v0:1", "scope": "link", "valid_lft": "forever", "preferred_lft": "forever",
+              "mark": "1", "fwmark": "1"}
+    for w in words:
+        text = line.format(w=w, v=values.get(w, "")).strip()
+        if w in ("dev", "to", "local"):
+            text = text.replace(" dev v0 dev v0", " dev v0").replace("10.0.0.2 dev v0 to 10.0.0.3", "to 10.0.0.3 dev v0")
+            text = text.replace("10.0.0.2 nud noarp dev v0 to 10.0.0.3", "to 10.0.0.3 nud noarp dev v0")
+            text = text.replace("ip addr add 10.0.0.1/24 dev v0 local 10.0.0.1/24", "ip addr add local 10.0.0.1/24 dev v0")
+            text = text.replace("ip route get 10.0.0.2 to 10.0.0.3", "ip route get to 10.0.0.3")
+        try:
+            parse(text, Context())
+        except ParseError as e:
+            pytest.fail(f"{text!r}: {e}")

@@ -423,6 +423,18 @@ _VALUE_NAMES = {"lladdr": "LLADDR", "int": "N", "uint": "N", "operstate": "STATE
                 "onoff": "on|off"}
 
 
+# the words of the other ip objects, one table per command (the parser's branches; completion and help read
+# these, tests/test_grammar_coverage.py walks them)
+ADDR_WORDS = ("dev", "local", "broadcast", "brd", "label", "scope", "valid_lft", "preferred_lft") + tuple(ADDR_FLAGS)
+ADDR_SHOW_WORDS = ("dev", "up")
+NEIGH_WORDS = ("dev", "lladdr", "nud", "router", "to")
+NEIGH_SHOW_WORDS = ("dev", "nud")
+NEIGH_GET_WORDS = ("dev", "to")
+ROUTE_SHOW_WORDS = ("table", "dev", "proto", "type", "root", "match", "exact")
+ROUTE_FLUSH_WORDS = ("table", "dev", "proto")
+ROUTE_GET_WORDS = ("from", "iif", "oif", "mark", "fwmark", "to")
+
+
 def _opts(table: dict) -> str:
     return " | ".join(sorted(table))
 
@@ -441,19 +453,19 @@ HELP = {   # the option lists come from the same tables the parser reads
             f"BRIDGE_OPTS := {{ {_opts(BRIDGE_OPTS)} }} VALUE\n"
             f"BRPORT_OPTS := {{ {_opts(BRPORT_OPTS)} }} VALUE\n"
             f"VXLAN_OPTS := {{ {' | '.join(VXLAN_WORDS)} }}",
-    "address": "Usage: ip addr { add | del | replace } IFADDR dev DEV [ broadcast ADDR | brd + ] [ label LABEL ] [ scope SCOPE ]\n"
-               "                [ nodad | noprefixroute | home | mngtmpaddr | autojoin ]\n"
+    "address": "Usage: ip addr { add | del | replace } [ local ] IFADDR dev DEV [ broadcast ADDR | brd + ] [ label LABEL ] [ scope SCOPE ]\n"
+               "                [ valid_lft LFT ] [ preferred_lft LFT ] [ nodad | noprefixroute | home | mngtmpaddr | autojoin ]\n"
                "       ip addr show [ dev DEV ] [ up ]\n       ip addr flush dev DEV",
     "route": "Usage: ip route { add | del | replace | change | append | prepend } ROUTE\n"
-             "       ip route show [ table TABLE ] [ dev DEV ] [ proto PROTO ] [ type TYPE ]\n"
-             "       ip route get ADDR [ from ADDR ] [ iif DEV ] [ oif DEV ] [ mark MARK ]\n"
+             "       ip route show [ table TABLE ] [ dev DEV ] [ proto PROTO ] [ type TYPE ] [ root | match | exact PREFIX ]\n"
+             "       ip route get [ to ] ADDR [ from ADDR ] [ iif DEV ] [ oif DEV ] [ mark | fwmark MARK ]\n"
              "       ip route flush [ table TABLE ] [ dev DEV ]\n"
              "ROUTE := [ TYPE ] { PREFIX | default } [ via ADDR ] [ dev DEV ] [ metric N ] [ table TABLE ] [ src ADDR ]\n"
              "         [ scope SCOPE ] [ proto PROTO ] [ onlink ] [ mtu MTU ] [ nexthop NH ]...\n"
              "NH := via ADDR [ dev DEV ] [ weight N ] [ onlink ]\n"
              "TYPE := { unicast | blackhole | unreachable | prohibit | local | throw }",
-    "neighbour": "Usage: ip neigh { add | del | replace | change } ADDR [ lladdr LLADDR ] [ nud STATE ] dev DEV [ router ]\n"
-                 "       ip neigh get ADDR dev DEV\n"
+    "neighbour": "Usage: ip neigh { add | del | replace | change } [ to ] ADDR [ lladdr LLADDR ] [ nud STATE ] dev DEV [ router ]\n"
+                 "       ip neigh get [ to ] ADDR dev DEV\n"
                  "       ip neigh { show | flush } [ dev DEV ] [ nud STATE ]",
     "rule": "Usage: ip [ -4 | -6 ] rule { add | del } [ not ] SELECTOR ACTION\n"
             "       ip [ -4 | -6 ] rule show [ SELECTOR ]\n"
