@@ -18,7 +18,7 @@ from lab import render
 from lab.backend import nsutil, state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
-from lab.backend.rtnl import RTM_NEWLINK, ifinfo
+from lab.backend.rtnl import RTM_F_LOOKUP_TABLE, RTM_NEWLINK, ifinfo
 from lab.commands import ip as c
 from lab.errors import LabError, did_you_mean, kernel_says
 
@@ -820,53 +820,100 @@ def route_show(b, op: c.RouteShow) -> str:
 
 @applies(c.RouteGet)
 def route_get(b, op: c.RouteGet) -> str:
-    ipr = b.ipr(op.ns)
-    kw: dict = {"dst": op.dst}
-    if op.src:
-        kw["src"] = op.src
-    if op.iif:
-        kw["iif"] = b.link_index(op.ns, op.iif)
-    if op.oif:
-        kw["oif"] = b.link_index(op.ns, op.oif)
-    if op.mark is not None:
-        kw["mark"] = op.mark
+    """`ip route get`: the kernel's decision, asked and printed as iproute2 6.1 does (iproute_get, print_route)."""
+    iif = b.link_index(op.ns, op.iif) if op.iif else 0
+    oif = b.link_index(op.ns, op.oif) if op.oif else 0
     try:
-        msgs = list(ipr.route("get", **kw))
+        r = b.rtnl(op.ns).route_get(op.dst, op.src, iif=iif, oif=oif, mark=op.mark or 0)
     except NetlinkError as e:
-        if e.code == 101:
+        if e.code == 101 and not kernel_says(e):
             raise LabError("RTNETLINK answers: Network is unreachable",
                            f"No route matches {op.dst}: add one (ip route add {op.dst} via GATEWAY) or a default route.") from None
         raise nl_error(e) from None
     names = _names(b, op.ns)
-    out, js = [], []
-    for m in msgs:
-        r = state.route_from_msg(op.ns, m, names)
-        s = ("" if r.type == "unicast" else r.type + " ") + op.dst
-        if op.src:
-            s += f" from {op.src}"
-        if r.gateway:
-            s += f" via {r.gateway}"
-        if r.dev:
-            s += f" dev {r.dev}"
-        if r.table not in (254, 255) :
-            s += f" table {render.table_name(r.table)}"
-        if r.prefsrc:
-            s += f" src {r.prefsrc}"
-        if op.iif:
-            s += f" iif {op.iif}"
-        uid = m.get_attr("RTA_UID")
-        s += f" uid {uid if uid is not None else 0}" if not op.iif else ""
-        out.append(s + "\n    cache ")
-        d = {"type": r.type, "dst": op.dst}
-        if r.gateway:
-            d["gateway"] = r.gateway
-        if r.dev:
-            d["dev"] = r.dev
-        if r.prefsrc:
-            d["prefsrc"] = r.prefsrc
-        d["table"] = render.table_name(r.table)
-        js.append(d)
-    return json.dumps(js, separators=(",", ":")) if op.opts.json else "\n".join(out)
+    text, d = route_reply_text(r, names)
+    return json.dumps([d], separators=(",", ":")) if op.opts.json else text
+
+
+CACHE_FLAGS = ((0x80000000, "local"), (0x40000000, "reject"), (0x20000000, "mc"), (0x10000000, "brd"),   # RTCF_*,
+               (0x08000000, "dst-nat"), (0x00800000, "src-nat"), (0x00400000, "masq"),              # print_cache_flags
+               (0x00020000, "dst-direct"), (0x04000000, "src-direct"), (0x00040000, "redirected"),  # order
+               (0x01000000, "redirect"), (0x00200000, "fastroute"), (0x00010000, "notify"), (0x00080000, "proxy"))
+RT_FLAGS = ((1, "dead"), (4, "onlink"), (2, "pervasive"), (8, "offload"), (64, "trap"), (0x100, "notify"),
+            (16, "linkdown"), (32, "unresolved"))
+
+
+def route_reply_text(r, names: dict[int, str]) -> tuple[str, dict]:
+    """iproute2's print_route for a route get answer: its text (trailing spaces and the cache line as
+    iproute2 prints them) and its JSON object."""
+    from lab.backend.rtnl import (RTA_CACHEINFO, RTA_DST, RTA_GATEWAY, RTA_IIF, RTA_MARK, RTA_OIF, RTA_PREFSRC,
+                                  RTA_PRIORITY, RTA_SRC, RTA_UID)
+
+    host = 128 if r.family == socket.AF_INET6 else 32
+    out: list[str] = []
+    d: dict = {}
+
+    def put(key: str, value, text: str) -> None:
+        d[key] = value
+        out.append(text)
+
+    if r.type != 1:
+        t = state.RT_TYPES.get(r.type, str(r.type))
+        put("type", t, f"{t} ")
+    dst = r.addr(RTA_DST)
+    dst = (dst if r.dst_len == host else f"{dst}/{r.dst_len}") if dst else (f"0/{r.dst_len}" if r.dst_len else "default")
+    put("dst", dst, f"{dst} ")
+    src = r.addr(RTA_SRC)
+    if src:
+        src = src if r.src_len == host else f"{src}/{r.src_len}"
+        put("from", src, f"from {src} ")
+    if r.tos:
+        put("tos", f"0x{r.tos:02x}", f"tos 0x{r.tos:02x} ")
+    if r.addr(RTA_GATEWAY):
+        put("gateway", r.addr(RTA_GATEWAY), f"via {r.addr(RTA_GATEWAY)} ")
+    if r.u32(RTA_OIF) is not None:
+        dev = names.get(r.u32(RTA_OIF), f"if{r.u32(RTA_OIF)}")
+        put("dev", dev, f"dev {dev} ")
+    if r.table_id and r.table_id != 254:
+        put("table", render.table_name(r.table_id), f"table {render.table_name(r.table_id)} ")
+    if not r.flags & 0x200:          # RTM_F_CLONED: proto and scope belong to routes, not to a lookup's result
+        if r.proto != 3:
+            p = state.PROTO_NAMES.get(r.proto, str(r.proto))
+            put("protocol", p, f"proto {p} ")
+        if r.scope != 0:
+            sc = state.SCOPE_NAMES.get(r.scope, str(r.scope))
+            put("scope", sc, f"scope {sc} ")
+    if r.addr(RTA_PREFSRC):
+        put("prefsrc", r.addr(RTA_PREFSRC), f"src {r.addr(RTA_PREFSRC)} ")
+    if r.u32(RTA_PRIORITY) is not None:
+        put("metric", r.u32(RTA_PRIORITY), f"metric {r.u32(RTA_PRIORITY)} ")
+    flags = [n for bit, n in RT_FLAGS if r.flags & bit]
+    put("flags", flags, "".join(f + " " for f in flags))
+    mark = r.u32(RTA_MARK)
+    if mark:
+        put("mark", mark, f"mark 0x{mark:x} " if mark >= 16 else f"mark {mark} ")
+    if r.u32(RTA_UID) is not None:
+        put("uid", r.u32(RTA_UID), f"uid {r.u32(RTA_UID)} ")
+    if r.family == socket.AF_INET and r.flags & 0x200:
+        fl = [n for bit, n in CACHE_FLAGS if r.flags & ~0xFFFF & bit]
+        put("cache", fl, "\n    cache " + ("<" + ",".join(fl) + "> " if fl else ""))
+    ci = r.attrs.get(RTA_CACHEINFO)
+    if ci is not None and len(ci) >= 24:
+        _clntref, _last, expires, error, _used, ipid = struct.unpack_from("=IIiIII", ci)
+        if expires:
+            put("expires", expires // 100, f"expires {expires // 100}sec ")
+        if error:
+            put("error", error, f"error {error} ")
+        if ipid:
+            put("ipid", f"0x{ipid:04x}", f"ipid 0x{ipid:04x} ")
+    if r.u32(RTA_IIF) is not None:
+        iif = names.get(r.u32(RTA_IIF), f"if{r.u32(RTA_IIF)}")
+        put("iif", iif, f"iif {iif} ")
+    pref = r.attrs.get(20)          # RTA_PREF (IPv6)
+    if pref:
+        pn = {0: "medium", 1: "high", 3: "low"}.get(pref[0])
+        put("pref", pn or pref[0], f"pref {pn}" if pn else str(pref[0]))
+    return "".join(out), d
 
 
 @applies(c.RouteFlush)

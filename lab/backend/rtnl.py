@@ -8,6 +8,7 @@ handle both the same way.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import struct
@@ -20,6 +21,7 @@ from lab.model import Address, Link, Neighbour, Route
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWADDR = 16, 17, 18, 19, 20
 RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH = 22, 26, 30
+RTM_F_LOOKUP_TABLE, RTM_F_FIB_MATCH = 0x1000, 0x2000   # route get: report the table that answered / the route
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
@@ -46,6 +48,45 @@ def extack(msg: bytes, flags: int) -> str | None:
             return msg[off + 4: off + ln].split(b"\0", 1)[0].decode(errors="replace") or None
         off += (ln + 3) & ~3
     return None
+
+
+RTA_DST, RTA_SRC, RTA_IIF, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_METRICS = 1, 2, 3, 4, 5, 6, 7, 8
+RTA_CACHEINFO, RTA_TABLE, RTA_MARK, RTA_UID = 12, 15, 16, 25
+
+
+@dataclasses.dataclass
+class RouteReply:
+    """An RTM_NEWROUTE answer to a route get, decoded (addresses as text, the attributes kept by number)."""
+    family: int = 0
+    dst_len: int = 0
+    src_len: int = 0
+    tos: int = 0
+    table: int = 0
+    proto: int = 0
+    scope: int = 0
+    type: int = 0
+    flags: int = 0
+    attrs: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, payload: bytes) -> "RouteReply":
+        if len(payload) < 12:
+            return cls()
+        fam, dl, sl, tos, table, proto, scope, rtype, flags = struct.unpack_from("=BBBBBBBBI", payload, 0)
+        return cls(fam, dl, sl, tos, table, proto, scope, rtype, flags, _attrs(payload, 12, len(payload)))
+
+    def addr(self, kind: int) -> str | None:
+        v = self.attrs.get(kind)
+        return socket.inet_ntop(self.family, v) if v is not None else None
+
+    def u32(self, kind: int) -> int | None:
+        v = self.attrs.get(kind)
+        return struct.unpack_from("=I", v)[0] if v is not None and len(v) >= 4 else None
+
+    @property
+    def table_id(self) -> int:
+        t = self.u32(RTA_TABLE)
+        return t if t is not None else self.table
 
 
 def attr(kind: int, data: bytes) -> bytes:
@@ -102,6 +143,28 @@ class Rtnl:
                         return reply
                     reply = data[off + 16: off + ln]
                 off += (ln + 3) & ~3
+
+    def route_get(self, dst: str, src: str | None = None, iif: int = 0, oif: int = 0, mark: int = 0, tos: int = 0,
+                  uid: int | None = None, fib_match: bool = False) -> "RouteReply":
+        """The kernel's routing decision (RTM_GETROUTE) with everything that decides it, as iproute2 asks:
+        RTM_F_LOOKUP_TABLE (IPv4) so the table that answered comes back; RTM_F_FIB_MATCH for the route
+        that matched instead of the resulting (cloned) route."""
+        fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+        alen = 16 if fam == socket.AF_INET6 else 4
+        flags = (RTM_F_LOOKUP_TABLE if fam == socket.AF_INET else 0) | (RTM_F_FIB_MATCH if fib_match else 0)
+        body = struct.pack("=BBBBBBBBI", fam, alen * 8, alen * 8 if src else 0, tos, 0, 0, 0, 0, flags)
+        body += attr(RTA_DST, socket.inet_pton(fam, dst))
+        if src:
+            body += attr(RTA_SRC, socket.inet_pton(fam, src))
+        if iif:
+            body += u32attr(RTA_IIF, iif)
+        if oif:
+            body += u32attr(RTA_OIF, oif)
+        if mark:
+            body += u32attr(RTA_MARK, mark)
+        if uid is not None:
+            body += u32attr(RTA_UID, uid)
+        return RouteReply.parse(self.request(RTM_GETROUTE, 0, body) or b"")
 
     def dump(self, mtype: int, body: bytes) -> list[bytes]:
         """A NLM_F_DUMP request: every reply payload until NLMSG_DONE."""

@@ -12,3 +12,7 @@ ip route add local 0.0.0.0/0 dev lo table 100
 ip -6 rule show
 ip -6 rule show fwmark 1337
 ip -6 route show table 133
+# where a marked packet goes: the kernel's answer for the rule's mark
+ip -6 route get 2001:db8::7 mark 1337
+ip route get 192.0.2.9 mark 1337
+ip -j route get 192.0.2.9 mark 1337

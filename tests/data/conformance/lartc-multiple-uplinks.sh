@@ -20,3 +20,16 @@ ip rule add from 203.0.113.10 table 202
 ip rule add from 10.11.0.2 table 101
 ip rule show table 201
 ip rule show from 203.0.113.10
+# which table answered: iproute2 asks with RTM_F_LOOKUP_TABLE and prints it
+ip route get 192.0.2.7 from 203.0.113.10
+ip route get 192.0.2.7 from 198.51.100.10
+ip route get 192.0.2.7
+ip -j route get 192.0.2.7 from 203.0.113.10
+ip route get 198.51.100.10
+ip -j route get 198.51.100.10
+ip route get 192.0.2.7 mark 3
+ip route get 192.0.2.7 mark 0x20
+sysctl -w net.ipv4.ip_forward=1
+ip route get 192.0.2.7 from 198.51.100.99 iif eth1
+ip -j route get 192.0.2.7 from 198.51.100.99 iif eth1
+ip route get 192.0.2.7 from 203.0.113.99 iif eth2
