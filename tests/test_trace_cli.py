@@ -39,7 +39,7 @@ def test_text_timeline(setup_file):
     assert r.returncode == 0, r.stderr
     assert "red sends ICMP echo-request 10.0.0.1 -> 10.0.0.2" in r.stdout
     assert "blue accepts it" in r.stdout and "result: answered" in r.stdout
-    assert "Traceback" not in r.stderr
+    assert r.stderr == ""        # no noise (pyroute2's async generators left half-read said "Task was destroyed")
 
 
 def test_json_and_pcap(setup_file, tmp_path):

@@ -968,7 +968,7 @@ def neigh_change(b, op: c.NeighChange) -> str:
 
 def _neigh_exists(b, ns, idx: int, dst: str) -> bool:
     fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    return any(m.get_attr("NDA_DST") == dst for m in b.ipr(ns).get_neighbours(ifindex=idx, family=fam))
+    return any(m.get_attr("NDA_DST") == dst for m in list(b.ipr(ns).get_neighbours(ifindex=idx, family=fam)))
 
 
 def _neigh_call(b, op: c.NeighChange, ipr, kw: dict) -> None:

@@ -166,6 +166,18 @@ class Rtnl:
             body += u32attr(RTA_UID, uid)
         return RouteReply.parse(self.request(RTM_GETROUTE, 0, body) or b"")
 
+    def nsid(self, fd: int) -> int | None:
+        """The id this namespace gives the namespace open at `fd` (RTM_GETNSID), or None when it has none."""
+        reply = self.request(90, 0, struct.pack("=Bxxx", 0) + u32attr(3, fd)) or b""   # NETNSA_FD
+        a = _attrs(reply, 4, len(reply))
+        v = a.get(1)                                                                     # NETNSA_NSID
+        nsid = struct.unpack_from("=i", v)[0] if v is not None and len(v) >= 4 else -1
+        return nsid if nsid >= 0 else None
+
+    def assign_nsid(self, fd: int, nsid: int = -1) -> None:
+        """RTM_NEWNSID: give the namespace at `fd` an id here (-1: the kernel picks)."""
+        self.request(88, 0, struct.pack("=Bxxx", 0) + attr(1, struct.pack("=i", nsid)) + u32attr(3, fd))
+
     def dump(self, mtype: int, body: bytes) -> list[bytes]:
         """A NLM_F_DUMP request: every reply payload until NLMSG_DONE."""
         self.seq += 1

@@ -191,7 +191,7 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
     from lab.backend import nsutil
 
     out: dict[int, str] = {}
-    ipr = b.ipr(ns)
+    rt = b.rtnl(ns)
     for name in nsutil.list_netns():
         if name == ns:
             continue
@@ -200,9 +200,8 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
         except OSError:
             continue
         try:
-            r = ipr.get_netnsid(fd=fd)
-            nsid = r.get("nsid") if isinstance(r, dict) else None
-            if nsid is not None and 0 <= nsid < 2**31:
+            nsid = rt.nsid(fd)
+            if nsid is not None:
                 out[nsid] = name
         except Exception:  # noqa: BLE001
             pass
@@ -211,9 +210,8 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
     # the top namespace, seen from a named one
     if ns:
         try:
-            r = ipr.get_netnsid(fd=nsutil.TOP.fd)
-            nsid = r.get("nsid") if isinstance(r, dict) else None
-            if nsid is not None and 0 <= nsid < 2**31:
+            nsid = rt.nsid(nsutil.TOP.fd)
+            if nsid is not None:
                 out.setdefault(nsid, "")
         except Exception:  # noqa: BLE001
             pass

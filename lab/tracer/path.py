@@ -215,36 +215,36 @@ class Kernel:
                 return c.hook, c.prio
         return "", 0
 
-    def route(self, ns: str, dst: str, src: str | None = None, iif: int | None = None):
-        """(info dict, None) or (None, errno) for the kernel's routing decision."""
-        kw: dict = {"dst": dst}
+    def route(self, ns: str, dst: str, src: str | None = None, iif: int | None = None, mark: int = 0,
+              tos: int = 0):
+        """(info dict, None) or (None, errno) for the kernel's routing decision, asked with everything that
+        decides it (source and input interface for a forwarded packet, its mark and tos): the table that
+        answered (RTM_F_LOOKUP_TABLE) and the route that matched (RTM_F_FIB_MATCH) come back."""
+        from lab.backend.rtnl import RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC
+
+        rt = self.b.rtnl(ns or None)
+        kw: dict = {"mark": mark, "tos": tos}
         if iif is not None:
             kw.update(iif=iif, src=src)
-        ipr = self.b.ipr(ns or None)
         try:
-            got = list(ipr.route("get", **kw))
+            r = rt.route_get(dst, **kw)
         except Exception as e:  # noqa: BLE001
             return None, getattr(e, "code", None) or errno.EHOSTUNREACH
-        info: dict = {}
-        if got:
-            m = got[0]
-            info = {"type": m["type"], "oif": m.get_attr("RTA_OIF"), "gateway": m.get_attr("RTA_GATEWAY"),
-                    "prefsrc": m.get_attr("RTA_PREFSRC"), "table": m.get_attr("RTA_TABLE") or m["table"]}
+        info: dict = {"type": r.type, "oif": r.u32(RTA_OIF), "gateway": r.addr(RTA_GATEWAY),
+                      "prefsrc": r.addr(RTA_PREFSRC), "table": r.table_id, "mark": mark}
         try:
-            fib = list(ipr.route("get", flags=0x2000, **kw))   # RTM_F_FIB_MATCH: the route that matched
-            if fib:
-                f = fib[0]
-                d = f.get_attr("RTA_DST")
-                info["prefix"] = f"{d}/{f['dst_len']}" if d else "default"
-                info["proto"] = f["proto"]
-                info["scope"] = f["scope"]
+            f = rt.route_get(dst, fib_match=True, **kw)
+            d = f.addr(RTA_DST)
+            info["prefix"] = f"{d}/{f.dst_len}" if d else "default"
+            info["proto"] = f.proto
+            info["scope"] = f.scope
         except Exception:  # noqa: BLE001
             pass
         return info, None
 
     def neighbour(self, ns: str, addr: str, ifindex: int | None):
         try:
-            for m in self.b.ipr(ns or None).get_neighbours(dst=addr):
+            for m in list(self.b.ipr(ns or None).get_neighbours(dst=addr)):   # exhausted (pyroute2)
                 if ifindex is None or m["ifindex"] == ifindex:
                     from lab.backend.state import nud_name
 
@@ -258,7 +258,7 @@ class Kernel:
         if bridge is None:
             return None
         try:
-            for m in self.b.ipr(ns or None).neigh("get", family=socket.AF_BRIDGE, lladdr=mac, master=bridge):
+            for m in list(self.b.ipr(ns or None).neigh("get", family=socket.AF_BRIDGE, lladdr=mac, master=bridge)):
                 how = "the port's own address" if m["state"] & 0x80 else (
                     "static" if m["state"] & 0x40 else "learned")
                 return self.ifname(ns, m["ifindex"]), how
@@ -403,6 +403,7 @@ class Builder:
         self.spec = cap.spec
         self.hops: list[Hop] = []
         self.warnings: list[str] = list(cap.warnings)
+        self.routes: dict[tuple, dict] = {}     # (ns, probe, direction) -> the routing decision shown for it
 
     # -- helpers
     def add(self, **kw) -> Hop:
@@ -570,7 +571,8 @@ class Builder:
         bridged = is_bridged(evs)
         passed_hooks: set[tuple[str, str]] = set()
         if is_origin and direction == "request":
-            self.route_hop(ns, evs[0], pi, direction, output=True)
+            obs_out = [x for x in evs if x.own and x.chain == "obs_out"]
+            self.route_hop(ns, evs[0], pi, direction, output=True, out_mark=_mark(obs_out[-1]) if obs_out else 0)
             routed = True
         if not is_origin and evs:
             e0 = evs[0]
@@ -677,10 +679,13 @@ class Builder:
                     return None
             elif ev.type == "policy":
                 pol = {0: "DROP", 1: "ACCEPT"}.get(ev.policy if ev.policy is not None else 1, "ACCEPT")
+                # a rule that matched without deciding (MARK, LOG, a chain that returned) came before: say so
+                went_on = any(x.type in ("rule", "return") and x.chain == ev.chain for x in e.events[:e.events.index(ev)])
+                none = "no later rule decided" if went_on else "no rule matched"
                 if pol == "DROP":
-                    expl = f"{where}: no rule matched, and the chain policy DROP drops it."
+                    expl = f"{where}: {none}, and the chain policy DROP drops it."
                 else:
-                    expl = f"{where}: no rule matched; the chain policy ACCEPT lets it through."
+                    expl = f"{where}: {none}; the chain policy ACCEPT lets it through."
                 h = self.add(**{**common, "chain": ev.chain, "rule": f"policy {pol}", "verdict": pol.lower(),
                                 "explanation": expl})
                 if pol == "DROP":
@@ -705,23 +710,38 @@ class Builder:
                         direction=direction, probe=pi, raw=nxt.raw,
                         explanation=f"{nsname(ns)}: {why}: {addr_change(e.pkt, after)}.")
 
-    def route_hop(self, ns: str, e: Eval, pi: int, direction: str, output: bool) -> Hop:
+    def route_hop(self, ns: str, e: Eval, pi: int, direction: str, output: bool, out_mark: int = 0) -> Hop:
+        """The routing decision as the kernel made it: for a forwarded packet with its source, input interface,
+        the mark it carries after PREROUTING and its tos; for the probe the raw socket's lookup (no source, no
+        mark), then again with the mark OUTPUT gave it (`out_mark`: the kernel routes such a packet again)."""
         k = self.k
         p = e.pkt
+        tos, mark = _tos(e), _mark(e)
         if output:
-            info, err = k.route(ns, p.dst)
+            info, err = k.route(ns, p.dst, tos=tos)
+            if not err and out_mark:
+                again, err2 = k.route(ns, p.dst, mark=out_mark, tos=tos)
+                if not err2 and (again.get("oif"), again.get("gateway"), again.get("table")) != (
+                        info.get("oif"), info.get("gateway"), info.get("table")):
+                    again["rerouted_from"] = self.route_text(ns, info, p.dst)
+                    info = again
         else:
-            info, err = k.route(ns, p.dst, p.src, e.iif)
+            info, err = k.route(ns, p.dst, p.src, e.iif, mark=mark, tos=tos)
         if err:
             return self.add(ns=ns, kind="route", verdict="drop", before=p, direction=direction, probe=pi,
                             explanation=f"{nsname(ns)} has no usable route to {p.dst}: {os.strerror(err)}.")
+        self.routes[(ns, pi, direction)] = info
         rtype = info.get("type")
+        marked = f" (mark 0x{info['mark']:x})" if info.get("mark") else ""
         if rtype == 2:
-            expl = f"{nsname(ns)} looks up {p.dst}: it is one of its own addresses (local route), so it goes to INPUT."
+            expl = f"{nsname(ns)} looks up {p.dst}{marked}: it is one of its own addresses (local route), so it goes to INPUT."
+        elif output and info.get("rerouted_from"):
+            expl = (f"{nsname(ns)} looks up {p.dst}: route {info['rerouted_from']}; OUTPUT then marks it "
+                    f"0x{info['mark']:x}, so the kernel routes it again: route {self.route_text(ns, info, p.dst)}.")
         elif output:
             expl = f"{nsname(ns)} looks up {p.dst}: route {self.route_text(ns, info, p.dst)}."
         else:
-            expl = (f"{nsname(ns)} looks up {p.dst}: route {self.route_text(ns, info, p.dst)}; not its own "
+            expl = (f"{nsname(ns)} looks up {p.dst}{marked}: route {self.route_text(ns, info, p.dst)}; not its own "
                     "address, so it forwards it (FORWARD).")
         return self.add(ns=ns, kind="route", verdict="local" if rtype == 2 else "forward" if not output else "output",
                         before=p, oif=k.ifname(ns, info.get("oif")), direction=direction, probe=pi,
@@ -753,6 +773,14 @@ class Builder:
         self.add(ns=ns, kind="bridge", hook="bridge-" + e.hook, family="bridge", iif=in_port, oif=out, before=e.pkt,
                  direction=direction, probe=pi, raw=e.raw, explanation=expl)
 
+    def next_hop(self, ns: str, pi: int, direction: str, p: Packet) -> str:
+        """The gateway of the routing decision made for this packet here (the one route_hop showed, with its
+        source, mark and table), or the packet's own destination when the route is direct."""
+        info = self.routes.get((ns, pi, direction))
+        if info is None:
+            info, _err = self.k.route(ns, p.dst)
+        return (info or {}).get("gateway") or p.dst
+
     def egress_hops(self, ns: str, evs: list[Eval], ex: Eval, pi: int, direction: str) -> None:
         k = self.k
         li = k.link(ns, ex.oif)
@@ -761,8 +789,7 @@ class Builder:
         if ex.family == "ip" or ipx:
             p = (ipx[-1] if ipx else ex).pkt
             ip_dev_idx = (ipx[-1] if ipx else ex).oif
-            info, err = k.route(ns, p.dst)
-            nh = (info or {}).get("gateway") or p.dst
+            nh = self.next_hop(ns, pi, direction, p)
             if ip_dev_idx is not None and not is_bridged(evs):
                 state, mac = k.neighbour(ns, nh, ip_dev_idx)
                 ipdev = k.ifname(ns, ip_dev_idx)
@@ -815,7 +842,7 @@ class Builder:
         if last.family == "ip" and hook == "prerouting" or (last.family == "bridge" and hook in ("prerouting", "input")):
             pre = [x for x in evs if x.family == "ip" and x.hook == "prerouting"]
             e = pre[-1] if pre else last
-            info, err = k.route(ns, e.pkt.dst, e.pkt.src, e.iif)
+            info, err = k.route(ns, e.pkt.dst, e.pkt.src, e.iif, mark=_mark(e), tos=_tos(e))
             dev = k.ifname(ns, e.iif)
             if err == errno.ENETUNREACH:
                 msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
@@ -850,8 +877,7 @@ class Builder:
             dev = k.ifname(ns, ex.oif)
             ipx = [x for x in evs if x.family == "ip" and x.hook == "postrouting"]
             p = (ipx[-1] if ipx else ex).pkt
-            info, _ = k.route(ns, p.dst)
-            nh = (info or {}).get("gateway") or p.dst
+            nh = self.next_hop(ns, pi, direction, p)
             state, _mac = k.neighbour(ns, nh, (ipx[-1] if ipx else ex).oif)
             if li is not None and (not li.up or not li.carrier):
                 msg = (f"{dev} in {nsname(ns)} is down" if not li.up else
@@ -870,6 +896,15 @@ class Builder:
         msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
                "why (no further trace event).")
         return self.add(**{**base, "explanation": msg})
+
+
+def _tos(e: Eval) -> int:
+    return e.raw[1] if e.raw and len(e.raw) > 1 else 0
+
+
+def _mark(e: Eval) -> int:
+    """The packet's mark when this evaluation saw it (its first event carries the meta data)."""
+    return next((ev.mark for ev in e.events if ev.mark is not None), 0) or 0
 
 
 def _ctdir(d: int | None) -> str:

@@ -79,7 +79,7 @@ def lab_namespaces(backend) -> list[str]:
 def nsid_map(backend, st: TracerState, names: list[str]) -> dict[int | None, str]:
     """nsid (as the top namespace sees it) -> name; assigns nsids where missing."""
     top_ino = nsutil.netns_inode(None)
-    ipr = backend.ipr(None)
+    rt = backend.rtnl(None)
     out: dict[int | None, str] = {None: ""}
     for ns in names:
         if not ns:
@@ -93,12 +93,12 @@ def nsid_map(backend, st: TracerState, names: list[str]) -> dict[int | None, str
         if nsid is None:
             fd = os.open(nsutil.ns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
             try:
-                r = ipr.get_netnsid(fd=fd)
-                nsid = r.get("nsid") if r else None
+                nsid = rt.nsid(fd)
                 if nsid in NOT_ASSIGNED:
-                    ipr.set_netnsid(fd=fd)
-                    r = ipr.get_netnsid(fd=fd)
-                    nsid = r.get("nsid") if r else None
+                    rt.assign_nsid(fd)
+                    nsid = rt.nsid(fd)
+            except OSError:
+                nsid = None
             finally:
                 os.close(fd)
             if nsid in NOT_ASSIGNED:
@@ -168,7 +168,7 @@ def _nl_err(e: Exception) -> str:
 
 
 def any_address(backend, ns: str | None) -> str | None:
-    for m in backend.ipr(ns).get_addr(family=socket.AF_INET):
+    for m in list(backend.ipr(ns).get_addr(family=socket.AF_INET)):   # exhausted: pyroute2's async
         a = m.get_attr("IFA_ADDRESS")
         if a and not a.startswith("127."):
             return a
@@ -282,7 +282,7 @@ def _check_host_destination(backend, spec: TraceSpec, names: list[str]) -> None:
     for ns in names:
         if not ns:
             continue
-        for m in backend.ipr(ns).get_addr(family=socket.AF_INET):
+        for m in list(backend.ipr(ns).get_addr(family=socket.AF_INET)):
             a = m.get_attr("IFA_ADDRESS") or m.get_attr("IFA_LOCAL")
             if a and dst in ipaddress.ip_network(f"{a}/{m['prefixlen']}", strict=False):
                 return
