@@ -16,6 +16,7 @@ import re
 import subprocess
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,6 +178,7 @@ HASH_ORDERED = {"ip neigh show", "bridge fdb show"}
 SECONDS = float(os.environ.get("LAB_FUZZ_SECONDS", "0"))
 
 
+@pytest.mark.timeout(int(SECONDS) + 600 if SECONDS else 300)   # a long run outlives the suite's per-test limit
 @settings(max_examples=int(SECONDS * 2) if SECONDS else 25, deadline=None, derandomize=not SECONDS, report_multiple_bugs=False,
           suppress_health_check=list(HealthCheck), database=None)
 @given(sequences())

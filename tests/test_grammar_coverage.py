@@ -189,6 +189,9 @@ def test_trace_options_are_completed():
     from lab.tracer.spec import OPTIONS, PROTOS
 
     assert set(OPTIONS) | set(PROTOS) <= offered("trace red ")
+    from lab.commands.trace import HELP
+
+    assert not [o for o in OPTIONS if o not in HELP]
 
 
 @pytest.mark.parametrize("prefix,words,help_key,line", [

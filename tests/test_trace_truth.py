@@ -86,3 +86,76 @@ def test_mark_based_routing_uses_the_mark_prerouting_set(lab):
     order = ns_order(path)
     assert "a" in order and "b" not in order, order
     assert not re.search(r"no rule matched", " ".join(h.explanation for h in path.hops))
+
+
+def snmp(ns: str) -> dict[str, int]:
+    """/proc/net/snmp of a namespace as {"Ip.FragFails": n, "Icmp.OutDestUnreachs": n, ...}."""
+    lines = kernel(ns, "cat", "/proc/net/snmp").splitlines()
+    out = {}
+    for head, vals in zip(lines[::2], lines[1::2]):
+        proto, names = head.split(":", 1)
+        for n, v in zip(names.split(), vals.split(":", 1)[1].split()):
+            out[f"{proto}.{n}"] = int(v)
+    return out
+
+
+def delta(before: dict, after: dict, key: str) -> int:
+    return after[key] - before[key]
+
+
+@pytest.mark.parametrize("kind,errno_text", [("blackhole", "Invalid argument"), ("unreachable", "No route to host"),
+                                             ("prohibit", "Permission denied")])
+def test_special_route_at_the_sender_is_named_with_the_kernels_refusal(lab, kind, errno_text):
+    two_uplinks(lab)
+    run_ok(lab, f"ip -n client route add {kind} 10.5.0.0/16")
+    real = lab.backend.run_cmd("client", ["ip", "route", "get", "10.5.0.1"])
+    assert real.returncode != 0 and errno_text in real.stderr          # the kernel's own refusal
+    path = trace(lab, "client icmp 10.5.0.1")
+    assert path.outcome == "dropped"
+    drop = steps(path, kinds=("drop",))[-1]
+    assert f"route {kind} 10.5.0.0/16 (table main)" in drop.explanation and errno_text in drop.explanation
+    assert "martian" not in drop.explanation and "has no route" not in drop.explanation
+
+
+@pytest.mark.parametrize("kind,icmp_back", [("blackhole", 0), ("unreachable", 1), ("prohibit", 1)])
+def test_special_route_at_a_router_drops_as_the_kernel_counts_it(lab, kind, icmp_back):
+    two_uplinks(lab)
+    run_ok(lab, f"ip -n router route add {kind} 10.5.0.0/16")
+    before = snmp("router")
+    path = trace(lab, "client icmp 10.5.0.1")
+    after = snmp("router")
+    assert delta(before, after, "Icmp.OutDestUnreachs") == icmp_back      # an error went back, or none did
+    drop = steps(path, "request", ("drop",))[-1]
+    assert drop.ns == "router" and f"route {kind} 10.5.0.0/16" in drop.explanation, drop.explanation
+    assert ("nothing goes back" in drop.explanation) == (icmp_back == 0)
+    assert "martian" not in drop.explanation
+
+
+def test_too_big_with_df_is_dropped_where_the_mtu_shrinks_and_without_df_fragmented(lab):
+    two_uplinks(lab)
+    run_ok(lab, "ip -n router link set ra mtu 1200", "ip -n a link set a0 mtu 1200")
+    before = snmp("router")
+    path = trace(lab, "client icmp 10.9.0.1 --size 1400 --df")
+    after = snmp("router")
+    assert delta(before, after, "Ip.FragFails") == 1 and delta(before, after, "Icmp.OutDestUnreachs") == 1
+    drop = steps(path, "request", ("drop",))[-1]
+    assert drop.ns == "router" and "too big for ra" in drop.explanation and "mtu 1200" in drop.explanation
+    assert "fragmentation-needed" in drop.explanation
+    before = snmp("router")
+    path = trace(lab, "client icmp 10.9.0.1 --size 1400")
+    after = snmp("router")
+    # fragmented there (the echo reply, defragmented by conntrack on the way in, is fragmented again)
+    assert delta(before, after, "Ip.FragOKs") >= 1 and delta(before, after, "Ip.FragFails") == 0
+    assert "a" in ns_order(path)
+    leaves = next(h for h in steps(path, "request", ("qdisc",)) if h.ns == "router")
+    assert "more than ra's MTU (1200)" in leaves.explanation and "fragments" in leaves.explanation
+
+
+def test_too_big_at_the_sender_says_mtu_not_route(lab):
+    two_uplinks(lab)
+    run_ok(lab, "ip -n client link set c0 mtu 1000")
+    path = trace(lab, "client icmp 10.9.0.1 --size 1400 --df")
+    assert path.outcome == "dropped"
+    drop = steps(path, kinds=("drop",))[-1]
+    assert "more than the MTU of c0 (1000)" in drop.explanation and "Message too long" in drop.explanation
+    assert "no route" not in path.summary

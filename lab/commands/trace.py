@@ -10,8 +10,9 @@ from typing import ClassVar
 from lab.commands.base import Context, Op, ParseError, ReadOp
 from lab.errors import LabError
 
-HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N]\n"
-        "                [--payload TEXT] [--src ADDR] [--icmp-type N] [--wait SECONDS] [--json] [--pcap FILE]\n"
+HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--dport N] [--flags S] [--ttl N] [--count N]\n"
+        "                [--payload TEXT] [--size BYTES] [--df] [--src ADDR] [--icmp-type N] [--wait SECONDS]\n"
+        "                [--json] [--pcap FILE]\n"
         "Injects one packet from namespace NS and explains its path hook by hook, e.g.\n"
         "  trace fox icmp 192.168.202.12\n"
         "  trace red tcp 10.0.0.2:80 --sport 1234 --flags S")

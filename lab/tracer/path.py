@@ -39,6 +39,14 @@ OWN_HOOK = {("ip", "mark_pre"): ("prerouting", -350), ("ip", "mark_out"): ("outp
             ("ip", "obs_post"): ("postrouting", 500), ("bridge", "mark_pre"): ("prerouting", -350),
             ("bridge", "obs_in"): ("input", 500), ("bridge", "obs_fwd"): ("forward", 500),
             ("bridge", "obs_post"): ("postrouting", 500)}
+# what a route of each special type does to a packet, in the kernel's words (errno) and in plain ones
+ROUTE_REASONS = {
+    "blackhole": (errno.EINVAL, "is a blackhole: the packet is discarded silently, nothing goes back"),
+    "unreachable": (errno.EHOSTUNREACH, "is unreachable: the packet is dropped and ICMP host-unreachable goes back"),
+    "prohibit": (errno.EACCES, "is prohibited: the packet is dropped and ICMP host-prohibited goes back"),
+    "throw": (errno.ENETUNREACH, "throws the lookup out of this table and no other rule's table has a route: the "
+                                 "packet is dropped and ICMP net-unreachable goes back"),
+}
 NAT_TARGETS = {"DNAT": "dnat", "SNAT": "snat", "MASQUERADE": "masquerade", "REDIRECT": "redirect",
                "NETMAP": "netmap"}
 TCP_FLAG_ORDER = [(0x02, "S"), (0x10, "A"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x20, "U")]
@@ -241,6 +249,36 @@ class Kernel:
         except Exception:  # noqa: BLE001
             pass
         return info, None
+
+    def special_route(self, ns: str, dst: str):
+        """The most specific blackhole/unreachable/prohibit/throw route covering dst in any table, as
+        (type, prefix, table), or None: what a routing error (EINVAL, EHOSTUNREACH, EACCES...) came from."""
+        import ipaddress
+
+        best = None
+        try:
+            routes = self.b.rtnl(ns or None).routes(ns or None, {})
+        except Exception:  # noqa: BLE001
+            return None
+        addr = ipaddress.ip_address(dst)
+        for r in routes:
+            if r.family != "inet":
+                continue
+            net = ipaddress.ip_network("0.0.0.0/0" if r.dst == "default" else r.dst, strict=False)
+            if addr in net and (best is None or net.prefixlen > best[0].prefixlen):
+                best = (net, r)
+        if best is None or best[1].type not in ROUTE_REASONS:
+            return None
+        r = best[1]
+        return r.type, r.dst, r.table
+
+    def mtu(self, ns: str, idx: int | None) -> int | None:
+        try:
+            for m in list(self.b.ipr(ns or None).get_links(idx)) if idx else []:
+                return m.get_attr("IFLA_MTU")
+        except Exception:  # noqa: BLE001
+            pass
+        return None
 
     def neighbour(self, ns: str, addr: str, ifindex: int | None):
         try:
@@ -449,6 +487,30 @@ class Builder:
         return TracePath(spec=self.spec.text(), hops=tuple(self.hops), outcome=outcome, summary=summary,
                          reply=reply, warnings=tuple(self.warnings))
 
+    def send_refused(self, ns: str, p: Packet, info: dict | None, err: int | None, sent: OSError | None):
+        """Why the sender's kernel refused the probe (sendto failed, no trace event): (step, summary)."""
+        code = (sent.errno if sent is not None else None) or err
+        said = f"{sent.strerror}" if sent is not None and sent.strerror else os.strerror(code or errno.EHOSTUNREACH)
+        size = self.spec.size or len(self.cap.probes[0].data)
+        if code == errno.EMSGSIZE:
+            dev = self.k.ifname(ns, (info or {}).get("oif"))
+            mtu = self.k.mtu(ns, (info or {}).get("oif"))
+            why = (f"the packet is {size} bytes, more than the MTU of {dev} ({mtu}); a raw socket does not fragment, "
+                   "so the kernel refuses to send it")
+            return f"{nsname(ns)}: {why} ({said}).", f"{nsname(ns)} cannot send it: too big for {dev} ({said})."
+        special = self.k.special_route(ns, p.dst)
+        if special is not None and ROUTE_REASONS[special[0]][0] == code:
+            kind, prefix, table = special
+            tname = render_table(table)
+            return (f"{nsname(ns)} looks up {p.dst}: route {kind} {prefix} (table {tname}) {ROUTE_REASONS[kind][1].split(':')[0]}"
+                    f": the kernel refuses to send it ({said}).",
+                    f"{nsname(ns)} cannot send to {p.dst}: route {kind} {prefix} ({said}).")
+        if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return (f"{nsname(ns)} has no route to {p.dst}: the kernel refuses to send it ({said}).",
+                    f"{nsname(ns)} cannot send to {p.dst}: no route ({said}).")
+        return (f"{nsname(ns)}: the kernel refuses to send it ({said}).",
+                f"{nsname(ns)} cannot send to {p.dst}: {said}.")
+
     def probe_path(self, probe, g: list[Eval], others: dict[int, list[Eval]]) -> tuple[str, str, bool]:
         spec, src_ns = self.spec, self.spec.ns or ""
         first = Packet(probe.src, probe.dst, spec.proto, probe.sport, spec.dport,
@@ -458,14 +520,13 @@ class Builder:
         self.add(ns=src_ns, kind="send", before=first, after=first, probe=pi, raw=probe.data[:60],
                  explanation=f"{nsname(src_ns)} sends {describe(first)} (IP id {probe.ip_id}, ttl {spec.ttl}) "
                              "through a raw socket.")
-        if self.cap.send_error or not g:
+        if not g:
             info, err = self.k.route(src_ns, spec.dst)
-            if err or self.cap.send_error:
-                why = self.cap.send_error or os.strerror(err)
-                self.add(ns=src_ns, kind="drop", verdict="drop", before=first, probe=pi,
-                         explanation=f"{nsname(src_ns)} has no route to {spec.dst}: the kernel refuses to send it "
-                                     f"({why}).")
-                return "dropped", f"{nsname(src_ns)} cannot send to {spec.dst}: no route ({why}).", False
+            sent = self.cap.send_error
+            if err or sent:
+                expl, summary = self.send_refused(src_ns, first, info, err, sent)
+                self.add(ns=src_ns, kind="drop", verdict="drop", before=first, probe=pi, explanation=expl)
+                return "dropped", summary, False
             self.add(ns=src_ns, kind="drop", verdict="drop", before=first, probe=pi,
                      explanation="No trace event at all: the trace rules could not see the packet"
                                  + self.legacy_hint(src_ns) + ".")
@@ -805,9 +866,12 @@ class Builder:
                 if state in ("INCOMPLETE", "FAILED"):
                     return
         q = li.qdisc if li else ""
+        mtu = k.mtu(ns, ex.oif)
+        frag = (f" It is {_length(ex)} bytes, more than {dev}'s MTU ({mtu}): the kernel cuts it into fragments "
+                f"of at most {mtu} bytes as it leaves." if mtu and _length(ex) > mtu and not _df(ex) else "")
         self.add(ns=ns, kind="qdisc", hook="postrouting", oif=dev, before=ex.pkt, after=ex.pkt, direction=direction,
                  probe=pi, raw=ex.raw, rule=q,
-                 explanation=f"It leaves {nsname(ns)} through {dev}" + (f" (qdisc {q})." if q else "."))
+                 explanation=f"It leaves {nsname(ns)} through {dev}" + (f" (qdisc {q})." if q else ".") + frag)
 
     # -- diagnosis
     def legacy_hint(self, ns: str) -> str:
@@ -846,14 +910,18 @@ class Builder:
             dev = k.ifname(ns, e.iif)
             if err == errno.ENETUNREACH:
                 msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
+            elif err == errno.EHOSTUNREACH and (k.sysctl(ns, "net.ipv4.ip_forward") == "0" or (
+                    dev and k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") == "0")):
+                msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
+                       f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
+            elif err in (errno.EINVAL, errno.EHOSTUNREACH, errno.EACCES, errno.ENETUNREACH) and (
+                    sp := k.special_route(ns, e.pkt.dst)) is not None and ROUTE_REASONS[sp[0]][0] == err:
+                msg = (f"{nsname(ns)}'s route to {e.pkt.dst} (route {sp[0]} {sp[1]}, table {render_table(sp[2])}) "
+                       f"{ROUTE_REASONS[sp[0]][1]}.")
             elif err == errno.EHOSTUNREACH:
-                fwd = k.sysctl(ns, "net.ipv4.ip_forward")
-                fdev = k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") if dev else None
-                if fwd == "0" or fdev == "0":
-                    msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
-                           f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
-                else:
-                    msg = f"{nsname(ns)}'s route to {e.pkt.dst} is unreachable/prohibit: dropped (no route to host)."
+                msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
+            elif err == errno.EACCES:
+                msg = f"{nsname(ns)}'s routing refuses {e.pkt.dst} (prohibited): dropped, ICMP host-prohibited goes back."
             elif err == errno.EXDEV:
                 msg = (f"The reverse-path filter (rp_filter) in {nsname(ns)} drops it: the way back to {e.pkt.src} "
                        f"is not through {dev}.")
@@ -866,6 +934,10 @@ class Builder:
                 msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
             elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
                 msg = f"Its TTL runs out in {nsname(ns)} (ttl {e.pkt.ttl}): dropped, ICMP time-exceeded goes back."
+            elif info and info.get("type") != 2 and _df(e) and (mtu := k.mtu(ns, info.get("oif"))) and _length(e) > mtu:
+                out = k.ifname(ns, info.get("oif"))
+                msg = (f"It is too big for {out} in {nsname(ns)} ({_length(e)} bytes, mtu {mtu}) and its don't-fragment "
+                       f"bit is set: dropped before FORWARD, and ICMP fragmentation-needed (mtu {mtu}) goes back.")
             else:
                 msg = (f"The packet vanishes after PREROUTING in {nsname(ns)}, where the trace cannot see why "
                        "(no further trace event).")
@@ -896,6 +968,18 @@ class Builder:
         msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
                "why (no further trace event).")
         return self.add(**{**base, "explanation": msg})
+
+
+def render_table(t: int) -> str:
+    return {253: "default", 254: "main", 255: "local"}.get(t, str(t))
+
+
+def _df(e: Eval) -> bool:
+    return bool(e.raw and len(e.raw) > 6 and e.raw[6] & 0x40)
+
+
+def _length(e: Eval) -> int:
+    return struct.unpack_from(">H", e.raw, 2)[0] if e.raw and len(e.raw) >= 4 else 0
 
 
 def _tos(e: Eval) -> int:

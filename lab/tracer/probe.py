@@ -46,7 +46,7 @@ def build(spec: TraceSpec, src: str, ip_id0: int) -> list[Probe]:
     sport = spec.sport if spec.sport is not None else random.randint(33000, 60999)
     icmp_id = random.randint(1, 0xFFFF)
     for i in range(spec.count):
-        ip = s.IP(src=src, dst=spec.dst, ttl=spec.ttl, id=(ip_id0 + i) & 0xFFFF)
+        ip = s.IP(src=src, dst=spec.dst, ttl=spec.ttl, id=(ip_id0 + i) & 0xFFFF, flags="DF" if spec.df else 0)
         if spec.proto == "icmp":
             l4 = s.ICMP(type=spec.icmp_type, id=icmp_id, seq=i + 1)
             seq = i + 1
@@ -57,8 +57,11 @@ def build(spec: TraceSpec, src: str, ip_id0: int) -> list[Probe]:
             l4 = s.UDP(sport=sport, dport=spec.dport)
             seq = None
         pkt = ip / l4
-        if spec.payload:
-            pkt = pkt / spec.payload.encode()
+        data = spec.payload.encode()
+        if spec.size is not None:       # padded to the total length asked for
+            data += b"\0" * (spec.size - len(ip / l4) - len(data))
+        if data:
+            pkt = pkt / data
         out.append(Probe(i, (ip_id0 + i) & 0xFFFF, bytes(pkt), src, spec.dst,
                          None if spec.proto == "icmp" else sport, seq))
     return out
@@ -69,8 +72,8 @@ def pick_ip_ids(count: int) -> int:
     return int.from_bytes(os.urandom(2), "big") % (0xFFFF - count - 1) + 1
 
 
-def send(ns: str | None, probes: list[Probe]) -> str | None:
-    """Send the probes from inside `ns`; returns the socket error text (e.g. no route) or None."""
+def send(ns: str | None, probes: list[Probe]) -> OSError | None:
+    """Send the probes from inside `ns`; returns the socket's error (no route, too big...) or None."""
     with nsutil.in_netns(ns):
         sk = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     try:
@@ -78,7 +81,7 @@ def send(ns: str | None, probes: list[Probe]) -> str | None:
             try:
                 sk.sendto(p.data, (p.dst, 0))
             except OSError as e:
-                return f"{e.strerror or e}"
+                return e
     finally:
         sk.close()
     return None

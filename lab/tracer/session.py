@@ -33,7 +33,7 @@ class Capture:
     events: list[N.TraceEvent]
     nsid_names: dict[int | None, str]          # nsid (None = listener's own) -> ns name ("" = top)
     namespaces: list[str]                      # namespaces that had trace rules ("" = top)
-    send_error: str | None = None
+    send_error: OSError | None = None          # what sendto() said (no route, too big for the MTU...)
     src_route_error: str | None = None
     overrun: bool = False
     timings: dict = field(default_factory=dict)

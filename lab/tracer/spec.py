@@ -1,7 +1,7 @@
 """The trace spec language, parsed without touching the kernel (so lab.commands can validate it):
 
     NS PROTO DST[:PORT] [--sport N] [--dport N] [--flags SAFRPU] [--ttl N] [--count N]
-                        [--payload TEXT] [--src ADDR] [--icmp-type N] [--wait SECONDS]
+                        [--payload TEXT] [--size BYTES] [--df] [--src ADDR] [--icmp-type N] [--wait SECONDS]
 
 e.g. `fox icmp 192.168.202.12`, `red tcp 10.0.0.2:80 --sport 1234 --flags S`,
 `red udp 10.0.0.2:53 --ttl 5 --count 1 --payload hello --src 10.0.0.9`.
@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from lab.errors import LabError
 
 PROTOS = ("icmp", "tcp", "udp")
-USAGE = "trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N] [--payload TEXT] [--src ADDR]"
-OPTIONS = ("--sport", "--dport", "--flags", "--ttl", "--count", "--payload", "--src", "--icmp-type", "--wait")
+USAGE = ("trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--flags S] [--ttl N] [--count N] [--payload TEXT] "
+         "[--size BYTES] [--df] [--src ADDR]")
+OPTIONS = ("--sport", "--dport", "--flags", "--ttl", "--count", "--payload", "--size", "--df", "--src", "--icmp-type",
+           "--wait")
+FLAGS = ("--df",)                   # options without a value
+HEADERS = {"icmp": 28, "udp": 28, "tcp": 40}   # IP + L4 header bytes: the smallest --size
 TCP_FLAGS = "FSRPAUEC"
 # the largest payload one IPv4 packet carries: 65535 (total length) - 20 (IP header) - the L4 header
 MAX_PAYLOAD = {"icmp": 65535 - 20 - 8, "udp": 65535 - 20 - 8, "tcp": 65535 - 20 - 20}
@@ -40,6 +44,8 @@ class TraceSpec:
     src: str | None = None
     icmp_type: int = 8
     wait: float = 1.0               # longest wait for the last event (seconds)
+    size: int | None = None         # the IP packet's total length (the payload is padded to it)
+    df: bool = False                # the don't-fragment bit
 
     def text(self) -> str:
         w = [self.ns or "host", self.proto, f"{self.dst}:{self.dport}" if self.dport is not None else self.dst]
@@ -53,6 +59,10 @@ class TraceSpec:
             w += ["--count", str(self.count)]
         if self.payload:
             w += ["--payload", shlex.quote(self.payload)]
+        if self.size is not None:
+            w += ["--size", str(self.size)]
+        if self.df:
+            w.append("--df")
         if self.src:
             w += ["--src", self.src]
         return " ".join(w)
@@ -121,6 +131,9 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
             from lab.errors import did_you_mean
 
             raise SpecError(f'trace: unknown option "{opt}"' + did_you_mean(opt, list(OPTIONS)), USAGE)
+        if opt in FLAGS:
+            kw["df"] = True
+            continue
         if not words:
             raise SpecError(f"trace: {opt} needs a value", USAGE)
         val = words.pop(0)
@@ -140,6 +153,8 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
             kw["count"] = _int(val, "count", 1, 100)
         elif opt == "--payload":
             kw["payload"] = val
+        elif opt == "--size":
+            kw["size"] = _int(val, "size", HEADERS[proto], 65535)
         elif opt == "--src":
             kw["src"] = _ip(val, "source")
         elif opt == "--icmp-type":
@@ -153,6 +168,9 @@ def parse_spec(spec: str | list[str], namespaces: tuple[str, ...] | None = None,
     if size > MAX_PAYLOAD[proto]:
         raise SpecError(f"trace: --payload is {size} bytes; one IPv4 {proto} packet carries at most "
                         f"{MAX_PAYLOAD[proto]} (65535 minus the IP and {proto.upper()} headers)", USAGE)
+    if "size" in kw and size + HEADERS[proto] > kw["size"]:
+        raise SpecError(f"trace: --size {kw['size']} is smaller than the headers and the --payload "
+                        f"({HEADERS[proto]} + {size} bytes)", USAGE)
     if proto in ("tcp", "udp") and dport is None:
         raise SpecError(f"trace: {proto} needs a destination port (DST:PORT)", f"e.g. {proto} {dst}:80")
     if proto != "tcp" and "flags" in kw:
