@@ -159,3 +159,46 @@ def test_too_big_at_the_sender_says_mtu_not_route(lab):
     drop = steps(path, kinds=("drop",))[-1]
     assert "more than the MTU of c0 (1000)" in drop.explanation and "Message too long" in drop.explanation
     assert "no route" not in path.summary
+
+
+@pytest.fixture
+def listener(lab):
+    """A real TCP socket listening on 10.9.0.1:80 in namespace a (the kernel answers SYNs by itself)."""
+    import socket
+
+    from lab.backend import nsutil
+
+    two_uplinks(lab)
+    with nsutil.in_netns("a"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("10.9.0.1", 80))
+    s.listen(8)
+    run_ok(lab, "ip netns exec a iptables -I INPUT -p tcp --dport 80 --tcp-flags SYN,ACK,RST SYN -j ACCEPT",
+           "ip netns exec client iptables -A OUTPUT -p tcp --tcp-flags RST RST -j ACCEPT")
+    yield s
+    s.close()
+
+
+def test_a_real_listener_answers_syn_ack_and_the_senders_kernel_resets(lab, listener):
+    before = counter("a"), counter("client", "OUTPUT")
+    path = trace(lab, "client tcp 10.9.0.1:80")
+    after = counter("a"), counter("client", "OUTPUT")
+    assert after[0] - before[0] == 1                    # the SYN reached the listener's namespace
+    assert after[1] - before[1] == 1                    # and the client's kernel sent one RST
+    assert path.outcome == "answered", path.summary
+    assert "SYN-ACK" in path.summary or "SA" in path.summary or "syn" in path.summary.lower(), path.summary
+    assert "nothing listens" not in path.summary
+    reply = steps(path, "reply")
+    assert any("own kernel then sends" in h.explanation and "R" in (h.before.flags or "") for h in reply), \
+        [h.explanation for h in reply]
+    assert not [h for h in path.hops if h.kind == "nat"], [h.explanation for h in path.hops if h.kind == "nat"]
+
+
+def test_a_stray_ack_to_a_listening_port_is_not_called_nothing_listens(lab, listener):
+    listening = kernel("a", "cat", "/proc/net/tcp")
+    assert ":0050 00000000:0000 0A" in listening        # the kernel's own table: port 80 listens
+    path = trace(lab, "client tcp 10.9.0.1:80 --flags A")
+    assert path.outcome == "answered", path.summary
+    assert "nothing listens" not in path.summary and "no connection" in path.summary, path.summary
+    assert "a socket does listen on port 80" in path.summary

@@ -272,6 +272,20 @@ class Kernel:
         r = best[1]
         return r.type, r.dst, r.table
 
+    def listening(self, ns: str, port: int | None) -> bool:
+        """A TCP socket listens on `port` in ns (the kernel's own table, /proc/net/tcp and tcp6)."""
+        if port is None:
+            return False
+        try:
+            with nsutil.in_netns(ns or None):
+                rows = []
+                for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+                    with open(f) as fh:
+                        rows += fh.read().splitlines()[1:]
+        except OSError:
+            return False
+        return any(r.split()[1].rsplit(":", 1)[1] == f"{port:04X}" and r.split()[3] == "0A" for r in rows if r.strip())
+
     def mtu(self, ns: str, idx: int | None) -> int | None:
         try:
             for m in list(self.b.ipr(ns or None).get_links(idx)) if idx else []:
@@ -463,13 +477,15 @@ class Builder:
         evals = group_evals(cap, self.k.hook_of)
         ids = {p.ip_id: p for p in cap.probes}
         pnum = {"icmp": "icmp", "tcp": "tcp", "udp": "udp"}[self.spec.proto]
-        groups: dict[int, list[Eval]] = {}
+        # one packet = one IP id, and what no hop changes: its protocol, TCP flags, ICMP type (the kernel's own
+        # answers often carry id 0: a SYN-ACK and the RST that answers it must not read as one packet)
+        groups: dict[tuple, list[Eval]] = {}
         for e in evals:
-            groups.setdefault(e.pkt.ip_id, []).append(e)
+            groups.setdefault(packet_key(e.pkt), []).append(e)
         outcomes = []
         for probe in cap.probes:
-            g = [e for e in groups.get(probe.ip_id, []) if e.pkt.proto == pnum]
-            others = {i: es for i, es in groups.items() if i != probe.ip_id and i not in ids}
+            g = [e for e in evals if e.pkt.ip_id == probe.ip_id and e.pkt.proto == pnum]
+            others = {k: es for k, es in groups.items() if k[0] not in ids}
             outcomes.append(self.probe_path(probe, g, others))
         legacy = {ns: self.k.legacy_tables(ns) for ns in cap.namespaces}
         for ns, t in legacy.items():
@@ -566,7 +582,12 @@ class Builder:
             if answered:
                 tail = ""
                 fe = reply_desc
-                if "R" in reply_flags:
+                if "R" in reply_flags and "S" not in spec.flags:
+                    listens = self.k.listening(dest, spec.dport)
+                    tail = (f": {nsname(dest)} has no connection this {spec.flags} segment belongs to, so its kernel "
+                            "answers RST" + (f" (a socket does listen on port {spec.dport}: only a SYN opens a "
+                                             "connection)" if listens else ""))
+                elif "R" in reply_flags:
                     tail = f": nothing listens on port {reply_port}"
                 elif "port-unreachable" in fe:
                     tail = f": nothing listens on UDP port {spec.dport}"
@@ -968,6 +989,10 @@ class Builder:
         msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
                "why (no further trace event).")
         return self.add(**{**base, "explanation": msg})
+
+
+def packet_key(p: Packet) -> tuple:
+    return (p.ip_id, p.proto, p.flags if p.proto == "tcp" else "", p.icmp_type if p.proto == "icmp" else None)
 
 
 def render_table(t: int) -> str:
