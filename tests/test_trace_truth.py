@@ -202,3 +202,27 @@ def test_a_stray_ack_to_a_listening_port_is_not_called_nothing_listens(lab, list
     assert path.outcome == "answered", path.summary
     assert "nothing listens" not in path.summary and "no connection" in path.summary, path.summary
     assert "a socket does listen on port 80" in path.summary
+
+
+def test_ct_invalid_is_explained_and_in_the_json(lab):
+    """conntrack marks a SYN+FIN INVALID (the kernel's own verdict: the INVALID rules' counters move)."""
+    import json as _json
+
+    from lab.tracer import to_json
+
+    two_uplinks(lab)
+    run_ok(lab, "ip netns exec a iptables -I INPUT -m conntrack --ctstate INVALID -j DROP",
+           "ip netns exec client iptables -A OUTPUT -m conntrack --ctstate INVALID -j ACCEPT")
+    before = counter("a"), counter("client", "OUTPUT")
+    path = trace(lab, "client tcp 10.9.0.1:80 --flags SF")
+    after = counter("a"), counter("client", "OUTPUT")
+    assert after[0] - before[0] == 1 and after[1] - before[1] == 1
+    notes = [h for h in path.hops if h.ct_state == "invalid" and h.kind == "note"]
+    assert {h.ns for h in notes} >= {"client", "a"}
+    assert all("SYN with FIN is not a valid TCP flag combination" in h.explanation for h in notes)
+    d = _json.loads(to_json(path))
+    drop = [h for h in d["hops"] if h["kind"] == "hook" and h["verdict"] == "drop"][-1]
+    assert drop["ns"] == "a" and drop["ct_state"] == "invalid"
+    ok = trace(lab, "client tcp 10.9.0.1:80")           # a normal SYN: nothing INVALID is claimed
+    assert not [h for h in ok.hops if h.ct_state == "invalid"]
+    assert any(h["ct_direction"] for h in _json.loads(to_json(ok))["hops"])   # the ct direction is read (a u8)

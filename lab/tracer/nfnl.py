@@ -320,6 +320,13 @@ class TraceEvent:
         return ",".join(names)
 
 
+def _u8_or_be32(v: bytes | None) -> int | None:
+    """NFTA_TRACE_CT_DIRECTION is a u8 (nla_put_u8 in nf_trace_fill_ct_info)."""
+    if not v:
+        return None
+    return v[0] if len(v) < 4 else struct.unpack(">I", v[:4])[0]
+
+
 def decode_trace(body: bytes, nsid: int | None, seq: int) -> TraceEvent:
     fam = body[0]
     a = parse_attrs(body, 4)
@@ -332,7 +339,7 @@ def decode_trace(body: bytes, nsid: int | None, seq: int) -> TraceEvent:
         verdict=VERDICTS.get(code, str(code)) if code is not None else "", verdict_code=code,
         jump_chain=cstr(v.get(2)), trace_id=u32be(a.get(6)) or 0, ll=a.get(7), nh=a.get(8), th=a.get(9),
         iif=u32be(a.get(10)), oif=u32be(a.get(12)), mark=u32be(a.get(14)), nfproto=u32be(a.get(15)),
-        policy=u32be(a.get(16)), ct_id=u32be(a.get(18)), ct_dir=u32be(a.get(19)),
+        policy=u32be(a.get(16)), ct_id=u32be(a.get(18)), ct_dir=_u8_or_be32(a.get(19)),
         ct_status=u32be(a.get(20)), ct_state=u32be(a.get(21)))
 
 

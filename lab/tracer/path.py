@@ -47,6 +47,20 @@ ROUTE_REASONS = {
     "throw": (errno.ENETUNREACH, "throws the lookup out of this table and no other rule's table has a route: the "
                                  "packet is dropped and ICMP net-unreachable goes back"),
 }
+CT_PRIO = -200                       # NF_IP_PRI_CONNTRACK: conntrack has seen the packet after this priority
+# the first packet of a connection, by its TCP flags (PSH ignored), as conntrack's tcp_conntracks table reads
+# it from state NONE (net/netfilter/nf_conntrack_proto_tcp.c) and tcp_valid_flags
+TCP_INVALID_WHY = {frozenset(k): v for k, v in {
+    "SF": "SYN with FIN is not a valid TCP flag combination",
+    "SR": "SYN with RST is not a valid TCP flag combination",
+    "SA": "a SYN-ACK that answers no SYN conntrack has seen",
+    "F": "a FIN without ACK is not a valid TCP flag combination",
+    "AF": "a FIN for a connection conntrack does not know",
+    "R": "an RST for a connection conntrack does not know",
+    "AR": "an RST for a connection conntrack does not know",
+    "A": "an ACK for a connection conntrack does not know, and net.netfilter.nf_conntrack_tcp_loose is 0 "
+         "(it does not pick up connections in the middle)",
+}.items()}
 NAT_TARGETS = {"DNAT": "dnat", "SNAT": "snat", "MASQUERADE": "masquerade", "REDIRECT": "redirect",
                "NETMAP": "netmap"}
 TCP_FLAG_ORDER = [(0x02, "S"), (0x10, "A"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x20, "U")]
@@ -149,8 +163,11 @@ def group_evals(cap: Capture, hooks_of) -> list[Eval]:
             except (struct.error, IndexError, OSError):
                 continue
             hook, prio = hooks_of(ns, ev.family, ev.table, ev.chain)
+            ct = ev.ct_state_name
+            if not ct and ev.family == "ip" and (prio > CT_PRIO or hook in ("input", "forward", "postrouting")):
+                ct = "invalid"     # after conntrack, the kernel sends no ct data only for a packet it found INVALID
             e = Eval(ns, ev.family, ev.table, ev.chain, hook, prio, hdr, ev.nh + (ev.th or b""), ev.ll,
-                     ev.iif, ev.oif, ev.ct_state_name, ev.ct_dir, ev.seq, [ev])
+                     ev.iif, ev.oif, ct, ev.ct_dir, ev.seq, [ev])
             evals.append(e)
             current[key] = e
         elif key in current:
@@ -679,6 +696,12 @@ class Builder:
                     h.kind == "bridge" and h.ns == ns and h.probe == pi and h.direction == direction
                     for h in self.hops[-12:]):
                 self.bridge_hop(ns, evs, e, pi, direction)
+            if e.own and e.chain in ("ct_pre", "ct_out") and e.ct_state == "invalid" and not any(
+                    h.kind == "note" and h.ns == ns and h.probe == pi and h.direction == direction and h.ct_state == "invalid"
+                    for h in self.hops[-12:]):
+                self.add(ns=ns, kind="note", hook=hook_label(e), family=e.family, before=e.pkt, ct_state="invalid",
+                         direction=direction, probe=pi, raw=e.raw,
+                         explanation=f"{nsname(ns)}: conntrack marks it INVALID: {invalid_why(e.pkt)}.")
             if e.own:
                 key = (e.family, e.hook)
                 last_of_hook = not any(x.own and (x.family, x.hook) == key for x in evs[i + 1:])
@@ -989,6 +1012,20 @@ class Builder:
         msg = (f"The packet vanishes after {hook_label(last).upper()} in {nsname(ns)}, where the trace cannot see "
                "why (no further trace event).")
         return self.add(**{**base, "explanation": msg})
+
+
+def invalid_why(p: Packet) -> str:
+    """Why conntrack calls a packet INVALID, where its rules make it plain; else how to make the kernel say."""
+    if p.proto == "tcp":
+        why = TCP_INVALID_WHY.get(frozenset(p.flags.replace("P", "")))
+        if why:
+            return why
+    if p.proto == "icmp" and p.icmp_type in ICMP_ERRORS:
+        return "an ICMP error that quotes no connection conntrack knows"
+    if p.proto == "icmp" and p.icmp_type not in (8, 13, 15, 17):
+        return f"ICMP type {p.icmp_type} cannot open a connection (only requests do)"
+    return ("the trace cannot tell why (the kernel logs its reason with "
+            "sysctl -w net.netfilter.nf_conntrack_log_invalid=255)")
 
 
 def packet_key(p: Packet) -> tuple:
