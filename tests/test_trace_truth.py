@@ -226,3 +226,73 @@ def test_ct_invalid_is_explained_and_in_the_json(lab):
     ok = trace(lab, "client tcp 10.9.0.1:80")           # a normal SYN: nothing INVALID is claimed
     assert not [h for h in ok.hops if h.ct_state == "invalid"]
     assert any(h["ct_direction"] for h in _json.loads(to_json(ok))["hops"])   # the ct direction is read (a u8)
+
+
+def docker_host(lab):
+    """A docker0-style bridge in namespace host: container c1 (172.17.0.2) publishes port 80 as the host's
+    8080 on its address 192.168.50.1 (the host's uplink to lan), with Docker's DNAT and hairpin MASQUERADE."""
+    import socket
+
+    from lab.backend import nsutil
+
+    run_ok(lab, *[f"ip netns add {n}" for n in ("host", "c1", "lan")],
+           "ip -n host link add docker0 type bridge", "ip -n host addr add 172.17.0.1/16 dev docker0",
+           "ip link add eth0 netns c1 type veth peer name vethc1 netns host",
+           "ip -n host link set vethc1 master docker0",
+           "ip link add up0 netns host type veth peer name lan0 netns lan",
+           "ip -n host addr add 192.168.50.1/24 dev up0", "ip -n lan addr add 192.168.50.2/24 dev lan0",
+           "ip -n c1 addr add 172.17.0.2/16 dev eth0")
+    for ns, dev in (("host", "docker0"), ("host", "vethc1"), ("host", "up0"), ("host", "lo"), ("c1", "eth0"),
+                    ("c1", "lo"), ("lan", "lan0"), ("lan", "lo")):
+        run_ok(lab, f"ip -n {ns} link set {dev} up")
+    run_ok(lab, "ip -n c1 route add default via 172.17.0.1",
+           "ip netns exec host sysctl -w net.ipv4.ip_forward=1",
+           "ip netns exec host iptables -t nat -A PREROUTING -d 192.168.50.1 -p tcp --dport 8080 "
+           "-j DNAT --to-destination 172.17.0.2:80",
+           "ip netns exec host iptables -t nat -A POSTROUTING -s 172.17.0.2 -d 172.17.0.2 -p tcp --dport 80 "
+           "-j MASQUERADE",
+           "ip netns exec c1 iptables -A INPUT -s 172.17.0.1 -p tcp --dport 80 --syn -j ACCEPT")   # the SYN only
+    with nsutil.in_netns("c1"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 80))
+    s.listen(8)
+    return s
+
+
+@pytest.mark.parametrize("setup", [
+    "ip -n host link set vethc1 type bridge_slave hairpin on",           # Docker: br_netfilter on, hairpin on
+    "ip netns exec host sysctl -w net.bridge.bridge-nf-call-iptables=0",  # br_netfilter off: routed by the host
+], ids=["br_netfilter-hairpin", "no-br_netfilter"])
+def test_hairpin_nat_visits_the_container_twice_with_the_nat_in_the_host(lab, setup):
+    sock = docker_host(lab)
+    run_ok(lab, setup)
+    try:
+        before = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+        path = trace(lab, "c1 tcp 192.168.50.1:8080")
+        after = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+    finally:
+        sock.close()
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 1]     # DNAT, MASQUERADE, arrival from 172.17.0.1
+    assert ns_order(path) == ["c1", "host", "c1"], ns_order(path)
+    nat = [h for h in steps(path, "request") if h.nat or h.kind == "nat"]
+    assert nat and all(h.ns == "host" for h in nat), [(h.ns, h.explanation) for h in nat]
+    text = " ".join(h.explanation for h in nat)
+    assert "172.17.0.2:80" in text and "172.17.0.1" in text, text
+    assert path.outcome == "answered", path.summary
+
+
+def test_hairpin_without_hairpin_mode_is_dropped_by_the_bridge_and_said_so(lab):
+    sock = docker_host(lab)       # br_netfilter on (the namespace default here), the port's hairpin mode off
+    assert kernel("host", "sysctl", "-n", "net.bridge.bridge-nf-call-iptables").strip() == "1"
+    try:
+        before = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+        path = trace(lab, "c1 tcp 192.168.50.1:8080")
+        after = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+    finally:
+        sock.close()
+    assert [a - b for a, b in zip(after, before)] == [1, 0, 0]     # DNAT'd, then never left the host
+    assert path.outcome == "dropped", path.summary
+    drop = steps(path, "request", ("drop",))[-1]
+    assert drop.ns == "host" and "hairpin" in drop.explanation and "vethc1" in drop.explanation
+    assert "ip -n host link set vethc1 type bridge_slave hairpin on" in drop.explanation

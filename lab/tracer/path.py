@@ -303,6 +303,17 @@ class Kernel:
             return False
         return any(r.split()[1].rsplit(":", 1)[1] == f"{port:04X}" and r.split()[3] == "0A" for r in rows if r.strip())
 
+    def hairpin(self, ns: str, idx: int) -> bool:
+        """The bridge port's hairpin mode (IFLA_BRPORT_MODE)."""
+        try:
+            for m in list(self.b.ipr(ns or None).get_links(idx)):
+                info = m.get_attr("IFLA_LINKINFO")
+                slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
+                return bool(slave.get_attr("IFLA_BRPORT_MODE")) if slave is not None else False
+        except Exception:  # noqa: BLE001
+            pass
+        return False
+
     def mtu(self, ns: str, idx: int | None) -> int | None:
         try:
             for m in list(self.b.ipr(ns or None).get_links(idx)) if idx else []:
@@ -369,31 +380,57 @@ def is_bridged(evs: list[Eval]) -> bool:
     return any(e.family == "bridge" and e.hook in ("forward",) for e in evs)
 
 
+def split_visits(evs: list[Eval]) -> list[list[Eval]]:
+    """One namespace's evaluations of a packet, cut into visits (in the kernel's processing order): a visit
+    ends where the packet leaves (POSTROUTING with an output device) or is delivered (INPUT); an entry hook
+    after that starts the next visit (a hairpin through the host and back, a packet that comes home)."""
+    out: list[list[Eval]] = []
+    cur: list[Eval] = []
+    ended = False
+    for e in sorted(evs, key=lambda x: x.order):
+        starts = (e.hook == "prerouting") or (e.family == "ip" and e.hook == "output")
+        if ended and starts and cur:
+            out.append(cur)
+            cur, ended = [], False
+        cur.append(e)
+        if (e.hook == "postrouting" and e.oif) or (e.family == "ip" and e.hook == "input"):
+            ended = True
+    if cur:
+        out.append(cur)
+    return out
+
+
 def walk(evals: list[Eval], k: Kernel) -> list[tuple[str, list[Eval]]]:
-    """Order one packet's evaluations into namespace visits, following devices, not arrival."""
+    """Order one packet's evaluations into namespace visits, following devices, not arrival. A namespace
+    the packet crosses twice (hairpin NAT) appears twice."""
+    segs: dict[str, list[list[Eval]]] = {}
     by_ns: dict[str, list[Eval]] = {}
     for e in evals:
         by_ns.setdefault(e.ns, []).append(e)
+    for ns, evs in by_ns.items():
+        segs[ns] = split_visits(evs)
     gen = [e for e in evals if e.family == "ip" and e.hook == "output"]
     if gen:
-        origin = max(gen, key=lambda e: (e.pkt.ttl or 0, -e.order)).ns
+        first = max(gen, key=lambda e: (e.pkt.ttl or 0, -e.order))
     else:
-        origin = max(evals, key=lambda e: (e.pkt.ttl or 0, -e.order)).ns
+        first = max(evals, key=lambda e: (e.pkt.ttl or 0, -e.order))
+    cur: tuple[str, int] | None = (first.ns, next(i for i, sg in enumerate(segs[first.ns]) if first in sg))
     visits: list[tuple[str, list[Eval]]] = []
-    cur: str | None = origin
-    seen: set[str] = set()
-    while cur is not None and cur not in seen:
-        seen.add(cur)
-        evs = by_ns[cur]
+    used: set[tuple[str, int]] = set()
+    while cur is not None and cur not in used:
+        used.add(cur)
+        ns, i = cur
+        evs = segs[ns][i]
         br = is_bridged(evs)
         evs = sorted(evs, key=lambda e: stage_key(e, br))
-        visits.append((cur, evs))
-        cur = next_ns(cur, evs, by_ns, seen, k)
-    rest = [ns for ns in by_ns if ns not in seen]
-    rest.sort(key=lambda ns: (-max(e.pkt.ttl or 0 for e in by_ns[ns]), min(e.order for e in by_ns[ns])))
-    for ns in rest:
-        br = is_bridged(by_ns[ns])
-        visits.append((ns, sorted(by_ns[ns], key=lambda e: stage_key(e, br))))
+        visits.append((ns, evs))
+        cur = next_visit(ns, evs, segs, used, k)
+    rest = [(ns, i) for ns, sg in segs.items() for i in range(len(sg)) if (ns, i) not in used]
+    rest.sort(key=lambda key: (-max(e.pkt.ttl or 0 for e in segs[key[0]][key[1]]),
+                               min(e.order for e in segs[key[0]][key[1]])))
+    for ns, i in rest:
+        br = is_bridged(segs[ns][i])
+        visits.append((ns, sorted(segs[ns][i], key=lambda e: stage_key(e, br))))
     return visits
 
 
@@ -403,7 +440,10 @@ def exit_eval(evs: list[Eval]) -> Eval | None:
     return (brs or outs or [None])[-1]
 
 
-def next_ns(cur: str, evs: list[Eval], by_ns: dict[str, list[Eval]], seen: set[str], k: Kernel) -> str | None:
+def next_visit(cur: str, evs: list[Eval], segs: dict[str, list[list[Eval]]], used: set[tuple[str, int]],
+               k: Kernel) -> tuple[str, int] | None:
+    """The visit the packet makes next: the earliest unused visit of the namespace at the other end of the
+    veth it left through (directly, or through a bridge port there)."""
     ex = exit_eval(evs)
     if ex is None:
         return None
@@ -411,22 +451,26 @@ def next_ns(cur: str, evs: list[Eval], by_ns: dict[str, list[Eval]], seen: set[s
     if li is None or li.peer is None or li.kind != "veth":
         return None
     cands = []
-    for ns, nevs in by_ns.items():
-        if ns in seen:
-            continue
-        for e in nevs:
-            if e.hook != "prerouting" or e.iif is None:
+    for ns, sg in segs.items():
+        for i, nevs in enumerate(sg):
+            if (ns, i) in used:
                 continue
-            inl = k.link(ns, e.iif)
-            if inl is None:
-                continue
-            if e.iif == li.peer and inl.peer == ex.oif:
-                cands.append((0, ns))
-            elif inl.kind == "bridge":
-                port = k.link(ns, li.peer)
-                if port is not None and port.master == e.iif and port.peer == ex.oif:
-                    cands.append((1, ns))
-    return min(cands)[1] if cands else None
+            for e in nevs:
+                if e.hook != "prerouting" or e.iif is None:
+                    continue
+                inl = k.link(ns, e.iif)
+                if inl is None:
+                    continue
+                if e.iif == li.peer and inl.peer == ex.oif:
+                    cands.append((0, min(x.order for x in nevs), ns, i))
+                elif inl.kind == "bridge":
+                    port = k.link(ns, li.peer)
+                    if port is not None and port.master == e.iif and port.peer == ex.oif:
+                        cands.append((1, min(x.order for x in nevs), ns, i))
+    if not cands:
+        return None
+    _rank, _order, ns, i = min(cands)
+    return ns, i
 
 
 # ---- building the path ---------------------------------------------------------------------------------
@@ -578,7 +622,12 @@ class Builder:
             r_origin = rv[0][0]
             first_e = rv[0][1][0]
             kind = describe(first_e.pkt, first_e.hdr)
-            if first_e.ct_dir == 0 or (first_e.pkt.src == probe.src and first_e.ns == src_ns):
+            # the sender's own kernel answering what came back (a RST, an ICMP error) sends in the original
+            # direction of the probe's connection; the destination's answer goes in the reply direction
+            ctdir = next((x.ct_dir for x in rv[0][1] if x.ct_dir is not None), None)
+            own = (ctdir == 0 and r_origin == src_ns) if ctdir is not None else (
+                first_e.pkt.src == probe.src and first_e.ns == src_ns)
+            if own:
                 self.add(ns=r_origin, kind="note", direction="reply", probe=pi, before=first_e.pkt,
                          raw=first_e.raw, explanation=f"{nsname(r_origin)}'s own kernel then sends {kind}: "
                                                       "no socket owns the raw probe's connection (this is expected).")
@@ -588,7 +637,11 @@ class Builder:
             end = self.emit_visits(rv, "reply", pi, origin=r_origin)
             if end == ("deliver", src_ns):
                 answered = True
-                reply_desc = kind
+                # what the sender received (after the reverse NAT on the way), and how it was sent
+                got = next((h.before for h in reversed(self.hops) if h.kind == "deliver" and h.direction == "reply"
+                            and h.probe == pi), None)
+                seen = describe(got) if got is not None else kind
+                reply_desc = seen if seen == kind else f"{seen} ({nsname(r_origin)} sent it as {kind})"
                 reply_flags = first_e.pkt.flags
                 reply_port = first_e.pkt.sport
                 if first_e.pkt.proto == "icmp" and first_e.pkt.icmp_type in ICMP_ERRORS:
@@ -712,14 +765,12 @@ class Builder:
                              ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir), direction=direction, probe=pi,
                              raw=e.raw, explanation=f"{nsname(ns)}: {hook_label(e).upper()} has no rules for it; "
                                                     "it passes.")
-                nat = self.nat_between(ns, e, nxt, direction, pi)
-                if nat is not None:
-                    pass
+                self.nat_between(ns, e, _next_same(evs, i), direction, pi)
                 continue
             res = self.hook_hops(ns, e, nxt, direction, pi)
             if res is not None:
                 return res
-            self.nat_between(ns, e, nxt, direction, pi, rule_done=True)
+            self.nat_between(ns, e, _next_same(evs, i), direction, pi, rule_done=True)
         # the end of this namespace: delivered, or leaving
         if any(e.family == "ip" and e.hook == "input" and e.chain == "obs_in" for e in evs):
             last_in = [e for e in evs if e.family == "ip" and e.hook == "input"][-1]
@@ -862,7 +913,10 @@ class Builder:
         inl = k.link(ns, e.iif)
         br_idx = port.master if port else (inl.master if inl else None)
         br = k.ifname(ns, br_idx) if br_idx else "the bridge"
-        ll = (pre[0] if pre else e).ll
+        # the frame as it leaves (after a routed hairpin its destination MAC is the container's, not the
+        # bridge's own that it arrived with): the fdb entry that sent it out that port
+        lls = [x.ll for x in ([e] + posts) if x.ll and len(x.ll) >= 6]
+        ll = lls[-1] if lls and e.hook != "input" else (pre[0] if pre else e).ll
         fdb = ""
         if ll and len(ll) >= 6:
             mac = ":".join(f"{b:02x}" for b in ll[:6])
@@ -925,6 +979,27 @@ class Builder:
                     "their rules: the packet most likely met one of them")
         return ""
 
+    def hairpin_refused(self, ns: str, evs: list[Eval], e: Eval, info: dict) -> str | None:
+        """A bridged packet (br_netfilter) that DNAT sends back to the port it came in on: the bridge drops it
+        unless that port has hairpin mode. None if that is not what happened here."""
+        k = self.k
+        bpre = [x for x in evs if x.family == "bridge" and x.hook == "prerouting" and x.iif]
+        if not bpre:
+            return None
+        in_port = k.link(ns, bpre[0].iif)
+        if in_port is None or not in_port.master or info.get("oif") != in_port.master:
+            return None
+        nh = info.get("gateway") or e.pkt.dst
+        _state, mac = k.neighbour(ns, nh, in_port.master)
+        got = k.fdb(ns, in_port.master, mac) if mac else None
+        if got is None or got[0] != in_port.name or k.hairpin(ns, in_port.index):
+            return None
+        br = k.ifname(ns, in_port.master)
+        return (f"{nsname(ns)} sends it back out {br} to {nh}, whose address {mac} is on port {in_port.name}, the port "
+                f"it came in on: a bridge never sends a frame back out the port it arrived on unless that port has "
+                f"hairpin mode, so it is dropped (fix, as Docker does: ip {'-n ' + ns + ' ' if ns else ''}link set "
+                f"{in_port.name} type bridge_slave hairpin on).")
+
     def rp_filter_fails(self, ns: str, src: str, iif: int | None, dev: str) -> bool:
         """rp_filter on (max of all and the device) and the route back to src does not use iif."""
         vals = [self.k.sysctl(ns, f"net.ipv4.conf.{d}.rp_filter") for d in ("all", dev) if d]
@@ -978,6 +1053,8 @@ class Builder:
                 msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
             elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
                 msg = f"Its TTL runs out in {nsname(ns)} (ttl {e.pkt.ttl}): dropped, ICMP time-exceeded goes back."
+            elif info and (why := self.hairpin_refused(ns, evs, e, info)):
+                msg = why
             elif info and info.get("type") != 2 and _df(e) and (mtu := k.mtu(ns, info.get("oif"))) and _length(e) > mtu:
                 out = k.ifname(ns, info.get("oif"))
                 msg = (f"It is too big for {out} in {nsname(ns)} ({_length(e)} bytes, mtu {mtu}) and its don't-fragment "
@@ -1042,6 +1119,14 @@ def _df(e: Eval) -> bool:
 
 def _length(e: Eval) -> int:
     return struct.unpack_from(">H", e.raw, 2)[0] if e.raw and len(e.raw) >= 4 else 0
+
+
+def _next_same(evs: list[Eval], i: int) -> Eval | None:
+    """After an IP evaluation, the next IP one (a bridge's hooks in between change no address: conntrack's
+    reverse NAT at POSTROUTING shows after the bridge's own hooks); after any other, the next one."""
+    if evs[i].family != "ip":
+        return evs[i + 1] if i + 1 < len(evs) else None
+    return next((x for x in evs[i + 1:] if x.family == "ip"), None)
 
 
 def _tos(e: Eval) -> int:
