@@ -85,7 +85,8 @@ def test_mark_based_routing_uses_the_mark_prerouting_set(lab):
     assert "mark 0x1" in hop.explanation, hop.explanation
     order = ns_order(path)
     assert "a" in order and "b" not in order, order
-    assert not re.search(r"no rule matched", " ".join(h.explanation for h in path.hops))
+    mangle = [h.explanation for h in steps(path, "request") if h.ns == "router" and h.table == "mangle"]
+    assert any("MARK" in t for t in mangle) and not [t for t in mangle if "no rule matched" in t], mangle
 
 
 def snmp(ns: str) -> dict[str, int]:
@@ -296,3 +297,136 @@ def test_hairpin_without_hairpin_mode_is_dropped_by_the_bridge_and_said_so(lab):
     drop = steps(path, "request", ("drop",))[-1]
     assert drop.ns == "host" and "hairpin" in drop.explanation and "vethc1" in drop.explanation
     assert "ip -n host link set vethc1 type bridge_slave hairpin on" in drop.explanation
+
+
+def kube_node(lab):
+    """A node (namespace node) with a cni0 bridge and two pods behind a kube-proxy style ClusterIP service
+    10.96.0.10:80 (KUBE-SERVICES -> KUBE-SVC -> statistic random -> KUBE-SEP DNAT), a client namespace cl
+    outside the node. Each pod counts the SYNs that reach it and has a real listener on 8080."""
+    import socket
+
+    from lab.backend import nsutil
+
+    run_ok(lab, *[f"ip netns add {n}" for n in ("node", "p1", "p2", "cl")],
+           "ip -n node link add cni0 type bridge", "ip -n node addr add 10.244.0.1/24 dev cni0",
+           "ip link add eth0 netns p1 type veth peer name veth1 netns node",
+           "ip link add eth0 netns p2 type veth peer name veth2 netns node",
+           "ip -n node link set veth1 master cni0", "ip -n node link set veth2 master cni0",
+           "ip link add up0 netns node type veth peer name eth0 netns cl",
+           "ip -n node addr add 192.168.60.1/24 dev up0", "ip -n cl addr add 192.168.60.2/24 dev eth0",
+           "ip -n p1 addr add 10.244.0.2/24 dev eth0", "ip -n p2 addr add 10.244.0.3/24 dev eth0")
+    for ns, dev in (("node", "cni0"), ("node", "veth1"), ("node", "veth2"), ("node", "up0"), ("node", "lo"),
+                    ("p1", "eth0"), ("p1", "lo"), ("p2", "eth0"), ("p2", "lo"), ("cl", "eth0"), ("cl", "lo")):
+        run_ok(lab, f"ip -n {ns} link set {dev} up")
+    run_ok(lab, "ip -n p1 route add default via 10.244.0.1", "ip -n p2 route add default via 10.244.0.1",
+           "ip -n cl route add 10.96.0.0/12 via 192.168.60.1", "ip -n cl route add 10.244.0.0/16 via 192.168.60.1",
+           "ip netns exec node sysctl -w net.ipv4.ip_forward=1")
+    rules = """*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-WEB - [0:0]
+:KUBE-SEP-P1 - [0:0]
+:KUBE-SEP-P2 - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "default/web cluster IP" -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB -m comment --comment "default/web -> 10.244.0.2:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-P1
+-A KUBE-SVC-WEB -m comment --comment "default/web -> 10.244.0.3:8080" -j KUBE-SEP-P2
+-A KUBE-SEP-P1 -p tcp -m comment --comment "default/web" -m tcp -j DNAT --to-destination 10.244.0.2:8080
+-A KUBE-SEP-P2 -p tcp -m comment --comment "default/web" -m tcp -j DNAT --to-destination 10.244.0.3:8080
+COMMIT
+"""
+    r = lab.backend.run_cmd("node", ["iptables-nft-restore", "--noflush"], input=rules)
+    assert r.returncode == 0, r.stderr
+    socks = []
+    for pod in ("p1", "p2"):
+        run_ok(lab, f"ip netns exec {pod} iptables -A INPUT -p tcp --dport 8080 --syn -j ACCEPT")
+        with nsutil.in_netns(pod):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 8080))
+        s.listen(8)
+        socks.append(s)
+    return socks
+
+
+def test_kube_proxy_service_named_backend_is_where_the_packet_went(lab):
+    """30 traces through a statistic-random ClusterIP: each trace's backend is the pod whose SYN counter
+    moved; the reply is de-NATed back to the service address the client asked for."""
+    socks = kube_node(lab)
+    seen = set()
+    try:
+        for _ in range(30):
+            before = counter("p1"), counter("p2")
+            path = trace(lab, "cl tcp 10.96.0.10:80")
+            after = counter("p1"), counter("p2")
+            went = {"p1": after[0] - before[0], "p2": after[1] - before[1]}
+            assert sorted(went.values()) == [0, 1], went
+            pod = "p1" if went["p1"] else "p2"
+            seen.add(pod)
+            deliver = [h for h in steps(path, "request", ("deliver",))]
+            assert deliver and deliver[-1].ns == pod, (pod, path.summary)
+            assert path.outcome == "answered", path.summary
+            assert "10.96.0.10:80 -> 192.168.60.2" in path.summary, path.summary   # what the client saw
+            denat = [h for h in steps(path, "reply") if h.kind == "nat" and h.ns == "node"]
+            assert denat and "10.96.0.10:80" in " ".join(h.explanation for h in denat)
+    finally:
+        for s in socks:
+            s.close()
+    assert seen == {"p1", "p2"}       # both backends were picked (probability 1 - 2**-29)
+
+
+def vxlan_overlay(lab):
+    """Two nodes on an underlay veth (192.168.70.0/24), each with vxlan0 (VNI 42, port 4789) carrying the
+    overlay 10.200.0.0/24. Each node counts the outer VXLAN datagrams that reach it."""
+    run_ok(lab, "ip netns add n1", "ip netns add n2",
+           *[f"ip netns exec {ns} sysctl -w net.ipv6.conf.{w}.disable_ipv6=1" for ns in ("n1", "n2")
+             for w in ("all", "default")],          # no IPv6 chatter in the tunnel: the counters count the probe
+           "ip link add u1 netns n1 type veth peer name u2 netns n2",
+           "ip -n n1 addr add 192.168.70.1/24 dev u1", "ip -n n2 addr add 192.168.70.2/24 dev u2",
+           "ip -n n1 link set u1 up", "ip -n n2 link set u2 up", "ip -n n1 link set lo up", "ip -n n2 link set lo up",
+           "ip -n n1 link add vxlan0 type vxlan id 42 remote 192.168.70.2 local 192.168.70.1 dstport 4789 dev u1",
+           "ip -n n2 link add vxlan0 type vxlan id 42 remote 192.168.70.1 local 192.168.70.2 dstport 4789 dev u2",
+           "ip -n n1 addr add 10.200.0.1/24 dev vxlan0", "ip -n n2 addr add 10.200.0.2/24 dev vxlan0",
+           "ip -n n1 link set vxlan0 up", "ip -n n2 link set vxlan0 up")
+    for ns in ("n1", "n2"):
+        run_ok(lab, f"ip netns exec {ns} iptables -A INPUT -p udp --dport 4789 -j ACCEPT")
+
+
+def _static_overlay_neighbours(lab):
+    """Static overlay neighbours: the probe's own datagrams carry it (ARP would travel encapsulated first)."""
+    import json as _json
+
+    mac = {}
+    for ns in ("n1", "n2"):
+        mac[ns] = _json.loads(kernel(ns, "ip", "-j", "link", "show", "vxlan0"))[0]["address"]
+    run_ok(lab, f"ip -n n1 neigh add 10.200.0.2 lladdr {mac['n2']} dev vxlan0 nud permanent",
+           f"ip -n n2 neigh add 10.200.0.1 lladdr {mac['n1']} dev vxlan0 nud permanent")
+
+
+def test_vxlan_shows_the_outer_packet_through_the_underlay_hooks(lab):
+    vxlan_overlay(lab)
+    _static_overlay_neighbours(lab)
+    before = counter("n1"), counter("n2")
+    path = trace(lab, "n1 icmp 10.200.0.2")
+    after = counter("n1"), counter("n2")
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)   # one datagram each way reached a node
+    assert path.outcome == "answered", path.summary
+    req = steps(path, "request")
+    enc = [h for h in req if h.kind == "encap"]
+    dec = [h for h in req if h.kind == "decap"]
+    assert enc and "VNI 42" in enc[0].explanation and "192.168.70.2:4789" in enc[0].explanation
+    assert dec and dec[0].ns == "n2" and "vxlan0" in dec[0].explanation
+    outer_hooks = [h for h in req if h.kind == "hook" and h.before is not None and h.before.dport == 4789]
+    assert {h.ns for h in outer_hooks} == {"n1", "n2"}                # the underlay's own hooks are shown
+    assert req.index(enc[0]) < req.index(dec[0]) < max(i for i, h in enumerate(req) if h.kind == "deliver")
+
+
+def test_vxlan_outer_packet_dropped_in_the_underlay_is_named(lab):
+    vxlan_overlay(lab)
+    _static_overlay_neighbours(lab)
+    run_ok(lab, "ip netns exec n2 iptables -I INPUT -p udp --dport 4789 -j DROP")
+    before = counter("n2")
+    path = trace(lab, "n1 icmp 10.200.0.2")
+    assert counter("n2") - before == 1                                 # the node's INPUT rule dropped it
+    assert path.outcome == "dropped", path.summary
+    assert "n2" in path.summary and "--dport 4789 -j DROP" in path.summary, path.summary
+    assert "beyond" not in path.summary

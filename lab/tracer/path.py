@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from lab.backend import nsutil
 from lab.model.trace import Hop, Packet, TracePath
 from lab.tracer import nfnl as N
-from lab.tracer.rules import OWN_CHAINS, TABLE as OWN_TABLE
+from lab.tracer.rules import ENCAP_PORTS, OWN_CHAINS, TABLE as OWN_TABLE
 from lab.tracer.ruletext import RuleBook, target_of
 from lab.tracer.session import Capture, state_of
 
@@ -71,6 +71,7 @@ TCP_FLAG_ORDER = [(0x02, "S"), (0x10, "A"), (0x01, "F"), (0x04, "R"), (0x08, "P"
 class Headers:
     pkt: Packet
     inner_id: int | None = None       # IP id quoted inside an ICMP error
+    vni: int | None = None            # a VXLAN datagram (to one of the tracer's ENCAP_PORTS): its VNI
     inner: Packet | None = None
     icmp_code: int | None = None
     icmp_echo: tuple[int, int] | None = None
@@ -95,6 +96,8 @@ def parse_headers(nh: bytes, th: bytes | None) -> Headers:
         if proto == 6 and len(th) >= 12:
             h.ack = struct.unpack_from(">I", th, 8)[0]
         h.pkt = replace(h.pkt, sport=sp, dport=dp, flags=flags)
+        if proto == 17 and dp in ENCAP_PORTS and len(th) >= 16 and th[8] & 0x08:
+            h.vni = int.from_bytes(th[12:15], "big")
     elif proto == 1 and len(th) >= 2:
         h.pkt = replace(h.pkt, icmp_type=th[0])
         h.icmp_code = th[1]
@@ -400,9 +403,10 @@ def split_visits(evs: list[Eval]) -> list[list[Eval]]:
     return out
 
 
-def walk(evals: list[Eval], k: Kernel) -> list[tuple[str, list[Eval]]]:
+def walk(evals: list[Eval], k: Kernel, encaps: list[list[Eval]] | None = None) -> list[tuple[str, list[Eval]]]:
     """Order one packet's evaluations into namespace visits, following devices, not arrival. A namespace
-    the packet crosses twice (hairpin NAT) appears twice."""
+    the packet crosses twice (hairpin NAT) appears twice. Where it enters a VXLAN device, the outer datagram
+    that carried it (taken from `encaps`) comes next, then the inner packet where it comes out of the tunnel."""
     segs: dict[str, list[list[Eval]]] = {}
     by_ns: dict[str, list[Eval]] = {}
     for e in evals:
@@ -425,6 +429,8 @@ def walk(evals: list[Eval], k: Kernel) -> list[tuple[str, list[Eval]]]:
         evs = sorted(evs, key=lambda e: stage_key(e, br))
         visits.append((ns, evs))
         cur = next_visit(ns, evs, segs, used, k)
+        if cur is None and encaps:
+            cur = through_tunnel(ns, evs, segs, used, k, encaps, visits)
     rest = [(ns, i) for ns, sg in segs.items() for i in range(len(sg)) if (ns, i) not in used]
     rest.sort(key=lambda key: (-max(e.pkt.ttl or 0 for e in segs[key[0]][key[1]]),
                                min(e.order for e in segs[key[0]][key[1]])))
@@ -432,6 +438,36 @@ def walk(evals: list[Eval], k: Kernel) -> list[tuple[str, list[Eval]]]:
         br = is_bridged(segs[ns][i])
         visits.append((ns, sorted(segs[ns][i], key=lambda e: stage_key(e, br))))
     return visits
+
+
+def through_tunnel(ns: str, evs: list[Eval], segs: dict[str, list[list[Eval]]], used: set[tuple[str, int]], k: Kernel,
+                   encaps: list[list[Eval]], visits: list) -> tuple[str, int] | None:
+    """The packet left `ns` through a VXLAN device: append the visits of the outer datagram that carried it
+    (the first one after it, from that namespace) and return the inner packet's visit at the far end."""
+    ex = exit_eval(evs)
+    li = k.link(ns, ex.oif) if ex is not None else None
+    if li is None or li.kind != "vxlan":
+        return None
+    outer = next((es for es in encaps if min(x.order for x in es) > ex.order and any(x.ns == ns for x in es)), None)
+    if outer is None:
+        return None
+    encaps.remove(outer)
+    ov = walk(outer, k)
+    visits += ov
+    last_order = max(x.order for x in outer)
+    cands = []
+    for ns2, sg in segs.items():
+        for i, nevs in enumerate(sg):
+            if (ns2, i) in used:
+                continue
+            pre = [e for e in nevs if e.hook == "prerouting" and e.iif is not None]
+            inl = k.link(ns2, pre[0].iif) if pre else None
+            if inl is not None and inl.kind == "vxlan" and min(e.order for e in nevs) > last_order:
+                cands.append((ns2 != ov[-1][0], min(e.order for e in nevs), ns2, i))
+    if not cands:
+        return None
+    _other, _order, ns2, i = min(cands)
+    return ns2, i
 
 
 def exit_eval(evs: list[Eval]) -> Eval | None:
@@ -517,6 +553,7 @@ class Builder:
         self.hops: list[Hop] = []
         self.warnings: list[str] = list(cap.warnings)
         self.routes: dict[tuple, dict] = {}     # (ns, probe, direction) -> the routing decision shown for it
+        self.encaps: list[list[Eval]] = []       # VXLAN datagrams not yet placed on a path
 
     # -- helpers
     def add(self, **kw) -> Hop:
@@ -543,10 +580,13 @@ class Builder:
         groups: dict[tuple, list[Eval]] = {}
         for e in evals:
             groups.setdefault(packet_key(e.pkt), []).append(e)
+        # VXLAN datagrams carrying the probe or its answers: walked where the inner packet enters a tunnel
+        encaps = sorted((es for es in groups.values() if es[0].hdr.vni is not None), key=lambda es: min(x.order for x in es))
+        self.encaps = encaps
         outcomes = []
         for probe in cap.probes:
             g = [e for e in evals if e.pkt.ip_id == probe.ip_id and e.pkt.proto == pnum]
-            others = {k: es for k, es in groups.items() if k[0] not in ids}
+            others = {k: es for k, es in groups.items() if k[0] not in ids and es[0].hdr.vni is None}
             outcomes.append(self.probe_path(probe, g, others))
         legacy = {ns: self.k.legacy_tables(ns) for ns in cap.namespaces}
         for ns, t in legacy.items():
@@ -608,7 +648,7 @@ class Builder:
                      explanation="No trace event at all: the trace rules could not see the packet"
                                  + self.legacy_hint(src_ns) + ".")
             return "lost", "The packet vanished before the first hook the trace can see.", False
-        visits = walk(g, self.k)
+        visits = walk(g, self.k, self.encaps)
         request_end = self.emit_visits(visits, "request", pi, origin=src_ns)
         # replies and ICMP errors caused by this probe
         replies = self.replies_for(probe, others)
@@ -618,7 +658,7 @@ class Builder:
         reply_port = spec.dport
         rejected_by = None
         for rg in replies:
-            rv = walk(rg, self.k)
+            rv = walk(rg, self.k, self.encaps)
             r_origin = rv[0][0]
             first_e = rv[0][1][0]
             kind = describe(first_e.pkt, first_e.hdr)
@@ -704,8 +744,15 @@ class Builder:
         """Hops for one packet's visits. Returns ("deliver", ns) | ("drop"/"reject", ns, hop) | ("lost", ns, hop)."""
         prev_exit: tuple[str, Eval] | None = None
         for vi, (ns, evs) in enumerate(visits):
-            res = self.emit_ns(ns, evs, direction, pi, is_origin=(vi == 0 and any(
-                e.hook == "output" and e.family == "ip" for e in evs)), prev_exit=prev_exit)
+            outer = evs[0].hdr.vni is not None
+            if outer and (vi == 0 or visits[vi - 1][1][0].hdr.vni is None):
+                self.encap_hop(ns, evs, prev_exit, direction, pi)
+            res = self.emit_ns(ns, evs, direction, pi, is_origin=(vi == 0 or outer) and any(
+                e.hook == "output" and e.family == "ip" for e in evs), prev_exit=prev_exit)
+            if outer and res is not None and res[0] == "deliver" and vi + 1 < len(visits):
+                self.decap_hop(ns, evs, visits[vi + 1], direction, pi)
+                prev_exit = None
+                continue
             if res is not None:
                 return res
             prev_exit = (ns, exit_eval(evs)) if exit_eval(evs) else prev_exit
@@ -715,6 +762,25 @@ class Builder:
         if hop.kind == "drop" and "cannot see" not in hop.explanation:
             return ("drop", ns, hop)
         return ("lost", ns, hop)
+
+    def encap_hop(self, ns: str, evs: list[Eval], prev_exit, direction: str, pi: int) -> None:
+        """The inner packet enters a VXLAN device: the device wraps it in a UDP datagram to the remote end."""
+        e = evs[0]
+        dev = self.k.ifname(prev_exit[0], prev_exit[1].oif) if prev_exit and prev_exit[1] is not None else "vxlan"
+        self.add(ns=ns, kind="encap", hook="output", family="ip", before=prev_exit[1].pkt if prev_exit else e.pkt,
+                 after=e.pkt, oif=dev, direction=direction, probe=pi, raw=e.raw, rule=f"vni {e.hdr.vni}",
+                 explanation=f"{nsname(ns)}: {dev} wraps it in VXLAN (VNI {e.hdr.vni}): the outer packet is UDP "
+                             f"{e.pkt.src}:{e.pkt.sport} -> {e.pkt.dst}:{e.pkt.dport}, which goes through {nsname(ns)}'s "
+                             "own hooks and the underlay.")
+
+    def decap_hop(self, ns: str, evs: list[Eval], nxt: tuple, direction: str, pi: int) -> None:
+        e = evs[-1]
+        ins = [x for x in nxt[1] if x.hook == "prerouting" and x.iif is not None]
+        dev = self.k.ifname(nxt[0], ins[0].iif) if ins else "its VXLAN device"
+        self.add(ns=ns, kind="decap", hook="input", family="ip", before=e.pkt, after=nxt[1][0].pkt, iif=dev,
+                 direction=direction, probe=pi, raw=e.raw, rule=f"vni {evs[0].hdr.vni}",
+                 explanation=f"{nsname(ns)}: the VXLAN socket on UDP port {e.pkt.dport} unwraps it (VNI "
+                             f"{evs[0].hdr.vni}): the inner packet comes out of {dev}.")
 
     def emit_ns(self, ns: str, evs: list[Eval], direction: str, pi: int, is_origin: bool, prev_exit) -> tuple | None:
         k = self.k
@@ -836,7 +902,8 @@ class Builder:
             elif ev.type == "policy":
                 pol = {0: "DROP", 1: "ACCEPT"}.get(ev.policy if ev.policy is not None else 1, "ACCEPT")
                 # a rule that matched without deciding (MARK, LOG, a chain that returned) came before: say so
-                went_on = any(x.type in ("rule", "return") and x.chain == ev.chain for x in e.events[:e.events.index(ev)])
+                went_on = any(x.type in ("rule", "return") and x.handle is not None and x.chain == ev.chain
+                              for x in e.events[:e.events.index(ev)])
                 none = "no later rule decided" if went_on else "no rule matched"
                 if pol == "DROP":
                     expl = f"{where}: {none}, and the chain policy DROP drops it."
@@ -1078,6 +1145,11 @@ class Builder:
             elif state in ("FAILED", "INCOMPLETE"):
                 msg = (f"ARP for {nh} on {dev} gets no answer (neighbour {state}): {nsname(ns)} cannot deliver it, "
                        "nobody has that address.")
+                if li is not None and li.kind == "vxlan":
+                    msg = (f"ARP for {nh} on {dev} gets no answer (neighbour {state}): {dev} is a VXLAN device, so the "
+                           "ARP request itself travels encapsulated in UDP to the remote end; either nobody there has "
+                           f"{nh}, or the underlay does not carry the tunnel's UDP datagrams (the trace follows IP "
+                           "packets, not ARP: trace the underlay, or add a static neighbour to see the IP packet's way).")
             elif li is not None and li.kind == "veth" and direction == "request":
                 msg = (f"It left {nsname(ns)} through {dev}, but no traced namespace saw it arrive "
                        "(the trace cannot see why).")

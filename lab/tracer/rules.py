@@ -3,7 +3,8 @@ namespace, installed for one trace and removed after, scoped to the probe:
 
   ip lab_trace
     mark_pre  prerouting -350 / mark_out output -350:  ip id LO..HI, protocol P, length L -> nftrace;
-              the answer's stateless signature (echo id / reply port / ICMP error quoting the id) -> nftrace
+              the answer's stateless signature (echo id / reply port / ICMP error quoting the id) -> nftrace;
+              a VXLAN datagram (ENCAP_PORTS) whose inner packet is the probe or its answer -> nftrace
     ct_pre    prerouting -199 / ct_out   output -199:  the same match -> ct mark set M;
                                                        ct mark M (replies, ICMP errors) -> nftrace
     obs_pre   prerouting  -99 (after DNAT), obs_in / obs_fwd / obs_out / obs_post at 500 (after SNAT):
@@ -23,6 +24,10 @@ from dataclasses import dataclass
 from lab.tracer import nfnl as N
 
 TABLE = "lab_trace"
+# VXLAN's UDP ports (IANA's and the kernel's default): an outer datagram to one of them that carries the probe
+# or its answer is marked too. Inside it: UDP header 8, VXLAN header 8, inner Ethernet 14, then the inner IP.
+ENCAP_PORTS = (4789, 8472)
+INNER_IP = 8 + 8 + 14
 OWN_CHAINS = {"mark_pre", "mark_out", "ct_pre", "ct_out", "obs_pre", "obs_in", "obs_fwd", "obs_out", "obs_post"}
 
 
@@ -35,6 +40,7 @@ class ProbeMatch:
     ctmark: int         # 32-bit mark put on the probe's conntrack entries
     reply_port: int | None = None   # tcp/udp: the probe's source port, the answer's destination port
     echo_id: int | None = None      # icmp echo request: the identifier its echo reply carries back
+    encap_ports: tuple[int, ...] = ENCAP_PORTS   # VXLAN UDP ports whose datagrams may carry the probe
 
 
 def _ip_match(m: ProbeMatch) -> list[bytes]:
@@ -71,6 +77,33 @@ def _reply_matches(m: ProbeMatch) -> list[list[bytes]]:
     return out
 
 
+def _id_range(m: ProbeMatch, off: int, base: int) -> list[bytes]:
+    out = [N.e_payload(off, 2, base)]
+    if m.id_lo == m.id_hi:
+        return out + [N.e_cmp(struct.pack(">H", m.id_lo))]
+    return out + [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
+
+
+def _encap_matches(m: ProbeMatch) -> list[list[bytes]]:
+    """Outer VXLAN datagrams carrying the probe (inner IP id and protocol) or its answer (inner echo reply
+    with the probe's identifier, or inner segment/datagram to the probe's source port; inner IHL 5)."""
+    th = N.NFT_PAYLOAD_TRANSPORT
+    ip = INNER_IP
+    out = []
+    for port in m.encap_ports:
+        outer = [N.e_payload(9, 1), N.e_cmp(bytes([socket.IPPROTO_UDP])), N.e_payload(2, 2, th),
+                 N.e_cmp(struct.pack(">H", port))]
+        out.append(outer + _id_range(m, ip + 4, th) + [N.e_payload(ip + 9, 1, th), N.e_cmp(bytes([m.proto]))])
+        if m.echo_id is not None:
+            out.append(outer + [N.e_payload(ip + 9, 1, th), N.e_cmp(bytes([socket.IPPROTO_ICMP])),
+                                N.e_payload(ip + 20, 1, th), N.e_cmp(b"\x00"), N.e_payload(ip + 24, 2, th),
+                                N.e_cmp(struct.pack(">H", m.echo_id))])
+        if m.reply_port is not None:
+            out.append(outer + [N.e_payload(ip + 9, 1, th), N.e_cmp(bytes([m.proto])), N.e_payload(ip + 22, 2, th),
+                                N.e_cmp(struct.pack(">H", m.reply_port))])
+    return out
+
+
 def _nftrace(limit: int) -> list[bytes]:
     return [N.e_limit(limit, 1, limit), N.e_imm(b"\x01"), N.e_meta_set(N.NFT_META_NFTRACE)]
 
@@ -101,8 +134,8 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
         add(N.msg_chain, ip, TABLE, name, hook, 500)
     for chain in ("mark_pre", "mark_out"):
         add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + _nftrace(limit))
-        for sig in _reply_matches(m):   # answers, so the raw table shows them too
-            add(N.msg_rule, ip, TABLE, chain, sig + _nftrace(limit))
+        for sig in _reply_matches(m) + _encap_matches(m):   # answers, so the raw table shows them too;
+            add(N.msg_rule, ip, TABLE, chain, sig + _nftrace(limit))  # and tunnel datagrams carrying either
     for chain in ("ct_pre", "ct_out"):
         add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + [N.e_imm(mark), N.e_ct_set(N.NFT_CT_MARK)])
         add(N.msg_rule, ip, TABLE, chain, [N.e_ct_get(N.NFT_CT_MARK), N.e_cmp(mark)] + _nftrace(limit))
