@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run this lab script first (the sandbox starts empty)")
     t.add_argument("--json", action="store_true", help="print the path as data")
     t.add_argument("--pcap", metavar="FILE", help="write the packet as seen at each hop")
+    t.add_argument("-v", "--verbose", action="store_true", help="when each step happened, and the trace's phases")
     t.add_argument("args", nargs=argparse.REMAINDER)
     pl = sub.add_parser("play", help="play a guided scenario")
     pl.add_argument("args", nargs=argparse.REMAINDER)

@@ -430,3 +430,20 @@ def test_vxlan_outer_packet_dropped_in_the_underlay_is_named(lab):
     assert path.outcome == "dropped", path.summary
     assert "n2" in path.summary and "--dport 4789 -j DROP" in path.summary, path.summary
     assert "beyond" not in path.summary
+
+
+def test_timings_per_hop_and_phases(lab):
+    import json as _json
+
+    from lab.tracer import to_json
+
+    two_uplinks(lab)
+    path = trace(lab, "client icmp 10.9.0.1")
+    d = _json.loads(to_json(path))
+    assert set(d["timings_ms"]) >= {"build", "install", "send", "collect", "remove", "path"}
+    ts = [h["t_ms"] for h in d["hops"] if h["direction"] == "request"]
+    assert ts[0] == 0 and all(t is not None and t >= 0 for t in ts)
+    assert ts == sorted(ts)                       # in the order the kernel's events came
+    out = lab.run("trace client icmp 10.9.0.1 -v").output
+    assert "(+0.000 ms)" in out.splitlines()[2] and out.splitlines()[-1].startswith("timings: build")
+    assert "ms)" not in lab.run("trace client icmp 10.9.0.1").output   # not without -v

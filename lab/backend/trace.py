@@ -11,7 +11,7 @@ def apply_trace(backend, op: TraceOp) -> str:
     from lab.tracer import format_text, run_trace, to_json, write_pcap
 
     path = run_trace(backend, op.spec)
-    out = to_json(path) if op.json else format_text(path)
+    out = to_json(path) if op.json else format_text(path, op.verbose)
     if op.pcap:
         n = write_pcap(path, op.pcap)
         if not op.json:

@@ -210,7 +210,7 @@ class LabCompleter(Completer):
                 return self._ns_names()
             from lab.tracer.spec import OPTIONS, PROTOS
 
-            return list(PROTOS) + list(OPTIONS) + ["--json", "--pcap"]
+            return list(PROTOS) + list(OPTIONS) + ["--json", "--pcap", "-v"]
         if head == "grade":
             if not rest:
                 import re

@@ -12,7 +12,7 @@ from lab.errors import LabError
 
 HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--dport N] [--flags S] [--ttl N] [--count N]\n"
         "                [--payload TEXT] [--size BYTES] [--df] [--src ADDR] [--icmp-type N] [--wait SECONDS]\n"
-        "                [--json] [--pcap FILE]\n"
+        "                [--json] [--pcap FILE] [-v]\n"
         "Injects one packet from namespace NS and explains its path hook by hook, e.g.\n"
         "  trace fox icmp 192.168.202.12\n"
         "  trace red tcp 10.0.0.2:80 --sport 1234 --flags S")
@@ -23,6 +23,7 @@ class TraceOp(ReadOp):
     spec: object = None          # lab.tracer.spec.TraceSpec
     json: bool = False
     pcap: str | None = None
+    verbose: bool = False        # -v: when each step's event came, and the trace's phases
     file_args: ClassVar[tuple[str, ...]] = ("pcap",)
 
 
@@ -33,11 +34,13 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
         from lab.commands.ip import HelpOp
 
         return HelpOp(ns, text=HELP)
-    words, as_json, pcap = [], False, None
+    words, as_json, pcap, verbose = [], False, None, False
     it = iter(argv)
     for w in it:
         if w in ("--json", "-j"):
             as_json = True
+        elif w in ("-v", "--verbose"):
+            verbose = True
         elif w == "--pcap":
             pcap = next(it, None)
             if not pcap:
@@ -48,4 +51,4 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
         spec = parse_spec(words, ctx.namespaces or None, default_ns=ns)
     except LabError as e:
         raise ParseError(e.message, e.hint or HELP) from None
-    return TraceOp(spec.ns, spec=spec, json=as_json, pcap=pcap)
+    return TraceOp(spec.ns, spec=spec, json=as_json, pcap=pcap, verbose=verbose)

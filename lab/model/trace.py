@@ -44,6 +44,8 @@ class Hop:
     explanation: str = ""           # one plain sentence
     direction: str = "request"      # request | reply
     probe: int = 0                  # which probe (0-based) with --count N
+    t_ms: float | None = None       # when the tracer received the kernel's event for this step, in ms after the
+                                    # probe was sent (events of one burst of kernel work share one time)
     raw: bytes = field(default=b"", compare=False, repr=False)  # IP + transport headers at this hop (pcap)
 
     @property
@@ -59,6 +61,7 @@ class TracePath:
     summary: str = ""               # one sentence
     reply: bool = False             # a reply came back
     warnings: tuple[str, ...] = ()  # e.g. iptables-legacy rules present: the trace cannot see them
+    timings: tuple[tuple[str, float], ...] = ()   # the trace's own phases: (name, ms)
 
     @property
     def dropped_at(self) -> Hop | None:

@@ -25,10 +25,10 @@ def run_trace(backend, spec, namespaces: tuple[str, ...] | None = None) -> Trace
         return build_path(cap, backend)
 
 
-def format_text(path: TracePath) -> str:
+def format_text(path: TracePath, verbose: bool = False) -> str:
     from lab.tracer.fmt import format_text as f
 
-    return f(path)
+    return f(path, verbose)
 
 
 def to_json(path: TracePath) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 
-USAGE = ("usage: lab trace [--setup FILE] [--json] [--pcap FILE] NS icmp|tcp|udp DST[:PORT]\n"
-         "                 [--sport N] [--flags S] [--ttl N] [--count N] [--payload TEXT] [--src ADDR]")
+USAGE = ("usage: lab trace [--setup FILE] [--json] [--pcap FILE] [-v] NS icmp|tcp|udp DST[:PORT]\n"
+         "                 [--sport N] [--flags S] [--ttl N] [--count N] [--payload TEXT] [--size BYTES] [--df]\n"
+         "                 [--src ADDR]")
 
 
 def main(args) -> int:
@@ -19,6 +20,7 @@ def main(args) -> int:
         argv = argv[1:]
     setups: list[str] = list(getattr(args, "setup", None) or [])
     as_json, pcap, rest = bool(getattr(args, "json", False)), getattr(args, "pcap", None), []
+    verbose = bool(getattr(args, "verbose", False))
     i = 0
     while i < len(argv):
         w = argv[i]
@@ -35,6 +37,8 @@ def main(args) -> int:
             continue
         if w in ("--json", "-j"):
             as_json = True
+        elif w in ("-v", "--verbose"):
+            verbose = True
         elif w == "--host":
             args.host = True
         else:
@@ -55,7 +59,7 @@ def main(args) -> int:
         from lab.tracer import format_text, run_trace, to_json, write_pcap
 
         path = run_trace(engine.backend, parse_spec(rest, tuple(engine.backend.namespaces())))
-        print(to_json(path) if as_json else format_text(path))
+        print(to_json(path) if as_json else format_text(path, verbose))
         if pcap:
             n = write_pcap(path, pcap)
             print(f"wrote {n} packets to {pcap}", file=sys.stderr)

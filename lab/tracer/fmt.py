@@ -12,7 +12,9 @@ def _ns(ns: str) -> str:
     return ns or "host"
 
 
-def format_text(path: TracePath) -> str:
+def format_text(path: TracePath, verbose: bool = False) -> str:
+    """One sentence per step; with `verbose` each step also says when the tracer received the kernel's event
+    for it (ms after the send; one burst of kernel work shares one time) and the trace's phases are listed."""
     lines = [f"trace {path.spec}"]
     step = 0
     direction = None
@@ -27,10 +29,14 @@ def format_text(path: TracePath) -> str:
             direction = h.direction
             lines.append("  request:" if direction == "request" else "  reply:")
         step += 1
-        lines.append(f"  {step:>3}. [{_ns(h.ns)}] {h.explanation}")
+        when = f"  (+{h.t_ms:.3f} ms)" if verbose and h.t_ms is not None else ""
+        lines.append(f"  {step:>3}. [{_ns(h.ns)}] {h.explanation}{when}")
     lines.append(f"result: {path.outcome}: {path.summary}")
     for w in path.warnings:
         lines.append(f"warning: {w}")
+    if verbose and path.timings:
+        lines.append("timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in path.timings)
+                     + f" (total {sum(v for _k, v in path.timings):.1f} ms)")
     return "\n".join(lines)
 
 
@@ -46,7 +52,7 @@ def to_dict(path: TracePath) -> dict:
     dropped = path.dropped_at
     return {"spec": path.spec, "outcome": path.outcome, "summary": path.summary, "reply": path.reply,
             "warnings": list(path.warnings), "dropped_at": hop_dict(dropped) if dropped else None,
-            "hops": [hop_dict(h) for h in path.hops]}
+            "timings_ms": dict(path.timings), "hops": [hop_dict(h) for h in path.hops]}
 
 
 def to_json(path: TracePath) -> str:

@@ -10,6 +10,7 @@ import errno
 import os
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 
 NETLINK_NETFILTER = 12
@@ -311,6 +312,7 @@ class TraceEvent:
     ct_status: int | None = None
     ct_state: int | None = None
     extra: dict = field(default_factory=dict)
+    t: float = 0.0                  # time.perf_counter() when the tracer received it
 
     @property
     def ct_state_name(self) -> str:
@@ -384,7 +386,10 @@ class TraceListener:
             for lvl, typ, cd in anc:
                 if lvl == SOL_NETLINK and typ == NETLINK_LISTEN_ALL_NSID and len(cd) >= 4:
                     nsid = struct.unpack("=i", cd[:4])[0]
+            now = time.perf_counter()
             for t, _fl, _seq, body in iter_msgs(data):
                 if t == nft(NFT_MSG_TRACE):
-                    out.append(decode_trace(body, nsid, self.count))
+                    ev = decode_trace(body, nsid, self.count)
+                    ev.t = now
+                    out.append(ev)
                     self.count += 1

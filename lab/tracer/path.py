@@ -554,9 +554,12 @@ class Builder:
         self.warnings: list[str] = list(cap.warnings)
         self.routes: dict[tuple, dict] = {}     # (ns, probe, direction) -> the routing decision shown for it
         self.encaps: list[list[Eval]] = []       # VXLAN datagrams not yet placed on a path
+        self.now_t = 0.0                          # receive time of the evaluation being described
 
     # -- helpers
     def add(self, **kw) -> Hop:
+        if self.now_t and "t_ms" not in kw:
+            kw["t_ms"] = round(max(0.0, self.now_t - self.cap.t_send) * 1000, 3)
         h = Hop(**kw)
         self.hops.append(h)
         return h
@@ -602,7 +605,8 @@ class Builder:
                 counts[o] = counts.get(o, 0) + 1
             summary += f" ({len(outcomes)} probes: " + ", ".join(f"{n} {o}" for o, n in counts.items()) + ")"
         return TracePath(spec=self.spec.text(), hops=tuple(self.hops), outcome=outcome, summary=summary,
-                         reply=reply, warnings=tuple(self.warnings))
+                         reply=reply, warnings=tuple(self.warnings),
+                         timings=tuple((k, round(v * 1000, 3)) for k, v in cap.timings.items()))
 
     def send_refused(self, ns: str, p: Packet, info: dict | None, err: int | None, sent: OSError | None):
         """Why the sender's kernel refused the probe (sendto failed, no trace event): (step, summary)."""
@@ -634,6 +638,7 @@ class Builder:
                        spec.flags if spec.proto == "tcp" else "",
                        spec.icmp_type if spec.proto == "icmp" else None, spec.ttl, probe.ip_id)
         pi = probe.index
+        self.now_t = self.cap.t_send
         self.add(ns=src_ns, kind="send", before=first, after=first, probe=pi, raw=probe.data[:60],
                  explanation=f"{nsname(src_ns)} sends {describe(first)} (IP id {probe.ip_id}, ttl {spec.ttl}) "
                              "through a raw socket.")
@@ -784,6 +789,8 @@ class Builder:
 
     def emit_ns(self, ns: str, evs: list[Eval], direction: str, pi: int, is_origin: bool, prev_exit) -> tuple | None:
         k = self.k
+        if evs and evs[0].events:
+            self.now_t = evs[0].events[0].t
         user_hooks = {(e.family, e.hook) for e in evs if not e.own}
         routed = False
         bridged = is_bridged(evs)
@@ -805,6 +812,7 @@ class Builder:
                      direction=direction, probe=pi, raw=e0.raw,
                      explanation=f"It arrives in {nsname(ns)} on {dev}{came}.")
         for i, e in enumerate(evs):
+            self.now_t = e.events[0].t if e.events else self.now_t
             nxt = evs[i + 1] if i + 1 < len(evs) else None
             if (not routed and e.family == "ip" and e.hook in ("input", "forward") and not bridged
                     and direction == "request"):
@@ -1215,5 +1223,9 @@ def _ctdir(d: int | None) -> str:
 
 
 def build_path(cap: Capture, backend) -> TracePath:
-    return Builder(cap, backend).build()
+    import time
+
+    t0 = time.perf_counter()
+    path = Builder(cap, backend).build()
+    return replace(path, timings=path.timings + (("path", round((time.perf_counter() - t0) * 1000, 3)),))
 

@@ -37,6 +37,7 @@ class Capture:
     src_route_error: str | None = None
     overrun: bool = False
     timings: dict = field(default_factory=dict)
+    t_send: float = 0.0                        # time.perf_counter() when the probe went out
     warnings: list[str] = field(default_factory=list)
     ctmark: int = 0
 
@@ -225,10 +226,16 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
             t3 = time.perf_counter()
             with nsutil.in_netns(None):
                 listener = N.TraceListener()
-            cap.send_error = P.send(spec.ns, probes)
+            early = _Reader(listener)      # reads (and timestamps) the events while sendto() still runs
+            try:
+                cap.t_send = time.perf_counter()
+                cap.send_error = P.send(spec.ns, probes)
+            finally:
+                early.stop()
             t4 = time.perf_counter()
             src_nsid = next((i for i, n in nsids.items() if n == (spec.ns or "")), None)
-            cap.events = _collect(listener, idle, spec.wait, src_nsid, set(range(ip_id0, ip_id0 + spec.count)))
+            cap.events = early.events + _collect(listener, idle, spec.wait, src_nsid,
+                                                 set(range(ip_id0, ip_id0 + spec.count)), early.events)
             cap.overrun = listener.overrun
             t5 = time.perf_counter()
         finally:
@@ -244,8 +251,30 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
     return cap
 
 
+class _Reader:
+    """A thread reading the listener while the probe is being sent: the kernel runs the whole path of a
+    veth lab inside sendto(), so this is when the events arrive, and their times mean something."""
+
+    def __init__(self, listener: N.TraceListener) -> None:
+        self.listener = listener
+        self.events: list[N.TraceEvent] = []
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, name="lab-trace-reader", daemon=True)
+        self._th.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            r, _w, _x = select.select([self.listener.fileno()], [], [], 0.002)
+            if r:
+                self.events.extend(self.listener.read_ready())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._th.join()
+
+
 def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int | None = None,
-             probe_ids: set[int] | None = None) -> list[N.TraceEvent]:
+             probe_ids: set[int] | None = None, already: list | None = None) -> list[N.TraceEvent]:
     """Read events until none came for `idle` seconds (everything on a veth path happens inside
     sendto(); the idle gap covers ARP and softirq deferral), at most `wait` seconds. Once every
     probe's answer has reached the sender's INPUT, a short gap is enough (for the sender's own RST)."""
@@ -254,11 +283,13 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
     last = time.perf_counter()
     answered = 0
     gap = idle
+    seen = list(already or [])          # read before (they count for the answers, the caller keeps them)
     while True:
-        got = listener.read_ready()
+        new = listener.read_ready()
+        got, seen = seen + new, []
         now = time.perf_counter()
         if got:
-            events.extend(got)
+            events.extend(new)
             last = now
             if probe_ids:
                 for ev in got:
