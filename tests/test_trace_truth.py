@@ -447,3 +447,35 @@ def test_timings_per_hop_and_phases(lab):
     out = lab.run("trace client icmp 10.9.0.1 -v").output
     assert "(+0.000 ms)" in out.splitlines()[2] and out.splitlines()[-1].startswith("timings: build")
     assert "ms)" not in lab.run("trace client icmp 10.9.0.1").output   # not without -v
+
+
+def test_a_real_udp_echo_answers_and_the_answer_is_matched(lab):
+    import socket
+    import threading
+
+    from lab.backend import nsutil
+
+    two_uplinks(lab)
+    with nsutil.in_netns("a"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.9.0.1", 7))
+    s.settimeout(10)
+
+    def echo():
+        try:
+            data, peer = s.recvfrom(2048)
+            s.sendto(data, peer)
+        except OSError:
+            pass
+    th = threading.Thread(target=echo, daemon=True)
+    th.start()
+    run_ok(lab, "ip netns exec client iptables -A INPUT -p udp --sport 7 -j ACCEPT")
+    try:
+        before = counter("client")
+        path = trace(lab, "client udp 10.9.0.1:7 --payload hello --wait 3")
+        th.join(5)
+        assert counter("client") - before == 1          # the echo reached the client
+    finally:
+        s.close()
+    assert path.outcome == "answered", path.summary
+    assert "UDP 10.9.0.1:7 -> 10.1.0.2" in path.summary, path.summary
