@@ -30,9 +30,36 @@ def sysctl(lab, ns, key, value):
 
 
 def trace(lab, spec):
+    """Run a trace, and check the kernel's evidence for it: every rule the trace says matched had its
+    counter move (iptables-save -c before and after, in every lab namespace)."""
     from lab.tracer import run_trace
 
-    return run_trace(lab.backend, spec)
+    before = rule_counters(lab)
+    path = run_trace(lab.backend, spec)
+    after = rule_counters(lab)
+    for h in path.hops:
+        if h.kind == "hook" and h.rule.startswith("-A "):
+            key = (h.ns, h.table, h.rule)
+            assert key in after, f"the trace names a rule iptables-save does not list: {key}"
+            assert after[key] > before.get(key, 0), f"the trace says {key} matched; its counter did not move"
+    return path
+
+
+def rule_counters(lab) -> dict[tuple[str, str, str], int]:
+    """(namespace, table, rule as iptables-save writes it) -> packets, in every lab namespace."""
+    import re
+
+    out = {}
+    for ns in [""] + list(lab.backend.namespaces()):
+        table = ""
+        r = lab.backend.run_cmd(ns or None, ["iptables-nft-save", "-c"])
+        for line in r.stdout.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            m = re.match(r"\[(\d+):\d+\] (-A .*)", line)
+            if m:
+                out[(ns, table, m.group(2))] = int(m.group(1))
+    return out
 
 
 def steps(path, direction=None, kinds=None):

@@ -21,6 +21,14 @@ def counter(ns: str, chain: str = "INPUT", table: str = "filter") -> int:
     return int(rows[0][0])
 
 
+def measured(lab, spec: str, *where: tuple[str, ...]):
+    """Trace `spec` (tests.test_trace.trace: every rule it names had its counter move); returns the path and
+    how much each counter (ns[, chain[, table]]) moved meanwhile."""
+    before = [counter(*w) for w in where]
+    path = trace(lab, spec)
+    return path, [counter(*w) - b for w, b in zip(where, before)]
+
+
 def two_uplinks(lab):
     """client --(10.1.0.0/24)-- router, which reaches 10.9.0.1 both through a (10.2.0.2, main table's
     default) and through b (10.3.0.2): a and b each hold 10.9.0.1 and count the probes that reach it."""
@@ -55,10 +63,8 @@ def test_policy_routing_by_source_follows_the_rule_table(lab):
     run_ok(lab, "ip -n router rule add from 10.1.0.2 lookup 100")
     real = kernel("router", "ip", "route", "get", "10.9.0.1", "from", "10.1.0.2", "iif", "r0")
     assert "via 10.3.0.2" in real and "table 100" in real       # the kernel's own answer
-    before = counter("a"), counter("b")
-    path = trace(lab, "client icmp 10.9.0.1")
-    after = counter("a"), counter("b")
-    assert after[1] - before[1] >= 1 and after[0] == before[0]   # it really went through b
+    path, (via_a, via_b) = measured(lab, "client icmp 10.9.0.1", ("a",), ("b",))
+    assert via_b >= 1 and via_a == 0                              # it really went through b
     hop = route_hop(path, "router")
     assert "via 10.3.0.2" in hop.rule and "(table 100)" in hop.rule, hop.rule
     order = ns_order(path)
@@ -75,11 +81,9 @@ def test_mark_based_routing_uses_the_mark_prerouting_set(lab):
            "ip netns exec router iptables -t mangle -A PREROUTING -s 10.1.0.2 -p icmp -j MARK --set-mark 1")
     real = kernel("router", "ip", "route", "get", "10.9.0.1", "from", "10.1.0.2", "iif", "r0", "mark", "1")
     assert "via 10.2.0.2" in real and "table 200" in real
-    before = counter("a"), counter("b"), counter("router", "PREROUTING", "mangle")
-    path = trace(lab, "client icmp 10.9.0.1")
-    after = counter("a"), counter("b"), counter("router", "PREROUTING", "mangle")
-    assert after[2] > before[2]                                   # the MARK rule matched
-    assert after[0] - before[0] >= 1 and after[1] == before[1]    # and the packet went through a
+    path, (via_a, via_b, marked) = measured(lab, "client icmp 10.9.0.1", ("a",), ("b",), ("router", "PREROUTING", "mangle"))
+    assert marked >= 1                                            # the MARK rule matched
+    assert via_a >= 1 and via_b == 0                              # and the packet went through a
     hop = route_hop(path, "router")
     assert "via 10.2.0.2" in hop.rule and "(table 200)" in hop.rule, hop.rule
     assert "mark 0x1" in hop.explanation, hop.explanation
@@ -182,11 +186,9 @@ def listener(lab):
 
 
 def test_a_real_listener_answers_syn_ack_and_the_senders_kernel_resets(lab, listener):
-    before = counter("a"), counter("client", "OUTPUT")
-    path = trace(lab, "client tcp 10.9.0.1:80")
-    after = counter("a"), counter("client", "OUTPUT")
-    assert after[0] - before[0] == 1                    # the SYN reached the listener's namespace
-    assert after[1] - before[1] == 1                    # and the client's kernel sent one RST
+    path, (syn, rst) = measured(lab, "client tcp 10.9.0.1:80", ("a",), ("client", "OUTPUT"))
+    assert syn == 1                                     # the SYN reached the listener's namespace
+    assert rst == 1                                     # and the client's kernel sent one RST
     assert path.outcome == "answered", path.summary
     assert "SYN-ACK" in path.summary or "SA" in path.summary or "syn" in path.summary.lower(), path.summary
     assert "nothing listens" not in path.summary
@@ -214,10 +216,8 @@ def test_ct_invalid_is_explained_and_in_the_json(lab):
     two_uplinks(lab)
     run_ok(lab, "ip netns exec a iptables -I INPUT -m conntrack --ctstate INVALID -j DROP",
            "ip netns exec client iptables -A OUTPUT -m conntrack --ctstate INVALID -j ACCEPT")
-    before = counter("a"), counter("client", "OUTPUT")
-    path = trace(lab, "client tcp 10.9.0.1:80 --flags SF")
-    after = counter("a"), counter("client", "OUTPUT")
-    assert after[0] - before[0] == 1 and after[1] - before[1] == 1
+    path, moved = measured(lab, "client tcp 10.9.0.1:80 --flags SF", ("a",), ("client", "OUTPUT"))
+    assert moved == [1, 1]
     notes = [h for h in path.hops if h.ct_state == "invalid" and h.kind == "note"]
     assert {h.ns for h in notes} >= {"client", "a"}
     assert all("SYN with FIN is not a valid TCP flag combination" in h.explanation for h in notes)
@@ -269,12 +269,11 @@ def test_hairpin_nat_visits_the_container_twice_with_the_nat_in_the_host(lab, se
     sock = docker_host(lab)
     run_ok(lab, setup)
     try:
-        before = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
-        path = trace(lab, "c1 tcp 192.168.50.1:8080")
-        after = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+        path, moved = measured(lab, "c1 tcp 192.168.50.1:8080", ("host", "PREROUTING", "nat"),
+                               ("host", "POSTROUTING", "nat"), ("c1",))
     finally:
         sock.close()
-    assert [a - b for a, b in zip(after, before)] == [1, 1, 1]     # DNAT, MASQUERADE, arrival from 172.17.0.1
+    assert moved == [1, 1, 1]                  # DNAT, MASQUERADE, arrival from 172.17.0.1
     assert ns_order(path) == ["c1", "host", "c1"], ns_order(path)
     nat = [h for h in steps(path, "request") if h.nat or h.kind == "nat"]
     assert nat and all(h.ns == "host" for h in nat), [(h.ns, h.explanation) for h in nat]
@@ -287,12 +286,11 @@ def test_hairpin_without_hairpin_mode_is_dropped_by_the_bridge_and_said_so(lab):
     sock = docker_host(lab)       # br_netfilter on (the namespace default here), the port's hairpin mode off
     assert kernel("host", "sysctl", "-n", "net.bridge.bridge-nf-call-iptables").strip() == "1"
     try:
-        before = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
-        path = trace(lab, "c1 tcp 192.168.50.1:8080")
-        after = (counter("host", "PREROUTING", "nat"), counter("host", "POSTROUTING", "nat"), counter("c1"))
+        path, moved = measured(lab, "c1 tcp 192.168.50.1:8080", ("host", "PREROUTING", "nat"),
+                               ("host", "POSTROUTING", "nat"), ("c1",))
     finally:
         sock.close()
-    assert [a - b for a, b in zip(after, before)] == [1, 0, 0]     # DNAT'd, then never left the host
+    assert moved == [1, 0, 0]                  # DNAT'd, then never left the host
     assert path.outcome == "dropped", path.summary
     drop = steps(path, "request", ("drop",))[-1]
     assert drop.ns == "host" and "hairpin" in drop.explanation and "vethc1" in drop.explanation
@@ -355,10 +353,8 @@ def test_kube_proxy_service_named_backend_is_where_the_packet_went(lab):
     seen = set()
     try:
         for _ in range(30):
-            before = counter("p1"), counter("p2")
-            path = trace(lab, "cl tcp 10.96.0.10:80")
-            after = counter("p1"), counter("p2")
-            went = {"p1": after[0] - before[0], "p2": after[1] - before[1]}
+            path, moved = measured(lab, "cl tcp 10.96.0.10:80", ("p1",), ("p2",))
+            went = dict(zip(("p1", "p2"), moved))
             assert sorted(went.values()) == [0, 1], went
             pod = "p1" if went["p1"] else "p2"
             seen.add(pod)
@@ -366,6 +362,11 @@ def test_kube_proxy_service_named_backend_is_where_the_packet_went(lab):
             assert deliver and deliver[-1].ns == pod, (pod, path.summary)
             assert path.outcome == "answered", path.summary
             assert "10.96.0.10:80 -> 192.168.60.2" in path.summary, path.summary   # what the client saw
+            port = {"p1": "veth1", "p2": "veth2"}[pod]
+            up = [h for h in steps(path, "reply", ("bridge",)) if h.ns == "node"]
+            assert up and f"from port {port}" in up[0].explanation and "own address" in up[0].explanation, \
+                [h.explanation for h in up]                   # the port it came from, not the one whose MAC cni0 has
+            assert "veth1, the port's own" not in up[0].explanation
             denat = [h for h in steps(path, "reply") if h.kind == "nat" and h.ns == "node"]
             assert denat and "10.96.0.10:80" in " ".join(h.explanation for h in denat)
     finally:
@@ -405,10 +406,8 @@ def _static_overlay_neighbours(lab):
 def test_vxlan_shows_the_outer_packet_through_the_underlay_hooks(lab):
     vxlan_overlay(lab)
     _static_overlay_neighbours(lab)
-    before = counter("n1"), counter("n2")
-    path = trace(lab, "n1 icmp 10.200.0.2")
-    after = counter("n1"), counter("n2")
-    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)   # one datagram each way reached a node
+    path, moved = measured(lab, "n1 icmp 10.200.0.2", ("n1",), ("n2",))
+    assert moved == [1, 1]                                        # one datagram each way reached a node
     assert path.outcome == "answered", path.summary
     req = steps(path, "request")
     enc = [h for h in req if h.kind == "encap"]
@@ -424,9 +423,8 @@ def test_vxlan_outer_packet_dropped_in_the_underlay_is_named(lab):
     vxlan_overlay(lab)
     _static_overlay_neighbours(lab)
     run_ok(lab, "ip netns exec n2 iptables -I INPUT -p udp --dport 4789 -j DROP")
-    before = counter("n2")
-    path = trace(lab, "n1 icmp 10.200.0.2")
-    assert counter("n2") - before == 1                                 # the node's INPUT rule dropped it
+    path, moved = measured(lab, "n1 icmp 10.200.0.2", ("n2",))
+    assert moved == [1]                                           # the node's INPUT rule dropped it
     assert path.outcome == "dropped", path.summary
     assert "n2" in path.summary and "--dport 4789 -j DROP" in path.summary, path.summary
     assert "beyond" not in path.summary

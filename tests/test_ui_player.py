@@ -67,6 +67,30 @@ def test_exercise_check_is_red_until_fixed(lab):
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
 
 
+def test_a_key_pressed_while_a_check_runs_is_not_lost(lab):
+    """ctrl+s pressed while a check is still running (the failing ping takes its time): the solution is
+    applied right after that check, and the task turns green."""
+    sc = load("21-fix-ip-forward")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+        pane = _pane(app)
+        await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy and pane.check_results,
+                       timeout=30, what="step 1")
+        while pane.player.step.task is None and not pane.player.at_end:
+            await pilot.press("ctrl+n")
+            i = pane.player.index
+            await wait_for(pilot, lambda: not pane.busy and pane.player.index >= i, timeout=30, what="next")
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: pane.busy, what="the check running")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not pane.busy and pane.check_results
+                       and all(r.ok for r in pane.check_results), timeout=30, what="green after the fix")
+        assert kernel("router", "sysctl", "-n", "net.ipv4.ip_forward").strip() == "1"
+
+    run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
+
+
 def test_auto_play_advances_at_its_pace(lab):
     sc = load("01-veth-basics")
 

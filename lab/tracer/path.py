@@ -254,6 +254,8 @@ class Kernel:
         kw: dict = {"mark": mark, "tos": tos}
         if iif is not None:
             kw.update(iif=iif, src=src)
+        else:
+            kw["uid"] = os.getuid()     # the probe's raw socket belongs to this process (ip rule uidrange)
         try:
             r = rt.route_get(dst, **kw)
         except Exception as e:  # noqa: BLE001
@@ -996,8 +998,11 @@ class Builder:
         if ll and len(ll) >= 6:
             mac = ":".join(f"{b:02x}" for b in ll[:6])
             got = k.fdb(ns, br_idx, mac)
-            fdb = (f" (fdb: {mac} is on {got[0]}, {got[1]})" if got
-                   else f" (no fdb entry for {mac}: flooded to every port)")
+            if e.hook == "input":   # addressed to the bridge itself (its MAC is borrowed from a port: not that port)
+                fdb = f" (the frame is addressed to {br}'s own address {mac})"
+            else:
+                fdb = (f" (fdb: {mac} is on {got[0]}, {got[1]})" if got
+                       else f" (no fdb entry for {mac}: flooded to every port)")
         if e.hook == "input":
             expl = f"{nsname(ns)}: bridge {br} takes it from port {in_port} up to its own stack{fdb}."
             out = br

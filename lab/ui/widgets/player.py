@@ -52,6 +52,7 @@ class PlayerPane(VerticalScroll):
         self.hint_lines: list[str] = []
         self._recheck_timer = None
         self._changed_at = self._checked_at = 0.0
+        self._pending = None            # a key pressed while a step or check was running: done right after it
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
 
     @property
@@ -97,10 +98,16 @@ class PlayerPane(VerticalScroll):
         self.check_results = self.player.check()
         self.post_message(PlayerEvent("checked", self.check_results))
 
-    @work(thread=True, group="player", exclusive=True)
     def _run(self, fn) -> None:
+        """Run a step or check in a thread. `busy` is set here, in the UI thread, before the thread starts:
+        a timer or key handled meanwhile sees it and waits (a worker that replaced a not-yet-started one
+        could drop a solution the learner asked for)."""
         self.busy = True
         self.post_message(PlayerEvent("busy", True))
+        self._work(fn)
+
+    @work(thread=True, group="player")
+    def _work(self, fn) -> None:
         try:
             fn()
         except Exception as e:  # noqa: BLE001  (shown in the pane, never a crash)
@@ -110,22 +117,34 @@ class PlayerPane(VerticalScroll):
             self.post_message(PlayerEvent("busy", False))
 
     # ---- actions ------------------------------------------------------------------------------------
+    def _later(self, action) -> bool:
+        """While a step or check runs, keep the learner's key and act on it when that work ends (a key
+        pressed during a re-check must not be lost). True if it was kept."""
+        if self.busy:
+            self._pending = action
+            return True
+        return False
+
     def next(self) -> None:
-        if not self.busy and not self.player.at_end:
+        if self._later(self.next):
+            return
+        if not self.player.at_end:
             self.hint_lines = []
             self._run(lambda: (self.player.next(), self._check()))
 
     def prev(self) -> None:
-        if not self.busy and self.player.index > 0:
+        if self._later(self.prev):
+            return
+        if self.player.index > 0:
             self.hint_lines = []
             self._run(lambda: (self.player.prev(), self._check()))
 
     def replay(self) -> None:
-        if not self.busy:
+        if not self._later(self.replay):
             self._run(lambda: (self.player.replay(), self._check()))
 
     def check(self) -> None:
-        if not self.busy:
+        if not self._later(self.check):
             self._run(self._check)
 
     def learner_ran(self, res) -> None:
@@ -170,7 +189,9 @@ class PlayerPane(VerticalScroll):
         self.show_step()
 
     def solve(self) -> None:
-        if not self.busy and self.player.step is not None and self.player.step.task is not None:
+        if self._later(self.solve):
+            return
+        if self.player.step is not None and self.player.step.task is not None:
             self._run(lambda: (self.player.solve(), self._check()))
 
     def toggle_auto(self) -> None:
@@ -205,6 +226,9 @@ class PlayerPane(VerticalScroll):
                 self.app.output.error(res.error or "error", self.lab_theme)
         elif msg.kind == "error":
             self.app.output.error(f"scenario: {msg.payload}", self.lab_theme)
+        elif msg.kind == "busy" and not msg.payload and self._pending is not None and not self.busy:
+            action, self._pending = self._pending, None
+            action()
         self.show_step()
 
     def show_step(self) -> None:
