@@ -477,3 +477,21 @@ def test_a_real_udp_echo_answers_and_the_answer_is_matched(lab):
         s.close()
     assert path.outcome == "answered", path.summary
     assert "UDP 10.9.0.1:7 -> 10.1.0.2" in path.summary, path.summary
+
+
+def test_ttl_expiry_and_throw_routes_get_their_own_reason(lab):
+    two_uplinks(lab)
+    before = snmp("router")
+    path = trace(lab, "client icmp 10.9.0.1 --ttl 1")
+    assert delta(before, snmp("router"), "Icmp.OutTimeExcds") == 1       # the router sent time-exceeded
+    drop = steps(path, "request", ("drop",))[-1]
+    assert drop.ns == "router" and "TTL runs out" in drop.explanation and "time-exceeded" in drop.explanation
+    run_ok(lab, "ip -n router route del default", "ip -n router rule add from 10.1.0.2 lookup 300",
+           "ip -n router route add throw 10.5.0.0/16 table 300")
+    real = lab.backend.run_cmd("router", ["ip", "route", "get", "10.5.0.1", "from", "10.1.0.2", "iif", "r0"])
+    assert "Network is unreachable" in real.stderr                          # the kernel's own answer
+    before = snmp("router")
+    path = trace(lab, "client icmp 10.5.0.1")
+    assert delta(before, snmp("router"), "Icmp.OutDestUnreachs") == 1     # net-unreachable went back
+    drop = steps(path, "request", ("drop",))[-1]
+    assert "route throw 10.5.0.0/16, table 300" in drop.explanation and "net-unreachable" in drop.explanation

@@ -1107,14 +1107,18 @@ class Builder:
             e = pre[-1] if pre else last
             info, err = k.route(ns, e.pkt.dst, e.pkt.src, e.iif, mark=_mark(e), tos=_tos(e))
             dev = k.ifname(ns, e.iif)
-            if err == errno.ENETUNREACH:
-                msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
+            sp = k.special_route(ns, e.pkt.dst) if err in (errno.EINVAL, errno.EHOSTUNREACH, errno.EACCES,
+                                                            errno.ENETUNREACH) else None
+            if sp is not None and ROUTE_REASONS[sp[0]][0] != err:
+                sp = None
+            if err == errno.ENETUNREACH and sp is None:
+                msg = (f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision, ICMP "
+                       "net-unreachable goes back.")
             elif err == errno.EHOSTUNREACH and (k.sysctl(ns, "net.ipv4.ip_forward") == "0" or (
                     dev and k.sysctl(ns, f"net.ipv4.conf.{dev}.forwarding") == "0")):
                 msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
                        f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
-            elif err in (errno.EINVAL, errno.EHOSTUNREACH, errno.EACCES, errno.ENETUNREACH) and (
-                    sp := k.special_route(ns, e.pkt.dst)) is not None and ROUTE_REASONS[sp[0]][0] == err:
+            elif sp is not None:
                 msg = (f"{nsname(ns)}'s route to {e.pkt.dst} (route {sp[0]} {sp[1]}, table {render_table(sp[2])}) "
                        f"{ROUTE_REASONS[sp[0]][1]}.")
             elif err == errno.EHOSTUNREACH:
