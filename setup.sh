@@ -21,7 +21,28 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv || { echo "setup: python3 -m venv failed; install python3-venv (apt-get install python3-venv)"; exit 1; }
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# install (editable) only when pyproject.toml changed since the last install: a second ./setup.sh opens at once
+stamp=.venv/.lab-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c 'import lab, pytest' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+# `lab` and `sudo lab` as the README writes them: a link to this checkout's lab on PATH (never over another)
+link() {  # link DIR [sudo]
+  local dest="$1/lab" cur
+  cur=$(readlink "$dest" 2>/dev/null || true)
+  if [ -e "$dest" ] && [ "$cur" != "$PWD/.venv/bin/lab" ]; then return 0; fi
+  [ "$cur" = "$PWD/.venv/bin/lab" ] && return 0
+  ${2:-} mkdir -p "$1" 2>/dev/null && ${2:-} ln -sf "$PWD/.venv/bin/lab" "$dest" 2>/dev/null
+}
+if [ "$(id -u)" -eq 0 ]; then
+  link /usr/local/bin || true
+else
+  link "$HOME/.local/bin" || true
+  if sudo -n true 2>/dev/null; then link /usr/local/bin sudo || true; fi
+  case ":$PATH:" in *":$HOME/.local/bin:"*) ;; *) echo "setup: lab is in ~/.local/bin (add it to PATH, or run .venv/bin/lab)";; esac
+fi
 if [ "${1:-}" = "test" ]; then
   shift
   exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

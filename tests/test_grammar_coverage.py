@@ -11,6 +11,8 @@ from lab.commands import parse
 from lab.commands.base import Context, ParseError
 from lab.commands.complete import LabCompleter
 
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
+
 
 def offered(text: str) -> set[str]:
     return set(LabCompleter().candidates(text)[1])

@@ -11,6 +11,8 @@ from lab.commands import ip as c
 from lab.commands.base import Context, Op, ParseError
 from lab.errors import LabError
 
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
+
 CTX = Context(namespaces=("red", "blue"))
 WORDS = ["ip", "-n", "red", "blue", "-j", "-br", "link", "l", "addr", "a", "route", "r", "neigh", "n", "rule",
          "netns", "exec", "add", "del", "set", "s", "show", "get", "flush", "replace", "dev", "veth0", "type",

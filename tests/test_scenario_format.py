@@ -11,6 +11,8 @@ from lab.scenario import yamlpos
 from lab.scenario.loader import load, load_text, shipped
 from lab.scenario.schema import ScenarioError
 
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
+
 BAD = Path(__file__).parent / "data" / "scenarios_bad"
 
 

@@ -11,6 +11,8 @@ from lab.commands import tc as c
 from lab.commands.base import Context, ParseError
 from lab.errors import LabError
 
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
+
 
 def p(line: str):
     return parse(line, Context(namespaces=("red", "blue")))

@@ -9,6 +9,8 @@ from lab.commands.base import Context
 from lab.errors import LabError
 from lab.tracer.spec import TraceSpec, parse_spec
 
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
+
 
 def test_examples_from_the_issue():
     s = parse_spec("fox icmp 192.168.202.12")

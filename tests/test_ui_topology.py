@@ -1,9 +1,13 @@
 """Pure tests of the topology map layout and of veth peer resolution across namespaces."""
 from __future__ import annotations
 
+import pytest
+
 from lab.backend.watch import resolve_peers
 from lab.model import Address, Link, NsState
 from lab.ui.topology import layout
+
+pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
 
 
 def veth(ns, idx, name, peer_idx, up=True, master=None, **kw):
