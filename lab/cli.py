@@ -6,7 +6,6 @@ sub-command that needs them. Decides sandbox vs --host before anything else star
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from lab import __version__

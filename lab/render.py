@@ -98,51 +98,51 @@ def links_text(links: Iterable[Link], brief: bool = False, details: bool = False
     """`context`: all links of the namespace (peer names and M-DOWN), when `links` is filtered."""
     links = list(links)
     ctx = list(context) if context is not None else links
-    names = {l.index: l.name for l in ctx}
-    by_index = {l.index: l for l in ctx}
+    names = {link.index: link.name for link in ctx}
+    by_index = {link.index: link for link in ctx}
     out: list[str] = []
-    for l in links:
+    for link in links:
         if brief:
-            out.append(f"{link_ifname(l, names):<16} {l.operstate:<14} {l.mac:<17} {_flags(l, by_index)} ")
+            out.append(f"{link_ifname(link, names):<16} {link.operstate:<14} {link.mac:<17} {_flags(link, by_index)} ")
             continue
-        out += link_header(l, names, True, netns_names or {}, by_index)
+        out += link_header(link, names, True, netns_names or {}, by_index)
         if details:
-            out += link_details(l)
-        if l.alias is not None:
-            out.append(f"    alias {l.alias}")
+            out += link_details(link)
+        if link.alias is not None:
+            out.append(f"    alias {link.alias}")
         if stats:
-            out += link_stats(l)
+            out += link_stats(link)
     return "\n".join(out)
 
 
-def link_json(l: Link, names: dict[int, str], by_index: dict[int, Link] | None = None) -> dict:
-    d: dict = {"ifindex": l.index}
-    if l.link_index:
-        if l.link_netnsid is None and l.link_index in names:
-            d["link"] = names[l.link_index]
+def link_json(link: Link, names: dict[int, str], by_index: dict[int, Link] | None = None) -> dict:
+    d: dict = {"ifindex": link.index}
+    if link.link_index:
+        if link.link_netnsid is None and link.link_index in names:
+            d["link"] = names[link.link_index]
         else:
-            d["link_index"] = l.link_index
-    d.update({"ifname": l.name, "flags": flag_words(l, by_index), "mtu": l.mtu, "qdisc": l.qdisc})
-    if l.master:
-        d["master"] = l.master
-    d.update({"operstate": l.operstate, "linkmode": LINKMODES.get(l.linkmode, "DEFAULT"), "group": group_name(l.group),
-              "txqlen": l.qlen,
-              "link_type": l.link_type, "address": l.mac})
-    if l.brd:
-        d["broadcast"] = l.brd
-    if l.link_netnsid is not None:
-        d["link_netnsid"] = l.link_netnsid
-    if l.alias is not None:
-        d["ifalias"] = l.alias
+            d["link_index"] = link.link_index
+    d.update({"ifname": link.name, "flags": flag_words(link, by_index), "mtu": link.mtu, "qdisc": link.qdisc})
+    if link.master:
+        d["master"] = link.master
+    d.update({"operstate": link.operstate, "linkmode": LINKMODES.get(link.linkmode, "DEFAULT"), "group": group_name(link.group),
+              "txqlen": link.qlen,
+              "link_type": link.link_type, "address": link.mac})
+    if link.brd:
+        d["broadcast"] = link.brd
+    if link.link_netnsid is not None:
+        d["link_netnsid"] = link.link_netnsid
+    if link.alias is not None:
+        d["ifalias"] = link.alias
     return d   # linkinfo only with -d (lab.backend.linkdetail), as iproute2
 
 
 def links_json(links: Iterable[Link], context: Iterable[Link] | None = None) -> str:
     links = list(links)
     ctx = list(context) if context is not None else links
-    names = {l.index: l.name for l in ctx}
-    by_index = {l.index: l for l in ctx}
-    return _json.dumps([link_json(l, names, by_index) for l in links], separators=(",", ":"))
+    names = {link.index: link.name for link in ctx}
+    by_index = {link.index: link for link in ctx}
+    return _json.dumps([link_json(link, names, by_index) for link in links], separators=(",", ":"))
 
 
 def addr_lines(a: Address) -> list[str]:
@@ -163,23 +163,23 @@ def addrs_text(links: Iterable[Link], addrs: Iterable[Address], brief: bool = Fa
     links = list(links)
     addrs = list(addrs)
     ctx = list(context) if context is not None else links
-    names = {l.index: l.name for l in ctx}
-    by_index = {l.index: l for l in ctx}
+    names = {link.index: link.name for link in ctx}
+    by_index = {link.index: link for link in ctx}
     out: list[str] = []
-    for l in links:
-        mine = [a for a in addrs if a.index == l.index]
+    for link in links:
+        mine = [a for a in addrs if a.index == link.index]
         if brief:
-            name = l.name if family == 6 else link_ifname(l, names)
-            out.append(f"{name:<16} {l.operstate:<14} " + "".join(f"{a.cidr} " for a in mine))
+            name = link.name if family == 6 else link_ifname(link, names)
+            out.append(f"{name:<16} {link.operstate:<14} " + "".join(f"{a.cidr} " for a in mine))
             continue
-        first, second = link_header(l, names, False, netns_names or {}, by_index)
+        first, second = link_header(link, names, False, netns_names or {}, by_index)
         if family == 4:
             m = re.search(r" link-netns(id)? \S+$", second)
             out.append(first + (m.group(0) if m else ""))
         elif family == 6:
-            master = f" master {l.master}" if l.master else ""
-            out.append(f"{l.index}: {l.name}: {_flags(l, by_index)} mtu {l.mtu}{master} state {l.operstate}"
-                       f" qlen {l.qlen}")
+            master = f" master {link.master}" if link.master else ""
+            out.append(f"{link.index}: {link.name}: {_flags(link, by_index)} mtu {link.mtu}{master} state {link.operstate}"
+                       f" qlen {link.qlen}")
         else:
             out += [first, second]
         for a in mine:
@@ -191,10 +191,10 @@ def addrs_oneline(links: Iterable[Link], addrs: Iterable[Address]) -> str:
     """`ip -o addr`: one line per address, "INDEX: NAME" then its lines joined by "\"."""
     addrs = list(addrs)
     out = []
-    for l in links:
+    for link in links:
         for a in addrs:
-            if a.index == l.index:
-                out.append(f"{l.index}: {l.name}" + "\\".join(addr_lines(a)))
+            if a.index == link.index:
+                out.append(f"{link.index}: {link.name}" + "\\".join(addr_lines(a)))
     return "\n".join(out)
 
 
@@ -202,16 +202,16 @@ def addrs_json(links: Iterable[Link], addrs: Iterable[Address], context: Iterabl
     links = list(links)
     addrs = list(addrs)
     ctx = list(context) if context is not None else links
-    names = {l.index: l.name for l in ctx}
-    by_index = {l.index: l for l in ctx}
+    names = {link.index: link.name for link in ctx}
+    by_index = {link.index: link for link in ctx}
     res = []
-    for l in links:
-        d = link_json(l, names, by_index)
+    for link in links:
+        d = link_json(link, names, by_index)
         d.pop("linkmode", None)   # `ip -j addr` has no linkmode nor alias (`ip -j link` has)
         d.pop("ifalias", None)
         infos = []
         for a in addrs:
-            if a.index != l.index:
+            if a.index != link.index:
                 continue
             i = {"family": a.family, "local": a.local, "prefixlen": a.prefixlen}
             if a.broadcast:

@@ -71,7 +71,7 @@ def _fdb_entry(ns, m, names: dict[int, str]) -> FdbEntry:
 
 def fdb_entries(b, ns: str | None, quiet: bool = True) -> list[FdbEntry]:
     """The forwarding database of `ns`; quiet=True leaves out multicast entries a device lists for itself."""
-    names = {l.index: l.name for l in _links(b, ns)}
+    names = {link.index: link.name for link in _links(b, ns)}
     out = []
     for m in _fdb_msgs(b, ns):
         e = _fdb_entry(ns, m, names)
@@ -119,17 +119,17 @@ def _fdb_line(m, names: dict[int, str], show_dev: bool) -> tuple[str, dict]:
 @applies(c.FdbShow)
 def fdb_show(b, op: c.FdbShow) -> str:
     links = _links(b, op.ns)
-    names = {l.index: l.name for l in links}
+    names = {link.index: link.name for link in links}
     br = b.link_index(op.ns, op.br) if op.br else None
-    if br is not None and not any(l.index == br and l.kind == "bridge" for l in links):
-        raise LabError(f'"{op.br}" is not a bridge.', "Bridges here: " + (", ".join(l.name for l in links if l.kind == "bridge") or "none"))
+    if br is not None and not any(link.index == br and link.kind == "bridge" for link in links):
+        raise LabError(f'"{op.br}" is not a bridge.', "Bridges here: " + (", ".join(link.name for link in links if link.kind == "bridge") or "none"))
     dev = b.link_index(op.ns, op.dev) if op.dev else None
     lines, objs = [], []
     for m in _fdb_msgs(b, op.ns):
         if dev is not None and m["ifindex"] != dev:
             continue
         if br is not None and m["ifindex"] != br and m.get_attr("NDA_MASTER") != br:
-            if not (m["flags"] & NTF_SELF and any(l.index == m["ifindex"] and l.master_index == br for l in links)):
+            if not (m["flags"] & NTF_SELF and any(link.index == m["ifindex"] and link.master_index == br for link in links)):
                 continue
         if op.vlan is not None and m.get_attr("NDA_VLAN") != op.vlan:
             continue
@@ -145,7 +145,7 @@ def fdb_show(b, op: c.FdbShow) -> str:
 def fdb_change(b, op: c.FdbChange) -> str:
     b.require_ns(op.ns)
     idx = b.link_index(op.ns, op.dev)
-    link = next(l for l in state.links(b, op.ns) if l.index == idx)
+    link = next(lk for lk in state.links(b, op.ns) if lk.index == idx)
     if op.master and link.master is None:
         raise LabError("RTNETLINK answers: Operation not supported",
                        f'"{op.dev}" is not a bridge port, so it has no master fdb. Put it in a bridge first '
@@ -200,27 +200,27 @@ def _bridge_ports(b, ns) -> list:
 @applies(c.BridgeLinkShow)
 def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
     links = _links(b, op.ns)
-    by_index = {l.index: l for l in links}
-    names = {l.index: l.name for l in links}
+    by_index = {link.index: link for link in links}
+    names = {link.index: link.name for link in links}
     dev = b.link_index(op.ns, op.dev) if op.dev else None
     lines, objs = [], []
     for m in _bridge_ports(b, op.ns):
         if dev is not None and m["index"] != dev:
             continue
-        l = by_index.get(m["index"])
-        if l is None:
+        link = by_index.get(m["index"])
+        if link is None:
             continue
         pi = m.get_attr("IFLA_PROTINFO")
         get = pi.get_attr if pi is not None else (lambda _k: None)
         port_state = PORT_STATES.get(get("IFLA_BRPORT_STATE"), str(get("IFLA_BRPORT_STATE")))
-        s = f"{l.index}: {render.link_ifname(l, names)}: <{','.join(l.flags)}> mtu {l.mtu}"
-        d: dict = {"ifindex": l.index}
-        if l.link_index and l.link_index != l.index and l.link_netnsid is None and l.link_index in names:
-            d["link"] = names[l.link_index]
-        d.update(ifname=l.name, flags=list(l.flags), mtu=l.mtu)
-        if l.master:
-            s += f" master {l.master}"
-            d["master"] = l.master
+        s = f"{link.index}: {render.link_ifname(link, names)}: <{','.join(link.flags)}> mtu {link.mtu}"
+        d: dict = {"ifindex": link.index}
+        if link.link_index and link.link_index != link.index and link.link_netnsid is None and link.link_index in names:
+            d["link"] = names[link.link_index]
+        d.update(ifname=link.name, flags=list(link.flags), mtu=link.mtu)
+        if link.master:
+            s += f" master {link.master}"
+            d["master"] = link.master
         s += f" state {port_state}"
         d["state"] = port_state
         for key, word in (("IFLA_BRPORT_PRIORITY", "priority"), ("IFLA_BRPORT_COST", "cost")):
@@ -238,7 +238,7 @@ def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
 @applies(c.VlanShow)
 def vlan_show(b, op: c.VlanShow) -> str:
     links = _links(b, op.ns)
-    names = {l.index: l.name for l in links}
+    names = {link.index: link.name for link in links}
     dev = b.link_index(op.ns, op.dev) if op.dev else None
     lines = ["port              vlan-id    tunnel-id" if op.tunnels else "port              vlan-id  "]
     objs = []
@@ -278,7 +278,7 @@ VLAN_RANGE_BEGIN, VLAN_RANGE_END = 8, 16
 def vlan_change(b, op: c.VlanChange) -> str:
     """RTM_SETLINK / RTM_DELLINK (AF_BRIDGE) with IFLA_AF_SPEC {IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO}, as
     iproute2's bridge vlan add/del sends them."""
-    from lab.backend.rtnl import attr, ifinfo
+    from lab.backend.rtnl import attr
 
     idx = b.link_index(op.ns, op.dev)
     flags = (BRIDGE_VLAN_INFO_PVID if op.pvid else 0) | (BRIDGE_VLAN_INFO_UNTAGGED if op.untagged else 0)
@@ -319,18 +319,18 @@ def bridge_help(b, op: c.BridgeHelp) -> str:
 
 
 # ---- brctl --------------------------------------------------------------------------------------
-def _bridge_id(b, ns, l: Link) -> tuple[str, bool]:
-    msg = b.ipr(ns).get_links(l.index)[0]
+def _bridge_id(b, ns, link: Link) -> tuple[str, bool]:
+    msg = b.ipr(ns).get_links(link.index)[0]
     data = msg.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
     prio = data.get_attr("IFLA_BR_PRIORITY") if data is not None else 32768
     stp = bool(data.get_attr("IFLA_BR_STP_STATE")) if data is not None else False
-    return f"{prio or 0:04x}.{l.mac.replace(':', '')}", stp
+    return f"{prio or 0:04x}.{link.mac.replace(':', '')}", stp
 
 
 def _need_bridge(links: list[Link], name: str, ns) -> Link:
-    br = next((l for l in links if l.name == name), None)
+    br = next((link for link in links if link.name == name), None)
     if br is None or br.kind != "bridge":
-        bridges = [l.name for l in links if l.kind == "bridge"]
+        bridges = [link.name for link in links if link.kind == "bridge"]
         why = "No such device" if br is None else "it is not a bridge"
         raise LabError(f"bridge {name} does not exist!" + (did_you_mean(name, bridges) if br is None else f" ({why})"),
                        "Bridges here: " + (", ".join(bridges) or "none (brctl addbr BR, or ip link add BR type bridge)"))
@@ -340,13 +340,13 @@ def _need_bridge(links: list[Link], name: str, ns) -> Link:
 @applies(c.BrctlShow)
 def brctl_show(b, op: c.BrctlShow) -> str:
     links = _links(b, op.ns)
-    bridges = sorted((l for l in links if l.kind == "bridge"), key=lambda l: l.name)
+    bridges = sorted((link for link in links if link.kind == "bridge"), key=lambda link: link.name)
     if op.bridge:
         bridges = [_need_bridge(links, op.bridge, op.ns)]
     out = ["bridge name\tbridge id\t\tSTP enabled\tinterfaces"]
     for br in bridges:
         bid, stp = _bridge_id(b, op.ns, br)
-        ports = sorted(l.name for l in links if l.master_index == br.index)
+        ports = sorted(link.name for link in links if link.master_index == br.index)
         first = ports[0] if ports else ""
         out.append(f"{br.name}\t\t{bid}\t{'yes' if stp else 'no'}\t\t{first}")
         out += [f"\t\t\t\t\t\t\t{p}" for p in ports[1:]]
@@ -381,7 +381,7 @@ def brctl_change(b, op: c.BrctlChange) -> str:
     links = _links(b, op.ns)
     ipr = b.ipr(op.ns)
     if op.verb == "addbr":
-        if any(l.name == op.bridge for l in links):
+        if any(link.name == op.bridge for link in links):
             raise LabError(f"device {op.bridge} already exists; can't create bridge with the same name")
         with b.creating(op.ns, "link", name=op.bridge) as ent:
             try:
@@ -401,9 +401,9 @@ def brctl_change(b, op: c.BrctlChange) -> str:
     if op.verb == "stp":
         ipr.link("set", index=br.index, kind="bridge", br_stp_state=1 if op.stp else 0)
         return ""
-    dev = next((l for l in links if l.name == op.dev), None)
+    dev = next((link for link in links if link.name == op.dev), None)
     if dev is None:
-        raise LabError(f"interface {op.dev} does not exist!" + did_you_mean(op.dev or "", [l.name for l in links]))
+        raise LabError(f"interface {op.dev} does not exist!" + did_you_mean(op.dev or "", [link.name for link in links]))
     if op.verb == "addif":
         if dev.master_index == br.index:
             raise LabError(f"device {op.dev} is already a member of a bridge; can't enslave it to bridge {op.bridge}.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import subprocess
 import threading
 from typing import Callable
@@ -176,7 +175,7 @@ class Backend:
 
     @contextlib.contextmanager
     def _creating(self, ns, kind, fields):
-        from lab.backend.journal import NOOP, JournalError
+        from lab.backend.journal import JournalError
 
         try:
             ent = self.journal.begin(kind=kind, ns=ns or "", nsino=nsutil.netns_inode(ns), **fields)
@@ -203,7 +202,7 @@ class Backend:
         idx = ipr.link_lookup(ifname=name)
         if idx:
             return idx[0]
-        names = [l.get_attr("IFLA_IFNAME") for l in ipr.get_links()]
+        names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
         where = f' in namespace "{ns}"' if ns else ""
         hint = f"Devices here: {', '.join(names)}" if len(names) <= 12 else None
         elsewhere = [other for other in [None] + self.namespaces()

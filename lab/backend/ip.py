@@ -18,7 +18,7 @@ from lab import render
 from lab.backend import nsutil, state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
-from lab.backend.rtnl import RTM_F_LOOKUP_TABLE, RTM_NEWLINK, ifinfo
+from lab.backend.rtnl import RTM_NEWLINK, ifinfo
 from lab.commands import ip as c
 from lab.errors import LabError, did_you_mean, kernel_says
 
@@ -546,8 +546,8 @@ def link_show(b, op: c.LinkShow) -> str:
         return render.links_json(ls, all_links)
     if op.opts.oneline and not op.opts.brief:   # -o: each link's lines joined by "\"
         netns = _netns_names_for_links(b, op.ns)
-        return "\n".join(render.links_text([l], False, False, op.opts.stats, netns, all_links).replace("\n", "\\")
-                         for l in ls)
+        return "\n".join(render.links_text([link], False, False, op.opts.stats, netns, all_links).replace("\n", "\\")
+                         for link in ls)
     return render.links_text(ls, op.opts.brief, op.opts.details, op.opts.stats, _netns_names_for_links(b, op.ns),
                              all_links)
 
@@ -560,26 +560,26 @@ def _link_show_details(b, op: c.LinkShow) -> str:
     msgs = list(b.ipr(op.ns).get_links())
     names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
     by_msg = {m["index"]: m for m in msgs}
-    all_links = sorted((state.link_from_msg(op.ns, m, names) for m in msgs), key=lambda l: l.index)
-    by_index = {l.index: l for l in all_links}
+    all_links = sorted((state.link_from_msg(op.ns, m, names) for m in msgs), key=lambda link: link.index)
+    by_index = {link.index: link for link in all_links}
     ls = _filter_links(b, op, all_links)
     netns = _netns_names_for_links(b, op.ns)
     if op.opts.json:
         out = []
-        for l in ls:
-            d = render.link_json(l, names, by_index)
+        for link in ls:
+            d = render.link_json(link, names, by_index)
             d.pop("linkinfo", None)
             alias = d.pop("ifalias", None)       # after the details, as iproute2 prints it
-            d.update(linkdetail.detail_json(by_msg[l.index], names))
+            d.update(linkdetail.detail_json(by_msg[link.index], names))
             if alias is not None:
                 d["ifalias"] = alias
             out.append(d)
         return linkdetail.fix_json_timers(json.dumps(out, separators=(",", ":")))
     lines: list[str] = []
-    for l in ls:
-        rec = render.link_header(l, names, True, netns, by_index)[:1]
-        rec += linkdetail.detail_lines(by_msg[l.index], names, netns,
-                                       stats=render.link_stats(l) if op.opts.stats else None)
+    for link in ls:
+        rec = render.link_header(link, names, True, netns, by_index)[:1]
+        rec += linkdetail.detail_lines(by_msg[link.index], names, netns,
+                                       stats=render.link_stats(link) if op.opts.stats else None)
         lines += ["\\".join(rec)] if op.opts.oneline else rec
     return "\n".join(lines)
 
@@ -587,14 +587,14 @@ def _link_show_details(b, op: c.LinkShow) -> str:
 def _filter_links(b, op: c.LinkShow, ls: list) -> list:
     if op.dev:
         b.link_index(op.ns, op.dev)
-        ls = [l for l in ls if l.name == op.dev]
+        ls = [link for link in ls if link.name == op.dev]
     if op.kind:
-        ls = [l for l in ls if l.kind == op.kind]
+        ls = [link for link in ls if link.kind == op.kind]
     if op.master:
         m = b.link_index(op.ns, op.master)
-        ls = [l for l in ls if l.master_index == m]
+        ls = [link for link in ls if link.master_index == m]
     if op.up_only:
-        ls = [l for l in ls if l.up]
+        ls = [link for link in ls if link.up]
     return ls
 
 
@@ -688,16 +688,16 @@ def addr_flush(b, op: c.AddrFlush) -> str:
 @applies(c.AddrShow)
 def addr_show(b, op: c.AddrShow) -> str:
     ls = all_links = state.links(b, op.ns)
-    names = {l.index: l.name for l in ls}
+    names = {link.index: link.name for link in ls}
     addrs = state.addresses(b, op.ns, op.opts.family, names)
     if op.dev:
         b.link_index(op.ns, op.dev)
-        ls = [l for l in ls if l.name == op.dev]
+        ls = [link for link in ls if link.name == op.dev]
     if op.up_only:
-        ls = [l for l in ls if l.up]
+        ls = [link for link in ls if link.up]
     if op.opts.family in (4, 6):   # `ip -4 addr` / `ip -6 addr`: only links that have such an address
         has = {a.index for a in addrs}
-        ls = [l for l in ls if l.index in has]
+        ls = [link for link in ls if link.index in has]
     if op.opts.json:
         return render.addrs_json(ls, addrs, all_links)
     if op.opts.oneline and not op.opts.brief:
@@ -1055,8 +1055,8 @@ def rule_spec(op: c.RuleChange) -> dict:
     spec: dict = {"family": socket.AF_INET6 if op.family == 6 else socket.AF_INET}
     for key, val in (("src", op.src), ("dst", op.dst)):
         if val and val != "all":
-            a, _, l = val.partition("/")
-            spec.update({key: a, f"{key}_len": int(l)})
+            a, _, link = val.partition("/")
+            spec.update({key: a, f"{key}_len": int(link)})
     for key, val in (("table", op.table), ("priority", op.priority), ("fwmark", op.fwmark), ("fwmask", op.fwmask),
                      ("iifname", op.iif), ("oifname", op.oif), ("tos", op.tos),
                      ("suppress_prefixlength", op.suppress_prefixlength)):
@@ -1214,8 +1214,8 @@ def _rule_matches(d: dict, op: c.RuleShow) -> bool:
                 if d[key]:
                     return False
             else:
-                a, _, l = val.partition("/")
-                if d[key] != a or d[f"{key}_len"] != int(l):
+                a, _, link = val.partition("/")
+                if d[key] != a or d[f"{key}_len"] != int(link):
                     return False
     return True
 
@@ -1291,7 +1291,7 @@ def tunnel_change(b, op: c.TunnelChange) -> str:
 
     kind, base, module = c.TUNNEL_MODES[op.mode]
     r = b.rtnl(op.ns)
-    have = next((l for l in state.links(b, op.ns) if l.name == op.name), None)
+    have = next((link for link in state.links(b, op.ns) if link.name == op.name), None)
     if op.verb == "del":
         if have is None or have.kind not in TUNNEL_KINDS:
             raise LabError(f'delete tunnel "{op.name}" failed: No such device',
@@ -1309,7 +1309,7 @@ def tunnel_change(b, op: c.TunnelChange) -> str:
         try:
             r.request(RTM_NEWLINK, flags, body)
         except NetlinkError as e:
-            if e.code in (95, 22, 2, 93, 19) and not any(l.kind == kind for l in state.links(b, op.ns)):
+            if e.code in (95, 22, 2, 93, 19) and not any(link.kind == kind for link in state.links(b, op.ns)):
                 raise LabError(f'{op.verb} tunnel "{base}" failed: No such device',
                                f"this kernel has no {op.mode} tunnel support (module {module}); "
                                "use a kernel built with it, or a vxlan (ip link add NAME type vxlan ...)") from None
@@ -1325,11 +1325,11 @@ def tunnel_change(b, op: c.TunnelChange) -> str:
 def tunnel_show(b, op: c.TunnelShow) -> str:
     """The tunnel links (this kernel has none of the tunnel modules: the listing is then empty, as iproute2's)."""
     out = []
-    for l in state.links(b, op.ns):
-        if l.kind in TUNNEL_KINDS and (op.name is None or l.name == op.name):
+    for link in state.links(b, op.ns):
+        if link.kind in TUNNEL_KINDS and (op.name is None or link.name == op.name):
             proto = {"ipip": "ip/ip", "sit": "ipv6/ip", "gre": "gre/ip", "vti": "ip/ip", "ip6tnl": "ipv6/ipv6",
-                     "ip6gre": "gre/ipv6", "vti6": "ipv6/ipv6"}[l.kind]
-            out.append(f"{l.name}: {proto} remote any local any ttl inherit")
+                     "ip6gre": "gre/ipv6", "vti6": "ipv6/ipv6"}[link.kind]
+            out.append(f"{link.name}: {proto} remote any local any ttl inherit")
     if op.name and not out:
         raise LabError(f'get tunnel "{op.name}" failed: No such device')
     return "\n".join(out)

@@ -13,7 +13,7 @@ import shutil
 from lab.backend import state
 from lab.backend.core import applies
 from lab.backend.journal import NOOP
-from lab.commands.iptables import TABLES, IptablesHelp, IptablesOp, IptablesRestore, IptablesSave
+from lab.commands.iptables import IptablesHelp, IptablesOp, IptablesRestore, IptablesSave
 from lab.errors import LabError, did_you_mean
 from lab.model import Chain, Rule
 
@@ -40,7 +40,7 @@ def tool_for(family: int, name: str = "iptables") -> str:
 
 
 def _clean_stderr(text: str) -> str:
-    lines = [l for l in text.strip().splitlines() if not l.startswith("Try `iptables") and l.strip()]
+    lines = [line for line in text.strip().splitlines() if not line.startswith("Try `iptables") and line.strip()]
     return "\n".join(lines)
 
 
@@ -372,7 +372,7 @@ def legacy_rules_present(b, ns) -> bool:
     if not path:
         return False
     r = b.run_cmd(ns, [path])
-    return any(l.startswith("-A") for l in r.stdout.splitlines())
+    return any(line.startswith("-A") for line in r.stdout.splitlines())
 
 
 state.EXTRAS["chains"] = pane_chains

@@ -432,7 +432,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
             alias=_asciiz(a[_IFLA_IFALIAS]) if _IFLA_IFALIAS in a else None, **vx))
         if cache is not None:
             new_cache[msg] = out[-1]
-    out.sort(key=lambda l: l.index)
+    out.sort(key=lambda link: link.index)
     return out if cache is None else (out, new_cache)
 
 

@@ -93,7 +93,7 @@ def link_from_msg(ns: str | None, m, names: dict[int, str] | None = None) -> Lin
 def links(b, ns: str | None) -> list[Link]:
     msgs = list(b.ipr(ns).get_links())
     names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
-    return sorted((link_from_msg(ns, m, names) for m in msgs), key=lambda l: l.index)
+    return sorted((link_from_msg(ns, m, names) for m in msgs), key=lambda link: link.index)
 
 
 def addresses(b, ns: str | None, family: int | None = None, names: dict[int, str] | None = None) -> list[Address]:
@@ -220,7 +220,7 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
 
 def ns_state(b, ns: str | None, extras: bool = True) -> NsState:
     ls = links(b, ns)
-    names = {l.index: l.name for l in ls}
+    names = {link.index: link.name for link in ls}
     st = dict(links=tuple(ls), addresses=tuple(addresses(b, ns, 4, names)),
               routes=tuple(routes(b, ns, None, 4, names)), neighbours=tuple(neighbours(b, ns, names, 4)))
     if extras:

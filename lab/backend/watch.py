@@ -175,39 +175,39 @@ def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int 
     # eth0 of 200 namespaces share ifindex 2: scanning them for each bridge port was quadratic)
     by_pair: dict[tuple[int, int | None], list[Link]] = {}
     for st in states.values():
-        for l in st.links:
-            if l.kind == "veth":
-                by_pair.setdefault((l.index, l.link_index), []).append(l)
+        for link in st.links:
+            if link.kind == "veth":
+                by_pair.setdefault((link.index, link.link_index), []).append(link)
     if only is None:
         check = list(states)
     else:
         todo = set(only)
-        for l in moved:
-            todo.update(c.ns for c in by_pair.get((l.link_index, l.index), ()))
+        for link in moved:
+            todo.update(c.ns for c in by_pair.get((link.link_index, link.index), ()))
         check = [n for n in todo if n in states]
     changed: dict[str, NsState] = {}
     for name in check:
         st = states[name]
         new_links = []
         dirty = False
-        for l in st.links:
+        for link in st.links:
             peer = None
-            if l.kind == "veth" and l.link_index:
-                both = by_pair.get((l.link_index, l.index), ())
-                cands = [c for c in both if c.ns != l.ns]
-                local = [c for c in both if c.ns == l.ns and c.index != l.index]
-                if local and l.link_netnsid is None:
+            if link.kind == "veth" and link.link_index:
+                both = by_pair.get((link.link_index, link.index), ())
+                cands = [c for c in both if c.ns != link.ns]
+                local = [c for c in both if c.ns == link.ns and c.index != link.index]
+                if local and link.link_netnsid is None:
                     cands = []  # both ends here: iproute2 shows the peer as @name, no netns
                     peer = (None, local[0].name)
-                elif len(cands) > 1 and nsid_of is not None and l.link_netnsid is not None:
-                    cands = [c for c in cands if nsid_of(l.ns, c.ns) == l.link_netnsid] or cands
+                elif len(cands) > 1 and nsid_of is not None and link.link_netnsid is not None:
+                    cands = [c for c in cands if nsid_of(link.ns, c.ns) == link.link_netnsid] or cands
                 if cands:
                     peer = (cands[0].ns, cands[0].name)
             pns, pname = peer if peer else (None, None)
-            if l.peer_ns != pns or l.peer_name != pname:
-                l = dataclasses.replace(l, peer_ns=pns, peer_name=pname)
+            if link.peer_ns != pns or link.peer_name != pname:
+                link = dataclasses.replace(link, peer_ns=pns, peer_name=pname)
                 dirty = True
-            new_links.append(l)
+            new_links.append(link)
         if dirty:
             changed[name] = dataclasses.replace(st, links=tuple(new_links))
     return changed
@@ -463,27 +463,27 @@ class Watcher:
         if kinds == {"stats"} and old is not None:
             # the once-a-second refresh: one link dump parsed for counters only; re-read only if they moved
             counters = b.rtnl(key).link_counters()
-            if counters == {l.index: l.stats for l in old.links}:
+            if counters == {link.index: link.stats for link in old.links}:
                 return old
             kinds = {"link"}
         if "link" in kinds or old is None:
             raw = b.rtnl(key).links(key)   # hand-parsed dump: same Links as state.links, ~30x cheaper
             last = self._raw_links.get(ns, {})
-            prev = {l.index: l for l in st.links}
+            prev = {link.index: link for link in st.links}
             ls = []
-            for l in raw:
-                p = prev.get(l.index)
+            for link in raw:
+                p = prev.get(link.index)
                 if p is None:
-                    ls.append(l)
-                elif last.get(l.index) is l:
+                    ls.append(link)
+                elif last.get(link.index) is link:
                     ls.append(p)   # the same message as last time: the link as shown, peer included
-                elif p.kind == l.kind:   # keep peer info until resolve_peers recomputes it
-                    ls.append(dataclasses.replace(l, peer_ns=p.peer_ns, peer_name=p.peer_name))
+                elif p.kind == link.kind:   # keep peer info until resolve_peers recomputes it
+                    ls.append(dataclasses.replace(link, peer_ns=p.peer_ns, peer_name=p.peer_name))
                 else:
-                    ls.append(l)
-            self._raw_next[ns] = {l.index: l for l in raw}   # kept once the whole read succeeds
+                    ls.append(link)
+            self._raw_next[ns] = {link.index: link for link in raw}   # kept once the whole read succeeds
             st = dataclasses.replace(st, links=tuple(ls))
-        names = {l.index: l.name for l in st.links}
+        names = {link.index: link.name for link in st.links}
         if "address" in kinds or old is None:
             st = dataclasses.replace(st, addresses=tuple(b.rtnl(key).addresses(key, names)))
         elif any(names.get(a.index, a.dev) != a.dev for a in st.addresses):   # a link was renamed
@@ -533,13 +533,13 @@ class Watcher:
         touched, moved = set(changed), []
         for ns, st in changed.items():
             old = self.states.get(ns)
-            before = {l.index: l for l in old.links} if old is not None else {}
-            for l in st.links:
-                o = before.pop(l.index, None)
-                if o is l:
+            before = {link.index: link for link in old.links} if old is not None else {}
+            for link in st.links:
+                o = before.pop(link.index, None)
+                if o is link:
                     continue
-                if l.kind == "veth":
-                    moved.append(l)
+                if link.kind == "veth":
+                    moved.append(link)
                 if o is not None and o.peer_ns is not None:
                     touched.add(o.peer_ns)
             touched.update(o.peer_ns for o in before.values() if o.peer_ns is not None)

@@ -162,7 +162,7 @@ class Args:
     def next(self, what: str = "argument") -> str:
         if self.i >= len(self.argv):
             prev = self.argv[self.i - 1] if self.i else self.cmd
-            raise ParseError(f'Command line is not complete. Try option "help"',
+            raise ParseError('Command line is not complete. Try option "help"',
                              f'"{prev}" needs {what} after it.')
         w = self.argv[self.i]
         self.i += 1

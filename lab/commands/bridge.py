@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
-                               need_ip, need_mac, need_name, need_ns_name, pick)
+                               need_ip, need_mac, need_name, pick)
 
 OBJECTS = ["link", "fdb", "mdb", "vlan", "monitor", "help"]
 FDB_VERBS = ["add", "append", "delete", "replace", "show", "list", "get", "flush", "help"]

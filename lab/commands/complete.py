@@ -130,7 +130,7 @@ class Providers:
     def chains(self, ns: str | None, table: str) -> list[str]:
         def get():
             r = self.engine.backend.run_cmd(ns, ["iptables-nft", "-t", table, "-S"], timeout=5)
-            user = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("-N ")]
+            user = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("-N ")]
             return BUILTIN_CHAINS.get(table, []) + user
         return self._cached(("chains", ns, table), get)
 

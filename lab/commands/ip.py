@@ -5,7 +5,7 @@ Pure: validation of syntax and values only; whether a device exists is the backe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
                                need_ip, need_lladdr, need_mac, need_name, need_ns_name, need_prefix, pick)
@@ -646,7 +646,7 @@ def _netns(a: Args, ns, so, ctx, parse_argv) -> Op:
             except ValueError:
                 nsid = -2
             if not 0 <= nsid < 2**31:
-                raise ParseError(f'Invalid "netnsid" value', "Use a number (0 or more) or auto.")
+                raise ParseError('Invalid "netnsid" value', "Use a number (0 or more) or auto.")
         _no_more(a, "ip netns set")
         return NetnsSet(ns, name=name, nsid=nsid)
     if verb == "list-id":
@@ -697,7 +697,8 @@ def _link(a: Args, ns, so) -> Op:
             w = a.next("a device name")
         dev = need_name(w)
         if a and a.peek() == "type":
-            a.next(); a.next("a link type")
+            a.next()
+            a.next("a link type")
         _no_more(a, "ip link del")
         return LinkDel(ns, dev=dev)
     if verb == "replace":
@@ -1161,7 +1162,7 @@ def _route_dst(w: str) -> str:
         net = ipaddress.ip_network(f"{addr}/{plen}", strict=True)
     except ValueError:
         net = ipaddress.ip_network(f"{addr}/{plen}", strict=False)
-        raise ParseError(f'Error: Invalid prefix for given prefix length.',
+        raise ParseError('Error: Invalid prefix for given prefix length.',
                          f"{w} has host bits set: did you mean {net}?") from None
     return str(net) if net.prefixlen != net.max_prefixlen or "/" in w else str(net.network_address) + f"/{plen}"
 

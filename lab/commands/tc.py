@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
-                               need_name, need_ns_name, need_prefix, pick)
+                               need_name, need_prefix, pick)
 
 TC_H_ROOT = 0xFFFFFFFF
 TC_H_INGRESS = 0xFFFFFFF1     # parent of the ingress/clsact qdisc

@@ -2,7 +2,7 @@
 tracer, scenarios and UI. No kernel access, no formatting (see lab.render)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

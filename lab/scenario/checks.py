@@ -205,7 +205,7 @@ def diagnose(engine, src: str, dst: str) -> str:
         m = r[0]
         oif = m.get_attr("RTA_OIF")
         gw = m.get_attr("RTA_GATEWAY")
-        links = {l.index: l for l in state.links(b, src or None)}
+        links = {lk.index: lk for lk in state.links(b, src or None)}
         link = links.get(oif)
         if m["type"] == 2:
             return ""
@@ -443,22 +443,22 @@ def _link(a, engine):
 
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
-    ls = {l.name: l for l in state.links(engine.backend, ns or None)}
-    l = ls.get(a["name"])
+    ls = {link.name: link for link in state.links(engine.backend, ns or None)}
+    link = ls.get(a["name"])
     if not _present(a):
-        return (PASS, "", {}) if l is None else (FAIL, f"{_n(ns)} still has the link {a['name']}", {})
-    if l is None:
+        return (PASS, "", {}) if link is None else (FAIL, f"{_n(ns)} still has the link {a['name']}", {})
+    if link is None:
         from lab.errors import did_you_mean
         return FAIL, f"{_n(ns)} has no link {a['name']}{did_you_mean(a['name'], ls)}; links: {', '.join(ls)}", {}
     probs = []
-    if a.get("kind") and l.kind != a["kind"]:
-        probs.append(f"it is a {l.kind or 'physical/loopback'} link, not {a['kind']}")
-    if a.get("state") == "up" and not l.up:
-        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {dev_word(l.name)} up)")
-    if a.get("state") == "down" and l.up:
+    if a.get("kind") and link.kind != a["kind"]:
+        probs.append(f"it is a {link.kind or 'physical/loopback'} link, not {a['kind']}")
+    if a.get("state") == "up" and not link.up:
+        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {dev_word(link.name)} up)")
+    if a.get("state") == "down" and link.up:
         probs.append("it is UP")
-    if a.get("master") and l.master != a["master"]:
-        probs.append(f"its master is {l.master or 'none'}, not {a['master']}")
+    if a.get("master") and link.master != a["master"]:
+        probs.append(f"its master is {link.master or 'none'}, not {a['master']}")
     return (FAIL, f"{a['name']} in {_n(ns)}: " + "; ".join(probs), {}) if probs else (PASS, "", {})
 
 
@@ -521,7 +521,7 @@ def _qdisc(a, engine):
     _ns_exists(engine, ns)
     engine.backend.link_index(ns or None, a["dev"])
     r = engine.backend.run_cmd(ns or None, ["tc", "qdisc", "show", "dev", a["dev"]])
-    kinds = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("qdisc ")]
+    kinds = [link.split()[1] for link in r.stdout.splitlines() if link.startswith("qdisc ")]
     found = a["kind"] in kinds
     if found == _present(a):
         return PASS, "", {}

@@ -50,7 +50,7 @@ def list_scenarios(out=sys.stdout) -> int:
         else:
             meta = ", ".join(x for x in (sc.level, sc.duration, "exercise" if sc.kind == "exercise" else "") if x)
             print(f"{p.stem:<{w}}  {sc.title}  [{meta}]", file=out)
-    print(f"\nPlay one: lab play NAME    Check one: lab play NAME --check", file=out)
+    print("\nPlay one: lab play NAME    Check one: lab play NAME --check", file=out)
     return 0
 
 

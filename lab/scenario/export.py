@@ -99,7 +99,7 @@ class _Lab:
         self.nss = [""] + backend.namespaces()
         self.links = {ns: state.links(backend, ns or None) for ns in self.nss}
         self.nsids = {ns: state.netns_ids(backend, ns or None) for ns in self.nss}
-        self.by_index = {ns: {l.index: l for l in ls} for ns, ls in self.links.items()}
+        self.by_index = {ns: {link.index: link for link in ls} for ns, ls in self.links.items()}
 
     def keep(self, ns: str, link) -> bool:
         if link.name == "lo" and not ns:
@@ -137,70 +137,70 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
     # links
     creates, after, ups = [], [], []
     done: set[tuple[str, str]] = set()
-    order = sorted(((ns, l) for ns in L.nss for l in L.links[ns]), key=lambda x: (x[1].kind != "bridge", x[0], x[1].index))
+    order = sorted(((ns, link) for ns in L.nss for link in L.links[ns]), key=lambda x: (x[1].kind != "bridge", x[0], x[1].index))
     kept_names: dict[str, set[str]] = {ns: set() for ns in L.nss}
-    for ns, l in order:
-        if not L.keep(ns, l):
+    for ns, link in order:
+        if not L.keep(ns, link):
             continue
-        kept_names[ns].add(l.name)
-        key = (ns, l.name)
-        if l.name == "lo":
-            if l.up:
+        kept_names[ns].add(link.name)
+        key = (ns, link.name)
+        if link.name == "lo":
+            if link.up:
                 ups.append(f"{_ipn(ns)}link set lo up")
             continue
         if key not in done:
-            if l.kind == "veth":
-                pr = L.peer(ns, l)
+            if link.kind == "veth":
+                pr = L.peer(ns, link)
                 if pr is None:
-                    creates.append(f"# {ns or 'host'}: veth {l.name} has no peer the lab can see: skipped")
+                    creates.append(f"# {ns or 'host'}: veth {link.name} has no peer the lab can see: skipped")
                     continue
                 pns, p = pr
-                a_ns, a, b_ns, b = (ns, l, pns, p) if not ns or pns else (pns, p, ns, l)
+                a_ns, a, b_ns, b = (ns, link, pns, p) if not ns or pns else (pns, p, ns, link)
                 cmd = f"{_ipn(a_ns)}link add {dev_word(a.name)} type veth peer name {b.name}"
                 if b_ns != a_ns:
                     cmd += f" netns {b_ns}"
                 creates.append(cmd)
                 done.add((pns, p.name))
-            elif l.kind == "vxlan":
-                cmd = f"{_ipn(ns)}link add {dev_word(l.name)} type vxlan id {l.vxlan_id}"
-                if l.vxlan_remote:
-                    cmd += (" group " if ipaddress.ip_address(l.vxlan_remote).is_multicast else " remote ") + l.vxlan_remote
-                if l.vxlan_local:
-                    cmd += f" local {l.vxlan_local}"
-                data = _info_data(_raw_link(backend, ns, l.index))
+            elif link.kind == "vxlan":
+                cmd = f"{_ipn(ns)}link add {dev_word(link.name)} type vxlan id {link.vxlan_id}"
+                if link.vxlan_remote:
+                    cmd += (" group " if ipaddress.ip_address(link.vxlan_remote).is_multicast else " remote ") + link.vxlan_remote
+                if link.vxlan_local:
+                    cmd += f" local {link.vxlan_local}"
+                data = _info_data(_raw_link(backend, ns, link.index))
                 lower = data.get_attr("IFLA_VXLAN_LINK") if data is not None else None
                 if lower and lower in L.by_index[ns]:
                     cmd += f" dev {L.by_index[ns][lower].name}"
-                cmd += f" dstport {l.vxlan_port if l.vxlan_port is not None else 4789}"
+                cmd += f" dstport {link.vxlan_port if link.vxlan_port is not None else 4789}"
                 if data is not None and data.get_attr("IFLA_VXLAN_LEARNING") == 0:
                     cmd += " nolearning"
                 creates.append(cmd)
-            elif l.kind in ("macvlan", "ipvlan", "vlan"):
-                lower = L.by_index[ns].get(l.link_index) if l.link_netnsid is None else None
+            elif link.kind in ("macvlan", "ipvlan", "vlan"):
+                lower = L.by_index[ns].get(link.link_index) if link.link_netnsid is None else None
                 if lower is None:
-                    creates.append(f"# {ns or 'host'}: {l.kind} {l.name}: its lower device is elsewhere: skipped")
+                    creates.append(f"# {ns or 'host'}: {link.kind} {link.name}: its lower device is elsewhere: skipped")
                     continue
-                cmd = f"{_ipn(ns)}link add link {lower.name} name {l.name} type {l.kind}"
-                if l.kind == "vlan":
-                    cmd += f" id {l.vlan_id}"
-                elif l.kind == "macvlan":
-                    data = _info_data(_raw_link(backend, ns, l.index))
+                cmd = f"{_ipn(ns)}link add link {lower.name} name {link.name} type {link.kind}"
+                if link.kind == "vlan":
+                    cmd += f" id {link.vlan_id}"
+                elif link.kind == "macvlan":
+                    data = _info_data(_raw_link(backend, ns, link.index))
                     mode = data.get_attr("IFLA_MACVLAN_MODE") if data is not None else None
                     if mode in MACVLAN_MODES:
                         cmd += f" mode {MACVLAN_MODES[mode]}"
                 creates.append(cmd)
-            elif l.kind in VIRTUAL:
-                creates.append(f"{_ipn(ns)}link add {dev_word(l.name)} type {l.kind}")
+            elif link.kind in VIRTUAL:
+                creates.append(f"{_ipn(ns)}link add {dev_word(link.name)} type {link.kind}")
             else:
-                creates.append(f"# {ns or 'host'}: {l.name} ({l.kind or 'physical'}) cannot be created by a script: skipped")
+                creates.append(f"# {ns or 'host'}: {link.name} ({link.kind or 'physical'}) cannot be created by a script: skipped")
                 continue
             done.add(key)
-        if l.mtu and l.mtu != 1500 and l.kind not in ("bridge",):
-            after.append(f"{_ipn(ns)}link set {dev_word(l.name)} mtu {l.mtu}")
-        if l.master:
-            after.append(f"{_ipn(ns)}link set {dev_word(l.name)} master {l.master}")
-        if l.up:
-            ups.append(f"{_ipn(ns)}link set {dev_word(l.name)} up")
+        if link.mtu and link.mtu != 1500 and link.kind not in ("bridge",):
+            after.append(f"{_ipn(ns)}link set {dev_word(link.name)} mtu {link.mtu}")
+        if link.master:
+            after.append(f"{_ipn(ns)}link set {dev_word(link.name)} master {link.master}")
+        if link.up:
+            ups.append(f"{_ipn(ns)}link set {dev_word(link.name)} up")
     if creates or after:
         sec("links")
         out += creates + after
@@ -320,7 +320,7 @@ def _fdb_lines(L: _Lab, kept: dict[str, set[str]]) -> list[str]:
     if not shutil.which("bridge"):
         return out
     for ns in L.nss:
-        vx = {l.name: l for l in L.links[ns] if l.kind == "vxlan" and l.name in kept[ns]}
+        vx = {lk.name: lk for lk in L.links[ns] if lk.kind == "vxlan" and lk.name in kept[ns]}
         for dev, link in vx.items():
             r = L.b.run_cmd(ns or None, ["bridge", "fdb", "show", "dev", dev])
             for line in r.stdout.splitlines():
@@ -431,26 +431,26 @@ def _graph(backend):
     edges = []
     seen = set()
     for ns in L.nss:
-        for l in L.links[ns]:
-            if l.name == "lo" or not L.keep(ns, l):
+        for link in L.links[ns]:
+            if link.name == "lo" or not L.keep(ns, link):
                 continue
-            nodes.setdefault(ns, []).append((_nid(ns, l.name), l.name, addrs.get((ns, l.name), []), l.kind, l.up))
-            if l.master:
-                edges.append((_nid(ns, l.name), _nid(ns, l.master), "master"))
-            pr = L.peer(ns, l)
+            nodes.setdefault(ns, []).append((_nid(ns, link.name), link.name, addrs.get((ns, link.name), []), link.kind, link.up))
+            if link.master:
+                edges.append((_nid(ns, link.name), _nid(ns, link.master), "master"))
+            pr = L.peer(ns, link)
             if pr:
-                k = frozenset({(ns, l.name), (pr[0], pr[1].name)})
+                k = frozenset({(ns, link.name), (pr[0], pr[1].name)})
                 if k not in seen:
                     seen.add(k)
-                    edges.append((_nid(ns, l.name), _nid(pr[0], pr[1].name), "veth"))
-            if l.kind == "vxlan" and l.vxlan_remote and l.vxlan_remote in owner:
-                rns, rdev = owner[l.vxlan_remote]
-                remote_vx = [x for x in L.links[rns] if x.kind == "vxlan" and x.vxlan_id == l.vxlan_id]
+                    edges.append((_nid(ns, link.name), _nid(pr[0], pr[1].name), "veth"))
+            if link.kind == "vxlan" and link.vxlan_remote and link.vxlan_remote in owner:
+                rns, rdev = owner[link.vxlan_remote]
+                remote_vx = [x for x in L.links[rns] if x.kind == "vxlan" and x.vxlan_id == link.vxlan_id]
                 tgt = _nid(rns, remote_vx[0].name) if remote_vx else _nid(rns, rdev)
-                k = frozenset({_nid(ns, l.name), tgt})
+                k = frozenset({_nid(ns, link.name), tgt})
                 if k not in seen:
                     seen.add(k)
-                    edges.append((_nid(ns, l.name), tgt, f"vxlan {l.vxlan_id}"))
+                    edges.append((_nid(ns, link.name), tgt, f"vxlan {link.vxlan_id}"))
     return L.nss, nodes, edges
 
 

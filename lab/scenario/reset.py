@@ -65,7 +65,7 @@ class Baseline:
 
         b = cls()
         b.namespaces = set(backend.namespaces())
-        b.links = {l.name for l in state.links(backend, None)}
+        b.links = {link.name for link in state.links(backend, None)}
         b.addresses = {(a.dev, a.cidr) for a in state.addresses(backend, None, 4)}
         b.routes = {_route_key(r) for r in state.routes(backend, None, None, 4)}
         b.rules = set(rule_lines(backend, None))
@@ -93,20 +93,20 @@ class Baseline:
             except OSError as e:
                 notes.append(f"could not delete namespace {ns}: {e}")
         ipr = backend.ipr(None)
-        for l in state.links(backend, None):
-            if l.name not in self.links:
+        for link in state.links(backend, None):
+            if link.name not in self.links:
                 try:
-                    ipr.link("del", index=l.index)
+                    ipr.link("del", index=link.index)
                 except NetlinkError as e:
                     if e.code != 19:
-                        notes.append(f"could not delete link {l.name}: {e}")
+                        notes.append(f"could not delete link {link.name}: {e}")
         for a in state.addresses(backend, None, 4):
             if (a.dev, a.cidr) not in self.addresses:
                 try:
                     ipr.addr("del", index=a.index, address=a.local, prefixlen=a.prefixlen)
                 except NetlinkError:
                     pass
-        names = {l.name: l.index for l in state.links(backend, None)}
+        names = {link.name: link.index for link in state.links(backend, None)}
         for r in state.routes(backend, None, None, 4):
             if _route_key(r) in self.routes or r.table == 255 or r.proto == "kernel":
                 continue

@@ -45,7 +45,7 @@ from typing import Any
 
 from lab.commands.ip import dev_word
 from lab.errors import LabError, did_you_mean
-from lab.scenario.yamlpos import PDict, PList, is_none, line_of, plain
+from lab.scenario.yamlpos import PDict, is_none, line_of, plain
 
 LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("lesson", "exercise")
@@ -392,7 +392,7 @@ class _V:
             ln = line_of(x, d.line)
             try:
                 text = t_str(x)
-            except Bad as e:
+            except Bad:
                 self.err(ln, f"{where}, command {i}", f"must be a lab command as text, not {_show(x)}")
                 continue
             try:
@@ -592,9 +592,9 @@ def compile_topology(v: _V, topo) -> list[Command]:
             after.append(Command(f"{_in(ns)}addr add {a} dev {name}", bd.line))
         if v.value(bd, "up", t_bool, w, True):
             after.append(Command(f"{_in(ns)}link set {dev_word(name)} up", bd.line))
-    for i, l in enumerate(v.seq(d, "links", "topology"), 1):
+    for i, link in enumerate(v.seq(d, "links", "topology"), 1):
         w = f"topology, link {i}"
-        ld = v.mapping(l, w, line_of(l, d.line), {"veth": True, "peer": True})
+        ld = v.mapping(link, w, line_of(link, d.line), {"veth": True, "peer": True})
         if ld is None or "veth" not in ld or "peer" not in ld:
             continue
         ends = []

@@ -96,16 +96,16 @@ class MapLayout:
 
 
 # ---- graph ----------------------------------------------------------------------------------------
-def _iface_row(st: NsState, l, addrs: dict[str, list[str]]) -> MapRow:
-    up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
-    glyph = "◆" if l.kind == "bridge" else ("●" if up else "○")
-    segs = [(glyph + " ", "up" if up else "down"), (l.name, "bold" if up else "down")]
-    a = addrs.get(l.name, [])
+def _iface_row(st: NsState, link, addrs: dict[str, list[str]]) -> MapRow:
+    up = link.up and link.operstate not in ("DOWN", "LOWERLAYERDOWN")
+    glyph = "◆" if link.kind == "bridge" else ("●" if up else "○")
+    segs = [(glyph + " ", "up" if up else "down"), (link.name, "bold" if up else "down")]
+    a = addrs.get(link.name, [])
     if a:
         segs.append((" " + a[0] + (f" +{len(a) - 1}" if len(a) > 1 else ""), "address"))
-    if l.kind == "vxlan" and l.vxlan_id is not None:
-        segs.append((f" vni {l.vxlan_id}" + (f"→{l.vxlan_remote}" if l.vxlan_remote else ""), "muted"))
-    return MapRow(l.name, segs)
+    if link.kind == "vxlan" and link.vxlan_id is not None:
+        segs.append((f" vni {link.vxlan_id}" + (f"→{link.vxlan_remote}" if link.vxlan_remote else ""), "muted"))
+    return MapRow(link.name, segs)
 
 
 def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge]]:
@@ -113,41 +113,41 @@ def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge
     edges: list[MapEdge] = []
     for st in states:
         addrs = addresses_by_dev(st)
-        bridges = {l.name for l in st.links if l.kind == "bridge"}
+        bridges = {link.name for link in st.links if link.kind == "bridge"}
         node = MapNode(f"ns:{st.name}", st.name, ns_label(st.name))
         nodes[node.id] = node
-        for l in st.links:
-            if l.link_type == "loopback" or (l.master in bridges):
+        for link in st.links:
+            if link.link_type == "loopback" or (link.master in bridges):
                 continue
-            node.rows.append(_iface_row(st, l, addrs))
+            node.rows.append(_iface_row(st, link, addrs))
         if not node.rows:
             node.rows.append(MapRow("", [("(no links)", "muted")]))
         for br in sorted(bridges):
             hub = MapNode(f"br:{st.name}:{br}", st.name, f"{br} @ {ns_label(st.name)}", hub=True)
-            brl = next(l for l in st.links if l.name == br)
+            brl = next(link for link in st.links if link.name == br)
             hub.rows.append(MapRow(br, [("bridge ", "bridge"), ("up" if brl.up else "down",
                                                                   "up" if brl.up else "down")]))
-            for l in st.links:
-                if l.master == br:
-                    hub.rows.append(_iface_row(st, l, addrs))
+            for link in st.links:
+                if link.master == br:
+                    hub.rows.append(_iface_row(st, link, addrs))
             nodes[hub.id] = hub
             edges.append(MapEdge(node.id, br, hub.id, br, brl.up))
     ends: dict[tuple[str, str], object] = {}
     for st in states:
-        bridges = {l.name for l in st.links if l.kind == "bridge"}
-        for l in st.links:
-            if l.kind == "veth" and l.peer_name and l.peer_ns is not None:
-                nid = f"br:{st.name}:{l.master}" if l.master in bridges else f"ns:{st.name}"
-                ends[(st.name, l.name)] = (nid, l)
+        bridges = {link.name for link in st.links if link.kind == "bridge"}
+        for link in st.links:
+            if link.kind == "veth" and link.peer_name and link.peer_ns is not None:
+                nid = f"br:{st.name}:{link.master}" if link.master in bridges else f"ns:{st.name}"
+                ends[(st.name, link.name)] = (nid, link)
     done = set()
-    for (ns, name), (nid, l) in ends.items():
-        other = ends.get((l.peer_ns, l.peer_name))
-        if other is None or (l.peer_ns, l.peer_name) in done:
+    for (ns, name), (nid, link) in ends.items():
+        other = ends.get((link.peer_ns, link.peer_name))
+        if other is None or (link.peer_ns, link.peer_name) in done:
             continue
         done.add((ns, name))
         oid, ol = other
         if nid in nodes and oid in nodes:
-            edges.append(MapEdge(nid, name, oid, ol.name, l.up and ol.up and l.operstate != "DOWN"
+            edges.append(MapEdge(nid, name, oid, ol.name, link.up and ol.up and link.operstate != "DOWN"
                                  and ol.operstate != "DOWN"))
     return nodes, edges
 

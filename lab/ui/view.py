@@ -116,11 +116,11 @@ def _same_but_counters(a: tuple, b: tuple) -> bool:
 def _changes(old: NsState, new: NsState) -> list[Change]:
     """diff() of one namespace, minus noise (link counters), plus rule/sysctl-level detail."""
     out = []
-    old_links = {l.name: l for l in old.links}
+    old_links = {link.name: link for link in old.links}
     for c in diff(Snapshot((old,)), Snapshot((new,))):
         if c.kind == "link" and c.what == "changed":
             a = old_links.get(c.key)
-            b = next((l for l in new.links if l.name == c.key), None)
+            b = next((link for link in new.links if link.name == c.key), None)
             if a is not None and b is not None and dataclasses.replace(a, stats=b.stats) == b:
                 continue  # only traffic counters moved
         if c.kind == "chain" and c.what == "changed":

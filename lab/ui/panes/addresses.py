@@ -14,7 +14,7 @@ class AddressesPane(TablePane):
 
     def build_rows(self, view, theme):
         for st in view.shown():
-            up = {l.name: l.up for l in st.links}
+            up = {link.name: link.up for link in st.links}
             for a in st.addresses:
                 auto = a.family == "inet6" and a.scope == "link"
                 yield (row_key(st.name, "address", f"{a.dev} {a.cidr}"), st.name,

@@ -9,22 +9,22 @@ from lab.ui.panes.base import TablePane, num, state_color, styled
 from lab.ui.view import ns_label, row_key
 
 
-def link_state(l: Link) -> str:
+def link_state(link: Link) -> str:
     """The word iproute2 prints for the link's state."""
-    if not l.up:
+    if not link.up:
         return "DOWN"
-    return l.operstate
+    return link.operstate
 
 
-def kind_text(l: Link) -> str:
-    if l.kind == "vxlan":
-        extra = f" {l.vxlan_id}" if l.vxlan_id is not None else ""
-        if l.vxlan_remote:
-            extra += f" →{l.vxlan_remote}"
+def kind_text(link: Link) -> str:
+    if link.kind == "vxlan":
+        extra = f" {link.vxlan_id}" if link.vxlan_id is not None else ""
+        if link.vxlan_remote:
+            extra += f" →{link.vxlan_remote}"
         return "vxlan" + extra
-    if l.kind == "vlan" and l.vlan_id is not None:
-        return f"vlan {l.vlan_id}"
-    return l.kind or (l.link_type if l.link_type != "ether" else "ether")
+    if link.kind == "vlan" and link.vlan_id is not None:
+        return f"vlan {link.vlan_id}"
+    return link.kind or (link.link_type if link.link_type != "ether" else "ether")
 
 
 class LinksPane(TablePane):
@@ -35,16 +35,16 @@ class LinksPane(TablePane):
 
     def build_rows(self, view, theme):
         for st in view.shown():
-            for l in st.links:
-                stt = link_state(l)
+            for link in st.links:
+                stt = link_state(link)
                 peer = Text("")
-                if l.peer_name:
-                    peer = Text(l.peer_name)
-                    if l.peer_ns is not None:
-                        peer.append(" @ ").append(ns_label(l.peer_ns), style=theme.color("namespace"))
-                master = styled(l.master, theme.color("bridge")) if l.master else ""
-                kind = styled(kind_text(l), theme.color("bridge") if l.kind == "bridge" else "")
-                yield (row_key(st.name, "link", l.name), st.name,
-                       (Text(l.name, style="bold"), kind, styled(stt, f"bold {state_color(theme, stt)}"),
-                        str(l.mtu), styled(l.mac, theme.color("mac")), master, peer,
-                        num(l.stats[0]), num(l.stats[2])))
+                if link.peer_name:
+                    peer = Text(link.peer_name)
+                    if link.peer_ns is not None:
+                        peer.append(" @ ").append(ns_label(link.peer_ns), style=theme.color("namespace"))
+                master = styled(link.master, theme.color("bridge")) if link.master else ""
+                kind = styled(kind_text(link), theme.color("bridge") if link.kind == "bridge" else "")
+                yield (row_key(st.name, "link", link.name), st.name,
+                       (Text(link.name, style="bold"), kind, styled(stt, f"bold {state_color(theme, stt)}"),
+                        str(link.mtu), styled(link.mac, theme.color("mac")), master, peer,
+                        num(link.stats[0]), num(link.stats[2])))

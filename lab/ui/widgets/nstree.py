@@ -40,7 +40,7 @@ class NamespaceTree(Tree):
                 self._drawn.pop(name, None)
         for i, name in enumerate(order):
             st = view.states[name]
-            sig = (tuple((l.name, l.kind, l.flags, l.operstate) for l in st.links), st.addresses,
+            sig = (tuple((link.name, link.kind, link.flags, link.operstate) for link in st.links), st.addresses,
                    view.selected == name, theme.name)
             node = self._ns_nodes.get(name)
             if node is None:
@@ -52,7 +52,7 @@ class NamespaceTree(Tree):
                 continue
             node.set_label(self._label(name, view, theme))
             addrs = addresses_by_dev(st)
-            labels = [self._leaf(l, addrs, theme) for l in st.links]
+            labels = [self._leaf(link, addrs, theme) for link in st.links]
             kids = list(node.children)
             if len(kids) == len(labels):   # same links: relabel in place (no re-layout)
                 for kid, label in zip(kids, labels):
@@ -68,14 +68,14 @@ class NamespaceTree(Tree):
         if self.root.label != root_label:
             self.root.set_label(root_label)
 
-    def _leaf(self, l, addrs: dict[str, list[str]], theme) -> Text:
-        up = l.up and l.operstate not in ("DOWN", "LOWERLAYERDOWN")
+    def _leaf(self, link, addrs: dict[str, list[str]], theme) -> Text:
+        up = link.up and link.operstate not in ("DOWN", "LOWERLAYERDOWN")
         t = Text("● " if up else "○ ", style=theme.color("up") if up else theme.color("down"))
-        t.append(l.name, style="" if up else theme.color("down"))
-        if l.kind:
-            t.append(f" {l.kind}", style=theme.color("bridge") if l.kind == "bridge" else theme.color("muted"))
-        if addrs.get(l.name):
-            t.append(" " + addrs[l.name][0], style=theme.color("address"))
+        t.append(link.name, style="" if up else theme.color("down"))
+        if link.kind:
+            t.append(f" {link.kind}", style=theme.color("bridge") if link.kind == "bridge" else theme.color("muted"))
+        if addrs.get(link.name):
+            t.append(" " + addrs[link.name][0], style=theme.color("address"))
         return t
 
     def _label(self, name: str, view, theme) -> Text:

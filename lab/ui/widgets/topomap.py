@@ -42,7 +42,7 @@ class MapCanvas(ScrollView):
 
     def set_lines(self, lines: list[Text]) -> None:
         """Show these lines; repaint only those that differ from what is shown."""
-        width = max((cell_len(l.plain) for l in lines), default=0)
+        width = max((cell_len(line.plain) for line in lines), default=0)
         old = self._lines
         self._lines = lines
         if len(old) != len(lines) or width != self.virtual_size.width:
