@@ -50,11 +50,11 @@ def run_shell_loop(lines: list[str]) -> float:
 
 def run_batch(n: int, lines: list[str], teardown: bool) -> float:
     with tempfile.TemporaryDirectory() as d:
-        top = [l[3:] for l in lines if not l.startswith("ip -n ")]
+        top = [line[3:] for line in lines if not line.startswith("ip -n ")]
         per_ns: dict[str, list[str]] = {}
-        for l in lines:
-            if l.startswith("ip -n "):
-                _, _, ns, rest = l.split(" ", 3)
+        for line in lines:
+            if line.startswith("ip -n "):
+                _, _, ns, rest = line.split(" ", 3)
                 per_ns.setdefault(ns, []).append(rest)
         path = os.path.join(d, "top.batch")
         with open(path, "w") as f:

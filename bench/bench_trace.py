@@ -78,7 +78,7 @@ def main() -> int:
         i, j = k % a.n, (k * 7 + 3) % a.n
         if i == j:
             j = (j + 1) % a.n
-        proto = ("icmp", f"tcp")[k % 2]
+        proto = ("icmp", "tcp")[k % 2]
         spec = f"n{i} icmp {addr(j)}" if proto == "icmp" else f"n{i} tcp {addr(j)}:80"
         t0 = time.perf_counter()
         cap = run_capture(b, parse_spec(spec, names))

@@ -68,7 +68,7 @@ def build(engine, n: int, ipv6: bool = False, lo_up: bool = False) -> None:
         engine.run(f"ip netns add ns{i:03d}")
         for key in keys:
             b.sysctl_set(f"ns{i:03d}", key, "1")
-    lines = [l for l in lines[3:] if not l.startswith("ip netns add")]
+    lines = [link for link in lines[3:] if not link.startswith("ip netns add")]
     for r in engine.run_lines(lines):
         if not r.ok:
             raise SystemExit(f"build failed: {r.line}: {r.error}")
@@ -107,7 +107,7 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
         if w is not None:
             ns, name, want_up, t_change, fut = w
             st = app.view.states.get(ns)
-            link = next((l for l in st.links if l.name == name), None) if st else None
+            link = next((lk for lk in st.links if lk.name == name), None) if st else None
             if link is not None and link.up == want_up and not fut.done() and row_shows(ns, name, link):
                 fut.set_result((now - t_change, update.event_time - t_change if update.event_time else None))
 
@@ -167,7 +167,7 @@ async def measure(engine, n: int, changes: int, idle: float, t_import: float) ->
             # alternate: a namespace's own link, and its bridge port in the top namespace (100+ links)
             ns, name = (f"ns{i:03d}", "eth0") if k % 2 == 0 else ("", f"v{i:03d}")
             st = app.view.states[ns]
-            up = not next(l for l in st.links if l.name == name).up
+            up = not next(link for link in st.links if link.name == name).up
             bring_into_view(ns, name)
             await asyncio.sleep(0.1)
             fut = asyncio.get_running_loop().create_future()
@@ -386,8 +386,8 @@ async def measure_storm(engine, n: int, seconds: float, rate: float, settle: flo
     out["rss_trimmed"] = rss_now_mb()
     out["mem_trimmed"] = _pymalloc_summary()
     # the view must match the kernel again: every link up
-    out["view_all_up"] = all(l.up for st in app.view.states.values() for l in st.links if l.name in ("eth0",)
-                             or l.name.startswith("v"))
+    out["view_all_up"] = all(link.up for st in app.view.states.values() for link in st.links if link.name in ("eth0",)
+                             or link.name.startswith("v"))
     out["view_matches_kernel"] = await view_matches_kernel(app, engine)
     if trace_mem:
         gc.callbacks.remove(on_gc)
@@ -456,7 +456,7 @@ async def view_matches_kernel(app, engine, patience: float = 10.0) -> bool:
     """Every namespace as the dashboard shows it (links' state, addresses, routes) equals a fresh read
     of the kernel: nothing was lost by coalescing. Retried while IPv6 autoconfiguration settles."""
     def core(st):
-        return (tuple((l.name, l.up, l.operstate) for l in st.links), tuple((a.cidr, a.flags) for a in st.addresses),
+        return (tuple((link.name, link.up, link.operstate) for link in st.links), tuple((a.cidr, a.flags) for a in st.addresses),
                 tuple((r.dst, r.dev, r.table) for r in st.routes))
 
     def fresh(ns):   # the pyroute2 readers for links and addresses: not the watcher's own parsers
@@ -464,7 +464,7 @@ async def view_matches_kernel(app, engine, patience: float = 10.0) -> bool:
         from lab.model import NsState
 
         links = state.links(engine.backend, ns or None)
-        names = {l.index: l.name for l in links}
+        names = {link.index: link.name for link in links}
         return NsState(name=ns, links=tuple(links), addresses=tuple(state.addresses(engine.backend, ns or None, None,
                                                                                     names)),
                        routes=tuple(engine.backend.rtnl(ns or None).routes(ns or None, names)))
@@ -559,9 +559,9 @@ def peer_ip_monitor(engine, n: int, changes: int) -> tuple[float, float] | None:
             t = time.monotonic()
             ipr.link("set", index=idx, state="down" if up else "up")
             with cond:
-                ok = cond.wait_for(lambda: any(f" {name}@" in l or f" {name}:" in l for _, l in seen[start:]), 5)
+                ok = cond.wait_for(lambda: any(f" {name}@" in link or f" {name}:" in link for _, link in seen[start:]), 5)
                 if ok:
-                    lat.append(1000 * (next(ts for ts, l in seen[start:] if f" {name}@" in l or f" {name}:" in l) - t))
+                    lat.append(1000 * (next(ts for ts, link in seen[start:] if f" {name}@" in link or f" {name}:" in link) - t))
             time.sleep(0.05)
     finally:
         proc.terminate()

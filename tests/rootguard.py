@@ -27,8 +27,8 @@ def root_state() -> dict:
         except ValueError:
             return []
 
-    links = sorted((l["ifname"], tuple(sorted(l.get("flags", []))), l.get("mtu"), l.get("master"))
-                   for l in js(["ip", "-j", "link"]))
+    links = sorted((link["ifname"], tuple(sorted(link.get("flags", []))), link.get("mtu"), link.get("master"))
+                   for link in js(["ip", "-j", "link"]))
     addrs = sorted((a["ifname"], i["local"], i["prefixlen"]) for a in js(["ip", "-j", "addr"])
                    for i in a.get("addr_info", []))
     routes = sorted(json.dumps({k: v for k, v in r.items() if k != "expires"}, sort_keys=True)
@@ -37,7 +37,7 @@ def root_state() -> dict:
           "rules": _run(["ip", "rule"]), "netns": _run(["ip", "netns", "list"])}
     if os.geteuid() == 0:
         st["iptables"] = re.sub(r"\[\d+:\d+\]", "", "\n".join(
-            l for l in _run(["iptables-save"]).splitlines() if not l.startswith("#")))
+            link for link in _run(["iptables-save"]).splitlines() if not link.startswith("#")))
         st["nft"] = _run(["nft", "list", "ruleset"])
     for s in SYSCTLS:
         try:

@@ -131,14 +131,14 @@ def bridge_with_two_hosts(lab) -> None:
 
 def test_fdb_learns_the_mac_behind_a_bridge(lab):
     bridge_with_two_hosts(lab)
-    red_mac = next(l["address"] for l in kernel_json("red", "link") if l["ifname"] == "eth0")
+    red_mac = next(link["address"] for link in kernel_json("red", "link") if link["ifname"] == "eth0")
     assert lab.run("red ping -c 2 -i 0.2 -W 2 10.88.0.2").ok
     learned = [e for e in fdb_json(None, "br", "br0") if e["mac"] == red_mac]
     assert learned and learned[0]["ifname"] == "p-red" and learned[0].get("master") == "br0"
     assert learned[0]["state"] not in ("permanent", "static")
     out = run_ok(lab, "bridge fdb show br br0")[0]
     assert f"{red_mac} dev p-red master br0 " in out.splitlines() or any(
-        l.startswith(f"{red_mac} dev p-red") and "master br0" in l for l in out.splitlines())
+        link.startswith(f"{red_mac} dev p-red") and "master br0" in link for link in out.splitlines())
     assert f"{red_mac} master br0 " in run_ok(lab, "bridge fdb show dev p-red")[0].splitlines()
     # the panes' view: learned entries, none of the multicast self entries
     st = lab.backend.snapshot([None]).namespaces[0]
@@ -164,7 +164,7 @@ def test_static_fdb_add_and_del(lab):
     assert got["02:11:22:33:44:55"]["state"] == "static" and got["02:11:22:33:44:55"]["master"] == "br0"
     assert got["02:11:22:33:44:66"]["state"] == ""
     assert got["02:11:22:33:44:77"]["state"] == "permanent"
-    mine = {l.split()[0]: l for l in run_ok(lab, "bridge fdb show dev veth0")[0].splitlines()}
+    mine = {link.split()[0]: link for link in run_ok(lab, "bridge fdb show dev veth0")[0].splitlines()}
     assert mine["02:11:22:33:44:55"] == "02:11:22:33:44:55 master br0 static"
     r = lab.run("bridge fdb add 02:11:22:33:44:55 dev veth0 master static")
     assert not r.ok and "File exists" in r.error and "replace" in r.error
@@ -204,7 +204,7 @@ def test_brctl_show_lists_bridges_and_ports(lab):
     run_ok(lab, "ip link add br0 type bridge", "ip link add b1 type veth peer name b2",
            "ip link add a1 type veth peer name a2", "ip link set b1 master br0", "ip link set a1 master br0",
            "brctl addbr br9")
-    mac = next(l["address"] for l in kernel_json(None, "link") if l["ifname"] == "br0")
+    mac = next(link["address"] for link in kernel_json(None, "link") if link["ifname"] == "br0")
     out = run_ok(lab, "brctl show")[0].splitlines()
     assert out[0] == "bridge name\tbridge id\t\tSTP enabled\tinterfaces"
     assert out[1] == f"br0\t\t8000.{mac.replace(':', '')}\tno\t\ta1"
@@ -216,7 +216,7 @@ def test_brctl_show_lists_bridges_and_ports(lab):
     r = lab.run("brctl addif br9 b1")
     assert not r.ok and "already a member of a bridge" in r.error
     run_ok(lab, "brctl delif br9 a2", "brctl delbr br9")
-    assert not [l for l in kernel_json(None, "link") if l["ifname"] == "br9"]
+    assert not [link for link in kernel_json(None, "link") if link["ifname"] == "br9"]
     r = lab.run("brctl show nosuch")
     assert not r.ok and "bridge nosuch does not exist" in r.error
 

@@ -61,15 +61,15 @@ iptables -t nat -A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 192.168
 def state(namespaces: list[str]) -> dict:
     out = {}
     for ns in [None] + namespaces:
-        links = sorted((l["ifname"], l.get("linkinfo", {}).get("info_kind", ""), l.get("master", ""),
-                        tuple(sorted(f for f in l["flags"] if f != "M-DOWN")), l["mtu"])
-                       for l in json.loads(kernel(ns, "ip", "-j", "-d", "link")))
+        links = sorted((link["ifname"], link.get("linkinfo", {}).get("info_kind", ""), link.get("master", ""),
+                        tuple(sorted(f for f in link["flags"] if f != "M-DOWN")), link["mtu"])
+                       for link in json.loads(kernel(ns, "ip", "-j", "-d", "link")))
         addrs = sorted((a["ifname"], i["local"], i["prefixlen"]) for a in json.loads(kernel(ns, "ip", "-j", "addr"))
                        for i in a["addr_info"] if i["family"] == "inet")
         routes = sorted(json.dumps(r, sort_keys=True) for r in json.loads(kernel(ns, "ip", "-j", "route", "show", "table", "all"))
                         if "::" not in r.get("dst", "") and not r.get("dst", "").startswith("fe80"))
-        ipt = re.sub(r"\[\d+:\d+\]", "", "\n".join(l for l in kernel(ns, "iptables-save").splitlines()
-                                                     if not l.startswith("#")))
+        ipt = re.sub(r"\[\d+:\d+\]", "", "\n".join(link for link in kernel(ns, "iptables-save").splitlines()
+                                                     if not link.startswith("#")))
         fwd = open_sysctl(ns, "net/ipv4/ip_forward")
         out[ns or "top"] = {"links": links, "addrs": addrs, "routes": routes, "iptables": ipt, "forward": fwd}
     return out

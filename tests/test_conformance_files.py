@@ -23,7 +23,7 @@ REFUSED = "# both refuse"   # a line the real tool refuses: lab must refuse it t
 
 
 def commands(path: pathlib.Path) -> list[str]:
-    return [l for l in path.read_text().splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    return [link for link in path.read_text().splitlines() if link.strip() and not link.lstrip().startswith("#")]
 
 
 def refused(line: str) -> bool:
@@ -33,9 +33,9 @@ def refused(line: str) -> bool:
 def state() -> dict:
     out = {}
     for ns in [None] + nsutil.list_netns():
-        links = sorted((l["ifname"], l.get("linkinfo", {}).get("info_kind", ""), l["mtu"],
-                        tuple(sorted(f for f in l["flags"] if f != "M-DOWN")))
-                       for l in json.loads(kernel(ns, "ip", "-j", "-d", "link")))
+        links = sorted((link["ifname"], link.get("linkinfo", {}).get("info_kind", ""), link["mtu"],
+                        tuple(sorted(f for f in link["flags"] if f != "M-DOWN")))
+                       for link in json.loads(kernel(ns, "ip", "-j", "-d", "link")))
         addrs = sorted((a["ifname"], i["family"], i["local"], i["prefixlen"])
                        for a in json.loads(kernel(ns, "ip", "-j", "addr")) for i in a["addr_info"]
                        if not i["local"].startswith("fe80"))
@@ -47,7 +47,7 @@ def state() -> dict:
             st[f"rules{fam}"] = kernel(ns, "ip", fam, "rule")
             st[f"rules-json{fam}"] = kernel(ns, "ip", fam, "-j", "rule")
         for tool in ("iptables-save", "ip6tables-save"):   # the rules, without counters and comments
-            st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(l for l in kernel(ns, tool).splitlines() if not l.startswith("#")))
+            st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(link for link in kernel(ns, tool).splitlines() if not link.startswith("#")))
         st.update(more_state(ns))
         out[ns or "top"] = st
     return out
@@ -61,21 +61,21 @@ def more_state(ns) -> dict:
     neighbours (not the failed probes of traffic) and fdb entries someone added, qdiscs, classes and filters of
     every link, and the namespace's IPv4/IPv6 sysctls. The links' own random MACs read as the link's name."""
     links = json.loads(kernel(ns, "ip", "-j", "-d", "link"))
-    macs = {l["address"]: f"<{l['ifname']}>" for l in links if l.get("address")}
+    macs = {link["address"]: f"<{link['ifname']}>" for link in links if link.get("address")}
     own = lambda text: re.sub(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", lambda m: macs.get(m.group(0), m.group(0)), text)  # noqa: E731
     st = {"details": kind_details(ns)}
-    st["neigh"] = sorted(l for l in kernel(ns, "ip", "neigh", "show").splitlines()     # both families
-                         if "FAILED" not in l and "INCOMPLETE" not in l and not l.startswith("fe80"))
-    st["fdb"] = sorted(own(l) for l in kernel(ns, "bridge", "fdb", "show").splitlines()
-                       if ("static" in l or "permanent" in l or " dst " in l) and not re.match(r"(33:33|01:00:5e)", l))
+    st["neigh"] = sorted(link for link in kernel(ns, "ip", "neigh", "show").splitlines()     # both families
+                         if "FAILED" not in link and "INCOMPLETE" not in link and not link.startswith("fe80"))
+    st["fdb"] = sorted(own(link) for link in kernel(ns, "bridge", "fdb", "show").splitlines()
+                       if ("static" in link or "permanent" in link or " dst " in link) and not re.match(r"(33:33|01:00:5e)", link))
     tc = [kernel(ns, "tc", "qdisc", "show")]
-    for l in links:
+    for link in links:
         for what in ("class", "filter"):
-            tc.append(kernel(ns, "tc", what, "show", "dev", l["ifname"]))
-        tc.append(kernel(ns, "tc", "filter", "show", "dev", l["ifname"], "ingress"))
+            tc.append(kernel(ns, "tc", what, "show", "dev", link["ifname"]))
+        tc.append(kernel(ns, "tc", "filter", "show", "dev", link["ifname"], "ingress"))
     st["tc"] = AUTO_HANDLE.sub("8xxx:", re.sub(r"direct_packets_stat \d+", "direct_packets_stat N", "".join(tc)))
     sysctls = kernel(ns, "sysctl", "-a", "-r", r"^net\.ipv[46]\.(ip_forward|conf\.)")
-    st["sysctl"] = sorted(l for l in sysctls.splitlines() if "stable_secret" not in l)
+    st["sysctl"] = sorted(link for link in sysctls.splitlines() if "stable_secret" not in link)
     return st
 
 
@@ -143,7 +143,7 @@ def test_real_world_file_gives_the_same_state_and_output(path, fresh_top):
         for what in mine[ns]:
             assert mine[ns][what] == theirs[ns][what], f"{path.name}: {ns} {what} differs"
     mac = re.compile(r"(?<![0-9a-f:])(?:[0-9a-f]{2}:){5}[0-9a-f]{2}(?![0-9a-f:])")
-    for line, a, b in zip([l for l in lines if is_show(l)], mine_shown, theirs_shown):
+    for line, a, b in zip([link for link in lines if is_show(link)], mine_shown, theirs_shown):
         # random MACs of the links each side made: the same where the file set them
         a, b = mac.sub("MAC", a) if mac.findall(a) != mac.findall(b) else a, mac.sub("MAC", b) if mac.findall(a) != mac.findall(b) else b
         brid = re.compile(r"\b([0-9a-f]{4})\.[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b")   # bridge ids: %x, no padding
@@ -165,11 +165,11 @@ DETAIL_FIELDS = ("vxlan", "bridge", "bridge_slave")
 def kind_details(ns=None) -> dict:
     """`ip -d -j link`'s kind data (linkinfo info_data / info_slave_data), without timers and ids."""
     out = {}
-    for l in json.loads(kernel(ns, "ip", "-d", "-j", "link")):
-        li = l.get("linkinfo", {})
+    for link in json.loads(kernel(ns, "ip", "-d", "-j", "link")):
+        li = link.get("linkinfo", {})
         d = {k: v for k, v in {**li.get("info_data", {}), **li.get("info_slave_data", {})}.items()
              if "timer" not in k and not k.endswith(("_id", "_root", "bridge")) and k not in ("no", "id", "port_no", "port_id")}
-        out[l["ifname"]] = d
+        out[link["ifname"]] = d
     return out
 
 

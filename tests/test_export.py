@@ -3,7 +3,6 @@ kernel's own tools), through `sh` and through `lab run`; --dot/--mermaid describ
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -56,18 +55,18 @@ ip netns exec red tc qdisc add dev veth-red root tbf rate 1mbit burst 32kbit lat
 
 
 def _lines(text: str) -> list[str]:
-    return [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 def read_state(ns: str | None) -> dict:
     """The namespace's state through ip -j / iptables-save / tc, normalised (no ifindexes or MACs)."""
     links = json.loads(kernel(ns, "ip", "-j", "-d", "link"))
-    names = {l["ifindex"]: l["ifname"] for l in links}
+    names = {link["ifindex"]: link["ifname"] for link in links}
     st: dict = {}
-    st["links"] = sorted((l["ifname"], l.get("linkinfo", {}).get("info_kind", ""), l.get("master"),
-                          "UP" in l["flags"], l["mtu"],
-                          l.get("linkinfo", {}).get("info_data", {}).get("id"))
-                         for l in links)
+    st["links"] = sorted((link["ifname"], link.get("linkinfo", {}).get("info_kind", ""), link.get("master"),
+                          "UP" in link["flags"], link["mtu"],
+                          link.get("linkinfo", {}).get("info_data", {}).get("id"))
+                         for link in links)
     st["addrs"] = sorted((a["ifname"], i["local"], i["prefixlen"], i.get("broadcast"))
                          for a in json.loads(kernel(ns, "ip", "-j", "addr")) for i in a["addr_info"]
                          if i["family"] == "inet")
@@ -77,12 +76,12 @@ def read_state(ns: str | None) -> dict:
     st["rules"] = sorted(json.dumps(r, sort_keys=True) for r in json.loads(kernel(ns, "ip", "-j", "rule")))
     st["neigh"] = sorted((n["dst"], n.get("lladdr"), tuple(n.get("state", [])))
                          for n in json.loads(kernel(ns, "ip", "-j", "neigh")) if "PERMANENT" in n.get("state", []))
-    st["ip6t"] = [re.sub(r"\[\d+:\d+\]", "", l) for l in kernel(ns, "ip6tables-save").splitlines()
-                  if l.startswith(("-A", ":", "*"))]
-    st["ipt"] = [re.sub(r"\[\d+:\d+\]", "", l) for l in kernel(ns, "iptables-save").splitlines()
-                 if not l.startswith("#")]
-    st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", l) for l in kernel(ns, "tc", "qdisc", "show").splitlines()
-                      if " root " in l or "ingress" in l)
+    st["ip6t"] = [re.sub(r"\[\d+:\d+\]", "", link) for link in kernel(ns, "ip6tables-save").splitlines()
+                  if link.startswith(("-A", ":", "*"))]
+    st["ipt"] = [re.sub(r"\[\d+:\d+\]", "", link) for link in kernel(ns, "iptables-save").splitlines()
+                 if not link.startswith("#")]
+    st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", link) for link in kernel(ns, "tc", "qdisc", "show").splitlines()
+                      if " root " in link or "ingress" in link)
     st["sysctl"] = [kernel(ns, "sysctl", "-n", k).strip() for k in
                     ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter")]
     st["_names"] = sorted(names.values())

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.backend import sandbox
-from tests.conftest import kernel
 from tests.test_conformance_files import clear_named, state
 
 DEVS = ["v0", "v1", "v2", "br0", "vx0"]
@@ -125,7 +124,7 @@ def run_lab(lines):
 
     sandbox.new_top()
     eng = Engine(Backend())
-    oks = [eng.run(l).ok for l in lines]
+    oks = [eng.run(line).ok for line in lines]
     shown = [eng.run(s).output for s in SHOWS]
     st_ = settled(state())
     eng.backend.close()
@@ -134,7 +133,7 @@ def run_lab(lines):
 
 def run_tools(lines):
     sandbox.new_top()
-    oks = [subprocess.run(["sh", "-c", l], capture_output=True, timeout=30).returncode == 0 for l in lines]
+    oks = [subprocess.run(["sh", "-c", line], capture_output=True, timeout=30).returncode == 0 for line in lines]
     shown = [subprocess.run(["sh", "-c", s], capture_output=True, text=True, timeout=30).stdout.rstrip("\n") for s in SHOWS]
     st_ = settled(state())
     return oks, st_, shown
@@ -168,7 +167,7 @@ def compare(lines) -> None:
     for cmd, a, b in zip(SHOWS, mine[2], theirs[2]):
         if cmd == "bridge fdb show":   # a link's multicast memberships come and go with IPv6 addrconf after
             # carrier (asynchronous: two runs differ); the entries commands make are compared
-            a, b = ("\n".join(l for l in x.splitlines() if not re.match(r"(33:33|01:00:5e):", l)) for x in (a, b))
+            a, b = ("\n".join(link for link in x.splitlines() if not re.match(r"(33:33|01:00:5e):", link)) for x in (a, b))
         a, b = normal(a), normal(b)
         if cmd in HASH_ORDERED:   # the kernel dumps these in hash-table order, which differs between runs
             a, b = "\n".join(sorted(a.splitlines())), "\n".join(sorted(b.splitlines()))

@@ -3,11 +3,8 @@ so even --host never touches the real root namespace: lab builds there, journals
 and `lab clean` removes exactly that, leaving pre-existing namespaces, links and addresses alone."""
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
-import textwrap
 
 from tests import labproc
 
@@ -100,20 +97,20 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     s = sections(r.stdout)
     before, built, cleaned = s["before"], s["built"], s["cleaned"]
     # built: everything is there
-    assert any("MASQUERADE" in l for l in built) and "ipt :FORWARD DROP [0:0]" in built
+    assert any("MASQUERADE" in link for link in built) and "ipt :FORWARD DROP [0:0]" in built
     assert "ip6t -A INPUT -s fd00::/64 -j ACCEPT" in built and "ip6t :FORWARD DROP [0:0]" in built
     # the nf_tables tables the lab's first rules created go too; the one that was there stays
     assert {"nft table ip6 filter", "nft table ip nat"} <= built and "nft table ip filter" in before
     assert not {"nft table ip6 filter", "nft table ip nat"} & s["cleaned"]
-    assert any(l.startswith("fdb 02:00:00:00:00:42") for l in built)
-    assert any(l.startswith("qdisc tbf") for l in built)
+    assert any(link.startswith("fdb 02:00:00:00:00:42") for link in built)
+    assert any(link.startswith("qdisc tbf") for link in built)
     for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",
                  "link br-lab2"):
         assert want in built, (want, built)
-    assert any(l.startswith("route 10.60.0.0/16 via 10.50.0.2") for l in built)
-    assert any("10.99.0.9" in l for l in built if l.startswith("neigh"))
-    assert any("1234:" in l for l in built)
-    assert not any(l.startswith("link vmove") and l != "link vmove-peer" for l in built)
+    assert any(link.startswith("route 10.60.0.0/16 via 10.50.0.2") for link in built)
+    assert any("10.99.0.9" in link for link in built if link.startswith("neigh"))
+    assert any("1234:" in link for link in built)
+    assert not any(link.startswith("link vmove") and link != "link vmove-peer" for link in built)
     # cleaned: exactly as before
     assert cleaned == before, f"left: {cleaned - before}\nremoved too much: {before - cleaned}"
     assert "Nothing to clean" in "\n".join(s["again"])

@@ -170,8 +170,8 @@ dump after
     after = s["after"]
     assert s["before"] == after, "\n".join(sorted(set(s["before"]) ^ set(after)))
     assert (tmp_path / "clean.rc").read_text().strip() == "0", (tmp_path / "clean.out").read_text()
-    assert any(l.startswith("netns labns") for l in after) and any(l.startswith("netns stolen") for l in after)
-    assert any(" stolenlink" in l for l in after) and any(" lablink" in l for l in after)
+    assert any(link.startswith("netns labns") for link in after) and any(link.startswith("netns stolen") for link in after)
+    assert any(" stolenlink" in link for link in after) and any(" lablink" in link for link in after)
 
 
 def _ok_entry(eid: str, **fields) -> str:
@@ -276,11 +276,11 @@ ip -o link | grep -c ' x1@' | sed 's/^/x1count: /' || true
     assert "state 700" in out and "netnsdir 755" in out and "journal 600" in out, out
     assert target.read_text() == ""
     for tag in ("symlink-run", "symlink-clean"):
-        assert any(l.startswith(tag) and "symlink" in l for l in out.splitlines()), (tag, out)
-    assert any(l.startswith("loose-clean") and "loose permissions" in l for l in out.splitlines()), out
-    assert any(l.startswith("loose-run") and "loose permissions" in l for l in out.splitlines()), out
-    assert any(l.startswith("owner-run") and "owned by uid 65534" in l for l in out.splitlines()), out
-    left = {l.split()[1] for l in out.splitlines() if l.startswith("left: ")}
+        assert any(link.startswith(tag) and "symlink" in link for link in out.splitlines()), (tag, out)
+    assert any(link.startswith("loose-clean") and "loose permissions" in link for link in out.splitlines()), out
+    assert any(link.startswith("loose-run") and "loose permissions" in link for link in out.splitlines()), out
+    assert any(link.startswith("owner-run") and "owned by uid 65534" in link for link in out.splitlines()), out
+    left = {link.split()[1] for link in out.splitlines() if link.startswith("left: ")}
     assert "viasym" not in left and "other" not in left, out   # refused before anything was made
     assert "x1count: 0" in out
 

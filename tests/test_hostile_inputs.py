@@ -267,7 +267,7 @@ def test_tui_shell_is_refused_without_allow_exec(lab, monkeypatch):
         monkeypatch.setattr(type(app), "suspend", lambda self: suspended.append(1) or (_ for _ in ()).throw(AssertionError))
         app.open_shell("red")
         app.run_command("red bash")
-        await wait_for(pilot, lambda: sum("is not allowed here" in l for l in app.output.plain_lines) >= 2,
+        await wait_for(pilot, lambda: sum("is not allowed here" in line for line in app.output.plain_lines) >= 2,
                        what="two refusals")
 
     run_ui(lab, body)

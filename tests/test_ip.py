@@ -11,7 +11,7 @@ from tests.conftest import kernel, kernel_json, run_ok
 
 
 def links(ns=None):
-    return {l["ifname"]: l for l in kernel_json(ns, "-d", "link")}
+    return {link["ifname"]: link for link in kernel_json(ns, "-d", "link")}
 
 
 def inet(ns, dev):
@@ -67,12 +67,12 @@ def test_link_set_up_down_mtu_address_name_master(lab):
     run_ok(lab, "ip link add v0 type veth peer name v1", "ip link add br0 type bridge",
            "ip link set v0 mtu 1400", "ip link set v0 address 02:00:00:00:00:aa",
            "ip link set v0 master br0", "ip link set v0 up", "ip link set br0 up")
-    l = links()
-    assert l["v0"]["mtu"] == 1400 and l["v0"]["address"] == "02:00:00:00:00:aa"
-    assert l["v0"]["master"] == "br0" and "UP" in l["v0"]["flags"]
+    link = links()
+    assert link["v0"]["mtu"] == 1400 and link["v0"]["address"] == "02:00:00:00:00:aa"
+    assert link["v0"]["master"] == "br0" and "UP" in link["v0"]["flags"]
     run_ok(lab, "ip link set v0 nomaster", "ip link set v0 down", "ip link set v0 name v9")
-    l = links()
-    assert "master" not in l["v9"] and "UP" not in l["v9"]["flags"] and "v0" not in l
+    link = links()
+    assert "master" not in link["v9"] and "UP" not in link["v9"]["flags"] and "v0" not in link
 
 
 def test_rename_up_link_is_refused_with_fix(lab):
@@ -106,10 +106,10 @@ def test_vxlan_and_macvlan(lab):
     run_ok(lab, "ip link add v0 type veth peer name v1", "ip addr add 10.1.0.1/24 dev v0",
            "ip link add vx42 type vxlan id 42 remote 10.1.0.2 local 10.1.0.1 dev v0 dstport 4789",
            "ip link add mv0 link v0 type macvlan mode bridge")
-    l = links()
-    data = l["vx42"]["linkinfo"]["info_data"]
+    link = links()
+    data = link["vx42"]["linkinfo"]["info_data"]
     assert data["id"] == 42 and data["remote"] == "10.1.0.2" and data["port"] == 4789
-    assert l["mv0"]["linkinfo"]["info_kind"] == "macvlan"
+    assert link["mv0"]["linkinfo"]["info_kind"] == "macvlan"
     assert "vxlan id 42 remote 10.1.0.2" in lab.run("ip -d link show vx42").output
 
 
@@ -127,14 +127,14 @@ def test_missing_kernel_features_say_so(lab, cmd, word):
 def test_link_show_filters_and_formats(lab):
     run_ok(lab, "ip link add br0 type bridge", "ip link add v0 type veth peer name v1", "ip link set v0 master br0",
            "ip link set br0 up")
-    assert [l["ifname"] for l in json.loads(lab.run("ip -j link show type bridge").output)] == ["br0"]
-    assert [l["ifname"] for l in json.loads(lab.run("ip -j link show master br0").output)] == ["v0"]
+    assert [link["ifname"] for link in json.loads(lab.run("ip -j link show type bridge").output)] == ["br0"]
+    assert [link["ifname"] for link in json.loads(lab.run("ip -j link show master br0").output)] == ["v0"]
     brief = lab.run("ip -br link show br0").output
     assert brief.split()[0] == "br0"
     mine = json.loads(lab.run("ip -j link").output)
     real = kernel_json(None, "link")
-    assert [(l["ifname"], l["mtu"], l["address"], l["flags"]) for l in mine] == \
-           [(l["ifname"], l["mtu"], l["address"], l["flags"]) for l in real]
+    assert [(link["ifname"], link["mtu"], link["address"], link["flags"]) for link in mine] == \
+           [(link["ifname"], link["mtu"], link["address"], link["flags"]) for link in real]
 
 
 def test_link_text_matches_iproute2(lab):

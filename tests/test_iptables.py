@@ -15,7 +15,7 @@ from tests.conftest import kernel, run_ok
 
 
 def rules(ns=None, table="filter"):
-    return [l for l in kernel(ns, "iptables-nft-save", "-t", table).splitlines() if l.startswith(("-A", ":"))]
+    return [line for line in kernel(ns, "iptables-nft-save", "-t", table).splitlines() if line.startswith(("-A", ":"))]
 
 
 def two_namespaces(lab):
@@ -78,14 +78,14 @@ def test_user_chains_jumps_delete_by_spec_and_number(lab):
     assert got.index("-A INPUT -p udp -m udp --dport 53 -j ACCEPT") < got.index("-A INPUT -p icmp -j ACCEPT")
     assert '-A INPUT -m comment --comment "hello world" -j ACCEPT' in got
     nat = rules(None, "nat")
-    assert ":KUBE-SVC-A - [0:0]" in nat and any("--probability 0.3333" in l for l in nat)
+    assert ":KUBE-SVC-A - [0:0]" in nat and any("--probability 0.3333" in link for link in nat)
     run_ok(lab, "iptables -D INPUT -p icmp -j ACCEPT", "iptables -D INPUT 1")
     assert rules(None, "filter") == [":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
                                      '-A INPUT -m comment --comment "hello world" -j ACCEPT']
     r = lab.run("iptables -t nat -X KUBE-SVC-A")
     assert not r.ok and "-F" in r.error
     run_ok(lab, "iptables -t nat -F KUBE-SERVICES", "iptables -t nat -F KUBE-SVC-A", "iptables -t nat -X KUBE-SVC-A")
-    assert not any("KUBE-SVC-A" in l for l in rules(None, "nat"))
+    assert not any("KUBE-SVC-A" in link for link in rules(None, "nat"))
 
 
 def test_policy_list_and_line_numbers(lab):
@@ -104,12 +104,12 @@ def test_save_restore_roundtrip_in_a_namespace(lab, tmp_path):
     f = tmp_path / "rules.v4"
     f.write_text(saved + "\n")
     run_ok(lab, "red iptables -F", "red iptables -t nat -F")
-    assert not [l for l in rules("red") if l.startswith("-A")]
+    assert not [link for link in rules("red") if link.startswith("-A")]
     run_ok(lab, f"red iptables-restore {f}")
     assert "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT" in rules("red")
     assert "-A POSTROUTING -o eth0 -j MASQUERADE" in rules("red", "nat")
     assert rules(None) == [":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"] or not \
-        [l for l in rules(None) if l.startswith("-A")]
+        [link for link in rules(None) if link.startswith("-A")]
 
 
 def test_drop_rule_really_drops_and_delete_restores(lab):

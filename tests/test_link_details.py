@@ -57,9 +57,9 @@ def lab_lines(backend, ns: str | None, dev: str) -> tuple[str, list[str]]:
     names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
     msg = next(m for m in msgs if m.get_attr("IFLA_IFNAME") == dev)
     links = state.links(backend, ns)
-    link = next(l for l in links if l.name == dev)
+    link = next(lk for lk in links if lk.name == dev)
     netns = {k: v for k, v in state.netns_ids(backend, ns).items() if v}
-    first = render.link_header(link, names, True, netns, {l.index: l for l in links})[0]
+    first = render.link_header(link, names, True, netns, {lk.index: lk for lk in links})[0]
     return first, linkdetail.detail_lines(msg, names, netns)
 
 

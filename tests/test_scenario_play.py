@@ -195,7 +195,7 @@ def test_lab_play_list_and_malformed_file():
     r = subprocess.run([sys.executable, "-m", "lab", "play", "--list"], cwd=ROOT, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0
-    assert len([l for l in r.stdout.splitlines() if "[" in l]) == len(SCENARIOS)
+    assert len([line for line in r.stdout.splitlines() if "[" in line]) == len(SCENARIOS)
     assert "fox-bear" in r.stdout and "exercise" in r.stdout
     r = subprocess.run([sys.executable, "-m", "lab", "play", "tests/data/scenarios_bad/check-bad-address.yaml",
                         "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60)

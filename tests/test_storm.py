@@ -6,9 +6,7 @@ view ends where the kernel is. Bounds are generous (a loaded 2-core machine); ev
 condition, the sleeps only pace the storm and the typing."""
 from __future__ import annotations
 
-import asyncio
 import gc
-import os
 import subprocess
 import sys
 import textwrap
@@ -76,14 +74,14 @@ def start_flipper(targets: list[str], rate: float, seconds: float) -> subprocess
 
 def kernel_all_up(engine, uniq: str, n: int = N) -> bool:
     b = engine.backend
-    return all(next(l for l in b.rtnl(f"s{uniq}{i:02d}").links(f"s{uniq}{i:02d}") if l.name == "eth0").up
+    return all(next(link for link in b.rtnl(f"s{uniq}{i:02d}").links(f"s{uniq}{i:02d}") if link.name == "eth0").up
                for i in range(n))
 
 
 def view_all_up(states: dict, uniq: str) -> bool:
-    shown = [l for name, st in states.items() if name.startswith(f"s{uniq}") or name == ""
-             for l in st.links if l.name == "eth0" or l.name.startswith(f"v{uniq}")]
-    return len(shown) == 2 * N and all(l.up for l in shown)
+    shown = [link for name, st in states.items() if name.startswith(f"s{uniq}") or name == ""
+             for link in st.links if link.name == "eth0" or link.name.startswith(f"v{uniq}")]
+    return len(shown) == 2 * N and all(link.up for link in shown)
 
 
 def test_update_merge_keeps_only_the_latest_state():
@@ -171,7 +169,7 @@ def test_watcher_link_events_keep_addresses_right(lab, uniq):
 
     def kernel_addresses():
         r = lab.backend.rtnl(ns)
-        return [(a.dev, a.cidr) for a in r.addresses(ns, {l.index: l.name for l in r.links(ns)})]
+        return [(a.dev, a.cidr) for a in r.addresses(ns, {link.index: link.name for link in r.links(ns)})]
 
     def settles(what: str) -> None:
         deadline = time.monotonic() + 15
@@ -209,7 +207,7 @@ def test_dashboard_stays_responsive_and_bounded_in_a_storm(lab, uniq):
 
     def rss_mb() -> float:
         with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmRSS"))
+            return next(int(link.split()[1]) / 1024 for link in f if link.startswith("VmRSS"))
 
     async def body(app, pilot):
         await wait_for(pilot, lambda: view_all_up(app.view.states, uniq), timeout=30, what="the lab")
@@ -232,7 +230,7 @@ def test_dashboard_stays_responsive_and_bounded_in_a_storm(lab, uniq):
                 # Enter as the terminal's input thread delivers it (Pilot.press would also wait for the
                 # process to go idle, which it never does in a storm)
                 app._driver.send_message(events.Key("enter", "\r"))
-                await wait_for(pilot, lambda: any("127.0.0.1" in l for l in app.output.plain_lines[before:]),
+                await wait_for(pilot, lambda: any("127.0.0.1" in link for link in app.output.plain_lines[before:]),
                                timeout=20, what=f"the output of a command typed during the storm ({ns})")
                 latencies.append(time.monotonic() - t)
                 queued = max(queued, app.state_messages_queued)

@@ -163,7 +163,7 @@ def test_stats_move_after_traffic(lab):
     assert tbf["packets"] >= 3 and tbf["bytes"] >= 3 * 98
     assert before["handle"] == tbf["handle"]
     out = run_ok(lab, "red tc -s qdisc show dev veth-red")[0]
-    sent = [l for l in out.splitlines() if l.startswith(" Sent ")]
+    sent = [line for line in out.splitlines() if line.startswith(" Sent ")]
     assert sent and int(sent[0].split()[1]) >= 3 * 98 and "backlog" in out
     # the snapshot extra carries the same statistics
     st = next(n for n in lab.backend.snapshot(["red"]).namespaces if n.name == "red")

@@ -4,7 +4,6 @@ the tracer: `ip route get` with the same selectors (run with the real ip), and i
 the namespaces the packet did or did not reach. Traffic flows only between the namespaces a test made."""
 from __future__ import annotations
 
-import re
 
 import pytest
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.timeout(120)
 def counter(ns: str, chain: str = "INPUT", table: str = "filter") -> int:
     """Packets counted by the first rule of a chain (the test's evidence rule), read with iptables-nft."""
     out = kernel(ns, "iptables-nft", "-t", table, "-L", chain, "-v", "-x", "-n")
-    rows = [l.split() for l in out.splitlines()[2:] if l.strip()]
+    rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     return int(rows[0][0])
 
 

@@ -46,10 +46,10 @@ def settled(app) -> bool:
     if set(v.order) != {"", "red", "blue", "green"} or v.hot:
         return False
     for ns, name in UP_LINKS:
-        l = next((l for l in v.states[ns].links if l.name == name), None)
-        if l is None or l.operstate != "UP":
+        link = next((link for link in v.states[ns].links if link.name == name), None)
+        if link is None or link.operstate != "UP":
             return False
-    return all(l.peer_name for l in v.states["green"].links if l.kind == "veth")
+    return all(link.peer_name for link in v.states["green"].links if link.kind == "veth")
 
 
 def before(tab: str | None = None):

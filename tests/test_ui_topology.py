@@ -31,9 +31,9 @@ def star(n: int) -> list[NsState]:
 
 def test_peers_resolved_by_index_pairs_across_namespaces():
     states = {s.name: s for s in star(3)}
-    v1 = next(l for l in states[""].links if l.name == "v1")
+    v1 = next(link for link in states[""].links if link.name == "v1")
     assert (v1.peer_ns, v1.peer_name) == ("ns01", "eth0")
-    eth0 = next(l for l in states["ns02"].links if l.name == "eth0")
+    eth0 = next(link for link in states["ns02"].links if link.name == "eth0")
     assert (eth0.peer_ns, eth0.peer_name) == ("", "v2")
 
 

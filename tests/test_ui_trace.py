@@ -72,9 +72,9 @@ def test_trace_view_marks_the_drop(lab):
         assert "✗" in text and "-A FORWARD -d 203.0.113.0/24 -j DROP" in text
         # the host's diagram marks the FORWARD hook (its filter table) with the drop
         lines = _flow_lines(app)
-        start = next(i for i, l in enumerate(lines) if l.startswith("▶ host"))
-        assert any("FORWARD ✗" in l for l in lines[start:start + 7])
-        assert not any("INPUT ✗" in l or "POSTROUTING ✗" in l for l in lines)
+        start = next(i for i, line in enumerate(lines) if line.startswith("▶ host"))
+        assert any("FORWARD ✗" in line for line in lines[start:start + 7])
+        assert not any("INPUT ✗" in line or "POSTROUTING ✗" in line for line in lines)
 
     run_ui(lab, body, size=(170, 45))
 
@@ -86,7 +86,7 @@ def test_trace_errors_stay_in_the_command_bar(lab):
         await pilot.press("ctrl+l")
         app.main.query_one("#command-input").value = "trace fxo icmp 10.0.0.1"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("fxo" in l for l in app.output.plain_lines), what="the error")
+        await wait_for(pilot, lambda: any("fxo" in line for line in app.output.plain_lines), what="the error")
         assert not isinstance(app.screen, TraceScreen)
 
     run_ui(lab, body)
@@ -105,11 +105,11 @@ def test_trace_view_diagram_per_namespace_and_stepping(lab):
     async def body(app, pilot):
         scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
         assert scr.path.outcome == "answered"
-        heads = [l for l in _flow_lines(app) if "· request" in l]
+        heads = [line for line in _flow_lines(app) if "· request" in line]
         assert [h.strip(" ▶").split(" ·")[0] for h in heads] == ["fox", "host", "outside"]
         assert heads[0].startswith("▶ fox")
         # the bridge was crossed in the host: its bridge row is drawn there
-        assert any(l.startswith("bridge:") for l in _flow_lines(app))
+        assert any(line.startswith("bridge:") for line in _flow_lines(app))
         first = str(scr.query_one("#trace-headers").render())
         assert "step 1/" in first and "fox sends ICMP echo-request" in first
         assert "192.168.202.11 → 203.0.113.2" in first
@@ -121,7 +121,7 @@ def test_trace_view_diagram_per_namespace_and_stepping(lab):
         await pilot.pause(0.05)
         head = str(scr.query_one("#trace-headers").render())
         assert f"step {host_i + 1}/" in head and scr.path.hops[host_i].explanation in head
-        assert any(l.startswith("▶ host") for l in _flow_lines(app))
+        assert any(line.startswith("▶ host") for line in _flow_lines(app))
         # the forwarding namespace's diagram lights FORWARD (its own step, reversed: still in the text)
         assert "FORWARD" in "\n".join(_flow_lines(app))
         # play: steps advance by themselves at the pace, space pauses
@@ -150,7 +150,7 @@ def test_trace_view_routing_drop_ip_forward_off(lab):
         assert "ip_forward is off" in str(scr.query_one("#trace-headers").render())
         # the host's diagram marks the routing decision, not a chain
         lines = _flow_lines(app)
-        start = next(i for i, l in enumerate(lines) if l.startswith("▶ host"))
+        start = next(i for i, link in enumerate(lines) if link.startswith("▶ host"))
         assert "routing ✗" in lines[start + 1]
 
     run_ui(lab, body, size=(170, 50))

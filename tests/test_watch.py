@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from lab.backend import state
-from lab.backend.watch import Watcher
 from tests.conftest import run_ok
 
 
@@ -25,7 +24,7 @@ def test_hand_parsed_links_equal_pyroute2(lab):
             time.sleep(0.05)
         assert before == after, "the links never stopped changing"
         assert by_hand == before
-    vx = next(l for l in b.rtnl(None).links(None) if l.name == "vx42")
+    vx = next(link for link in b.rtnl(None).links(None) if link.name == "vx42")
     assert (vx.kind, vx.vxlan_id, vx.vxlan_remote, vx.vxlan_local, vx.vxlan_port) == ("vxlan", 42, "10.1.0.2",
                                                                                       "10.1.0.1", 4789)
 
@@ -47,7 +46,7 @@ def test_hand_parsed_routes_and_neighbours_equal_pyroute2(lab):
     lab.run("wr ping -c1 -W2 10.3.0.1")
     b = lab.backend
     for ns in (None, "wr"):
-        names = {l.index: l.name for l in state.links(b, ns)}
+        names = {link.index: link.name for link in state.links(b, ns)}
         for _ in range(50):   # neighbour states and IPv6 autoconfiguration move on their own: a quiet moment
             r1, n1 = shown_routes(state.routes(b, ns, None, None, names)), state.neighbours(b, ns, names, 0)
             r_hand, n_hand = b.rtnl(ns).routes(ns, names), b.rtnl(ns).neighbours(ns, names)
@@ -57,7 +56,7 @@ def test_hand_parsed_routes_and_neighbours_equal_pyroute2(lab):
             time.sleep(0.05)
         assert r_hand == r1
         assert n_hand == [n for n in n1 if not (n.family == "inet6" and "NOARP" in n.state)]
-    top = b.rtnl(None).routes(None, {l.index: l.name for l in state.links(b, None)})
+    top = b.rtnl(None).routes(None, {link.index: link.name for link in state.links(b, None)})
     assert any(r.dst == "fd00:4::/64" and r.gateway == "fd00:3::2" and r.pref == "medium" for r in top)
     assert any(r.table == 100 for r in top) and any(r.type == "blackhole" for r in top)
     assert not any(r.family == "inet6" and (r.table == 255 or r.dst.startswith("ff00::")) for r in top)

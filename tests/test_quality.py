@@ -1,0 +1,18 @@
+"""Quality gates that run with the suite (so in CI): ruff, with the rule set pyproject.toml writes down,
+over the package, the tests and the benchmarks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests import labproc
+
+pytestmark = pytest.mark.fast
+
+
+def test_ruff_finds_nothing():
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "lab", "tests", "bench"],
+                       cwd=labproc.ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
