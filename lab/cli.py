@@ -52,54 +52,6 @@ def _die(msg: str, code: int = 1) -> int:
     return code
 
 
-def has_net_admin() -> bool:
-    """CAP_NET_ADMIN in the effective set (root normally has it; a capability-less root does not)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) & (1 << 12))
-    except OSError:
-        pass
-    return False
-
-
-def setup(host: bool):
-    """Enter the sandbox (or check --host rights) and return a ready Engine."""
-    from lab.errors import LabError
-
-    if host:
-        if not has_net_admin():
-            raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
-                           "Run it with sudo, or drop --host to use the rootless sandbox.")
-    else:
-        from lab.backend.sandbox import enter_sandbox
-
-        enter_sandbox()
-    from lab.backend.core import Backend
-    from lab.engine import Engine
-
-    return Engine(Backend(host=host))
-
-
-def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:
-    """The lab scripts named by --setup (- = stdin), read before anything is built (UTF-8, bounded:
-    lab.safefile). Raises LabError naming the file that cannot be read and why."""
-    from lab.safefile import read_script
-
-    return [read_script(f) for f in files]
-
-
-def run_scripts(engine, scripts: list[tuple[str, list[str]]]) -> None:
-    """Run --setup scripts through the engine; raises LabError "FILE:LINE: error" at the first failure."""
-    from lab.errors import LabError
-
-    for name, lines in scripts:
-        bad = next((r for r in engine.run_lines(lines) if not r.ok), None)
-        if bad is not None:
-            raise LabError(f"{name}:{bad.lineno}: {bad.error}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -108,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             args.args = extra + list(args.args)
         else:
             parser.error("unrecognized arguments: " + " ".join(extra))
+    from lab import engine, extensions
     from lab.errors import LabError
 
+    engine.LOAD_HANDLERS = extensions.load      # trace and grade load when first used
     try:
         return _dispatch(args)
     except LabError as e:
@@ -122,6 +76,7 @@ def _dispatch(args) -> int:
     cmd = args.cmd or "tui"
     if cmd == "clean":
         from lab.backend.clean import clean
+        from lab.engine import has_net_admin
 
         if not has_net_admin():
             return _die("clean works on --host labs and needs root: sudo lab clean")
@@ -142,6 +97,8 @@ def _dispatch(args) -> int:
         from lab.scenario.export import main as export_main
 
         return export_main(args)
+    from lab.engine import read_scripts, run_scripts, setup
+
     scripts = read_scripts(getattr(args, "setup", None) or [])
     engine = setup(args.host)
     run_scripts(engine, scripts)
@@ -158,6 +115,7 @@ def _dispatch(args) -> int:
 
 
 def _run(args) -> int:
+    from lab.engine import setup
     from lab.safefile import read_script
 
     name, lines = read_script(args.file)      # LabError (unreadable, not UTF-8, too big) -> lab: message

@@ -42,6 +42,21 @@ def _what(op: Op) -> str:
     return name.removesuffix("Op").lower()
 
 
+# Ops whose work lives above the engine (trace: lab.tracer; grade: lab.scenario): their layers register a
+# runner (engine, op) -> text here when lab.extensions.load() imports them (the entry point hands that
+# function over as LOAD_HANDLERS, called on the first such op), so nothing below imports upward.
+HANDLERS: dict[type, Callable] = {}
+LOAD_HANDLERS: Callable[[], None] | None = None   # set by the entry point: imports them on first need
+
+
+def handles(*op_types: type):
+    def deco(fn):
+        for t in op_types:
+            HANDLERS[t] = fn
+        return fn
+    return deco
+
+
 class Engine:
     """Args:
         backend: a lab.backend.core.Backend.
@@ -100,21 +115,19 @@ class Engine:
     def apply(self, op: Op) -> str:
         from lab.commands.grade import GradeOp
         from lab.commands.ip import ExecOp
+        from lab.commands.trace import TraceOp
 
         if op.file_args and confine.current() is not None:   # a scenario's command: its files stay in its directory
             op = replace(op, **{f: confine.resolve_path(getattr(op, f), _what(op))
                                 for f in op.file_args if getattr(op, f)})
-        if isinstance(op, GradeOp):   # checks run through the engine (probes, traces, command output)
-            from lab.scenario.headless import grade_lab
-            from lab.scenario.loader import load
-
-            sc = load(op.ref)
-            with confine.scenario_origin(sc.source, allow_exec=False):   # the graded file's checks are data too
-                ok, report = grade_lab(sc, self, op.step)
-            if not ok:
-                raise LabError(report)
-            return report
-
+        if isinstance(op, (GradeOp, TraceOp)):
+            fn = HANDLERS.get(type(op))
+            if fn is None and LOAD_HANDLERS is not None:
+                LOAD_HANDLERS()
+                fn = HANDLERS.get(type(op))
+            if fn is None:
+                raise LabError(f"internal: nothing runs {type(op).__name__} (lab.extensions.load() was not called)")
+            return fn(self, op)
         if isinstance(op, ExecOp):
             self._check_exec(op)
             if self.interactive:
@@ -170,3 +183,52 @@ class Engine:
             if not r.ok and not keep_going:
                 break
         return results
+
+
+# ---- opening a lab (the CLI's sub-commands share these) --------------------------------------------
+def has_net_admin() -> bool:
+    """CAP_NET_ADMIN in the effective set (root normally has it; a capability-less root does not)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 12))
+    except OSError:
+        pass
+    return False
+
+
+def setup(host: bool):
+    """Enter the sandbox (or check --host rights) and return a ready Engine."""
+    from lab.errors import LabError
+
+    if host:
+        if not has_net_admin():
+            raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
+                           "Run it with sudo, or drop --host to use the rootless sandbox.")
+    else:
+        from lab.backend.sandbox import enter_sandbox
+
+        enter_sandbox()
+    from lab.backend.core import Backend
+    from lab.engine import Engine
+
+    return Engine(Backend(host=host))
+
+
+def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:
+    """The lab scripts named by --setup (- = stdin), read before anything is built (UTF-8, bounded:
+    lab.safefile). Raises LabError naming the file that cannot be read and why."""
+    from lab.safefile import read_script
+
+    return [read_script(f) for f in files]
+
+
+def run_scripts(engine, scripts: list[tuple[str, list[str]]]) -> None:
+    """Run --setup scripts through the engine; raises LabError "FILE:LINE: error" at the first failure."""
+    from lab.errors import LabError
+
+    for name, lines in scripts:
+        bad = next((r for r in engine.run_lines(lines) if not r.ok), None)
+        if bad is not None:
+            raise LabError(f"{name}:{bad.lineno}: {bad.error}")

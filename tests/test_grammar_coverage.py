@@ -188,7 +188,7 @@ def test_iptables_extension_options_are_completed_and_help_is_iptables_own():
 
 
 def test_trace_options_are_completed():
-    from lab.tracer.spec import OPTIONS, PROTOS
+    from lab.commands.tracespec import OPTIONS, PROTOS
 
     assert set(OPTIONS) | set(PROTOS) <= offered("trace red ")
     from lab.commands.trace import HELP

@@ -322,6 +322,6 @@ def test_trace_payload_over_the_ipv4_maximum(lab, proto, target, limit):
     run_ok(lab, "ip netns add red")
     r = lab.run(f"trace red {proto} {target} --payload {'x' * (limit + 1)}")
     assert not r.ok and f"carries at most {limit}" in r.error and "internal error" not in r.error
-    from lab.tracer.spec import parse_spec
+    from lab.commands.tracespec import parse_spec
 
     assert len(parse_spec(["red", proto, target, "--payload", "x" * limit]).payload) == limit

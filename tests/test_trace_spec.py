@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from lab.commands import parse
 from lab.commands.base import Context
 from lab.errors import LabError
-from lab.tracer.spec import TraceSpec, parse_spec
+from lab.commands.tracespec import TraceSpec, parse_spec
 
 pytestmark = pytest.mark.fast   # pure: no kernel, no sandboxed lab (pytest -m fast)
 

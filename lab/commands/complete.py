@@ -208,14 +208,14 @@ class LabCompleter(Completer):
         if head == "trace":
             if not rest:
                 return self._ns_names()
-            from lab.tracer.spec import OPTIONS, PROTOS
+            from lab.commands.tracespec import OPTIONS, PROTOS
 
             return list(PROTOS) + list(OPTIONS) + ["--json", "--pcap", "-v"]
         if head == "grade":
             if not rest:
                 import re
 
-                from lab.scenario.loader import shipped
+                from lab.resources import shipped
 
                 return [re.sub(r"^\d+-", "", p.stem) for p in shipped()]
             return ["--step"]

@@ -1,6 +1,6 @@
 """`trace` command: `trace NS icmp|tcp|udp DST[:PORT] [options] [--json] [--pcap FILE]`, also as
 `NS trace PROTO DST...` (the Mininet-style shorthand picks the source). Pure: validates the spec with
-lab.tracer.spec (no scapy, no kernel); lab.backend.trace runs it.
+lab.commands.tracespec (no scapy, no kernel); lab.tracer.apply runs it.
 """
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
+from lab.commands.tracespec import TraceSpec, parse_spec
 from lab.errors import LabError
 
 HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--dport N] [--flags S] [--ttl N] [--count N]\n"
@@ -20,7 +21,7 @@ HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--dport N] [--flag
 
 @dataclass(frozen=True)
 class TraceOp(ReadOp):
-    spec: object = None          # lab.tracer.spec.TraceSpec
+    spec: TraceSpec | None = None
     json: bool = False
     pcap: str | None = None
     verbose: bool = False        # -v: when each step's event came, and the trace's phases
@@ -28,8 +29,6 @@ class TraceOp(ReadOp):
 
 
 def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
-    from lab.tracer.spec import parse_spec
-
     if not argv or argv[0] in ("help", "-h", "--help"):
         from lab.commands.ip import HelpOp
 

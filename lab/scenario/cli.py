@@ -78,7 +78,7 @@ def main(args) -> int:
     from lab.scenario.loader import load
 
     sc = load(ns.scenario)           # ScenarioError (a LabError) -> printed by lab.cli, exit 1
-    from lab.cli import setup
+    from lab.engine import setup
 
     engine = setup(bool(getattr(args, "host", False)))
     engine.allow_exec = ns.allow_exec

@@ -561,7 +561,7 @@ def _build_from(engine, source: str, step: int | None) -> None:
 
 
 def main(args) -> int:
-    from lab.cli import setup
+    from lab.engine import setup
     from lab.errors import LabError
 
     ns = build_parser().parse_args(list(getattr(args, "args", []) or []))

@@ -10,8 +10,12 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lab import confine
 from lab.commands import FAMILIES, PROGRAMS
 from lab.commands.base import tokenize
+from lab.commands.grade import GradeOp
+from lab.engine import handles
+from lab.errors import LabError
 from lab.scenario.player import Player
 from lab.scenario.schema import Command, Scenario
 
@@ -179,3 +183,17 @@ def grade_lab(scenario: Scenario, engine, step: int | None = None) -> tuple[bool
         if hints:
             lines.append(f"hint: {hints[0]}")
     return ok, "\n".join(lines)
+
+
+@handles(GradeOp)
+def run_grade(engine, op: GradeOp) -> str:
+    """`grade SCENARIO [--step N]` typed anywhere: the scenario's checks against the live lab, as data (its
+    checks may run no program)."""
+    from lab.scenario.loader import load
+
+    sc = load(op.ref)
+    with confine.scenario_origin(sc.source, allow_exec=False):
+        ok, report = grade_lab(sc, engine, op.step)
+    if not ok:
+        raise LabError(report)
+    return report

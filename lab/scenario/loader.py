@@ -15,26 +15,12 @@ from pathlib import Path
 
 from lab import confine
 from lab.errors import LabError, did_you_mean
+from lab.resources import scenarios_dir, shipped
 from lab.scenario import yamlpos
 from lab.scenario.schema import NOT_A_SCENARIO, Scenario, ScenarioError, validate
 
 MAX_SCENARIO = 1024 * 1024      # bytes: the shipped scenarios are under 11 KB
 _SCENARIO_KEY = re.compile(r"""(title|summary|steps)["']?\s*:""")   # a file that means to be a scenario
-
-
-def scenarios_dir() -> Path:
-    """$LAB_SCENARIOS, the checkout's scenarios/, or the copy an installed wheel carries (lab/_scenarios)."""
-    env = os.environ.get("LAB_SCENARIOS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    checkout = here.parent / "scenarios"
-    return checkout if checkout.is_dir() else here / "_scenarios"
-
-
-def shipped() -> list[Path]:
-    d = scenarios_dir()
-    return sorted(p for p in d.glob("*.yaml") if p.is_file()) if d.is_dir() else []
 
 
 def _too_big(size: int | None) -> str:

@@ -16,7 +16,7 @@ def run_trace(backend, spec, namespaces: tuple[str, ...] | None = None) -> Trace
     Raises LabError for a malformed spec or an unknown namespace."""
     from lab.tracer.path import build_path
     from lab.tracer.session import run_capture
-    from lab.tracer.spec import TraceSpec, parse_spec
+    from lab.commands.tracespec import TraceSpec, parse_spec
 
     if not isinstance(spec, TraceSpec):
         spec = parse_spec(spec, tuple(backend.namespaces()) if namespaces is None else namespaces)

@@ -48,10 +48,10 @@ def main(args) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     try:
-        from lab.tracer.spec import parse_spec
+        from lab.commands.tracespec import parse_spec
 
         parse_spec(rest)                       # syntax errors before any sandbox or import
-        from lab.cli import read_scripts, run_scripts, setup
+        from lab.engine import read_scripts, run_scripts, setup
 
         scripts = read_scripts(setups)
         engine = setup(bool(getattr(args, "host", False)))

@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 
 from lab.backend import nsutil
-from lab.tracer.spec import TraceSpec
+from lab.commands.tracespec import TraceSpec
 
 _scapy = None
 

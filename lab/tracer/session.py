@@ -21,7 +21,7 @@ from lab.errors import LabError
 from lab.tracer import nfnl as N
 from lab.tracer import probe as P
 from lab.tracer import rules as R
-from lab.tracer.spec import TraceSpec
+from lab.commands.tracespec import TraceSpec
 
 NOT_ASSIGNED = (-1, 4294967295, None)
 
