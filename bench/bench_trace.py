@@ -64,7 +64,7 @@ def main() -> int:
     from lab.tracer import format_text
     from lab.tracer.path import build_path
     from lab.tracer.session import run_capture
-    from lab.tracer.spec import parse_spec
+    from lab.commands.tracespec import parse_spec
 
     engine = Engine(Backend())
     t = time.perf_counter()
