@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from lab.backend import nsutil
 from lab.model.trace import Hop, Packet, TracePath
+from lab.render import table_name
 from lab.tracer import nfnl as N
 from lab.tracer.rules import ENCAP_PORTS, OWN_CHAINS, TABLE as OWN_TABLE
 from lab.tracer.ruletext import RuleBook, target_of
@@ -570,7 +571,7 @@ class Builder:
         via = f" via {info['gateway']}" if info.get("gateway") else ""
         dev = self.k.ifname(ns, info.get("oif"))
         table = info.get("table")
-        tname = {254: "main", 255: "local"}.get(table, str(table))
+        tname = table_name(table) if table is not None else "main"
         prefix = info.get("prefix", dst)
         return f"{prefix}{via} dev {dev} (table {tname})"
 
@@ -624,7 +625,7 @@ class Builder:
         special = self.k.special_route(ns, p.dst)
         if special is not None and ROUTE_REASONS[special[0]][0] == code:
             kind, prefix, table = special
-            tname = render_table(table)
+            tname = table_name(table)
             return (f"{nsname(ns)} looks up {p.dst}: route {kind} {prefix} (table {tname}) {ROUTE_REASONS[kind][1].split(':')[0]}"
                     f": the kernel refuses to send it ({said}).",
                     f"{nsname(ns)} cannot send to {p.dst}: route {kind} {prefix} ({said}).")
@@ -997,10 +998,10 @@ class Builder:
         fdb = ""
         if ll and len(ll) >= 6:
             mac = ":".join(f"{b:02x}" for b in ll[:6])
-            got = k.fdb(ns, br_idx, mac)
             if e.hook == "input":   # addressed to the bridge itself (its MAC is borrowed from a port: not that port)
                 fdb = f" (the frame is addressed to {br}'s own address {mac})"
             else:
+                got = k.fdb(ns, br_idx, mac)
                 fdb = (f" (fdb: {mac} is on {got[0]}, {got[1]})" if got
                        else f" (no fdb entry for {mac}: flooded to every port)")
         if e.hook == "input":
@@ -1119,7 +1120,7 @@ class Builder:
                 msg = (f"{nsname(ns)} does not forward: ip_forward is off, so it does not route packets for other hosts; it "
                        f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
             elif sp is not None:
-                msg = (f"{nsname(ns)}'s route to {e.pkt.dst} (route {sp[0]} {sp[1]}, table {render_table(sp[2])}) "
+                msg = (f"{nsname(ns)}'s route to {e.pkt.dst} (route {sp[0]} {sp[1]}, table {table_name(sp[2])}) "
                        f"{ROUTE_REASONS[sp[0]][1]}.")
             elif err == errno.EHOSTUNREACH:
                 msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
@@ -1196,10 +1197,6 @@ def invalid_why(p: Packet) -> str:
 
 def packet_key(p: Packet) -> tuple:
     return (p.ip_id, p.proto, p.flags if p.proto == "tcp" else "", p.icmp_type if p.proto == "icmp" else None)
-
-
-def render_table(t: int) -> str:
-    return {253: "default", 254: "main", 255: "local"}.get(t, str(t))
 
 
 def _df(e: Eval) -> bool:
