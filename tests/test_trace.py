@@ -3,7 +3,6 @@ asserts the hop-by-hop path (namespaces, hooks, rules in iptables syntax, verdic
 Traffic only flows between the namespaces a test created."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -14,19 +13,11 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def ipt(lab, ns, rule: str):
-    """Add an iptables rule in ns: through the engine when its iptables family exists, else iptables-nft."""
-    if importlib.util.find_spec("lab.commands.iptables") is not None:
-        run_ok(lab, f"ip netns exec {ns} iptables {rule}")
-    else:
-        r = lab.backend.run_cmd(ns, ["iptables-nft", *rule.split()])
-        assert r.returncode == 0, r.stderr
+    run_ok(lab, f"ip netns exec {ns} iptables {rule}")
 
 
 def sysctl(lab, ns, key, value):
-    if importlib.util.find_spec("lab.commands.sysctl") is not None:
-        run_ok(lab, f"ip netns exec {ns} sysctl -w {key}={value}")
-    else:
-        lab.backend.sysctl_set(ns, key, str(value))
+    run_ok(lab, f"ip netns exec {ns} sysctl -w {key}={value}")
 
 
 def trace(lab, spec):

@@ -59,37 +59,18 @@ IMPLIES = {"link": frozenset({"link", "route", "neighbour"}), "address": frozens
            "neighbour": frozenset({"neighbour"})}
 EXTRA_MODULES = ("lab.backend.iptables", "lab.backend.tc", "lab.backend.bridge", "lab.backend.sysctl",
                  "lab.backend.conntrack_state")
-SYSCTL_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.all.send_redirects",
-               "net.bridge.bridge-nf-call-iptables")
 
 IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
 IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
 
 
 def load_extras() -> dict[str, Callable]:
-    """Import the family modules that register snapshot extras; returns the registry (name -> fn).
-    A module that does not exist (yet) is skipped; "sysctls" gets a small fallback reader."""
+    """Import the family modules that register snapshot extras; returns the registry (name -> fn)."""
     import importlib
 
     for mod in EXTRA_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ImportError:
-            pass
-        except Exception:  # noqa: BLE001  (a half-written module must not break the view)
-            log.exception("cannot load %s", mod)
-    state.EXTRAS.setdefault("sysctls", _sysctls_fallback)
+        importlib.import_module(mod)
     return state.EXTRAS
-
-
-def _sysctls_fallback(b, ns: str | None) -> dict:
-    out = []
-    for key in SYSCTL_KEYS:
-        try:
-            out.append((key, b.sysctl_get(ns, key)))
-        except OSError:
-            pass
-    return {"sysctls": tuple(out)}
 
 
 @dataclass

@@ -320,10 +320,8 @@ def _hop_matches(h, pattern: str) -> bool:
 
 
 def _trace(a, engine):
-    try:
-        from lab.tracer import run_trace
-    except ImportError:
-        return SKIP, "the packet tracer (lab.tracer.run_trace) is not available in this build", {}
+    from lab.tracer import run_trace
+
     path = run_trace(engine.backend, a["spec"])
     hops = list(path.hops)
     data = {"outcome": path.outcome, "summary": path.summary, "trace": path}

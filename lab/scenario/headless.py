@@ -6,7 +6,6 @@ the broken lab (unless `red_before: false`), the documented solution applies cle
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,7 +27,6 @@ class Report:
     lines: list[str] = field(default_factory=list)
     checks_passed: int = 0
     checks_skipped: int = 0
-    missing: list[str] = field(default_factory=list)   # command families this build lacks
 
     @property
     def text(self) -> str:
@@ -59,16 +57,6 @@ def families_used(scenario: Scenario) -> set[str]:
     return used
 
 
-def missing_families(scenario: Scenario) -> list[str]:
-    out = []
-    for f in sorted(families_used(scenario)):
-        if f in FAMILIES:
-            mod = FAMILIES[f][0]
-            if importlib.util.find_spec(mod) is None:
-                out.append(f)
-    return out
-
-
 def _where(scenario: Scenario, cmd: Command | None, line: int = 0) -> str:
     ln = cmd.line if cmd else line
     return f"{scenario.path}:{ln}: " if ln else f"{scenario.path}: "
@@ -89,10 +77,6 @@ def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | Non
         say("FAILED: " + msg)
         return rep
 
-    rep.missing = missing_families(scenario)
-    if rep.missing:
-        return fail(f"{scenario.path}: this build of lab has no {', '.join(rep.missing)} command(s) yet; "
-                    "the scenario cannot run")
     say(f"Scenario: {scenario.title} ({scenario.path})")
     p = Player(scenario, engine)
     setup = p.start()
