@@ -252,3 +252,29 @@ def test_baseline_restore_undoes_ip6tables_too(lab):
     v6 = kernel(None, "ip6tables-nft", "-S")
     assert "fd00:1::/64" in v6 and "fd00:2::/64" not in v6 and "LAB6" not in v6 and "-P FORWARD ACCEPT" in v6
     assert "10.2.0.0/16" not in kernel(None, "iptables-nft", "-S")
+
+
+def test_baseline_restore_undoes_both_families_through_the_engine(lab):
+    """Links, addresses, routes and ip rules of both families added since the baseline go; what was there
+    stays (the undo runs as lab commands, so nothing outside them is touched)."""
+    from lab.scenario.reset import Baseline
+    from tests.conftest import kernel
+
+    run_ok(lab, "ip link add keep0 type veth peer name keep1", "ip link set keep0 up",
+           "ip addr add 10.7.0.1/24 dev keep0", "ip -6 addr add fd00:7::1/64 dev keep0 nodad",
+           "ip -6 rule add from fd00:7::/64 lookup 70", "ip rule add from 10.7.0.0/24 lookup 70")
+    base = Baseline.capture(lab.backend)
+    before = {f: kernel(None, "ip", f, "-o", "addr") for f in ("-4", "-6")}
+    run_ok(lab, "ip link add br9 type bridge", "ip link set br9 up", "ip addr add 10.8.0.1/24 dev keep0",
+           "ip -6 addr add fd00:8::1/64 dev keep0 nodad", "ip -6 route add fd00:99::/64 dev keep0 table 80",
+           "ip route add 10.99.0.0/16 dev keep0 table 80", "ip -6 rule add from fd00:8::/64 lookup 80",
+           "ip rule add fwmark 8 lookup 80", "ip route add blackhole 10.66.0.0/16")
+    notes = base.restore(lab.backend)
+    assert notes == []
+    assert "br9" not in kernel(None, "ip", "-o", "link") and "keep0" in kernel(None, "ip", "-o", "link")
+    assert {f: kernel(None, "ip", f, "-o", "addr") for f in ("-4", "-6")} == before
+    assert kernel(None, "ip", "-6", "route", "show", "table", "80") == "" == kernel(None, "ip", "route", "show", "table", "80")
+    assert "10.66.0.0" not in kernel(None, "ip", "route")
+    rules6, rules4 = kernel(None, "ip", "-6", "rule"), kernel(None, "ip", "rule")
+    assert "fd00:8::/64" not in rules6 and "fd00:7::/64" in rules6
+    assert "fwmark 0x8" not in rules4 and "10.7.0.0/24" in rules4

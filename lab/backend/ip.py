@@ -716,7 +716,8 @@ def _route_kw(b, op: c.RouteChange) -> dict:
         kw["dst"] = "0.0.0.0/0" if op.family == 4 else "::/0"
     else:
         kw["dst"] = op.dst if "/" in op.dst else f"{op.dst}/{32 if op.family == 4 else 128}"
-    kw["type"] = RT_TYPE_NUM[op.type] if op.type in RT_TYPE_NUM else 1
+    if op.action != "del" or op.type_given:   # iproute2's delete: type 0 and scope NOWHERE match any route
+        kw["type"] = RT_TYPE_NUM[op.type] if op.type in RT_TYPE_NUM else 1
     if op.gateway:
         kw["gateway"] = op.gateway
     if op.dev:
@@ -729,9 +730,11 @@ def _route_kw(b, op: c.RouteChange) -> dict:
         kw["prefsrc"] = op.prefsrc
     if op.scope:
         kw["scope"] = c.SCOPES[op.scope]
-    elif op.action != "del" and op.type == "unicast" and not op.gateway and op.dev:
+    elif op.action == "del":
+        kw["scope"] = 255
+    elif op.type == "unicast" and not op.gateway and op.dev:
         kw["scope"] = 253  # a direct route, as iproute2 sets it
-    elif op.action != "del" and op.type == "local":
+    elif op.type == "local":
         kw["scope"] = 254
     if op.proto:
         kw["proto"] = c.PROTOS.get(op.proto, int(op.proto) if op.proto.isdigit() else 4)

@@ -306,6 +306,7 @@ class RouteChange(Op):
     action: str = "add"             # add, del, replace, change, append, prepend
     dst: str = "default"            # "default" or "a.b.c.d/len"
     type: str = "unicast"
+    type_given: bool = False        # a type word was typed (a delete without one matches any type, as iproute2)
     gateway: str | None = None
     dev: str | None = None
     metric: int | None = None
@@ -1112,6 +1113,7 @@ def _route(a: Args, ns, so) -> Op:
             f["mtu"] = a.int("mtu", 0, 2**32 - 1)   # the device decides (lo: 0..)
         elif w in ROUTE_TYPES and dst is None:
             rtype = w
+            f["type_given"] = True
         elif w == "to":
             dst = _route_dst(a.next("a prefix"))
         elif dst is None:

@@ -1,19 +1,22 @@
 """Put the lab back to how it was before a scenario started, so "go to step N" can rebuild it from scratch.
 
 `Baseline.capture(backend)` records the named namespaces and what the top namespace holds (links,
-addresses, routes, ip rules, iptables rules, a few sysctls); `baseline.restore(backend)` deletes the
-namespaces created since (everything inside goes with them), then removes from the top namespace
-exactly the links, addresses, routes, ip rules and iptables rules/chains added since and puts the
-sysctls back. Nothing that was there at capture time is touched, so this is also safe with --host.
+addresses, routes and ip rules of both families, iptables rules, a few sysctls); `baseline.restore(backend)`
+deletes the namespaces created since (everything inside goes with them), then removes from the top
+namespace exactly the links, addresses, routes, ip rules and iptables rules/chains added since and puts the
+sysctls back, each as the lab command that undoes it, through the backend like any typed command (so a
+--host journal follows). Nothing that was there at capture time is touched, so this is also safe with --host.
 """
 from __future__ import annotations
 
 import shlex
 import shutil
-import socket
 from dataclasses import dataclass, field
 
 from lab.backend import nsutil
+from lab.commands import parse
+from lab.commands.ip import dev_word
+from lab.errors import LabError
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.rp_filter",
            "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.send_redirects",
@@ -53,7 +56,7 @@ class Baseline:
     links: set[str] = field(default_factory=set)
     addresses: set[tuple[str, str]] = field(default_factory=set)
     routes: set[tuple] = field(default_factory=set)
-    rules: set[tuple[int, str]] = field(default_factory=set)
+    rules: set[tuple[int, int, str]] = field(default_factory=set)   # (family, priority, text)
     iptables: dict = field(default_factory=dict)
     ip6tables: dict = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
@@ -66,9 +69,10 @@ class Baseline:
         b = cls()
         b.namespaces = set(backend.namespaces())
         b.links = {link.name for link in state.links(backend, None)}
-        b.addresses = {(a.dev, a.cidr) for a in state.addresses(backend, None, 4)}
-        b.routes = {_route_key(r) for r in state.routes(backend, None, None, 4)}
-        b.rules = set(rule_lines(backend, None))
+        for fam in (4, 6):
+            b.addresses |= {(a.dev, a.cidr) for a in state.addresses(backend, None, fam)}
+            b.routes |= {(fam,) + _route_key(r) for r in state.routes(backend, None, None, fam)}
+            b.rules |= {(fam,) + x for x in rule_lines(backend, None, fam)}
         b.iptables = iptables_dump(backend, None)
         b.ip6tables = iptables_dump(backend, None, 6)
         for k in SYSCTLS:
@@ -80,8 +84,6 @@ class Baseline:
 
     def restore(self, backend) -> list[str]:
         """Undo everything added since capture. Returns notes about what could not be undone."""
-        from pyroute2.netlink.exceptions import NetlinkError
-
         from lab.backend import state
         from lab.backend.ip import rule_lines
 
@@ -92,44 +94,30 @@ class Baseline:
                 nsutil.remove_netns(ns)
             except OSError as e:
                 notes.append(f"could not delete namespace {ns}: {e}")
-        ipr = backend.ipr(None)
+        undo: list[str] = []
         for link in state.links(backend, None):
             if link.name not in self.links:
-                try:
-                    ipr.link("del", index=link.index)
-                except NetlinkError as e:
-                    if e.code != 19:
-                        notes.append(f"could not delete link {link.name}: {e}")
-        for a in state.addresses(backend, None, 4):
-            if (a.dev, a.cidr) not in self.addresses:
-                try:
-                    ipr.addr("del", index=a.index, address=a.local, prefixlen=a.prefixlen)
-                except NetlinkError:
-                    pass
-        names = {link.name: link.index for link in state.links(backend, None)}
-        for r in state.routes(backend, None, None, 4):
-            if _route_key(r) in self.routes or r.table == 255 or r.proto == "kernel":
-                continue
-            kw = {"table": r.table, "type": r.type}
-            if r.dst != "default":
-                dst, _, plen = r.dst.partition("/")
-                kw.update(dst=dst, dst_len=int(plen or 32))
-            if r.gateway:
-                kw["gateway"] = r.gateway
-            if r.dev and r.dev in names:
-                kw["oif"] = names[r.dev]
-            if r.metric is not None:
-                kw["priority"] = r.metric
+                undo.append(f"ip link del {dev_word(link.name)}")
+        for fam in (4, 6):
+            for a in state.addresses(backend, None, fam):
+                if (a.dev, a.cidr) not in self.addresses and not a.cidr.startswith("fe80:"):
+                    undo.append(f"ip -{fam} addr del {a.cidr} dev {a.dev}")
+            for r in state.routes(backend, None, None, fam):
+                if (fam,) + _route_key(r) in self.routes or r.table == 255 or r.proto == "kernel":
+                    continue
+                cmd = f"ip -{fam} route del " + ("" if r.type == "unicast" else r.type + " ") + r.dst
+                cmd += f" table {r.table}" + (f" via {r.gateway}" if r.gateway else "")
+                cmd += (f" dev {r.dev}" if r.dev else "") + (f" metric {r.metric}" if r.metric is not None else "")
+                undo.append(cmd)
+            for prio, text in rule_lines(backend, None, fam):
+                if (fam, prio, text) not in self.rules:
+                    undo.append(f"ip -{fam} rule del pref {prio}")
+        for line in undo:
             try:
-                ipr.route("del", **kw)
-            except NetlinkError:
-                pass
-        for prio, text in rule_lines(backend, None):
-            if (prio, text) not in self.rules:
-                try:
-                    ipr.rule("del", family=socket.AF_INET, priority=prio)
-                except NetlinkError:
-                    pass
+                backend.apply(parse(line))
+            except LabError as e:
+                if "Cannot find" not in str(e) and "No such" not in str(e):   # gone with what went before it
+                    notes.append(f"could not undo with `{line}`: {e}")
         notes += self._restore_iptables(backend) + self._restore_iptables(backend, 6)
         if not getattr(backend, "host", False) and shutil.which("conntrack"):
             backend.run_cmd(None, ["conntrack", "-F"])  # sandbox only: forget NAT choices of the old lab

@@ -44,3 +44,17 @@ ip netns set nsid-a 5
 ip netns set nsid-b 5 # both refuse: The specified nsid is already used
 ip netns set nsid-a 6 # both refuse: Peer netns already has a nsid assigned
 ip netns list-id
+# ip-route(8) "ip route delete": a delete matches any scope and type unless they are given (iproute2 sends
+#   scope nowhere and no type): a direct (link-scope) route, a blackhole, a route in another table
+ip link add vdel0 type veth peer name vdel1
+ip link set vdel0 up
+ip route add 10.98.0.0/16 dev vdel0
+ip route del 10.98.0.0/16 dev vdel0
+ip route add blackhole 10.66.0.0/16
+ip route del 10.66.0.0/16
+ip route add 10.97.0.0/16 dev vdel0 table 80
+ip route del 10.97.0.0/16 table 80 dev vdel0
+ip route add unreachable 10.65.0.0/16
+ip route del blackhole 10.65.0.0/16 # both refuse
+ip route del unreachable 10.65.0.0/16
+ip route show table all
