@@ -517,9 +517,10 @@ def _rule(a, engine):
 def _qdisc(a, engine):
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
+    from lab.backend.tc import qdiscs
+
     engine.backend.link_index(ns or None, a["dev"])
-    r = engine.backend.run_cmd(ns or None, ["tc", "qdisc", "show", "dev", a["dev"]])
-    kinds = [link.split()[1] for link in r.stdout.splitlines() if link.startswith("qdisc ")]
+    kinds = [q.kind for q in qdiscs(engine.backend, ns or None) if q.dev == a["dev"]]
     found = a["kind"] in kinds
     if found == _present(a):
         return PASS, "", {}
