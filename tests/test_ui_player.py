@@ -44,18 +44,24 @@ def test_player_plays_checks_hints_and_goes_back(lab):
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
 
 
+async def _to_the_task(app, pilot) -> PlayerPane:
+    """Wait for the player, then press next until the "your turn" step; returns the pane."""
+    await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+    pane = _pane(app)
+    await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy and pane.check_results,
+                   timeout=30, what="step 1")
+    while pane.player.step.task is None and not pane.player.at_end:
+        await pilot.press("ctrl+n")
+        i = pane.player.index
+        await wait_for(pilot, lambda: not pane.busy and pane.player.index >= i, timeout=30, what="next")
+    return pane
+
+
 def test_exercise_check_is_red_until_fixed(lab):
     sc = load("21-fix-ip-forward")
 
     async def body(app, pilot):
-        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
-        pane = _pane(app)
-        await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy and pane.check_results,
-                       timeout=30, what="step 1")
-        while pane.player.step.task is None and not pane.player.at_end:
-            await pilot.press("ctrl+n")
-            i = pane.player.index
-            await wait_for(pilot, lambda: not pane.busy and pane.player.index >= i, timeout=30, what="next")
+        pane = await _to_the_task(app, pilot)
         assert pane.player.step.task is not None
         assert any(r.status == "fail" for r in pane.check_results), "the exercise starts broken"
         await wait_for(pilot, lambda: "Your turn" in screen_text(app) and "✗" in screen_text(app),
@@ -73,14 +79,7 @@ def test_a_key_pressed_while_a_check_runs_is_not_lost(lab):
     sc = load("21-fix-ip-forward")
 
     async def body(app, pilot):
-        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
-        pane = _pane(app)
-        await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy and pane.check_results,
-                       timeout=30, what="step 1")
-        while pane.player.step.task is None and not pane.player.at_end:
-            await pilot.press("ctrl+n")
-            i = pane.player.index
-            await wait_for(pilot, lambda: not pane.busy and pane.player.index >= i, timeout=30, what="next")
+        pane = await _to_the_task(app, pilot)
         await pilot.press("ctrl+k")
         await wait_for(pilot, lambda: pane.busy, what="the check running")
         await pilot.press("ctrl+s")
