@@ -68,7 +68,7 @@ def build(engine, n: int, ipv6: bool = False, lo_up: bool = False) -> None:
         engine.run(f"ip netns add ns{i:03d}")
         for key in keys:
             b.sysctl_set(f"ns{i:03d}", key, "1")
-    lines = [link for link in lines[3:] if not link.startswith("ip netns add")]
+    lines = [line for line in lines[3:] if not line.startswith("ip netns add")]
     for r in engine.run_lines(lines):
         if not r.ok:
             raise SystemExit(f"build failed: {r.line}: {r.error}")

@@ -113,14 +113,12 @@ class Engine:
         return res
 
     def apply(self, op: Op) -> str:
-        from lab.commands.grade import GradeOp
         from lab.commands.ip import ExecOp
-        from lab.commands.trace import TraceOp
 
         if op.file_args and confine.current() is not None:   # a scenario's command: its files stay in its directory
             op = replace(op, **{f: confine.resolve_path(getattr(op, f), _what(op))
                                 for f in op.file_args if getattr(op, f)})
-        if isinstance(op, (GradeOp, TraceOp)):
+        if op.runs_above:
             fn = HANDLERS.get(type(op))
             if fn is None and LOAD_HANDLERS is not None:
                 LOAD_HANDLERS()
@@ -211,7 +209,6 @@ def setup(host: bool):
 
         enter_sandbox()
     from lab.backend.core import Backend
-    from lab.engine import Engine
 
     return Engine(Backend(host=host))
 

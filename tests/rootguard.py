@@ -37,7 +37,7 @@ def root_state() -> dict:
           "rules": _run(["ip", "rule"]), "netns": _run(["ip", "netns", "list"])}
     if os.geteuid() == 0:
         st["iptables"] = re.sub(r"\[\d+:\d+\]", "", "\n".join(
-            link for link in _run(["iptables-save"]).splitlines() if not link.startswith("#")))
+            line for line in _run(["iptables-save"]).splitlines() if not line.startswith("#")))
         st["nft"] = _run(["nft", "list", "ruleset"])
     for s in SYSCTLS:
         try:

@@ -138,7 +138,7 @@ def test_fdb_learns_the_mac_behind_a_bridge(lab):
     assert learned[0]["state"] not in ("permanent", "static")
     out = run_ok(lab, "bridge fdb show br br0")[0]
     assert f"{red_mac} dev p-red master br0 " in out.splitlines() or any(
-        link.startswith(f"{red_mac} dev p-red") and "master br0" in link for link in out.splitlines())
+        line.startswith(f"{red_mac} dev p-red") and "master br0" in line for line in out.splitlines())
     assert f"{red_mac} master br0 " in run_ok(lab, "bridge fdb show dev p-red")[0].splitlines()
     # the panes' view: learned entries, none of the multicast self entries
     st = lab.backend.snapshot([None]).namespaces[0]
@@ -164,7 +164,7 @@ def test_static_fdb_add_and_del(lab):
     assert got["02:11:22:33:44:55"]["state"] == "static" and got["02:11:22:33:44:55"]["master"] == "br0"
     assert got["02:11:22:33:44:66"]["state"] == ""
     assert got["02:11:22:33:44:77"]["state"] == "permanent"
-    mine = {link.split()[0]: link for link in run_ok(lab, "bridge fdb show dev veth0")[0].splitlines()}
+    mine = {line.split()[0]: line for line in run_ok(lab, "bridge fdb show dev veth0")[0].splitlines()}
     assert mine["02:11:22:33:44:55"] == "02:11:22:33:44:55 master br0 static"
     r = lab.run("bridge fdb add 02:11:22:33:44:55 dev veth0 master static")
     assert not r.ok and "File exists" in r.error and "replace" in r.error

@@ -68,8 +68,8 @@ def state(namespaces: list[str]) -> dict:
                        for i in a["addr_info"] if i["family"] == "inet")
         routes = sorted(json.dumps(r, sort_keys=True) for r in json.loads(kernel(ns, "ip", "-j", "route", "show", "table", "all"))
                         if "::" not in r.get("dst", "") and not r.get("dst", "").startswith("fe80"))
-        ipt = re.sub(r"\[\d+:\d+\]", "", "\n".join(link for link in kernel(ns, "iptables-save").splitlines()
-                                                     if not link.startswith("#")))
+        ipt = re.sub(r"\[\d+:\d+\]", "", "\n".join(line for line in kernel(ns, "iptables-save").splitlines()
+                                                     if not line.startswith("#")))
         fwd = open_sysctl(ns, "net/ipv4/ip_forward")
         out[ns or "top"] = {"links": links, "addrs": addrs, "routes": routes, "iptables": ipt, "forward": fwd}
     return out

@@ -23,7 +23,7 @@ REFUSED = "# both refuse"   # a line the real tool refuses: lab must refuse it t
 
 
 def commands(path: pathlib.Path) -> list[str]:
-    return [link for link in path.read_text().splitlines() if link.strip() and not link.lstrip().startswith("#")]
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def refused(line: str) -> bool:
@@ -47,7 +47,7 @@ def state() -> dict:
             st[f"rules{fam}"] = kernel(ns, "ip", fam, "rule")
             st[f"rules-json{fam}"] = kernel(ns, "ip", fam, "-j", "rule")
         for tool in ("iptables-save", "ip6tables-save"):   # the rules, without counters and comments
-            st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(link for link in kernel(ns, tool).splitlines() if not link.startswith("#")))
+            st[tool] = re.sub(r"\[\d+:\d+\]", "", "\n".join(line for line in kernel(ns, tool).splitlines() if not line.startswith("#")))
         st.update(more_state(ns))
         out[ns or "top"] = st
     return out
@@ -64,10 +64,10 @@ def more_state(ns) -> dict:
     macs = {link["address"]: f"<{link['ifname']}>" for link in links if link.get("address")}
     own = lambda text: re.sub(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", lambda m: macs.get(m.group(0), m.group(0)), text)  # noqa: E731
     st = {"details": kind_details(ns)}
-    st["neigh"] = sorted(link for link in kernel(ns, "ip", "neigh", "show").splitlines()     # both families
-                         if "FAILED" not in link and "INCOMPLETE" not in link and not link.startswith("fe80"))
-    st["fdb"] = sorted(own(link) for link in kernel(ns, "bridge", "fdb", "show").splitlines()
-                       if ("static" in link or "permanent" in link or " dst " in link) and not re.match(r"(33:33|01:00:5e)", link))
+    st["neigh"] = sorted(line for line in kernel(ns, "ip", "neigh", "show").splitlines()     # both families
+                         if "FAILED" not in line and "INCOMPLETE" not in line and not line.startswith("fe80"))
+    st["fdb"] = sorted(own(line) for line in kernel(ns, "bridge", "fdb", "show").splitlines()
+                       if ("static" in line or "permanent" in line or " dst " in line) and not re.match(r"(33:33|01:00:5e)", line))
     tc = [kernel(ns, "tc", "qdisc", "show")]
     for link in links:
         for what in ("class", "filter"):
@@ -75,7 +75,7 @@ def more_state(ns) -> dict:
         tc.append(kernel(ns, "tc", "filter", "show", "dev", link["ifname"], "ingress"))
     st["tc"] = AUTO_HANDLE.sub("8xxx:", re.sub(r"direct_packets_stat \d+", "direct_packets_stat N", "".join(tc)))
     sysctls = kernel(ns, "sysctl", "-a", "-r", r"^net\.ipv[46]\.(ip_forward|conf\.)")
-    st["sysctl"] = sorted(link for link in sysctls.splitlines() if "stable_secret" not in link)
+    st["sysctl"] = sorted(line for line in sysctls.splitlines() if "stable_secret" not in line)
     return st
 
 
@@ -143,7 +143,7 @@ def test_real_world_file_gives_the_same_state_and_output(path, fresh_top):
         for what in mine[ns]:
             assert mine[ns][what] == theirs[ns][what], f"{path.name}: {ns} {what} differs"
     mac = re.compile(r"(?<![0-9a-f:])(?:[0-9a-f]{2}:){5}[0-9a-f]{2}(?![0-9a-f:])")
-    for line, a, b in zip([link for link in lines if is_show(link)], mine_shown, theirs_shown):
+    for line, a, b in zip([line for line in lines if is_show(line)], mine_shown, theirs_shown):
         # random MACs of the links each side made: the same where the file set them
         a, b = mac.sub("MAC", a) if mac.findall(a) != mac.findall(b) else a, mac.sub("MAC", b) if mac.findall(a) != mac.findall(b) else b
         brid = re.compile(r"\b([0-9a-f]{4})\.[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}\b")   # bridge ids: %x, no padding

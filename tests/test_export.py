@@ -76,12 +76,12 @@ def read_state(ns: str | None) -> dict:
     st["rules"] = sorted(json.dumps(r, sort_keys=True) for r in json.loads(kernel(ns, "ip", "-j", "rule")))
     st["neigh"] = sorted((n["dst"], n.get("lladdr"), tuple(n.get("state", [])))
                          for n in json.loads(kernel(ns, "ip", "-j", "neigh")) if "PERMANENT" in n.get("state", []))
-    st["ip6t"] = [re.sub(r"\[\d+:\d+\]", "", link) for link in kernel(ns, "ip6tables-save").splitlines()
-                  if link.startswith(("-A", ":", "*"))]
-    st["ipt"] = [re.sub(r"\[\d+:\d+\]", "", link) for link in kernel(ns, "iptables-save").splitlines()
-                 if not link.startswith("#")]
-    st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", link) for link in kernel(ns, "tc", "qdisc", "show").splitlines()
-                      if " root " in link or "ingress" in link)
+    st["ip6t"] = [re.sub(r"\[\d+:\d+\]", "", line) for line in kernel(ns, "ip6tables-save").splitlines()
+                  if line.startswith(("-A", ":", "*"))]
+    st["ipt"] = [re.sub(r"\[\d+:\d+\]", "", line) for line in kernel(ns, "iptables-save").splitlines()
+                 if not line.startswith("#")]
+    st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", line) for line in kernel(ns, "tc", "qdisc", "show").splitlines()
+                      if " root " in line or "ingress" in line)
     st["sysctl"] = [kernel(ns, "sysctl", "-n", k).strip() for k in
                     ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter")]
     st["_names"] = sorted(names.values())

@@ -167,7 +167,7 @@ def compare(lines) -> None:
     for cmd, a, b in zip(SHOWS, mine[2], theirs[2]):
         if cmd == "bridge fdb show":   # a link's multicast memberships come and go with IPv6 addrconf after
             # carrier (asynchronous: two runs differ); the entries commands make are compared
-            a, b = ("\n".join(link for link in x.splitlines() if not re.match(r"(33:33|01:00:5e):", link)) for x in (a, b))
+            a, b = ("\n".join(line for line in x.splitlines() if not re.match(r"(33:33|01:00:5e):", line)) for x in (a, b))
         a, b = normal(a), normal(b)
         if cmd in HASH_ORDERED:   # the kernel dumps these in hash-table order, which differs between runs
             a, b = "\n".join(sorted(a.splitlines())), "\n".join(sorted(b.splitlines()))

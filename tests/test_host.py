@@ -97,20 +97,20 @@ def test_host_build_then_clean_removes_exactly_what_lab_made(tmp_path):
     s = sections(r.stdout)
     before, built, cleaned = s["before"], s["built"], s["cleaned"]
     # built: everything is there
-    assert any("MASQUERADE" in link for link in built) and "ipt :FORWARD DROP [0:0]" in built
+    assert any("MASQUERADE" in line for line in built) and "ipt :FORWARD DROP [0:0]" in built
     assert "ip6t -A INPUT -s fd00::/64 -j ACCEPT" in built and "ip6t :FORWARD DROP [0:0]" in built
     # the nf_tables tables the lab's first rules created go too; the one that was there stays
     assert {"nft table ip6 filter", "nft table ip nat"} <= built and "nft table ip filter" in before
     assert not {"nft table ip6 filter", "nft table ip nat"} & s["cleaned"]
-    assert any(link.startswith("fdb 02:00:00:00:00:42") for link in built)
-    assert any(link.startswith("qdisc tbf") for link in built)
+    assert any(line.startswith("fdb 02:00:00:00:00:42") for line in built)
+    assert any(line.startswith("qdisc tbf") for line in built)
     for want in ("netns red", "netns unrelated", "link veth-host", "addr pre0 10.99.0.7/24", "forward 1",
                  "link br-lab2"):
         assert want in built, (want, built)
-    assert any(link.startswith("route 10.60.0.0/16 via 10.50.0.2") for link in built)
-    assert any("10.99.0.9" in link for link in built if link.startswith("neigh"))
-    assert any("1234:" in link for link in built)
-    assert not any(link.startswith("link vmove") and link != "link vmove-peer" for link in built)
+    assert any(line.startswith("route 10.60.0.0/16 via 10.50.0.2") for line in built)
+    assert any("10.99.0.9" in line for line in built if line.startswith("neigh"))
+    assert any("1234:" in line for line in built)
+    assert not any(line.startswith("link vmove") and line != "link vmove-peer" for line in built)
     # cleaned: exactly as before
     assert cleaned == before, f"left: {cleaned - before}\nremoved too much: {before - cleaned}"
     assert "Nothing to clean" in "\n".join(s["again"])

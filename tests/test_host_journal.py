@@ -170,8 +170,8 @@ dump after
     after = s["after"]
     assert s["before"] == after, "\n".join(sorted(set(s["before"]) ^ set(after)))
     assert (tmp_path / "clean.rc").read_text().strip() == "0", (tmp_path / "clean.out").read_text()
-    assert any(link.startswith("netns labns") for link in after) and any(link.startswith("netns stolen") for link in after)
-    assert any(" stolenlink" in link for link in after) and any(" lablink" in link for link in after)
+    assert any(line.startswith("netns labns") for line in after) and any(line.startswith("netns stolen") for line in after)
+    assert any(" stolenlink" in line for line in after) and any(" lablink" in line for line in after)
 
 
 def _ok_entry(eid: str, **fields) -> str:
@@ -276,11 +276,11 @@ ip -o link | grep -c ' x1@' | sed 's/^/x1count: /' || true
     assert "state 700" in out and "netnsdir 755" in out and "journal 600" in out, out
     assert target.read_text() == ""
     for tag in ("symlink-run", "symlink-clean"):
-        assert any(link.startswith(tag) and "symlink" in link for link in out.splitlines()), (tag, out)
-    assert any(link.startswith("loose-clean") and "loose permissions" in link for link in out.splitlines()), out
-    assert any(link.startswith("loose-run") and "loose permissions" in link for link in out.splitlines()), out
-    assert any(link.startswith("owner-run") and "owned by uid 65534" in link for link in out.splitlines()), out
-    left = {link.split()[1] for link in out.splitlines() if link.startswith("left: ")}
+        assert any(line.startswith(tag) and "symlink" in line for line in out.splitlines()), (tag, out)
+    assert any(line.startswith("loose-clean") and "loose permissions" in line for line in out.splitlines()), out
+    assert any(line.startswith("loose-run") and "loose permissions" in line for line in out.splitlines()), out
+    assert any(line.startswith("owner-run") and "owned by uid 65534" in line for line in out.splitlines()), out
+    left = {line.split()[1] for line in out.splitlines() if line.startswith("left: ")}
     assert "viasym" not in left and "other" not in left, out   # refused before anything was made
     assert "x1count: 0" in out
 

@@ -37,7 +37,7 @@ def test_host_play_checks_pass_and_clean_restores(tmp_path):
     s, out = run_driver(tmp_path, "01-veth-basics")
     assert "rc 0" in s, out
     assert "✓" in out and "FAILED" not in out
-    assert any(link.startswith("netns ") for link in s["built"]), out
+    assert any(line.startswith("netns ") for line in s["built"]), out
     assert s["built"] != s["before"]
     assert s["cleaned"] == s["before"], f"left: {s['cleaned'] - s['before']}\nremoved: {s['before'] - s['cleaned']}"
 

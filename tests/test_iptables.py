@@ -104,12 +104,12 @@ def test_save_restore_roundtrip_in_a_namespace(lab, tmp_path):
     f = tmp_path / "rules.v4"
     f.write_text(saved + "\n")
     run_ok(lab, "red iptables -F", "red iptables -t nat -F")
-    assert not [link for link in rules("red") if link.startswith("-A")]
+    assert not [line for line in rules("red") if line.startswith("-A")]
     run_ok(lab, f"red iptables-restore {f}")
     assert "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT" in rules("red")
     assert "-A POSTROUTING -o eth0 -j MASQUERADE" in rules("red", "nat")
     assert rules(None) == [":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"] or not \
-        [link for link in rules(None) if link.startswith("-A")]
+        [line for line in rules(None) if line.startswith("-A")]
 
 
 def test_drop_rule_really_drops_and_delete_restores(lab):

@@ -74,7 +74,7 @@ def start_flipper(targets: list[str], rate: float, seconds: float) -> subprocess
 
 def kernel_all_up(engine, uniq: str, n: int = N) -> bool:
     b = engine.backend
-    return all(next(link for link in b.rtnl(f"s{uniq}{i:02d}").links(f"s{uniq}{i:02d}") if link.name == "eth0").up
+    return all(next(line for line in b.rtnl(f"s{uniq}{i:02d}").links(f"s{uniq}{i:02d}") if line.name == "eth0").up
                for i in range(n))
 
 
@@ -207,7 +207,7 @@ def test_dashboard_stays_responsive_and_bounded_in_a_storm(lab, uniq):
 
     def rss_mb() -> float:
         with open("/proc/self/status") as f:
-            return next(int(link.split()[1]) / 1024 for link in f if link.startswith("VmRSS"))
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
 
     async def body(app, pilot):
         await wait_for(pilot, lambda: view_all_up(app.view.states, uniq), timeout=30, what="the lab")
@@ -230,7 +230,7 @@ def test_dashboard_stays_responsive_and_bounded_in_a_storm(lab, uniq):
                 # Enter as the terminal's input thread delivers it (Pilot.press would also wait for the
                 # process to go idle, which it never does in a storm)
                 app._driver.send_message(events.Key("enter", "\r"))
-                await wait_for(pilot, lambda: any("127.0.0.1" in link for link in app.output.plain_lines[before:]),
+                await wait_for(pilot, lambda: any("127.0.0.1" in line for line in app.output.plain_lines[before:]),
                                timeout=20, what=f"the output of a command typed during the storm ({ns})")
                 latencies.append(time.monotonic() - t)
                 queued = max(queued, app.state_messages_queued)

@@ -54,7 +54,7 @@ def test_typed_commands_show_in_every_pane(lab):
         assert "veth-host 10.9.0.1/24" in text and "veth-red 10.9.0.2/24" in text
         # iproute2-format output in the scrollback
         await type_command(pilot, "ip -n red addr show dev veth-red")
-        assert any("inet 10.9.0.2/24" in link for link in app.output.plain_lines)
+        assert any("inet 10.9.0.2/24" in line for line in app.output.plain_lines)
     run_ui(lab, body)
 
 
@@ -86,7 +86,7 @@ def test_ipv6_addresses_routes_and_neighbours_show(lab):
 def test_errors_inline_and_app_keeps_going(lab):
     async def body(app, pilot):
         await type_command(pilot, "ip link set nosuch up")
-        assert any('Cannot find device "nosuch"' in link for link in app.output.plain_lines)
+        assert any('Cannot find device "nosuch"' in line for line in app.output.plain_lines)
         await type_command(pilot, "ip link add name")
         await type_command(pilot, "bogus-command 1 2")
         await type_command(pilot, "ip netns add ok1")
@@ -240,9 +240,9 @@ def test_shell_in_the_bar_without_a_terminal_says_so(lab):
 
     async def body(app, pilot):
         await type_command(pilot, "ip netns exec sh1 bash")
-        assert any("Cannot open a shell here" in link for link in app.output.plain_lines)
+        assert any("Cannot open a shell here" in line for line in app.output.plain_lines)
         await type_command(pilot, "sh1 ip -br link")
-        assert any(link.startswith("lo") for link in app.output.plain_lines)
+        assert any(line.startswith("lo") for line in app.output.plain_lines)
     run_ui(lab, body)
 
 

@@ -27,7 +27,7 @@ def test_player_plays_checks_hints_and_goes_back(lab):
         pane = _pane(app)
         assert all(r.status == "pass" for r in pane.check_results)
         # the step's commands ran through the command bar's engine: shown in the scrollback
-        assert any("ip netns add red" in link for link in app.output.plain_lines)
+        assert any("ip netns add red" in line for line in app.output.plain_lines)
         assert "red" in kernel(None, "ip", "netns", "list")
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: pane.player.index == 1 and not pane.busy, timeout=20, what="step 2")

@@ -150,7 +150,7 @@ def test_trace_view_routing_drop_ip_forward_off(lab):
         assert "ip_forward is off" in str(scr.query_one("#trace-headers").render())
         # the host's diagram marks the routing decision, not a chain
         lines = _flow_lines(app)
-        start = next(i for i, link in enumerate(lines) if link.startswith("▶ host"))
+        start = next(i for i, line in enumerate(lines) if line.startswith("▶ host"))
         assert "routing ✗" in lines[start + 1]
 
     run_ui(lab, body, size=(170, 50))

@@ -80,14 +80,12 @@ def netns_list(b, op: c.NetnsList) -> str:
 @applies(c.NetnsSet)
 def netns_set(b, op: c.NetnsSet) -> str:
     """RTM_NEWNSID: NETNSA_NSID (-1 = let the kernel pick) + NETNSA_FD of the named namespace."""
-    from lab.backend.rtnl import attr, u32attr
-
     if not nsutil.netns_exists(op.name):
         raise LabError(f'Cannot open network namespace "{op.name}": No such file or directory'
                        + did_you_mean(op.name, nsutil.list_netns()))
     fd = os.open(nsutil.ns_path(op.name), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        b.rtnl(op.ns).request(88, 0, struct.pack("=Bxxx", 0) + attr(1, struct.pack("=i", op.nsid)) + u32attr(3, fd))
+        b.rtnl(op.ns).assign_nsid(fd, op.nsid)
     except NetlinkError as e:
         # the kernel's own text: "Peer netns already has a nsid assigned" or "The specified nsid is already used"
         raise nl_error(e, hint="See them: ip netns list-id (an nsid cannot be changed once set)"
@@ -1058,8 +1056,8 @@ def rule_spec(op: c.RuleChange) -> dict:
     spec: dict = {"family": socket.AF_INET6 if op.family == 6 else socket.AF_INET}
     for key, val in (("src", op.src), ("dst", op.dst)):
         if val and val != "all":
-            a, _, link = val.partition("/")
-            spec.update({key: a, f"{key}_len": int(link)})
+            a, _, plen = val.partition("/")
+            spec.update({key: a, f"{key}_len": int(plen)})
     for key, val in (("table", op.table), ("priority", op.priority), ("fwmark", op.fwmark), ("fwmask", op.fwmask),
                      ("iifname", op.iif), ("oifname", op.oif), ("tos", op.tos),
                      ("suppress_prefixlength", op.suppress_prefixlength)):
@@ -1217,8 +1215,8 @@ def _rule_matches(d: dict, op: c.RuleShow) -> bool:
                 if d[key]:
                     return False
             else:
-                a, _, link = val.partition("/")
-                if d[key] != a or d[f"{key}_len"] != int(link):
+                a, _, plen = val.partition("/")
+                if d[key] != a or d[f"{key}_len"] != int(plen):
                     return False
     return True
 

@@ -619,7 +619,7 @@ def detail_lines(msg, names: dict[int, str], netns_names: dict[int, str] | None 
     `-s` lines (render.link_stats), placed where iproute2 prints them: after alias, before altnames."""
     lines = "".join(_replay(msg, names, netns_names).text).split("\n")
     if stats:
-        at = next((i for i, link in enumerate(lines) if link.startswith("    altname ")), len(lines))
+        at = next((i for i, line in enumerate(lines) if line.startswith("    altname ")), len(lines))
         lines[at:at] = stats
     return lines
 

@@ -25,6 +25,8 @@ class Op:
     ns: str | None
     # fields holding file paths: the engine confines them when a scenario file runs the command (lab.confine)
     file_args: ClassVar[tuple[str, ...]] = ()
+    # run by a layer above the engine (trace: lab.tracer, grade: lab.scenario), registered with lab.engine.handles
+    runs_above: ClassVar[bool] = False
 
     @property
     def mutates(self) -> bool:

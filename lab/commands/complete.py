@@ -85,10 +85,6 @@ STATIC = {
     "ctstate": sorted(_ipt.CT_STATES) + ["NEW,ESTABLISHED", "ESTABLISHED,RELATED", "RELATED,ESTABLISHED"],
     "statmode": ["random", "nth"],
 }
-BUILTIN_CHAINS = {"filter": ["INPUT", "FORWARD", "OUTPUT"], "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
-                  "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
-                  "raw": ["PREROUTING", "OUTPUT"], "security": ["INPUT", "FORWARD", "OUTPUT"]}
-
 
 class Providers:
     """Names from the live lab, cached for a moment. Built from an Engine (or anything with .backend)."""
@@ -121,17 +117,18 @@ class Providers:
         return self._cached(("dev", ns), get)
 
     def sysctl_keys(self, ns: str | None) -> list[str]:
-        """Every net.* key of the namespace (sysctl -N -a)."""
+        """Every net.* key of the namespace (the backend's `sysctl -N -a`)."""
         def get():
-            r = self.engine.backend.run_cmd(ns, ["sysctl", "-N", "-a", "-r", r"^net\."], timeout=5)
-            return [k for k in r.stdout.split() if k.startswith("net.")]
+            from lab.commands.sysctl import SysctlOp
+
+            return self.engine.backend.apply(SysctlOp(ns, all_pattern="", names_only=True)).split()
         return self._cached(("sysctl", ns), get)
 
     def chains(self, ns: str | None, table: str) -> list[str]:
         def get():
             r = self.engine.backend.run_cmd(ns, ["iptables-nft", "-t", table, "-S"], timeout=5)
             user = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("-N ")]
-            return BUILTIN_CHAINS.get(table, []) + user
+            return _ipt.TABLES.get(table, []) + user
         return self._cached(("chains", ns, table), get)
 
 
@@ -268,7 +265,7 @@ class LabCompleter(Completer):
             return sorted(matches)
         if prev in ("-j", "--jump", "-g", "--goto"):
             chains = self.providers.chains(ns, table) if self.providers else []
-            user = [c for c in chains if c not in sum(BUILTIN_CHAINS.values(), [])]
+            user = [c for c in chains if c not in sum(_ipt.TABLES.values(), [])]
             return list(_ipt.VERDICTS) + sorted(targets) + user if prev in ("-j", "--jump") else user
         if prev in VALUE_KIND:
             return self._value(VALUE_KIND[prev], ns, table)

@@ -7,6 +7,7 @@ Pure: validates the shape only; the engine loads the scenario and runs its check
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
 
@@ -19,6 +20,7 @@ HELP = ("Usage: grade SCENARIO [--step N]\n"
 
 @dataclass(frozen=True)
 class GradeOp(ReadOp):
+    runs_above: ClassVar[bool] = True
     ref: str = ""
     step: int | None = None        # 1-based
 

@@ -21,6 +21,7 @@ HELP = ("Usage: trace NS icmp|tcp|udp DST[:PORT] [--sport N] [--dport N] [--flag
 
 @dataclass(frozen=True)
 class TraceOp(ReadOp):
+    runs_above: ClassVar[bool] = True
     spec: TraceSpec | None = None
     json: bool = False
     pcap: str | None = None

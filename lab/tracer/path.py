@@ -42,11 +42,11 @@ OWN_HOOK = {("ip", "mark_pre"): ("prerouting", -350), ("ip", "mark_out"): ("outp
             ("bridge", "obs_post"): ("postrouting", 500)}
 # what a route of each special type does to a packet, in the kernel's words (errno) and in plain ones
 ROUTE_REASONS = {
-    "blackhole": (errno.EINVAL, "is a blackhole: the packet is discarded silently, nothing goes back"),
-    "unreachable": (errno.EHOSTUNREACH, "is unreachable: the packet is dropped and ICMP host-unreachable goes back"),
-    "prohibit": (errno.EACCES, "is prohibited: the packet is dropped and ICMP host-prohibited goes back"),
-    "throw": (errno.ENETUNREACH, "throws the lookup out of this table and no other rule's table has a route: the "
-                                 "packet is dropped and ICMP net-unreachable goes back"),
+    "blackhole": (errno.EINVAL, "is a blackhole", "the packet is discarded silently, nothing goes back"),
+    "unreachable": (errno.EHOSTUNREACH, "is unreachable", "the packet is dropped and ICMP host-unreachable goes back"),
+    "prohibit": (errno.EACCES, "is prohibited", "the packet is dropped and ICMP host-prohibited goes back"),
+    "throw": (errno.ENETUNREACH, "throws the lookup out of this table and no other rule's table has a route",
+              "the packet is dropped and ICMP net-unreachable goes back"),
 }
 CT_PRIO = -200                       # NF_IP_PRI_CONNTRACK: conntrack has seen the packet after this priority
 # the first packet of a connection, by its TCP flags (PSH ignored), as conntrack's tcp_conntracks table reads
@@ -190,6 +190,8 @@ class LinkInfo:
     up: bool
     carrier: bool
     qdisc: str
+    mtu: int | None = None
+    hairpin: bool = False           # a bridge port's hairpin mode (IFLA_BRPORT_MODE)
 
 
 class Kernel:
@@ -214,9 +216,11 @@ class Kernel:
                 for m in self.b.ipr(ns or None).get_links(idx):
                     info = m.get_attr("IFLA_LINKINFO")
                     kind = info.get_attr("IFLA_INFO_KIND") if info is not None else ""
+                    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
                     li = LinkInfo(m["index"], m.get_attr("IFLA_IFNAME"), kind or "", m.get_attr("IFLA_MASTER"),
                                   m.get_attr("IFLA_LINK"), bool(m["flags"] & 1), bool(m["flags"] & 0x10000),
-                                  m.get_attr("IFLA_QDISC") or "")
+                                  m.get_attr("IFLA_QDISC") or "", m.get_attr("IFLA_MTU"),
+                                  bool(slave.get_attr("IFLA_BRPORT_MODE")) if slave is not None else False)
             except Exception:  # noqa: BLE001
                 pass
             self._links[key] = li
@@ -309,24 +313,9 @@ class Kernel:
             return False
         return any(r.split()[1].rsplit(":", 1)[1] == f"{port:04X}" and r.split()[3] == "0A" for r in rows if r.strip())
 
-    def hairpin(self, ns: str, idx: int) -> bool:
-        """The bridge port's hairpin mode (IFLA_BRPORT_MODE)."""
-        try:
-            for m in list(self.b.ipr(ns or None).get_links(idx)):
-                info = m.get_attr("IFLA_LINKINFO")
-                slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
-                return bool(slave.get_attr("IFLA_BRPORT_MODE")) if slave is not None else False
-        except Exception:  # noqa: BLE001
-            pass
-        return False
-
     def mtu(self, ns: str, idx: int | None) -> int | None:
-        try:
-            for m in list(self.b.ipr(ns or None).get_links(idx)) if idx else []:
-                return m.get_attr("IFLA_MTU")
-        except Exception:  # noqa: BLE001
-            pass
-        return None
+        li = self.link(ns, idx)
+        return li.mtu if li else None
 
     def neighbour(self, ns: str, addr: str, ifindex: int | None):
         try:
@@ -626,7 +615,7 @@ class Builder:
         if special is not None and ROUTE_REASONS[special[0]][0] == code:
             kind, prefix, table = special
             tname = table_name(table)
-            return (f"{nsname(ns)} looks up {p.dst}: route {kind} {prefix} (table {tname}) {ROUTE_REASONS[kind][1].split(':')[0]}"
+            return (f"{nsname(ns)} looks up {p.dst}: route {kind} {prefix} (table {tname}) {ROUTE_REASONS[kind][1]}"
                     f": the kernel refuses to send it ({said}).",
                     f"{nsname(ns)} cannot send to {p.dst}: route {kind} {prefix} ({said}).")
         if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
@@ -1073,7 +1062,7 @@ class Builder:
         nh = info.get("gateway") or e.pkt.dst
         _state, mac = k.neighbour(ns, nh, in_port.master)
         got = k.fdb(ns, in_port.master, mac) if mac else None
-        if got is None or got[0] != in_port.name or k.hairpin(ns, in_port.index):
+        if got is None or got[0] != in_port.name or in_port.hairpin:
             return None
         br = k.ifname(ns, in_port.master)
         return (f"{nsname(ns)} sends it back out {br} to {nh}, whose address {mac} is on port {in_port.name}, the port "
@@ -1121,7 +1110,7 @@ class Builder:
                        f"drops this one for {e.pkt.dst} (fix: {ns + ' ' if ns else ''}sysctl -w net.ipv4.ip_forward=1).")
             elif sp is not None:
                 msg = (f"{nsname(ns)}'s route to {e.pkt.dst} (route {sp[0]} {sp[1]}, table {table_name(sp[2])}) "
-                       f"{ROUTE_REASONS[sp[0]][1]}.")
+                       f"{ROUTE_REASONS[sp[0]][1]}: {ROUTE_REASONS[sp[0]][2]}.")
             elif err == errno.EHOSTUNREACH:
                 msg = f"{nsname(ns)} has no route to {e.pkt.dst}: dropped at the routing decision (no route to host)."
             elif err == errno.EACCES:

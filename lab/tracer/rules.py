@@ -43,14 +43,17 @@ class ProbeMatch:
     encap_ports: tuple[int, ...] = ENCAP_PORTS   # VXLAN UDP ports whose datagrams may carry the probe
 
 
-def _ip_match(m: ProbeMatch) -> list[bytes]:
-    out = [N.e_payload(4, 2)]
+def _id_range(m: ProbeMatch, off: int, base: int = N.NFT_PAYLOAD_NETWORK) -> list[bytes]:
+    """The probe's IP id (or id range) at `off` from `base`: its own header, a quoted one, an inner one."""
+    out = [N.e_payload(off, 2, base)]
     if m.id_lo == m.id_hi:
-        out.append(N.e_cmp(struct.pack(">H", m.id_lo)))
-    else:
-        out += [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
-    out += [N.e_payload(9, 1), N.e_cmp(bytes([m.proto])), N.e_payload(2, 2), N.e_cmp(struct.pack(">H", m.length))]
-    return out
+        return out + [N.e_cmp(struct.pack(">H", m.id_lo))]
+    return out + [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
+
+
+def _ip_match(m: ProbeMatch) -> list[bytes]:
+    return _id_range(m, 4) + [N.e_payload(9, 1), N.e_cmp(bytes([m.proto])), N.e_payload(2, 2),
+                              N.e_cmp(struct.pack(">H", m.length))]
 
 
 def _reply_matches(m: ProbeMatch) -> list[list[bytes]]:
@@ -67,21 +70,9 @@ def _reply_matches(m: ProbeMatch) -> list[list[bytes]]:
     if m.reply_port is not None:
         out.append(proto + [N.e_cmp(bytes([m.proto])), N.e_payload(2, 2, th), N.e_cmp(struct.pack(">H", m.reply_port))])
     for icmp_type in (3, 11):   # destination unreachable, time exceeded: the quoted IP header's id
-        inner = [N.e_payload(12, 2, th)]
-        if m.id_lo == m.id_hi:
-            inner.append(N.e_cmp(struct.pack(">H", m.id_lo)))
-        else:
-            inner += [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
         out.append(proto + [N.e_cmp(bytes([socket.IPPROTO_ICMP])), N.e_payload(0, 1, th), N.e_cmp(bytes([icmp_type]))]
-                   + inner)
+                   + _id_range(m, 12, th))
     return out
-
-
-def _id_range(m: ProbeMatch, off: int, base: int) -> list[bytes]:
-    out = [N.e_payload(off, 2, base)]
-    if m.id_lo == m.id_hi:
-        return out + [N.e_cmp(struct.pack(">H", m.id_lo))]
-    return out + [N.e_cmp(struct.pack(">H", m.id_lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", m.id_hi), N.NFT_CMP_LTE)]
 
 
 def _encap_matches(m: ProbeMatch) -> list[list[bytes]]:

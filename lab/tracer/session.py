@@ -234,8 +234,8 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 early.stop()
             t4 = time.perf_counter()
             src_nsid = next((i for i, n in nsids.items() if n == (spec.ns or "")), None)
-            cap.events = early.events + _collect(listener, idle, spec.wait, src_nsid,
-                                                 set(range(ip_id0, ip_id0 + spec.count)), early.events)
+            cap.events = _collect(listener, idle, spec.wait, src_nsid, set(range(ip_id0, ip_id0 + spec.count)),
+                                  early.events)
             cap.overrun = listener.overrun
             t5 = time.perf_counter()
         finally:
@@ -274,7 +274,7 @@ class _Reader:
 
 
 def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int | None = None,
-             probe_ids: set[int] | None = None, already: list | None = None) -> list[N.TraceEvent]:
+             probe_ids: set[int] | None = None, first: list | None = None) -> list[N.TraceEvent]:
     """Read events until none came for `idle` seconds (everything on a veth path happens inside
     sendto(); the idle gap covers ARP and softirq deferral), at most `wait` seconds. Once every
     probe's answer has reached the sender's INPUT, a short gap is enough (for the sender's own RST)."""
@@ -283,13 +283,12 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
     last = time.perf_counter()
     answered = 0
     gap = idle
-    seen = list(already or [])          # read before (they count for the answers, the caller keeps them)
+    pending = list(first or [])          # read while the probe was sent: taken as the first batch
     while True:
-        new = listener.read_ready()
-        got, seen = seen + new, []
+        got, pending = pending + listener.read_ready(), []
         now = time.perf_counter()
         if got:
-            events.extend(new)
+            events.extend(got)
             last = now
             if probe_ids:
                 for ev in got:
