@@ -11,12 +11,15 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from lab import confine
 from lab.commands import parse
 from lab.commands.base import Context, Op
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.backend.api import LabBackend
 
 log = logging.getLogger("lab")
 
@@ -59,14 +62,14 @@ def handles(*op_types: type):
 
 class Engine:
     """Args:
-        backend: a lab.backend.core.Backend.
+        backend: the kernel's door (lab.backend.api.LabBackend; lab.backend.core.Backend implements it).
         allow_exec: whether ExecOp (other programs: ping, bash...) may run, captured, interactive or as
             the TUI's shell. Scenario files run with this off unless the user opts in (and `grade` runs a
             scenario's checks with it off whatever this says: lab.confine).
         interactive: run ExecOp attached to the terminal (lab shell) instead of capturing output.
     """
 
-    def __init__(self, backend, allow_exec: bool = True, interactive: bool = False):
+    def __init__(self, backend: LabBackend, allow_exec: bool = True, interactive: bool = False):
         self.backend = backend
         self.allow_exec = allow_exec
         self.interactive = interactive
@@ -221,7 +224,7 @@ def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:
     return [read_script(f) for f in files]
 
 
-def run_scripts(engine, scripts: list[tuple[str, list[str]]]) -> None:
+def run_scripts(engine: Engine, scripts: list[tuple[str, list[str]]]) -> None:
     """Run --setup scripts through the engine; raises LabError "FILE:LINE: error" at the first failure."""
     from lab.errors import LabError
 

@@ -19,7 +19,7 @@ def kernel_says(e) -> str | None:
     when the kernel gave only an errno."""
     import os
 
-    args = getattr(e, "args", ())
+    args: tuple = getattr(e, "args", ())
     msg = args[1] if len(args) > 1 and isinstance(args[1], str) else None
     if not msg or msg == os.strerror(getattr(e, "code", 0) or 0):
         return None

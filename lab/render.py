@@ -305,7 +305,7 @@ def neighs_text(ns: Iterable[Neighbour]) -> str:
 def neighs_json(ns: Iterable[Neighbour]) -> str:
     res = []
     for n in ns:
-        d = {"dst": n.dst, "dev": n.dev}
+        d: dict[str, object] = {"dst": n.dst, "dev": n.dev}
         if n.lladdr:
             d["lladdr"] = n.lladdr
         if n.router:

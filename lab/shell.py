@@ -21,6 +21,7 @@ def run_shell(engine) -> int:
     from lab.commands.complete import LabCompleter, make_lexer
 
     engine.interactive = True
+    history: FileHistory | InMemoryHistory
     try:
         history = FileHistory(history_path())
     except OSError:
@@ -28,7 +29,7 @@ def run_shell(engine) -> int:
     style = Style.from_dict({"command": "bold ansicyan", "option": "ansiyellow", "address": "ansigreen",
                              "target": "bold ansimagenta", "prompt": "bold"})
     where = "host" if engine.backend.host else "sandbox"
-    session = PromptSession(history=history, completer=LabCompleter(engine), lexer=make_lexer(), style=style,
+    session: PromptSession[str] = PromptSession(history=history, completer=LabCompleter(engine), lexer=make_lexer(), style=style,
                             complete_while_typing=True)
     print(f"lab shell ({where}). Type commands like `ip netns add red`; Tab completes; `help`; Ctrl-D exits.")
     if where == "sandbox":

@@ -26,7 +26,7 @@ from lab.model import FdbEntry, Link
 
 NUD_REACHABLE, NUD_STALE, NUD_NOARP, NUD_PERMANENT = 0x02, 0x04, 0x40, 0x80
 NTF_SELF, NTF_MASTER, NTF_EXT_LEARNED, NTF_OFFLOADED, NTF_ROUTER = 0x02, 0x04, 0x10, 0x20, 0x80
-PORT_STATES = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
+PORT_STATES: dict[int | None, str] = {0: "disabled", 1: "listening", 2: "learning", 3: "forwarding", 4: "blocking"}
 ADD_STATES = {"permanent": NUD_NOARP | NUD_PERMANENT, "static": NUD_NOARP | NUD_REACHABLE, "dynamic": NUD_REACHABLE}
 BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 0x2, 0x4
 
@@ -212,7 +212,8 @@ def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
             continue
         pi = m.get_attr("IFLA_PROTINFO")
         get = pi.get_attr if pi is not None else (lambda _k: None)
-        port_state = PORT_STATES.get(get("IFLA_BRPORT_STATE"), str(get("IFLA_BRPORT_STATE")))
+        code = get("IFLA_BRPORT_STATE")
+        port_state = PORT_STATES.get(code, str(code))
         s = f"{link.index}: {render.link_ifname(link, names)}: <{','.join(link.flags)}> mtu {link.mtu}"
         d: dict = {"ifindex": link.index}
         if link.link_index and link.link_index != link.index and link.link_netnsid is None and link.link_index in names:

@@ -73,8 +73,8 @@ def clean(journal: Journal | None = None) -> Report:
     rep = Report()
     try:
         entries, state, problems = journal.read()
-    except (JournalError, OSError) as e:
-        rep.left.append(f"the journal: {e}")
+    except (JournalError, OSError) as err:
+        rep.left.append(f"the journal: {err}")
         return rep
     rep.left += [f"journal {p}" for p in problems]
     if not entries and not problems:
@@ -135,7 +135,8 @@ def describe(e: dict) -> str:
     if k == "addr":
         return f"address {e.get('cidr')} on {e.get('dev')}{where}"
     if k in ("route", "rule", "fdb"):
-        spec = e.get("spec") if isinstance(e.get("spec"), dict) else {}
+        got = e.get("spec")
+        spec = got if isinstance(got, dict) else {}
         what = spec.get("dst") or spec.get("lladdr") or spec.get("src") or ""
         return f"{'ip rule' if k == 'rule' else k} {what}{where}".replace("  ", " ")
     if k == "neigh":

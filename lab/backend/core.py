@@ -11,11 +11,17 @@ import contextlib
 import importlib
 import subprocess
 import threading
-from typing import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from lab.backend import nsutil
-from lab.backend.journal import NOOP, Journal
+from lab.backend.journal import NOOP, Entry, Journal
 from lab.errors import LabError, did_you_mean
+
+if TYPE_CHECKING:
+    from lab.backend.rtnl import Rtnl
+    from lab.commands.base import Op
+    from lab.model import Address, Chain, FdbEntry, Link, Neighbour, Qdisc, Route, Snapshot, TcClass
 
 _APPLIERS: dict[type, Callable] = {}
 
@@ -41,8 +47,8 @@ class Backend:
     def __init__(self, host: bool = False, journal: Journal | None = None):
         self.host = host
         self.journal = journal or (Journal() if host else None)
-        self._socks: dict[str, object] = {}          # fast-path rtnl sockets, by namespace
-        self._ipr: dict[tuple[int, str], object] = {}  # pyroute2 sockets, by (thread, namespace)
+        self._socks: dict[str, Rtnl] = {}             # fast-path rtnl sockets, by namespace
+        self._ipr: dict[tuple[int, str], Any] = {}     # pyroute2 sockets, by (thread, namespace)
         self.lock = threading.RLock()
         self.listeners: list[Callable[[object], None]] = []
 
@@ -57,7 +63,7 @@ class Backend:
                            + did_you_mean(ns, self.namespaces()),
                            f"Create it first: ip netns add {ns}")
 
-    def ipr(self, ns: str | None):
+    def ipr(self, ns: str | None) -> Any:
         """The calling thread's cached IPRoute socket bound inside `ns` (None = top).
 
         One per thread: pyroute2's sync API opens a new socket on first use in each thread, in that
@@ -82,7 +88,7 @@ class Backend:
         for key in [k for k in self._ipr if k[0] not in alive]:
             _close(self._ipr.pop(key))
 
-    def rtnl(self, ns: str | None):
+    def rtnl(self, ns: str | None) -> Rtnl:
         """The cached fast-path rtnetlink socket (lab.backend.rtnl.Rtnl) bound inside `ns`."""
         key = "\0rtnl:" + (ns or "")
         with self.lock:
@@ -108,8 +114,8 @@ class Backend:
         with self.lock:
             for key in list(self._ipr):
                 _close(self._ipr.pop(key))
-            for key in list(self._socks):
-                _close(self._socks.pop(key))
+            for name in list(self._socks):
+                _close(self._socks.pop(name))
 
     # ---- helpers for family modules ---------------------------------------------------------------
     def run_cmd(self, ns: str | None, argv: list[str], input: str | None = None,
@@ -161,7 +167,7 @@ class Backend:
         """--host, and `ns` is one the lab did not create: its creations there must be journaled."""
         return self.journal is not None and not self._ns_is_ours(ns)
 
-    def creating(self, ns: str | None, kind: str, **fields):
+    def creating(self, ns: str | None, kind: str, **fields: Any) -> AbstractContextManager[Entry]:
         """Context manager around one kernel creation in --host mode.
 
         Journals the intent (fsync'ed) before the body runs; the body makes the object and calls
@@ -174,9 +180,10 @@ class Backend:
         return self._creating(ns, kind, fields)
 
     @contextlib.contextmanager
-    def _creating(self, ns, kind, fields):
+    def _creating(self, ns: str | None, kind: str, fields: dict) -> Iterator[Entry]:
         from lab.backend.journal import JournalError
 
+        assert self.journal is not None   # journaled() said so
         try:
             ent = self.journal.begin(kind=kind, ns=ns or "", nsino=nsutil.netns_inode(ns), **fields)
         except JournalError as e:
@@ -220,7 +227,7 @@ class Backend:
             return False
 
     # ---- apply ------------------------------------------------------------------------------------
-    def apply(self, op) -> str:
+    def apply(self, op: Op) -> str:
         """Apply one Op; returns the text to print. Raises LabError (nothing applied) on failure."""
         fn = _APPLIERS.get(type(op))
         if fn is None:
@@ -233,11 +240,52 @@ class Backend:
             return fn(self, op) or ""
 
     # ---- snapshots (state for panes, checks, export) ----------------------------------------------
-    def snapshot(self, namespaces: list[str | None] | None = None, extras: bool = True):
+    def snapshot(self, namespaces: list[str | None] | None = None, extras: bool = True) -> Snapshot:
         """A model.Snapshot of the given namespaces (default: top + all named)."""
         from lab.backend import state
 
         return state.snapshot(self, namespaces, extras)
+
+    # ---- readers: one namespace's kernel state as model objects (lab.backend.api.LabBackend) ------
+    def links(self, ns: str | None) -> list[Link]:
+        from lab.backend import state
+
+        return state.links(self, ns)
+
+    def addresses(self, ns: str | None, family: int | None = None) -> list[Address]:
+        from lab.backend import state
+
+        return state.addresses(self, ns, family)
+
+    def routes(self, ns: str | None, table: int | None = 254, family: int | None = 4) -> list[Route]:
+        from lab.backend import state
+
+        return state.routes(self, ns, table, family)
+
+    def neighbours(self, ns: str | None, family: int | None = None) -> list[Neighbour]:
+        from lab.backend import state
+
+        return state.neighbours(self, ns, family=family)
+
+    def fdb(self, ns: str | None) -> list[FdbEntry]:
+        from lab.backend import bridge
+
+        return bridge.fdb_entries(self, ns)
+
+    def chains(self, ns: str | None, table: str | None = None, family: int = 4) -> tuple[Chain, ...]:
+        from lab.backend import iptables
+
+        return iptables.chains(self, ns, table, family)
+
+    def qdiscs(self, ns: str | None) -> list[Qdisc]:
+        from lab.backend import tc
+
+        return tc.qdiscs(self, ns)
+
+    def tc_classes(self, ns: str | None, dev: str) -> list[TcClass]:
+        from lab.backend import tc
+
+        return tc.tc_classes(self, ns, dev)
 
 
 def _close(sock) -> None:

@@ -1054,9 +1054,9 @@ FIB_RULE_INVERT = 0x2
 def rule_spec(op: c.RuleChange) -> dict:
     """What `ip rule add|del` sends, as a plain dict (also the journal's record of a rule)."""
     spec: dict = {"family": socket.AF_INET6 if op.family == 6 else socket.AF_INET}
-    for key, val in (("src", op.src), ("dst", op.dst)):
-        if val and val != "all":
-            a, _, plen = val.partition("/")
+    for key, pfx in (("src", op.src), ("dst", op.dst)):
+        if pfx and pfx != "all":
+            a, _, plen = pfx.partition("/")
             spec.update({key: a, f"{key}_len": int(plen)})
     for key, val in (("table", op.table), ("priority", op.priority), ("fwmark", op.fwmark), ("fwmask", op.fwmask),
                      ("iifname", op.iif), ("oifname", op.oif), ("tos", op.tos),
@@ -1303,7 +1303,7 @@ def tunnel_change(b, op: c.TunnelChange) -> str:
         return ""
     if op.verb == "change" and (have is None or have.kind != kind):
         raise LabError(f'change tunnel "{op.name}" failed: No such device')
-    body = ifinfo(have.index if op.verb == "change" else 0) + sattr(IFLA_IFNAME, op.name)
+    body = ifinfo(have.index if op.verb == "change" and have else 0) + sattr(IFLA_IFNAME, op.name)
     body += attr(IFLA_LINKINFO, sattr(IFLA_INFO_KIND, kind) + attr(IFLA_INFO_DATA, _tunnel_data(b, op, kind)))
     flags = 0 if op.verb == "change" else 0x400 | 0x200
     with b.creating(op.ns, "link", name=op.name) if op.verb == "add" else contextlib.nullcontext(NOOP) as ent:

@@ -322,11 +322,12 @@ _CHAIN = re.compile(r"^:(\S+) (\S+) \[(\d+):(\d+)\]$")
 def parse_save(ns: str, text: str, family: str = "ip") -> tuple[Chain, ...]:
     """`iptables-save -c` text -> Chains (builtin first, in table order) with rules and counters."""
     out: list[Chain] = []
-    table = None
+    table: str | None = None
     chains: dict[str, dict] = {}
     order: list[str] = []
 
-    def flush():
+    def flush() -> None:
+        assert table is not None   # called at COMMIT, inside a table
         for name in order:
             c = chains[name]
             out.append(Chain(ns=ns, table=table, name=name, policy=c["policy"], packets=c["p"], bytes=c["b"],
@@ -356,14 +357,28 @@ def parse_save(ns: str, text: str, family: str = "ip") -> tuple[Chain, ...]:
     return tuple(out)
 
 
+def chains(b, ns: str | None, table: str | None = None, family: int = 4) -> tuple[Chain, ...]:
+    """The chains (policies, rules and counters) of one table, or of all, as iptables-save -c (ip6tables-save)
+    reads them from the kernel. Raises LabError when the tool fails; () when ip6tables is not installed."""
+    try:
+        argv = [tool_for(family, "iptables-save"), "-c"] + (["-t", table] if table else [])
+    except LabError:
+        if family == 6:
+            return ()
+        raise
+    r = b.run_cmd(ns, argv, timeout=10)
+    if r.returncode != 0:
+        raise LabError(f"{os.path.basename(argv[0])} failed in {ns or 'the top namespace'}: {r.stderr.strip()}")
+    return parse_save(ns or "", r.stdout, "ip6" if family == 6 else "ip")
+
+
 def pane_chains(b, ns) -> dict:
     """iptables and ip6tables chains (the latter only where ip6tables was used: no tables, no output)."""
-    chains = parse_save(ns or "", b.run_cmd(ns, [tool("iptables-save"), "-c"], timeout=10).stdout)
     try:
-        v6 = b.run_cmd(ns, [tool("ip6tables-save"), "-c"], timeout=10).stdout
-    except LabError:   # no ip6tables on this machine
-        v6 = ""
-    return {"chains": chains + parse_save(ns or "", v6, "ip6")}
+        v6 = chains(b, ns, family=6)
+    except LabError:
+        v6 = ()
+    return {"chains": chains(b, ns) + v6}
 
 
 def legacy_rules_present(b, ns) -> bool:

@@ -234,16 +234,16 @@ class Journal:
 
     def begin(self, **fields) -> Entry:
         """Journal a creation about to be attempted (pending until confirm/fail). Raises JournalError."""
-        self._load()
+        entries = self._load()
         problem = validate(fields)
         if problem:
             raise JournalError(f"internal: refusing to journal {fields.get('kind')}: {problem}")
         self._seq += 1
         eid = f"{self._session}-{self._seq}"
         self._append({"id": eid, **fields})
-        self._entries[eid] = dict(fields)
+        entries[eid] = dict(fields)
         self._state[eid] = "pending"
-        return Entry(self, eid, self._entries[eid])
+        return Entry(self, eid, entries[eid])
 
     def retire(self, eid: str) -> None:
         """The lab deleted this object itself: never touch that name again."""
@@ -254,12 +254,11 @@ class Journal:
     def moved(self, eid: str, **where) -> None:
         """A journaled link was renamed or moved: where it is now."""
         self._append({"at": eid, **where})
-        self._entries[eid].update(where)
+        self._load()[eid].update(where)
 
     def live(self, kind: str | None = None, ns: str | None = None) -> list[tuple[str, dict]]:
         """Confirmed creations not retired, oldest first (optionally of one kind / in one namespace)."""
-        self._load()
-        return [(i, e) for i, e in self._entries.items() if self._state.get(i) == "ok"
+        return [(i, e) for i, e in self._load().items() if self._state.get(i) == "ok"
                 and (kind is None or e.get("kind") == kind) and (ns is None or e.get("ns", "") == ns)]
 
     def created_netns(self) -> set[str]:
@@ -267,13 +266,14 @@ class Journal:
         return {e["name"] for _, e in self.live("netns")}
 
     # reading
-    def _load(self) -> None:
+    def _load(self) -> dict[str, dict]:
         if self._entries is None:
             try:
                 entries, state, _ = self.read()
             except (JournalError, OSError):
                 entries, state = {}, {}
             self._entries, self._state = entries, state
+        return self._entries
 
     def read(self) -> tuple[dict[str, dict], dict[str, str], list[str]]:
         """Parse the journal: (entries by id, state by id, problems). Never raises for bad content;

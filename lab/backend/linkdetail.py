@@ -403,9 +403,9 @@ def _vxlan(p: _Printer, tb: dict[int, bytes], names) -> None:
         p.json("learning", bool(learning))
         if not learning:
             p.fp("nolearning ")
-    for a, key, word in ((11, "proxy", "proxy"), (12, "rsc", "rsc"), (13, "l2miss", "l2miss"),
+    for attr, key, word in ((11, "proxy", "proxy"), (12, "rsc", "rsc"), (13, "l2miss", "l2miss"),
                          (14, "l3miss", "l3miss")):
-        if a in tb and _u8(tb[a]):
+        if attr in tb and _u8(tb[attr]):
             p.any(key, word + " %s", True, "")
     tos = _u8(tb[6]) if 6 in tb else 0
     if tos:
@@ -433,14 +433,14 @@ def _vxlan(p: _Printer, tb: dict[int, bytes], names) -> None:
         p.fp(f"ageing {age} " if age else "ageing none ")
     if 9 in tb and _u32(tb[9]):
         p.any("limit", "maxaddr %u ", _u32(tb[9]))
-    for a, key, word in ((18, "udp_csum", "udpcsum"), (19, "udp_zero_csum6_tx", "udp6zerocsumtx"),
+    for attr, key, word in ((18, "udp_csum", "udpcsum"), (19, "udp_zero_csum6_tx", "udp6zerocsumtx"),
                          (20, "udp_zero_csum6_rx", "udp6zerocsumrx")):
-        if a in tb:
-            v = _u8(tb[a])
+        if attr in tb:
+            v = _u8(tb[attr])
             p.json(key, bool(v))
             p.fp(("" if v else "no") + word + " ")
-    for a, key, word in ((21, "remcsum_tx", "remcsumtx"), (22, "remcsum_rx", "remcsumrx")):
-        if a in tb and _u8(tb[a]):
+    for attr, key, word in ((21, "remcsum_tx", "remcsumtx"), (22, "remcsum_rx", "remcsumrx")):
+        if attr in tb and _u8(tb[attr]):
             p.any(key, word + " %s", True, "")
     if 23 in tb:
         p.any("gbp", "gbp %s", True, "")

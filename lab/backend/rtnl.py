@@ -12,6 +12,7 @@ import dataclasses
 import os
 import socket
 import struct
+from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -367,7 +368,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
 
     With `cache` (message bytes -> Link of an earlier parse in the same namespace) returns
     (links, new cache): a message seen before is not parsed again (unless its master was renamed)."""
-    parsed = []
+    parsed: list[tuple[int, int, int, dict[int, bytes] | None, bytes, Link | None]] = []
     names: dict[int, str] = {}
     for msg in msgs:
         if len(msg) < 16:
@@ -379,10 +380,10 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
                 names[hit.index] = hit.name
             continue
         _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)
-        a = _attrs(msg, 16, len(msg))
-        parsed.append((ifi_type, index, flags, a, msg, None))
-        if IFLA_IFNAME in a:
-            names[index] = _asciiz(a[IFLA_IFNAME])
+        attrs = _attrs(msg, 16, len(msg))
+        parsed.append((ifi_type, index, flags, attrs, msg, None))
+        if IFLA_IFNAME in attrs:
+            names[index] = _asciiz(attrs[IFLA_IFNAME])
     out = []
     new_cache: dict[bytes, Link] = {}
     for ifi_type, index, flags, a, msg, hit in parsed:
@@ -393,7 +394,9 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
                 continue
             _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)   # master renamed
             a = _attrs(msg, 16, len(msg))
-        kind, vx, vlan_id = "", {}, None
+        assert a is not None   # parsed above, or just now for a cached link whose master was renamed
+        kind, vlan_id = "", None
+        vx: dict[str, Any] = {}
         info = a.get(IFLA_LINKINFO)
         if info is not None:
             ia = _attrs(info, 0, len(info))
@@ -446,6 +449,8 @@ def parse_address(ns: str | None, msg: bytes, names: dict[int, str]) -> Address 
         return None
     a = _attrs(msg, 8, len(msg))
     local = _ip(fam, a.get(IFA_LOCAL)) or _ip(fam, a.get(IFA_ADDRESS))
+    if local is None:
+        return None
     brd, label = a.get(IFA_BROADCAST), a.get(IFA_LABEL)
     v6 = fam == socket.AF_INET6
     return Address(ns=ns or "", index=index, dev=names.get(index, f"if{index}"), family="inet6" if v6 else "inet",
@@ -502,7 +507,9 @@ def parse_neighbour(ns: str | None, msg: bytes, names: dict[int, str]) -> Neighb
     if fam not in (socket.AF_INET, socket.AF_INET6) or (fam == socket.AF_INET6 and state & 0x40):
         return None
     a = _attrs(msg, 12, len(msg))
-    ll = a.get(_NDA_LLADDR)
-    return Neighbour(ns=ns or "", dst=_ip(fam, a.get(_NDA_DST)), dev=names.get(ifindex, "?"),
+    ll, dst = a.get(_NDA_LLADDR), _ip(fam, a.get(_NDA_DST))
+    if dst is None:
+        return None
+    return Neighbour(ns=ns or "", dst=dst, dev=names.get(ifindex, "?"),
                      lladdr=_hwaddr(ll) if ll else None, state=nud_name(state), router=bool(flags & 0x80),
                      family="inet6" if fam == socket.AF_INET6 else "inet")

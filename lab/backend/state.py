@@ -5,7 +5,7 @@ add their part through `EXTRAS`. Leaves formatting to lab.render.
 from __future__ import annotations
 
 import socket
-from typing import Callable
+from typing import Any, Callable
 
 from lab.model import Address, Link, Neighbour, Nexthop, NsState, Route, Snapshot
 
@@ -221,7 +221,7 @@ def netns_ids(b, ns: str | None) -> dict[int, str]:
 def ns_state(b, ns: str | None, extras: bool = True) -> NsState:
     ls = links(b, ns)
     names = {link.index: link.name for link in ls}
-    st = dict(links=tuple(ls), addresses=tuple(addresses(b, ns, 4, names)),
+    st: dict[str, Any] = dict(links=tuple(ls), addresses=tuple(addresses(b, ns, 4, names)),
               routes=tuple(routes(b, ns, None, 4, names)), neighbours=tuple(neighbours(b, ns, names, 4)))
     if extras:
         for fn in EXTRAS.values():

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import struct
+from typing import Any
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nla
 from pyroute2.netlink.exceptions import NetlinkError
@@ -31,7 +32,7 @@ from lab.backend.rtnl import extack
 from lab.commands import tc as c
 from lab.commands.tc import INGRESS_HANDLE, TC_H_INGRESS, TC_H_ROOT, handle_str
 from lab.errors import LabError, kernel_says
-from lab.model import Qdisc
+from lab.model import Qdisc, TcClass
 
 FLAGS = {
     "add": NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
@@ -155,7 +156,7 @@ def _warning(replies) -> str:
 TICKS_PER_US = tccommon.tick_in_usec
 
 
-def xmittime(rate: int, size: int) -> int:
+def xmittime(rate: float, size: float) -> int:
     """Ticks needed to send `size` bytes at `rate` bytes/s: tc_calc_xmittime, with its truncations (the
     time in whole microseconds, then whole ticks: tc_core_time2tick takes and returns unsigned int)."""
     return int(int(1e6 * (size / rate)) * TICKS_PER_US)
@@ -169,7 +170,7 @@ def xmitsize(rate: int, ticks: int) -> int:
 
 def fmt_rate(bytes_per_s: float) -> str:
     """tc's sprint_rate: 1Mbit, 1500Kbit, 1Gbit, 800bit."""
-    rate = int(bytes_per_s) * 8
+    rate: float = int(bytes_per_s) * 8
     units = ["", "K", "M", "G", "T"]
     i = 0
     while i < len(units) - 1:
@@ -579,22 +580,31 @@ def undo_qdisc(b, e: dict) -> bool:
 
 
 # ---- class --------------------------------------------------------------------------------------
-def _class_text(m, stats: bool) -> tuple[list[str], dict]:
+def tc_classes(b, ns: str | None, dev: str) -> list[TcClass]:
+    """The classes of `dev` in `ns` as model objects (for checks and export)."""
+    out = []
+    for m in _class_msgs(b, ns, b.link_index(ns, dev)):
+        parent, leaf, params, _ = _class_fields(m)
+        out.append(TcClass(ns=ns or "", dev=dev, kind=_kind(m), classid=handle_str(m["handle"]),
+                           parent=parent or "root", leaf=leaf, params=params.strip()))
+    return out
+
+
+def _class_fields(m) -> tuple[str | None, str | None, str, dict]:
+    """(parent or None for root, leaf qdisc or None, the options as tc prints them, their JSON)."""
     kind = _kind(m)
-    s = f"class {kind} {handle_str(m['handle'])}"
     d: dict = {"class": kind, "handle": handle_str(m["handle"])}
-    if m["parent"] == TC_H_ROOT:
-        s += " root"
+    parent = None if m["parent"] == TC_H_ROOT else handle_str(m["parent"])
+    if parent is None:
         d["root"] = True
     else:
-        s += f" parent {handle_str(m['parent'])}"
-        d["parent"] = handle_str(m["parent"])
-    if m["info"]:
-        s += f" leaf {m['info'] >> 16:x}:"
-        d["leaf"] = f"{m['info'] >> 16:x}:"
+        d["parent"] = parent
+    leaf = f"{m['info'] >> 16:x}:" if m["info"] else None
+    if leaf:
+        d["leaf"] = leaf
     opts = m.get_attr("TCA_OPTIONS")
     p = opts.get_attr("TCA_HTB_PARMS") if opts is not None and kind == "htb" else None
-    s += " "   # tc prints it after parent/leaf whatever follows (a tbf class: nothing)
+    s = ""
     if p:
         rate = opts.get_attr("TCA_HTB_RATE64") or p["rate"]
         ceil = opts.get_attr("TCA_HTB_CEIL64") or p["ceil"]
@@ -604,6 +614,16 @@ def _class_text(m, stats: bool) -> tuple[list[str], dict]:
         burst, cburst = xmitsize(rate, p["buffer"]), xmitsize(ceil, p["cbuffer"])
         s += f"rate {fmt_rate(rate)} ceil {fmt_rate(ceil)} burst {fmt_size(burst)} cburst {fmt_size(cburst)} "
         d.update(rate=rate, ceil=ceil, burst=burst, cburst=cburst)
+    return parent, leaf, s, d
+
+
+def _class_text(m, stats: bool) -> tuple[list[str], dict]:
+    kind = _kind(m)
+    parent, leaf, params, d = _class_fields(m)
+    s = f"class {kind} {handle_str(m['handle'])}" + (f" parent {parent}" if parent else " root")
+    if leaf:
+        s += f" leaf {leaf}"
+    s += " " + params   # tc prints a space after parent/leaf whatever follows (a tbf class: nothing)
     lines = [s]
     if stats:
         st = _stats(m)
@@ -637,6 +657,7 @@ def class_show(b, op: c.ClassShow) -> str:
 
 @applies(c.ClassChange)
 def class_change(b, op: c.ClassChange) -> str:
+    assert op.classid is not None    # the parser requires classid (and parent, but for delete)
     index = _ifindex(b, op.ns, op.dev)
     ipr = b.ipr(op.ns)
     classes = {m["handle"]: m for m in _class_msgs(b, op.ns, index)}
@@ -654,6 +675,7 @@ def class_change(b, op: c.ClassChange) -> str:
                                "The class still has child classes or filters pointing at it; delete those first.") from None
             raise _nl(e, "deleting the class") from None
         return warning
+    assert op.parent is not None
     qdisc = next((m for m in _qdisc_msgs(b, op.ns, index) if m["handle"] == (op.classid & 0xFFFF0000)), None)
     if qdisc is None:
         raise LabError(f"Error: Parent Qdisc doesn't exists. (no qdisc {op.classid >> 16:x}: on {op.dev})",
@@ -722,7 +744,7 @@ def _action_lines(acts, names: dict[int, str]) -> list[str]:
         opts = a.get_attr("TCA_ACT_OPTIONS")
         order = name.rsplit("_", 1)[1]
         if kind == "mirred" and opts is not None:
-            p = opts.get_attr("TCA_MIRRED_PARMS") or {}
+            p: Any = opts.get_attr("TCA_MIRRED_PARMS") or {}   # pyroute2 nla (untyped), {} if absent
             eaction = {1: "Egress Redirect", 2: "Egress Mirror", 3: "Ingress Redirect", 4: "Ingress Mirror"}
             verdict = {4: "stolen", 3: "pipe", 0: "pass", 2: "drop"}.get(p.get("action"), str(p.get("action")))
             out.append(f"\taction order {order}: mirred ({eaction.get(p.get('eaction'), '?')} to device "
@@ -730,8 +752,8 @@ def _action_lines(acts, names: dict[int, str]) -> list[str]:
             out.append(f"\tindex {p.get('index', 0)} ref {p.get('refcnt', 0)} bind {p.get('bindcnt', 0)}")
         elif kind == "gact" and opts is not None:
             p = opts.get_attr("TCA_GACT_PARMS") or {}
-            verdict = {0: "pass", 2: "drop", 1: "reclassify", 3: "pipe", 4: "stolen", -1: "continue"}
-            out.append(f"\taction order {order}: gact action {verdict.get(p.get('action'), p.get('action'))}")
+            verdicts = {0: "pass", 2: "drop", 1: "reclassify", 3: "pipe", 4: "stolen", -1: "continue"}
+            out.append(f"\taction order {order}: gact action {verdicts.get(p.get('action'), p.get('action'))}")
             out.append(f"\t index {p.get('index', 0)} ref {p.get('refcnt', 0)} bind {p.get('bindcnt', 0)}")
         else:
             out.append(f"\taction order {order}: {kind}")

@@ -37,7 +37,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable, cast
 
 from lab.backend import nsutil, state
 from lab.model import Link, NsState
@@ -98,7 +98,7 @@ class ReadView:
 
     def __init__(self, backend):
         self._backend = backend
-        self._socks: dict[str, object] = {}
+        self._socks: dict[str, Any] = {}
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
@@ -154,7 +154,7 @@ def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int 
     """
     # (ifindex, peer ifindex) -> veths: a pair is found by one lookup, not a scan of every veth (the
     # eth0 of 200 namespaces share ifindex 2: scanning them for each bridge port was quadratic)
-    by_pair: dict[tuple[int, int | None], list[Link]] = {}
+    by_pair: dict[tuple[int | None, int | None], list[Link]] = {}
     for st in states.values():
         for link in st.links:
             if link.kind == "veth":
@@ -172,7 +172,7 @@ def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int 
         new_links = []
         dirty = False
         for link in st.links:
-            peer = None
+            peer: tuple[str | None, str] | None = None
             if link.kind == "veth" and link.link_index:
                 both = by_pair.get((link.link_index, link.index), ())
                 cands = [c for c in both if c.ns != link.ns]
@@ -366,7 +366,7 @@ class Watcher:
                 obj.drain()
                 ns_changed, self._t_event = True, self._t_event or now
             else:
-                kinds = self._drain(key.fileobj)
+                kinds = self._drain(cast(socket.socket, key.fileobj))
                 if kinds:
                     self._t_event = self._t_event or now
                     self.stats["events"] += 1
@@ -490,7 +490,7 @@ class Watcher:
         fields = {k: v for k, v in fields.items() if k in valid}
         return dataclasses.replace(st, **fields) if fields else st
 
-    def _publish(self, dirty: dict[str, set[str]], extras_for: set[str], removed: tuple[str, ...],
+    def _publish(self, dirty: dict[str, set[str]], extras_for: AbstractSet[str], removed: tuple[str, ...],
                  t_event: float | None, initial: bool = False) -> None:
         changed: dict[str, NsState] = {}
         for ns in set(dirty) | extras_for:

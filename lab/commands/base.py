@@ -65,7 +65,7 @@ def global_options(a: "Args", ns: str | None, tool: str) -> tuple[str | None, Sh
     is "version" for -V and "help" for -h (ip's -h means human-readable, as in iproute2)."""
     opts: dict = {}
     special = None
-    while a and a.peek().startswith("-") and a.peek() != "-" and special is None:
+    while a and (a.peek() or "").startswith("-") and a.peek() != "-" and special is None:
         o = a.next().lstrip("-")
         if o in ("n", "netns") or (len(o) > 1 and "netns".startswith(o) and o.startswith("ne")):
             ns = need_ns_name(a.next("a namespace name"))

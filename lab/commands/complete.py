@@ -291,11 +291,13 @@ class LabCompleter(Completer):
         if len(rest) == 1:
             return ["add", "del", "replace", "change", "show"]
         words = rest[2:]
-        opts = {"qdisc": _tc.QDISC_OPTS, "class": _tc.CLASS_OPTS, "filter": _tc.FILTER_OPTS}[obj]
+        opts: dict[str, tuple[str, ...]] = {"qdisc": _tc.QDISC_OPTS, "class": _tc.CLASS_OPTS, "filter": _tc.FILTER_OPTS}[obj]
         kinds = _tc.QDISC_KINDS if obj == "qdisc" else list(opts)
         kind = next((w for w in words if w in kinds), None)
         if kind is None:
-            return list({"qdisc": _tc.QDISC_WORDS, "class": _tc.CLASS_WORDS, "filter": _tc.FILTER_WORDS}[obj]) + kinds
+            first: dict[str, tuple[str, ...]] = {"qdisc": _tc.QDISC_WORDS, "class": _tc.CLASS_WORDS,
+                                                 "filter": _tc.FILTER_WORDS}
+            return list(first[obj]) + kinds
         if obj == "filter" and words[-1] == "match":
             return list(_tc.U32_MATCH)
         if obj == "filter" and len(words) >= 2 and words[-2] == "match" and words[-1] in _tc.U32_MATCH:

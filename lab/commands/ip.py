@@ -6,6 +6,7 @@ Pure: validation of syntax and values only; whether a device exists is the backe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
                                need_ip, need_lladdr, need_mac, need_name, need_ns_name, need_prefix, pick)
@@ -513,9 +514,10 @@ def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
     if obj not in SUPPORTED:
         raise ParseError(f'"ip {obj}" is not supported by lab.',
                          "Supported: ip address, link, route, neighbour, rule, netns.")
-    handler = {"address": _addr, "route": _route, "rule": _rule, "neighbor": _neigh, "neighbour": _neigh,
-               "link": _link, "netns": _netns, "tunnel": _tunnel, "tunl": _tunnel,
-               "help": lambda *x: HelpOp(ns, text=HELP["ip"])}[obj]
+    handlers: dict[str, Callable[..., Op]] = {
+        "address": _addr, "route": _route, "rule": _rule, "neighbor": _neigh, "neighbour": _neigh, "link": _link,
+        "netns": _netns, "tunnel": _tunnel, "tunl": _tunnel, "help": lambda *x: HelpOp(ns, text=HELP["ip"])}
+    handler = handlers[obj]
     if obj == "netns":
         return _netns(a, ns, so, ctx, parse_argv)
     return handler(a, ns, so)
@@ -696,15 +698,17 @@ def _link(a: Args, ns, so) -> Op:
         w = a.next()
         if w == "dev":
             w = a.next("a device name")
-        dev = need_name(w)
+        gone = need_name(w)
         if a and a.peek() == "type":
             a.next()
             a.next("a link type")
         _no_more(a, "ip link del")
-        return LinkDel(ns, dev=dev)
+        return LinkDel(ns, dev=gone)
     if verb == "replace":
         raise ParseError('"ip link replace" is not supported by lab.', "Delete the link and add it again.")
-    dev = kind = master = None
+    dev: str | None = None
+    kind: str | None = None
+    master: str | None = None
     up = False
     while a:
         w = a.next()
@@ -955,7 +959,9 @@ def _addr(a: Args, ns, so) -> Op:
         return AddrFlush(ns, dev=dev)
     if verb == "save":
         raise ParseError('"ip addr save" is not supported by lab.', "Use: lab export --sh")
-    local = plen = dev = None
+    local: str | None = None
+    dev = None
+    plen = 0   # set with local
     f: dict = {}
     while a:
         w = a.next()

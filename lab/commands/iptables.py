@@ -518,10 +518,10 @@ def _check_match_value(opt: str, vals: list[str], proto, modules) -> None:
             raise err(f"Bad mode \"{vals[0]}\"", "--mode random --probability P  or  --mode nth --every N --packet P")
     elif opt == "--probability":
         try:
-            p = float(vals[0])
+            prob = float(vals[0])
         except ValueError:
-            p = -1
-        if not 0.0 <= p <= 1.0:
+            prob = -1
+        if not 0.0 <= prob <= 1.0:
             raise err(f"--probability must be between 0 and 1, not \"{vals[0]}\"")
     elif opt in ("--every", "--packet", "--limit-burst", "--length"):
         if not vals[0].replace(":", "").isdigit():

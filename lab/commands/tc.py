@@ -29,7 +29,7 @@ CLASSFUL = {"htb", "prio"}
 # The words each part of the grammar takes, one table each: the parser refuses any other word there, and
 # completion and help read the same tables (tests/test_grammar_coverage.py walks them).
 QDISC_WORDS = ("dev", "root", "ingress", "clsact", "parent", "handle")      # before the qdisc kind
-QDISC_OPTS = {   # after it
+QDISC_OPTS: dict[str, tuple[str, ...]] = {   # after it
     "tbf": ("rate", "burst", "buffer", "maxburst", "latency", "lat", "limit", "peakrate", "mtu", "minburst", "mpu"),
     "htb": ("default", "r2q", "direct_qlen"),
     "pfifo": ("limit",), "bfifo": ("limit",),
@@ -38,14 +38,14 @@ QDISC_OPTS = {   # after it
     "prio": ("bands",), "sfq": ("perturb", "limit", "quantum"), "cake": ("bandwidth", "unlimited"),
 }
 CLASS_WORDS = ("dev", "parent", "root", "classid", "handle")
-CLASS_OPTS = {"htb": ("rate", "ceil", "burst", "buffer", "maxburst", "cburst", "cbuffer", "cmaxburst", "prio",
+CLASS_OPTS: dict[str, tuple[str, ...]] = {"htb": ("rate", "ceil", "burst", "buffer", "maxburst", "cburst", "cbuffer", "cmaxburst", "prio",
                       "quantum", "mtu", "mpu", "overhead")}
 FILTER_WORDS = ("dev", "parent", "root", "ingress", "egress", "protocol", "prio", "pref", "priority",
                 "preference", "handle", "chain")
 FILTER_TAIL = ("flowid", "classid", "action", "skip_hw", "skip_sw")     # every filter kind takes these
-FILTER_OPTS = {"u32": ("match",) + FILTER_TAIL, "matchall": FILTER_TAIL,
+FILTER_OPTS: dict[str, tuple[str, ...]] = {"u32": ("match",) + FILTER_TAIL, "matchall": FILTER_TAIL,
                "flower": ("src_ip", "dst_ip", "ip_proto", "src_port", "dst_port") + FILTER_TAIL}
-U32_MATCH = {"ip": ("src", "dst", "sport", "dport", "protocol", "tos", "dsfield", "icmp_type", "icmp_code"),
+U32_MATCH: dict[str, tuple[str, ...]] = {"ip": ("src", "dst", "sport", "dport", "protocol", "tos", "dsfield", "icmp_type", "icmp_code"),
              "u32": ("at",), "u16": ("at",), "u8": ("at",)}
 FILTER_KINDS = ["u32", "matchall", "flower", "bpf", "basic", "fw", "route", "flow"]
 PROTOCOLS = {"ip": 0x0800, "ipv6": 0x86DD, "all": 0x0003, "arp": 0x0806, "802.1q": 0x8100, "802_1q": 0x8100,
@@ -175,7 +175,7 @@ class QdiscChange(Op):
     parent: int = TC_H_ROOT
     handle: int | None = None
     kind: str | None = None       # None: del by parent/handle only
-    params: tuple[tuple[str, object], ...] = ()
+    params: tuple[tuple[str, int | float], ...] = ()   # float: netem percentages; bool (int): fq_codel ecn
 
     def param(self, name: str, default=None):
         return dict(self.params).get(name, default)
@@ -195,7 +195,7 @@ class ClassChange(Op):
     parent: int | None = None
     classid: int | None = None
     kind: str | None = "htb"
-    params: tuple[tuple[str, object], ...] = ()
+    params: tuple[tuple[str, int], ...] = ()
 
     def param(self, name: str, default=None):
         return dict(self.params).get(name, default)
@@ -401,8 +401,8 @@ def _need_value(a: Args, kind: str, key: str) -> str:
 TBF_EXAMPLE = "tc qdisc add dev veth0 root tbf rate 1mbit burst 32kbit latency 400ms"
 
 
-def _qdisc_params(kind: str, a: Args, verb: str) -> tuple:
-    p: dict[str, object] = {}
+def _qdisc_params(kind: str, a: Args, verb: str) -> tuple[tuple[str, int | float], ...]:
+    p: dict[str, int | float] = {}
     if kind == "tbf":
         while a:
             w = a.next()
@@ -514,8 +514,8 @@ def _netem_params(a: Args, p: dict) -> None:
             return a.next()
         return None
 
-    is_time = lambda w: bool(_NUM.match(w)) and (_NUM.match(w).group(2).lower() in TIME_UNITS)  # noqa: E731
-    is_pct = lambda w: bool(_NUM.match(w)) and _NUM.match(w).group(2) in ("", "%")  # noqa: E731
+    is_time = lambda w: (m := _NUM.match(w)) is not None and m.group(2).lower() in TIME_UNITS  # noqa: E731
+    is_pct = lambda w: (m := _NUM.match(w)) is not None and m.group(2) in ("", "%")  # noqa: E731
     while a:
         w = a.next()
         if w in ("delay", "latency"):
@@ -615,7 +615,7 @@ def _class_change(a: Args, ns, verb: str) -> ClassChange:
     dev = None
     parent = classid = None
     kind = None
-    p: dict[str, object] = {}
+    p: dict[str, int] = {}
     while a:
         w = a.next()
         if w == "dev":

@@ -172,6 +172,17 @@ class Qdisc:
 
 
 @dataclass(frozen=True)
+class TcClass:
+    ns: str
+    dev: str
+    kind: str
+    classid: str         # "1:10"
+    parent: str          # "root" or a class/qdisc id ("1:", "1:1")
+    leaf: str | None = None   # the qdisc attached to it ("10:"), if any
+    params: str = ""     # as tc prints them after parent/leaf ("prio 0 rate 1Mbit ceil 1Mbit burst ...")
+
+
+@dataclass(frozen=True)
 class ConntrackEntry:
     ns: str
     proto: str

@@ -297,7 +297,7 @@ def _throughput(a, engine):
     _ns_exists(engine, src)
     owners = address_owners(engine)
     addr, port = a["to"]
-    server = a["server"] if "server" in a else (owners.get(addr) or [None])[0]
+    server = a["server"] if "server" in a else next(iter(owners.get(addr) or ()), None)
     if server is None:
         raise LabError(f"No namespace has the address {addr}: say where the sink runs with \"server: NS\".")
     _guard_destination(engine, addr, owners)

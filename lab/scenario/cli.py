@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+from typing import Callable
 
 from lab.errors import LabError
 
@@ -89,6 +90,7 @@ def main(args) -> int:
         _export(engine, ns)
         return 0 if rep.ok else 1
     if not ns.text and sys.stdin.isatty():
+        run_app: Callable[..., int] | None
         try:
             from lab.ui.app import run_app
         except ImportError:
@@ -156,8 +158,9 @@ class TextPlayer:
         if self.sc.setup:
             self.say("\n(building the topology)")
         setup = self.player.start()
-        if not setup.ok:
-            self.say(f"the topology failed at line {setup.failed_command.line}: {setup.failed.error}")
+        if setup.failed is not None:
+            line = setup.failed_command.line if setup.failed_command else "?"
+            self.say(f"the topology failed at line {line}: {setup.failed.error}")
             return 1
         if start:
             self.show_step(self.player.goto(start - 1))

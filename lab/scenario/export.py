@@ -176,7 +176,7 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
                     cmd += " nolearning"
                 creates.append(cmd)
             elif link.kind in ("macvlan", "ipvlan", "vlan"):
-                lower = L.by_index[ns].get(link.link_index) if link.link_netnsid is None else None
+                lower = L.by_index[ns].get(link.link_index) if link.link_netnsid is None and link.link_index is not None else None
                 if lower is None:
                     creates.append(f"# {ns or 'host'}: {link.kind} {link.name}: its lower device is elsewhere: skipped")
                     continue
@@ -316,7 +316,7 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
 
 def _fdb_lines(L: _Lab, kept: dict[str, set[str]]) -> list[str]:
     """Static VXLAN FDB entries with a remote (`bridge fdb append MAC dev vxlan0 dst ADDR`)."""
-    out = []
+    out: list[str] = []
     if not shutil.which("bridge"):
         return out
     for ns in L.nss:
@@ -415,7 +415,7 @@ def _nid(ns: str, name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", f"{ns or 'host'}__{name}")
 
 
-def _graph(backend):
+def _graph(backend) -> tuple[list[str], dict[str, list], list[tuple[str, str, str]]]:
     """(namespaces -> [(node id, label, kind, up)], edges [(a, b, style)])."""
     from lab.backend import state
 
@@ -428,8 +428,8 @@ def _graph(backend):
                 addrs.setdefault((ns, a.dev), []).append(a.cidr)
                 owner[a.local] = (ns, a.dev)
     nodes: dict[str, list] = {}
-    edges = []
-    seen = set()
+    edges: list[tuple[str, str, str]] = []
+    seen: set[frozenset] = set()
     for ns in L.nss:
         for link in L.links[ns]:
             if link.name == "lo" or not L.keep(ns, link):
@@ -447,9 +447,9 @@ def _graph(backend):
                 rns, rdev = owner[link.vxlan_remote]
                 remote_vx = [x for x in L.links[rns] if x.kind == "vxlan" and x.vxlan_id == link.vxlan_id]
                 tgt = _nid(rns, remote_vx[0].name) if remote_vx else _nid(rns, rdev)
-                k = frozenset({_nid(ns, link.name), tgt})
-                if k not in seen:
-                    seen.add(k)
+                kv = frozenset({_nid(ns, link.name), tgt})
+                if kv not in seen:
+                    seen.add(kv)
                     edges.append((_nid(ns, link.name), tgt, f"vxlan {link.vxlan_id}"))
     return L.nss, nodes, edges
 
@@ -547,7 +547,7 @@ def _build_from(engine, source: str, step: int | None) -> None:
         if not 1 <= n <= len(sc.steps):
             raise LabError(f"--step must be between 1 and {len(sc.steps)}")
         run = pl.goto(n - 1)
-        if not run.ok:
+        if run.failed is not None:
             raise LabError(f"{sc.path}:{run.failed.lineno}: `{run.failed.line}` failed: {run.failed.error}")
         if pl.steps[n - 1].task:
             pl.solve(n - 1)

@@ -80,7 +80,7 @@ def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | Non
     say(f"Scenario: {scenario.title} ({scenario.path})")
     p = Player(scenario, engine)
     setup = p.start()
-    if not setup.ok:
+    if setup.failed is not None:
         return fail(f"{_where(scenario, setup.failed_command)}topology: `{setup.failed.line}` failed: {setup.failed.error}")
     if scenario.setup:
         say(f"  topology: {len(scenario.setup)} commands ok")
@@ -91,7 +91,7 @@ def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | Non
         if verbose:
             for r in run.results:
                 say(f"  $ {r.line}")
-        if not run.ok:
+        if run.failed is not None:
             return fail(f"{_where(scenario, run.failed_command)}step {i + 1}: `{run.failed.line}` failed: "
                         f"{run.failed.error}")
         for r in p.check(i, task=False):
@@ -141,8 +141,8 @@ def grade_lab(scenario: Scenario, engine, step: int | None = None) -> tuple[bool
 
     steps = scenario.steps
     if step is None:
-        step = next((i + 1 for i in range(len(steps) - 1, -1, -1)
-                     if steps[i].checks or (steps[i].task and steps[i].task.checks)), None)
+        step = next((i + 1 for i, s in reversed(list(enumerate(steps)))
+                     if s.checks or (s.task and s.task.checks)), None)
         if step is None:
             raise LabError(f'grade: "{scenario.title}" has no checks to grade against')
     if not 1 <= step <= len(steps):

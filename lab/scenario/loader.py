@@ -91,7 +91,7 @@ def load(ref: str) -> Scenario:
 
 
 def load_all() -> list[tuple[Path, Scenario | ScenarioError]]:
-    out = []
+    out: list[tuple[Path, Scenario | ScenarioError]] = []
     for p in shipped():
         try:
             out.append((p, load(str(p))))

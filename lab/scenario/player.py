@@ -27,12 +27,15 @@ applying the solution of every task before step n, so step n starts exactly as t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from lab import confine
 from lab.scenario.checks import CheckResult, evaluate
 from lab.scenario.reset import Baseline
 from lab.scenario.schema import Command, Scenario, Step
+
+if TYPE_CHECKING:
+    from lab.engine import Result
 
 
 @dataclass
@@ -40,7 +43,7 @@ class StepRun:
     index: int
     step: Step
     results: list = field(default_factory=list)   # lab.engine.Result of each command, in order
-    failed: object | None = None                   # the first failing Result (the step stopped there)
+    failed: Result | None = None                   # the first failing Result (the step stopped there)
     failed_command: Command | None = None
 
     @property
@@ -81,7 +84,7 @@ class Player:
         other programs run only if the engine allows them (lab play --allow-exec)."""
         return confine.scenario_origin(self.scenario.source, allow_exec=self.engine.allow_exec)
 
-    def _run(self, cmds, runner) -> tuple[list, object | None, Command | None]:
+    def _run(self, cmds, runner) -> tuple[list, Result | None, Command | None]:
         results = []
         for c in cmds:
             with self._origin():

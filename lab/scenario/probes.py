@@ -39,7 +39,9 @@ def _checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def _errtext(code: int) -> str:
+def _errtext(code: int | None) -> str:
+    if code is None:   # an OSError raised without an errno
+        return "unknown error"
     return {errno.ECONNREFUSED: "connection refused (a TCP RST or ICMP port unreachable came back: "
                                 "nothing listens there, or a REJECT rule)",
             errno.EHOSTUNREACH: "no route to host (ICMP host unreachable, or ARP got no answer)",
@@ -114,7 +116,7 @@ def ping(src_ns: str | None, dst: str, timeout: float = 2.0) -> Probe:
         s.close()
 
 
-def _listen(ns: str | None, kind: int, port: int):
+def _listen(ns: str | None, kind: int, port: int) -> socket.socket | None:
     s = _sock(ns, socket.AF_INET, kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -283,6 +285,7 @@ def throughput(src_ns: str | None, addr: str, port: int, server: str, seconds: f
                     t_first = time.monotonic()
                     end = t_first + seconds
                 else:
+                    assert sink is not None   # rl is [sink] once it is accepted
                     try:
                         n = len(sink.recv(1 << 20))
                     except BlockingIOError:
@@ -299,9 +302,9 @@ def throughput(src_ns: str | None, addr: str, port: int, server: str, seconds: f
         rate = received * 8 / elapsed if elapsed > 0 else 0.0
         return Probe(True, f"{fmt_rate(rate)} ({received} bytes in {elapsed:.2f} s)", rate_bps=rate)
     finally:
-        for s in (ls, c, sink):
-            if s is not None:
-                s.close()
+        for sk in (ls, c, sink):
+            if sk is not None:
+                sk.close()
 
 
 def fmt_rate(bps: float) -> str:

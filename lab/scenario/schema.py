@@ -343,7 +343,7 @@ class _V:
 
     def mapping(self, v, where: str, line: int, keys: dict[str, bool]) -> PDict | None:
         """Check v is a mapping with only `keys` (name -> required). Returns it or None."""
-        if not isinstance(v, dict):
+        if not isinstance(v, PDict):   # every mapping of a yamlpos tree is a PDict
             self.err(line_of(v, line), where, f"expected a mapping with keys {', '.join(keys)}, "
                                               f"not {_show(v)}")
             return None
@@ -407,7 +407,7 @@ class _V:
         return tuple(out)
 
     def check(self, c, where: str, line: int) -> Check | None:
-        if not isinstance(c, dict):
+        if not isinstance(c, PDict):
             self.err(line_of(c, line), where,
                      f"a check is a mapping like `ping: {{from: red, to: 10.0.0.2}}`, not {_show(c)}")
             return None
@@ -569,8 +569,8 @@ def compile_topology(v: _V, topo) -> list[Command]:
         ln = line_of(x, d.line)
         try:
             ns = t_ns(x)
-        except Bad as e:
-            v.err(ln, "topology, namespaces", f"each must be {e}")
+        except Bad as why:
+            v.err(ln, "topology, namespaces", f"each must be {why}")
             continue
         if not ns:
             v.err(ln, "topology, namespaces", '"host" is the top namespace; it always exists')
@@ -597,17 +597,17 @@ def compile_topology(v: _V, topo) -> list[Command]:
         ld = v.mapping(link, w, line_of(link, d.line), {"veth": True, "peer": True})
         if ld is None or "veth" not in ld or "peer" not in ld:
             continue
-        ends = []
+        ends: list[dict[str, Any]] = []
         for key in ("veth", "peer"):
-            e = v.mapping(ld[key], f"{w}, {key}", ld.key_lines[key], end_keys)
-            if e is None:
+            ed = v.mapping(ld[key], f"{w}, {key}", ld.key_lines[key], end_keys)
+            if ed is None:
                 break
-            ends.append(dict(ns=v.value(e, "ns", t_ns, f"{w}, {key}", ""),
-                             name=v.value(e, "name", t_str, f"{w}, {key}", "?"),
-                             address=v.value(e, "address", t_cidr_list, f"{w}, {key}", []),
-                             master=v.value(e, "master", t_str, f"{w}, {key}", None),
-                             mtu=v.value(e, "mtu", t_int, f"{w}, {key}", None),
-                             up=v.value(e, "up", t_bool, f"{w}, {key}", True), line=e.line))
+            ends.append(dict(ns=v.value(ed, "ns", t_ns, f"{w}, {key}", ""),
+                             name=v.value(ed, "name", t_str, f"{w}, {key}", "?"),
+                             address=v.value(ed, "address", t_cidr_list, f"{w}, {key}", []),
+                             master=v.value(ed, "master", t_str, f"{w}, {key}", None),
+                             mtu=v.value(ed, "mtu", t_int, f"{w}, {key}", None),
+                             up=v.value(ed, "up", t_bool, f"{w}, {key}", True), line=ed.line))
         if len(ends) != 2:
             continue
         a, b = ends

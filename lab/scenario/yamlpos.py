@@ -9,6 +9,8 @@ Leaves validation to lab.scenario.schema.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import yaml
 
 
@@ -87,7 +89,10 @@ _MERGE = "tag:yaml.org,2002:merge"
 MAX_DEPTH = 64          # nesting of mappings/lists (shipped scenarios use 8)
 MAX_NODES = 50_000      # values in one document (shipped scenarios use under 2,000)
 
-_Base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader   # libyaml's parser is ~10x faster when present
+if TYPE_CHECKING:
+    _Base = yaml.SafeLoader
+else:
+    _Base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader   # libyaml's parser is ~10x faster when present
 
 
 class _Loader(_Base):
@@ -124,6 +129,7 @@ def _scalar(loader: _Loader, ev, line: int):
     node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
     value = loader.construct_object(node, deep=True)
     loader.constructed_objects.pop(node, None)
+    n: Pos
     if value is None:
         n = PNone()
     elif isinstance(value, bool):
@@ -176,6 +182,7 @@ def _build(loader: _Loader):
             if len(stack) >= MAX_DEPTH:
                 raise YamlError(f"nested more than {MAX_DEPTH} levels deep: a scenario is not that deep", line)
             nodes += 1
+            c: PDict | PList
             if isinstance(ev, yaml.MappingStartEvent):
                 c = PDict()
                 c.key_lines = {}

@@ -228,7 +228,7 @@ class NfnlSocket:
         """NLM_F_DUMP request; returns (nfgen family, attrs bytes) per message."""
         seq = self.next_seq()
         self.sock.send(nlmsg(nft(msgtype), NLM_F_REQUEST | NLM_F_DUMP, seq, family, body))
-        out = []
+        out: list[tuple[int, bytes]] = []
         while True:
             data = self.sock.recv(1 << 20)
             for t, _fl, s, b in iter_msgs(data):

@@ -28,7 +28,7 @@ from lab.tracer.ruletext import RuleBook, target_of
 from lab.tracer.session import Capture, state_of
 
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
-ICMP_TYPES = {0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request",
+ICMP_TYPES: dict[int | None, str] = {0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request",
               11: "time-exceeded", 12: "parameter-problem"}
 UNREACH_CODES = {0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable", 3: "port-unreachable",
                  4: "fragmentation-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
@@ -438,7 +438,7 @@ def through_tunnel(ns: str, evs: list[Eval], segs: dict[str, list[list[Eval]]], 
     (the first one after it, from that namespace) and return the inner packet's visit at the far end."""
     ex = exit_eval(evs)
     li = k.link(ns, ex.oif) if ex is not None else None
-    if li is None or li.kind != "vxlan":
+    if ex is None or li is None or li.kind != "vxlan":
         return None
     outer = next((es for es in encaps if min(x.order for x in es) > ex.order and any(x.ns == ns for x in es)), None)
     if outer is None:
@@ -465,7 +465,8 @@ def through_tunnel(ns: str, evs: list[Eval], segs: dict[str, list[list[Eval]]], 
 def exit_eval(evs: list[Eval]) -> Eval | None:
     outs = [e for e in evs if e.oif and e.hook == "postrouting"]
     brs = [e for e in outs if e.family == "bridge"]
-    return (brs or outs or [None])[-1]
+    last = brs or outs
+    return last[-1] if last else None
 
 
 def next_visit(cur: str, evs: list[Eval], segs: dict[str, list[list[Eval]]], used: set[tuple[str, int]],
@@ -624,7 +625,7 @@ class Builder:
         return (f"{nsname(ns)}: the kernel refuses to send it ({said}).",
                 f"{nsname(ns)} cannot send to {p.dst}: {said}.")
 
-    def probe_path(self, probe, g: list[Eval], others: dict[int, list[Eval]]) -> tuple[str, str, bool]:
+    def probe_path(self, probe, g: list[Eval], others: dict[tuple, list[Eval]]) -> tuple[str, str, bool]:
         spec, src_ns = self.spec, self.spec.ns or ""
         first = Packet(probe.src, probe.dst, spec.proto, probe.sport, spec.dport,
                        spec.flags if spec.proto == "tcp" else "",
@@ -716,7 +717,7 @@ class Builder:
             return out, f"Dropped in {nsname(drop[1])}: {hop.explanation if hop else ''}{back}", answered
         return "lost", f"Lost after {nsname(drop[1])}: {hop.explanation if hop else ''}", answered
 
-    def replies_for(self, probe, others: dict[int, list[Eval]]) -> list[list[Eval]]:
+    def replies_for(self, probe, others: dict[tuple, list[Eval]]) -> list[list[Eval]]:
         """Packets caused by this probe: the answer, ICMP errors quoting it, the sender's own RST."""
         out = []
         for _id, es in others.items():
@@ -752,7 +753,8 @@ class Builder:
                 continue
             if res is not None:
                 return res
-            prev_exit = (ns, exit_eval(evs)) if exit_eval(evs) else prev_exit
+            ex = exit_eval(evs)
+            prev_exit = (ns, ex) if ex else prev_exit
         # left the last namespace and nobody saw it arrive
         ns, evs = visits[-1]
         hop = self.vanished(ns, evs, direction, pi)

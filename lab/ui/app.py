@@ -19,12 +19,13 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable, Literal
 
 from textual import work
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.timer import Timer
 
 from lab.backend.watch import Watcher
 from lab.ui.history import History
@@ -34,7 +35,9 @@ from lab.ui.screens.help import HelpScreen
 from lab.ui.screens.main import MainScreen
 from lab.ui.themes import LabTheme, ThemeError, available_themes, load_theme
 from lab.ui.view import LabView, ns_label
+from lab.ui.widgets.commandbar import CommandBar, CommandInput
 from lab.ui.widgets.output import OutputLog
+from lab.ui.widgets.topomap import TopologyMap
 
 SHELLS = {"bash", "sh", "zsh", "fish", "dash", "ksh", "ash"}
 FRAME = 1 / 30       # the shortest time between two redraws of the panes
@@ -78,8 +81,8 @@ class LabApp(App):
         self.watcher = (Watcher(engine.backend, self._from_watcher, period=period, frame=FRAME,
                                 busy=self._watcher_should_wait) if watch else None)
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
-        self._expiry_timer = None
-        self._visible = None
+        self._expiry_timer: Timer | None = None
+        self._visible: tuple[set[str] | None, set[str], bool] | None = None
         self._inbox = None                        # Updates from the watcher not yet applied, merged
         self._command_since: float | None = None  # when the typed command now running started
         self.state_messages_queued = 0            # StateUpdated posted and not handled yet (0 or 1)
@@ -88,7 +91,7 @@ class LabApp(App):
         self._updates: list = []
         self._render_scheduled = False
         self._render_not_before = 0.0
-        self._gc_threshold = None
+        self._gc_threshold: tuple[int, int, int] | None = None
         self._last_activity = 0.0
         self.heap_stats = {"young": 0, "deep": 0, "young_ms_max": 0.0, "deep_ms_max": 0.0, "young_ms": 0.0,
                            "deep_ms": 0.0}
@@ -130,7 +133,7 @@ class LabApp(App):
     def prefill_bar(self, text: str) -> None:
         self.action_focus_bar()
         if self.main is not None:
-            bar = self.main.query_one("#command-input")
+            bar = self.main.query_one("#command-input", CommandInput)
             bar.value = text
             bar.cursor_position = len(text)
 
@@ -211,6 +214,7 @@ class LabApp(App):
         if not self._render_scheduled:
             return   # already drawn (a deferred call and the command's end both asked)
         if self._command_first():   # drawn when the command's output is (on_command_done), or at the cap
+            assert self._command_since is not None   # _command_first() is False without it
             self.set_timer(max(0.01, COMMAND_FIRST - (time.monotonic() - self._command_since)), self._render_pending)
             return
         self._render_scheduled = False
@@ -331,7 +335,7 @@ class LabApp(App):
         if main is None or self.watcher is None or not main.is_mounted:
             return
         try:
-            want = main.visible()
+            want = main.on_screen()
         except Exception:  # noqa: BLE001  (mid-compose)
             return
         if want != self._visible:
@@ -356,7 +360,9 @@ class LabApp(App):
     # ---- commands ---------------------------------------------------------------------------------
     @property
     def output(self) -> OutputLog:
-        return self.main.query_one(OutputLog)
+        main = self.main
+        assert main is not None   # only used while the main screen is up
+        return main.query_one(OutputLog)
 
     def run_command(self, line: str) -> None:
         s = line.strip()
@@ -488,14 +494,14 @@ class LabApp(App):
         self.lab_theme = t
         if self.main is not None:
             self.main.render_view(self.view, self.lab_theme, None)
-            self.main.query_one("#map").show(self.view, t, force=True)
+            self.main.query_one("#map", TopologyMap).show(self.view, t, force=True)
 
     # ---- actions ----------------------------------------------------------------------------------
     def action_focus_bar(self) -> None:
         if self.main is not None:
             if self.screen is not self.main:
                 self.pop_screen()
-            self.main.query_one("#commandbar").focus_input()
+            self.main.query_one("#commandbar", CommandBar).focus_input()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -529,7 +535,7 @@ def _malloc_trim() -> None:
         _libc_trim(0)
 
 
-_libc_trim = None
+_libc_trim: Callable[[int], Any] | Literal[False] | None = None   # malloc_trim; False where there is none
 
 
 def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,

@@ -12,6 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -49,9 +50,9 @@ class LabTheme:
         primary = t.pop("primary", "#58a6ff")
         allowed = {"secondary", "warning", "error", "success", "accent", "foreground", "background", "surface",
                    "panel", "boost"}
+        colours: dict[str, Any] = {k: v for k, v in t.items() if k in allowed}   # str: only the colour fields
         return Theme(name=self.textual_name, primary=primary, dark=self.dark,
-                     variables={f"lab-{k}": v for k, v in self.meaning.items()},
-                     **{k: v for k, v in t.items() if k in allowed})
+                     variables={f"lab-{k}": v for k, v in self.meaning.items()}, **colours)
 
     def color(self, meaning: str) -> str:
         return self.meaning.get(meaning) or _FALLBACK.get(meaning, "white")

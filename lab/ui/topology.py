@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from lab.model import NsState
+from lab.model import Link, NsState
 from lab.ui.view import addresses_by_dev, ns_label
 
 N, E, S, W = 1, 2, 4, 8
@@ -132,20 +132,20 @@ def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge
                     hub.rows.append(_iface_row(st, link, addrs))
             nodes[hub.id] = hub
             edges.append(MapEdge(node.id, br, hub.id, br, brl.up))
-    ends: dict[tuple[str, str], object] = {}
+    ends: dict[tuple[str, str], tuple[str, Link, tuple[str, str]]] = {}   # (ns, link) -> (node id, link, peer)
     for st in states:
         bridges = {link.name for link in st.links if link.kind == "bridge"}
         for link in st.links:
             if link.kind == "veth" and link.peer_name and link.peer_ns is not None:
                 nid = f"br:{st.name}:{link.master}" if link.master in bridges else f"ns:{st.name}"
-                ends[(st.name, link.name)] = (nid, link)
+                ends[(st.name, link.name)] = (nid, link, (link.peer_ns, link.peer_name))
     done = set()
-    for (ns, name), (nid, link) in ends.items():
-        other = ends.get((link.peer_ns, link.peer_name))
-        if other is None or (link.peer_ns, link.peer_name) in done:
+    for (ns, name), (nid, link, peer) in ends.items():
+        other = ends.get(peer)
+        if other is None or peer in done:
             continue
         done.add((ns, name))
-        oid, ol = other
+        oid, ol, _ = other
         if nid in nodes and oid in nodes:
             edges.append(MapEdge(nid, name, oid, ol.name, link.up and ol.up and link.operstate != "DOWN"
                                  and ol.operstate != "DOWN"))
@@ -344,7 +344,7 @@ class _Canvas:
         self.bits[y][x] |= bits
         self.dashed[y][x] = self.dashed[y][x] or dashed
         b = self.bits[y][x]
-        ch = DASHED.get(b) if self.dashed[y][x] and b in DASHED else LINE.get(b, "┼")
+        ch = DASHED[b] if self.dashed[y][x] and b in DASHED else LINE.get(b, "┼")
         self.chars[y][x] = ch
         if not self.styles[y][x] or style == "down":
             self.styles[y][x] = style

@@ -77,5 +77,5 @@ class HelpScreen(ModalScreen):
             yield Static(Text("lab — live network lab   (Esc closes)", style="bold"), id="help-title")
             yield Static(help_renderable(self.app), id="help-body")
 
-    def action_dismiss(self) -> None:
+    async def action_dismiss(self, result: object = None) -> None:
         self.dismiss()

@@ -5,8 +5,10 @@ namespaces and extras are on screen."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, ClassVar
 
-from textual.binding import Binding
+from textual import getters
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
@@ -20,6 +22,9 @@ from lab.ui.widgets.nstree import NamespaceTree
 from lab.ui.widgets.output import OutputLog
 from lab.ui.widgets.topomap import MapCanvas, TopologyMap
 
+if TYPE_CHECKING:
+    from lab.ui.app import LabApp
+
 ALL = {"all", "namespaces", "hot", "links", "addresses", "routes", "neighbours", "fdb", "chains", "qdiscs",
        "conntrack", "sysctls"}
 TABS = [("tab-map", "Map"), ("tab-links", "Links"), ("tab-addresses", "Addresses"), ("tab-routes", "Routes"),
@@ -28,8 +33,12 @@ TABS = [("tab-map", "Map"), ("tab-links", "Links"), ("tab-addresses", "Addresses
 
 
 class MainScreen(Screen):
-    BINDINGS = [Binding(f"f{i + 2}", f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)] + [
-        Binding(str(i + 1), f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)] + [
+    if TYPE_CHECKING:
+        app = getters.app(LabApp)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(f"f{i + 2}", f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)),
+        *(Binding(str(i + 1), f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)),
         Binding("a", "app.select_ns_all", "All namespaces", show=False),
         Binding("n", "focus_tree", "Namespaces tree", show=False),
         Binding("!", "app.shell", "Shell here", show=False),
@@ -39,8 +48,8 @@ class MainScreen(Screen):
         super().__init__()
         self.engine = engine
         self.history = history
-        self._pending: dict[str, set[str]] = {}    # widget id -> fields changed while it was hidden
-        self._tab_cache: dict[str, str] = {}
+        self._pending: dict[str | None, set[str]] = {}    # widget id -> fields changed while it was hidden
+        self._tab_cache: dict[str | None, str | None] = {}
         self._title = ""
 
     def compose(self):
@@ -142,7 +151,7 @@ class MainScreen(Screen):
             self._title = title
             self.query_one("#titlebar", Static).update(title)
 
-    def visible(self) -> tuple[set[str] | None, set[str], bool]:
+    def on_screen(self) -> tuple[set[str] | None, set[str], bool]:
         """(namespaces on screen, extras they need, whether link counters are on screen)."""
         view = self.app.view
         panes = self.active_panes()

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -47,7 +48,7 @@ class TraceScreen(Screen):
         self._theme = theme
         self.pace = pace
         self.index = 0
-        self._timer = None
+        self._timer: Timer | None = None
 
     @property
     def lab_theme(self):

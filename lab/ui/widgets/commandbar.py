@@ -7,6 +7,8 @@ Submitting posts CommandBar.Submitted; running the command is the app's business
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
@@ -16,6 +18,9 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from lab.ui.history import History
+
+if TYPE_CHECKING:
+    from lab.commands.complete import LabCompleter
 
 
 class CommandInput(Input):
@@ -53,7 +58,7 @@ class CommandBar(Vertical):
         super().__init__(**kw)
         self.engine = engine
         self.history = history or History()
-        self._completer = None
+        self._completer: LabCompleter | Literal[False] | None = None
         self._candidates: list[tuple[str, int, str]] = []   # (text, start_position, meta)
         self._quiet = False   # the next Input.Changed came from us (history, completion), not typing
 

@@ -105,7 +105,7 @@ class LineTable(ScrollView, can_focus=True):
         rows = [(r[0], (tuple(r[1]) + ("",) * (n - len(r[1])))[:n], r[2] if len(r) > 2 else "")
                 for r in rows]   # exactly one cell per column
         same_keys = len(old) == len(rows) and all(a[0] == b[0] for a, b in zip(old, rows))
-        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a[1:] != b[1:]] if same_keys else None
+        changed = [i for i, (a, b) in enumerate(zip(old, rows)) if a[1:] != b[1:]] if same_keys else []
         if same_keys:
             widths = list(self._widths)     # grow only: a column never jitters narrower
             for i in changed:

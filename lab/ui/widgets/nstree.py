@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from lab.ui.view import addresses_by_dev, ns_label
 
@@ -24,7 +25,7 @@ class NamespaceTree(Tree):
         super().__init__("all namespaces", data=None, **kw)
         self.show_root = True
         self.guide_depth = 2
-        self._ns_nodes: dict[str, object] = {}
+        self._ns_nodes: dict[str, TreeNode] = {}
         self._drawn: dict[str, tuple] = {}
         # Tree keeps 1024 rendered lines, each a Strip with its own caches of crops; a relabel makes the
         # old ones unreachable, so under a storm the cache fills with dead lines: a few screens is plenty

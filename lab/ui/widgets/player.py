@@ -10,14 +10,19 @@ ctrl+g hint, ctrl+s show/apply the solution, ctrl+a auto-play on/off, ctrl+right
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Markdown, Static
 
 from lab.scenario.player import Player
+
+if TYPE_CHECKING:
+    from lab.ui.app import LabApp
 
 
 class PlayerEvent(Message):
@@ -28,6 +33,9 @@ class PlayerEvent(Message):
 
 
 class PlayerPane(VerticalScroll):
+    if TYPE_CHECKING:
+        app = getters.app(LabApp)
+
     DEFAULT_CSS = """
     PlayerPane { dock: right; width: 56; border-left: wide $primary; padding: 0 1; }
     PlayerPane #player-title { text-style: bold; }
@@ -47,10 +55,10 @@ class PlayerPane(VerticalScroll):
                              on_event=lambda k, p: self.post_message(PlayerEvent(k, p)))
         self.busy = False
         self.auto = False
-        self._auto_timer = None
+        self._auto_timer: Timer | None = None
         self.check_results: list = []
         self.hint_lines: list[str] = []
-        self._recheck_timer = None
+        self._recheck_timer: Timer | None = None
         self._changed_at = self._checked_at = 0.0
         self._pending = None            # a key pressed while a step or check was running: done right after it
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it

@@ -7,10 +7,12 @@ of a 100-namespace map, not the whole canvas). Redraws only when links, addresse
 theme or its own size change."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
-from textual import events
+from textual import events, getters
 from textual.containers import Container
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -18,6 +20,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lab.ui import topology
+
+if TYPE_CHECKING:
+    from lab.ui.app import LabApp
 
 
 class MapCanvas(ScrollView):
@@ -82,11 +87,14 @@ class MapCanvas(ScrollView):
 
 
 class TopologyMap(Container):
+    if TYPE_CHECKING:
+        app = getters.app(LabApp)
+
     FIELDS = frozenset({"links", "addresses", "namespaces"})
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._key = None
+        self._key: tuple[int, str | None, str, tuple[int, int]] | None = None
         self._line_cache: dict = {}     # topology.layout's per-line Text cache, for one theme
         self._cache_theme = None
 
