@@ -51,6 +51,13 @@ ip netns exec blue iptables -A INPUT -p tcp --dport 22 -j REJECT
 ip6tables -A INPUT -s fd00:15::/64 -p icmpv6 -j ACCEPT
 ip netns exec blue ip6tables -P FORWARD DROP
 ip netns exec red tc qdisc add dev veth-red root tbf rate 1mbit burst 32kbit latency 400ms
+ip netns exec red tc qdisc add dev veth-red ingress
+ip netns exec blue tc qdisc add dev veth-blue root handle 1: htb default 20
+ip netns exec blue tc class add dev veth-blue parent 1: classid 1:1 htb rate 10mbit
+ip netns exec blue tc class add dev veth-blue parent 1:1 classid 1:10 htb rate 5mbit ceil 10mbit prio 1
+ip netns exec blue tc class add dev veth-blue parent 1:1 classid 1:20 htb rate 1mbit ceil 2mbit
+bridge fdb append 00:00:00:00:00:00 dev vx0 dst 192.168.15.3
+bridge fdb add 02:00:00:00:00:42 dev vx0 dst 192.168.15.2
 """
 
 
@@ -82,6 +89,8 @@ def read_state(ns: str | None) -> dict:
                  if not line.startswith("#")]
     st["tc"] = sorted(re.sub(r"refcnt \d+ ", "", line) for line in kernel(ns, "tc", "qdisc", "show").splitlines()
                       if " root " in line or "ingress" in line)
+    st["tc_class"] = sorted(line for n in names.values() for line in kernel(ns, "tc", "class", "show", "dev", n).splitlines())
+    st["fdb"] = sorted(line for line in kernel(ns, "bridge", "fdb", "show").splitlines() if " dst " in line)
     st["sysctl"] = [kernel(ns, "sysctl", "-n", k).strip() for k in
                     ("net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter")]
     st["_names"] = sorted(names.values())
@@ -111,6 +120,7 @@ def test_export_sh_replayed_with_sh_gives_same_state(built, tmp_path):
     script = export_sh(built.backend)
     before = lab_state()
     assert "ip netns add red" in script and "MASQUERADE" in script and "tbf" in script
+    assert "classid 1:10 htb" in script and "bridge fdb append 02:00:00:00:00:42 dev vx0 dst 192.168.15.2" in script
     path = tmp_path / "lab.sh"
     path.write_text(script)
     wipe(built.backend)

@@ -163,12 +163,11 @@ def _ns_exists(engine, ns: str) -> None:
 
 def address_owners(engine) -> dict[str, list[str]]:
     """IPv4 address -> namespaces that have it assigned ("" = top)."""
-    from lab.backend import state
 
     out: dict[str, list[str]] = {}
     for ns in [None] + engine.backend.namespaces():
         try:
-            for a in state.addresses(engine.backend, ns, 4):
+            for a in engine.backend.addresses(ns, 4):
                 out.setdefault(a.local, []).append(ns or "")
         except Exception:  # noqa: BLE001
             continue
@@ -188,7 +187,6 @@ def _guard_destination(engine, addr: str, owners: dict[str, list[str]]) -> None:
 
 def diagnose(engine, src: str, dst: str) -> str:
     """A hint about why src cannot reach dst: the route, the link, the neighbour entry."""
-    from lab.backend import state
 
     b = engine.backend
     hints = []
@@ -205,7 +203,7 @@ def diagnose(engine, src: str, dst: str) -> str:
         m = r[0]
         oif = m.get_attr("RTA_OIF")
         gw = m.get_attr("RTA_GATEWAY")
-        links = {lk.index: lk for lk in state.links(b, src or None)}
+        links = {lk.index: lk for lk in b.links(src or None)}
         link = links.get(oif)
         if m["type"] == 2:
             return ""
@@ -216,7 +214,7 @@ def diagnose(engine, src: str, dst: str) -> str:
             elif link.operstate == "LOWERLAYERDOWN":
                 hints.append(f"but the other end of {link.name} is down")
         nh = gw or dst
-        for n in state.neighbours(b, src or None, None, 4):
+        for n in b.neighbours(src or None, 4):
             if n.dst == nh and link is not None and n.dev == link.name and ("FAILED" in n.state or "INCOMPLETE" in n.state):
                 hints.append(f"and nobody answered ARP for {nh} ({n.state}): is {nh} really on that link, "
                              "with a matching netmask?")
@@ -366,7 +364,6 @@ def _present(a) -> bool:
 
 
 def _route(a, engine):
-    from lab.backend import state
 
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
@@ -374,7 +371,7 @@ def _route(a, engine):
     tnum = None if table in (None, "all") else {"main": 254, "local": 255, "default": 253}.get(table, None)
     if tnum is None and table not in (None, "all"):
         tnum = int(table) if str(table).isdigit() else 254
-    rs = state.routes(engine.backend, ns or None, tnum if tnum is not None else (None if table == "all" else 254), 4)
+    rs = engine.backend.routes(ns or None, tnum if tnum is not None else (None if table == "all" else 254), 4)
     dst = a["dst"]
     if dst != "default" and "/" in dst:
         import ipaddress
@@ -397,11 +394,10 @@ def _route(a, engine):
 
 
 def _address(a, engine):
-    from lab.backend import state
 
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
-    addrs = state.addresses(engine.backend, ns or None, 4)
+    addrs = engine.backend.addresses(ns or None, 4)
     found = [x for x in addrs if x.cidr == a["cidr"] and (not a.get("dev") or x.dev == a["dev"])]
     if bool(found) == _present(a):
         return PASS, "", {}
@@ -417,11 +413,10 @@ def _address(a, engine):
 
 
 def _neigh(a, engine):
-    from lab.backend import state
 
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
-    ns_ = state.neighbours(engine.backend, ns or None, None, 4)
+    ns_ = engine.backend.neighbours(ns or None, 4)
     cand = [n for n in ns_ if n.dst == a["dst"] and (not a.get("dev") or n.dev == a["dev"])]
     found = [n for n in cand if (not a.get("lladdr") or (n.lladdr or "").lower() == a["lladdr"].lower())
              and (not a.get("state") or a["state"].upper() in n.state.split(","))]
@@ -437,11 +432,10 @@ def _neigh(a, engine):
 
 
 def _link(a, engine):
-    from lab.backend import state
 
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
-    ls = {link.name: link for link in state.links(engine.backend, ns or None)}
+    ls = {link.name: link for link in engine.backend.links(ns or None)}
     link = ls.get(a["name"])
     if not _present(a):
         return (PASS, "", {}) if link is None else (FAIL, f"{_n(ns)} still has the link {a['name']}", {})
@@ -460,14 +454,6 @@ def _link(a, engine):
     return (FAIL, f"{a['name']} in {_n(ns)}: " + "; ".join(probs), {}) if probs else (PASS, "", {})
 
 
-def iptables_save(engine, ns: str, table: str) -> str:
-    """`iptables-save -t TABLE` inside ns (the kernel's view, independent of the lab's parser)."""
-    r = engine.backend.run_cmd(ns or None, ["iptables-save", "-t", table])
-    if r.returncode != 0:
-        raise LabError(f"iptables-save failed in {_n(ns)}: {r.stderr.strip()}")
-    return r.stdout
-
-
 def _norm_rule(s: str) -> list[str]:
     try:
         return shlex.split(s)
@@ -484,18 +470,11 @@ def _rule(a, engine):
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
     table = a.get("table", "filter")
-    text = iptables_save(engine, ns, table)
     chain = a["chain"]
-    chains = {}
-    rules = []
-    for line in text.splitlines():
-        if line.startswith(":"):
-            name, pol = line[1:].split()[:2]
-            chains[name] = pol
-        elif line.startswith("-A "):
-            w = _norm_rule(line)
-            if len(w) > 1 and w[1] == chain:
-                rules.append(w[2:])
+    # the kernel's view (iptables-save through the backend's reader), independent of the lab's parser
+    have = engine.backend.chains(ns or None, table)
+    chains = {c.name: c.policy or "-" for c in have}
+    rules = [_norm_rule(r.spec) for c in have if c.name == chain for r in c.rules]
     if a.get("policy"):
         if chain not in chains:
             return FAIL, f"there is no chain {chain} in the {table} table of {_n(ns)}", {}
@@ -517,10 +496,9 @@ def _rule(a, engine):
 def _qdisc(a, engine):
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
-    from lab.backend.tc import qdiscs
 
     engine.backend.link_index(ns or None, a["dev"])
-    kinds = [q.kind for q in qdiscs(engine.backend, ns or None) if q.dev == a["dev"]]
+    kinds = [q.kind for q in engine.backend.qdiscs(ns or None) if q.dev == a["dev"]]
     found = a["kind"] in kinds
     if found == _present(a):
         return PASS, "", {}

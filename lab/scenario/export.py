@@ -25,12 +25,16 @@ import argparse
 import ipaddress
 import re
 import shlex
-import shutil
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from lab.commands.ip import dev_word
 from lab.commands.sysctl import COMMON_KEYS as SYSCTL_KEYS
+
+if TYPE_CHECKING:
+    from lab.backend.api import LabBackend
+    from lab.model import Qdisc
 
 VIRTUAL = {"veth", "bridge", "vxlan", "macvlan", "ipvlan", "vlan", "dummy", "gre", "gretap", "geneve",
            "tun", "tap", "wireguard"}
@@ -97,7 +101,7 @@ class _Lab:
         self.b = backend
         self.host_mode = host_mode
         self.nss = [""] + backend.namespaces()
-        self.links = {ns: state.links(backend, ns or None) for ns in self.nss}
+        self.links = {ns: backend.links(ns or None) for ns in self.nss}
         self.nsids = {ns: state.netns_ids(backend, ns or None) for ns in self.nss}
         self.by_index = {ns: {link.index: link for link in ls} for ns, ls in self.links.items()}
 
@@ -121,7 +125,6 @@ class _Lab:
 
 def export_sh(backend, host_mode: bool | None = None) -> str:
     """The lab as a script of lab/iproute2 commands. See the module docstring for what is covered."""
-    from lab.backend import state
     from lab.backend.ip import rule_lines
 
     host_mode = bool(getattr(backend, "host", False)) if host_mode is None else host_mode
@@ -207,7 +210,7 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
     # addresses
     addrs = []
     for ns in L.nss:
-        for a in state.addresses(backend, ns or None, 4):
+        for a in backend.addresses(ns or None, 4):
             if a.dev not in kept_names[ns] or a.dev == "lo" and a.local.startswith("127."):
                 continue
             cmd = f"{_ipn(ns)}addr add {a.cidr}"
@@ -226,7 +229,7 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
     # routes, rules, neighbours
     routes = []
     for ns in L.nss:
-        for r in state.routes(backend, ns or None, None, 4):
+        for r in backend.routes(ns or None, None, 4):
             if r.proto == "kernel" or r.table == 255 or r.type in ("local", "broadcast", "multicast"):
                 continue
             if r.dev and r.dev not in kept_names[ns]:
@@ -270,7 +273,7 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
         out += rules
     neigh = []
     for ns in L.nss:
-        for n in state.neighbours(backend, ns or None, None, 4):
+        for n in backend.neighbours(ns or None, 4):
             if "PERMANENT" in n.state and n.lladdr and n.dev in kept_names[ns]:
                 neigh.append(f"{_ipn(ns)}neigh add {n.dst} lladdr {n.lladdr} dev {n.dev} nud permanent")
     if neigh:
@@ -306,8 +309,9 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
         out += ipt
     tc = []
     for ns in L.nss:
+        qdiscs = backend.qdiscs(ns or None) if kept_names[ns] else []
         for name in sorted(kept_names[ns]):
-            tc += _tc_lines(backend, ns, name)
+            tc += _tc_lines(backend, ns, name, qdiscs)
     if tc:
         sec("traffic control")
         out += tc
@@ -317,20 +321,17 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
 def _fdb_lines(L: _Lab, kept: dict[str, set[str]]) -> list[str]:
     """Static VXLAN FDB entries with a remote (`bridge fdb append MAC dev vxlan0 dst ADDR`)."""
     out: list[str] = []
-    if not shutil.which("bridge"):
-        return out
     for ns in L.nss:
         vx = {lk.name: lk for lk in L.links[ns] if lk.kind == "vxlan" and lk.name in kept[ns]}
-        for dev, link in vx.items():
-            r = L.b.run_cmd(ns or None, ["bridge", "fdb", "show", "dev", dev])
-            for line in r.stdout.splitlines():
-                w = line.split()
-                if "dst" in w and ("permanent" in w or "static" in w):
-                    mac = w[0]
-                    dst = w[w.index("dst") + 1]
-                    if mac == "00:00:00:00:00:00" and dst == link.vxlan_remote:
-                        continue  # made by `remote` itself
-                    out.append(f"{_exec(ns)}bridge fdb append {mac} dev {dev} dst {dst}")
+        if not vx:
+            continue
+        for e in L.b.fdb(ns or None):
+            link = vx.get(e.dev)
+            if link is None or not e.dst or e.state not in ("permanent", "static"):
+                continue
+            if e.mac == "00:00:00:00:00:00" and e.dst == link.vxlan_remote:
+                continue  # made by `remote` itself
+            out.append(f"{_exec(ns)}bridge fdb append {e.mac} dev {e.dev} dst {e.dst}")
     return out
 
 
@@ -352,48 +353,36 @@ def _iptables_lines(backend, ns: str) -> list[str]:
     return out
 
 
-def _tc_lines(backend, ns: str, dev: str) -> list[str]:
-    if not shutil.which("tc"):
-        return []
+def _tc_lines(backend: LabBackend, ns: str, dev: str, qdiscs: list[Qdisc]) -> list[str]:
     pre = f"{_exec(ns)}tc"
-    r = backend.run_cmd(ns or None, ["tc", "qdisc", "show", "dev", dev])
     out = []
     htb = False
-    for line in r.stdout.splitlines():
-        w = line.split()
-        if len(w) < 4 or w[0] != "qdisc":
+    for q in qdiscs:
+        if q.dev != dev:
             continue
-        kind, handle = w[1], w[2]
-        if kind == "ingress":
+        if q.kind == "ingress":
             out.append(f"{pre} qdisc add dev {dev} ingress")
             continue
-        if w[3] != "root" or kind in DEFAULT_QDISCS:
+        if q.parent != "root" or q.kind in DEFAULT_QDISCS:
             continue
-        params = w[4:]
-        if params[:1] == ["refcnt"]:
-            params = params[2:]
-        params = ["latency" if p == "lat" else p for p in params]
-        if kind == "htb":
+        params = ["latency" if p == "lat" else p for p in q.params.split()]
+        if q.kind == "htb":
             htb = True
             params = _drop_pairs(params, ("direct_packets_stat",))
             params = [p for p in params if p != "offload"]
-        out.append(f"{pre} qdisc add dev {dev} root handle {handle} {kind} {' '.join(params)}".rstrip())
+        out.append(f"{pre} qdisc add dev {dev} root handle {q.handle} {q.kind} {' '.join(params)}".rstrip())
     if htb:
-        r = backend.run_cmd(ns or None, ["tc", "class", "show", "dev", dev])
-        for line in r.stdout.splitlines():
-            w = line.split()
-            if len(w) < 3 or w[0] != "class" or w[1] != "htb":
-                continue
-            cid = w[2]
-            rest = w[3:]
-            if rest[:1] == ["root"]:
-                parent, rest = cid.split(":")[0] + ":", rest[1:]
-            elif rest[:1] == ["parent"]:
-                parent, rest = rest[1], rest[2:]
-            else:
-                continue
-            rest = _drop_pairs(rest, ("leaf",))
-            out.append(f"{pre} class add dev {dev} parent {parent} classid {cid} htb {' '.join(rest)}")
+        # the kernel dumps classes in hash order: a class is written after its parent class
+        todo = [c for c in backend.tc_classes(ns or None, dev) if c.kind == "htb"]
+        made: set[str] = set()
+        while todo:
+            ready = [c for c in todo if c.parent == "root" or c.parent.endswith(":") or c.parent in made
+                     or all(o.classid != c.parent for o in todo)]
+            for c in ready:
+                parent = c.classid.split(":")[0] + ":" if c.parent == "root" else c.parent
+                out.append(f"{pre} class add dev {dev} parent {parent} classid {c.classid} htb {c.params}")
+                made.add(c.classid)
+            todo = [c for c in todo if c not in ready]
     return out
 
 
@@ -417,13 +406,12 @@ def _nid(ns: str, name: str) -> str:
 
 def _graph(backend) -> tuple[list[str], dict[str, list], list[tuple[str, str, str]]]:
     """(namespaces -> [(node id, label, kind, up)], edges [(a, b, style)])."""
-    from lab.backend import state
 
     L = _Lab(backend, bool(getattr(backend, "host", False)))
     addrs: dict[tuple[str, str], list[str]] = {}
     owner: dict[str, tuple[str, str]] = {}
     for ns in L.nss:
-        for a in state.addresses(backend, ns or None, 4):
+        for a in backend.addresses(ns or None, 4):
             if a.dev != "lo":
                 addrs.setdefault((ns, a.dev), []).append(a.cidr)
                 owner[a.local] = (ns, a.dev)

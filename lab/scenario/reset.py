@@ -12,11 +12,15 @@ from __future__ import annotations
 import shlex
 import shutil
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.backend import nsutil
 from lab.commands import parse
 from lab.commands.ip import dev_word
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.backend.api import LabBackend
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding", "net.ipv4.conf.all.rp_filter",
            "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.send_redirects",
@@ -28,25 +32,19 @@ def _route_key(r) -> tuple:
     return (r.dst, r.table, r.type, r.gateway, r.dev, r.metric)
 
 
-def iptables_dump(backend, ns: str | None, family: int = 4) -> dict[str, tuple[dict[str, str], list[str]]]:
-    """table -> ({chain: policy or '-'}, ["-A CHAIN spec", ...]) as iptables-save (ip6tables-save) prints them."""
-    save = "ip6tables-save" if family == 6 else "iptables-save"
-    if not shutil.which(save):
-        return {}
-    r = backend.run_cmd(ns, [save])
-    if r.returncode != 0:
+def iptables_dump(backend: LabBackend, ns: str | None,
+                  family: int = 4) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """table -> ({chain: policy or '-'}, ["-A CHAIN spec", ...]) as iptables-save (ip6tables-save) prints them,
+    from the backend's reader ({} when the tool is missing or fails)."""
+    try:
+        chains = backend.chains(ns, family=family)
+    except LabError:
         return {}
     out: dict[str, tuple[dict[str, str], list[str]]] = {}
-    table = None
-    for line in r.stdout.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-            out[table] = ({}, [])
-        elif table and line.startswith(":"):
-            name, pol = line[1:].split()[:2]
-            out[table][0][name] = pol
-        elif table and line.startswith("-A "):
-            out[table][1].append(line)
+    for c in chains:
+        pols, rules = out.setdefault(c.table, ({}, []))
+        pols[c.name] = c.policy or "-"
+        rules += [f"-A {c.name} {r.spec}".rstrip() for r in c.rules]
     return out
 
 
@@ -62,16 +60,15 @@ class Baseline:
     sysctls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def capture(cls, backend) -> "Baseline":
-        from lab.backend import state
+    def capture(cls, backend: LabBackend) -> "Baseline":
         from lab.backend.ip import rule_lines
 
         b = cls()
         b.namespaces = set(backend.namespaces())
-        b.links = {link.name for link in state.links(backend, None)}
+        b.links = {link.name for link in backend.links(None)}
         for fam in (4, 6):
-            b.addresses |= {(a.dev, a.cidr) for a in state.addresses(backend, None, fam)}
-            b.routes |= {(fam,) + _route_key(r) for r in state.routes(backend, None, None, fam)}
+            b.addresses |= {(a.dev, a.cidr) for a in backend.addresses(None, fam)}
+            b.routes |= {(fam,) + _route_key(r) for r in backend.routes(None, None, fam)}
             b.rules |= {(fam,) + x for x in rule_lines(backend, None, fam)}
         b.iptables = iptables_dump(backend, None)
         b.ip6tables = iptables_dump(backend, None, 6)
@@ -82,9 +79,8 @@ class Baseline:
                 pass
         return b
 
-    def restore(self, backend) -> list[str]:
+    def restore(self, backend: LabBackend) -> list[str]:
         """Undo everything added since capture. Returns notes about what could not be undone."""
-        from lab.backend import state
         from lab.backend.ip import rule_lines
 
         notes: list[str] = []
@@ -95,14 +91,14 @@ class Baseline:
             except OSError as e:
                 notes.append(f"could not delete namespace {ns}: {e}")
         undo: list[str] = []
-        for link in state.links(backend, None):
+        for link in backend.links(None):
             if link.name not in self.links:
                 undo.append(f"ip link del {dev_word(link.name)}")
         for fam in (4, 6):
-            for a in state.addresses(backend, None, fam):
+            for a in backend.addresses(None, fam):
                 if (a.dev, a.cidr) not in self.addresses and not a.cidr.startswith("fe80:"):
                     undo.append(f"ip -{fam} addr del {a.cidr} dev {a.dev}")
-            for r in state.routes(backend, None, None, fam):
+            for r in backend.routes(None, None, fam):
                 if (fam,) + _route_key(r) in self.routes or r.table == 255 or r.proto == "kernel":
                     continue
                 cmd = f"ip -{fam} route del " + ("" if r.type == "unicast" else r.type + " ") + r.dst
@@ -114,7 +110,9 @@ class Baseline:
                     undo.append(f"ip -{fam} rule del pref {prio}")
         for line in undo:
             try:
-                backend.apply(parse(line))
+                op = parse(line)
+                assert op is not None   # one of the lines made just above
+                backend.apply(op)
             except LabError as e:
                 if "Cannot find" not in str(e) and "No such" not in str(e):   # gone with what went before it
                     notes.append(f"could not undo with `{line}`: {e}")
@@ -129,7 +127,7 @@ class Baseline:
                 pass
         return notes
 
-    def _restore_iptables(self, backend, family: int = 4) -> list[str]:
+    def _restore_iptables(self, backend: LabBackend, family: int = 4) -> list[str]:
         now = iptables_dump(backend, None, family)
         ipt = "ip6tables" if family == 6 else "iptables"
         notes = []
