@@ -245,3 +245,14 @@ def test_sysctl_options_as_procps_and_live_keys_completed(lab):
     assert lab.run("red sysctl -N net.ipv4.ip_forward").output == kernel("red", "sysctl", "-N", "net.ipv4.ip_forward").strip()
     got = LabCompleter(lab).candidates("red sysctl net.ipv4.conf.vk")[1]
     assert "net.ipv4.conf.vk0.rp_filter" in got and "net.ipv4.conf.vk1.forwarding=" in got
+
+
+def test_chain_names_completed_from_the_kernel(lab):
+    """Completion offers the table's builtin chains and the namespace's own user chains (read through the
+    backend's iptables reader), not another namespace's."""
+    from lab.commands.complete import LabCompleter
+
+    run_ok(lab, "ip netns add red", "ip netns add blue", "ip netns exec red iptables -t nat -N KUBE-SVC-X",
+           "ip netns exec blue iptables -t nat -N ONLY-BLUE")
+    got = LabCompleter(lab).candidates("red iptables -t nat -A ")[1]
+    assert "KUBE-SVC-X" in got and "PREROUTING" in got and "ONLY-BLUE" not in got

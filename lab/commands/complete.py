@@ -126,10 +126,8 @@ class Providers:
 
     def chains(self, ns: str | None, table: str) -> list[str]:
         def get():
-            r = self.engine.backend.run_cmd(ns, ["iptables-nft", "-t", table, "-S"], timeout=5)
-            user = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("-N ")]
-            return _ipt.TABLES.get(table, []) + user
-        return self._cached(("chains", ns, table), get)
+            return [c.name for c in self.engine.backend.chains(ns, table) if c.policy is None]
+        return _ipt.TABLES.get(table, []) + self._cached(("chains", ns, table), get)
 
 
 class LabCompleter(Completer):
