@@ -139,13 +139,15 @@ def test_checks_explain_their_failures(engine):
     r = evaluate(_chk("address", ns="blue", cidr="10.3.0.2/24"), engine)
     assert r.status == "fail" and "prefix /25" in r.explanation
     r = evaluate(_chk("link", ns="blue", name="b", state="up"), engine)
-    assert r.status == "fail" and "ip -n blue link set dev b up" in r.explanation   # "b" alone: broadcast
+    assert r.status == "fail" and "is DOWN" in r.explanation and "link set" not in r.explanation
+    assert r.fix == "ip -n blue link set dev b up"   # "b" alone: broadcast
     r = evaluate(_chk("link", ns="blue", name="bb"), engine)
     assert 'did you mean "b"' in r.explanation
     r = evaluate(_chk("route", ns="red", dst="default"), engine)
     assert r.status == "fail" and "10.3.0.0/24" in r.explanation
     r = evaluate(_chk("sysctl", ns="red", key="net.ipv4.ip_forward", value="1"), engine)
-    assert "sysctl -w net.ipv4.ip_forward=1" in r.explanation
+    assert "net.ipv4.ip_forward is 0 in red, not 1" in r.explanation
+    assert r.fix == "ip netns exec red sysctl -w net.ipv4.ip_forward=1" and "fix: " + r.fix in str(r)
     r = evaluate(_chk("rule", ns="red", table="nat", chain="POSTROUTING", match="-j MASQUERADE"), engine)
     assert r.status == "fail"
     r = evaluate(_chk("tcp", **{"from": "red", "to": "10.3.0.9:80"}), engine)
@@ -278,3 +280,15 @@ def test_baseline_restore_undoes_both_families_through_the_engine(lab):
     rules6, rules4 = kernel(None, "ip", "-6", "rule"), kernel(None, "ip", "rule")
     assert "fd00:8::/64" not in rules6 and "fd00:7::/64" in rules6
     assert "fwmark 0x8" not in rules4 and "10.7.0.0/24" in rules4
+
+
+def test_text_player_hides_a_tasks_fix_until_the_last_hint():
+    """`lab play --text`: at a "your turn" task a red check says what is wrong; its fix shows only after
+    the last hint (or with the solution)."""
+    script = "c\nh\nh\nh\nc\nq\n"
+    r = subprocess.run([sys.executable, "-m", "lab", "play", "24-fix-link-down", "--text"], cwd=ROOT, input=script,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    before, _, after = r.stdout.partition("ip link set veth-bear-br up`")   # the last hint
+    assert "is DOWN" in before and "fix: ip link set veth-bear-br up" not in before
+    assert "fix: ip link set veth-bear-br up" in after

@@ -35,7 +35,7 @@ def test_player_plays_checks_hints_and_goes_back(lab):
         assert "veth-red" in kernel("red", "ip", "-br", "link")
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "hint 1:" in screen_text(app), what="hint 1 drawn")
-        await pilot.press("ctrl+b")
+        await pilot.press("pageup")
         await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy
                        and "Two empty namespaces" in screen_text(app), timeout=20, what="back to step 1")
         # rebuilt to the start of step 1: the veth of step 2 is gone again
@@ -98,14 +98,14 @@ def test_auto_play_advances_at_its_pace(lab):
         pane = _pane(app)
         await wait_for(pilot, lambda: pane.player.index == 0 and not pane.busy, timeout=20, what="step 1")
         pane.pace = 4.0
-        await pilot.press("ctrl+right")   # faster: 4.0 s * 0.7
+        await pilot.press("ctrl+up")   # faster: 4.0 s * 0.7
         assert abs(pane.pace - 2.8) < 1e-6
         pane.pace = 0.5
-        await pilot.press("ctrl+a")
+        await pilot.press("ctrl+f")
         assert pane.auto
-        await wait_for(pilot, lambda: "auto on" in screen_text(app), what="auto on drawn")
+        await wait_for(pilot, lambda: "auto-play on" in screen_text(app), what="auto on drawn")
         await wait_for(pilot, lambda: pane.player.index >= 2, timeout=20, what="two steps played by themselves")
-        await pilot.press("ctrl+a")
+        await pilot.press("ctrl+f")
         assert not pane.auto
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
@@ -209,3 +209,55 @@ def test_shell_return_rechecks_even_without_netlink_events(lab, monkeypatch):
 
     run_ui(lab, body, size=(170, 45), scenario=sc, type_delay=0)
 
+
+
+def test_fox_bear_at_120x36_keeps_its_lab_beside_the_narration(lab):
+    """The player sits beside the map (not over the header and footer), the namespace tree folds away
+    to make room, and every namespace of the scenario is on the map while the narration is read."""
+    sc = load("fox-bear")
+
+    async def body(app, pilot):
+        await wait_for(pilot, lambda: _pane(app) is not None, what="the player pane")
+        pane = _pane(app)
+
+        def drawn():
+            text = screen_text(app)
+            return (pane.player.index == 0 and not pane.busy and "Step 1/" in text
+                    and all(f"─ {ns} " in text for ns in ("fox", "bear", "host")))
+        await wait_for(pilot, drawn, timeout=30, what="step 1 with fox, bear and the host on the map")
+        lines = screen_text(app).splitlines()
+        assert lines[0].lstrip().startswith("lab ·"), "the header is not covered"
+        assert "Quit" in lines[-1], "the footer is not covered"
+        assert not app.main.query_one("#nstree").display
+
+    run_ui(lab, body, size=(120, 36), scenario=sc, type_delay=0)
+
+
+def test_your_turn_hides_the_fix_until_asked_and_ends_clearly(lab):
+    """A "your turn" task says what is wrong, not what to type; hints appear where the learner looks;
+    the fix shows after the last hint; Enter on an empty bar goes on only once the task is done; the
+    task's explanation shows when it turns green; after the last step, a clear end."""
+    sc = load("24-fix-link-down")
+
+    async def body(app, pilot):
+        pane = await _at_red_task(app, pilot)
+        checks = lambda: str(app.main.query_one("#player-checks").render())  # noqa: E731
+        await wait_for(pilot, lambda: "is DOWN" in checks(), what="the red check says what is wrong")
+        assert "link set veth-bear-br up" not in screen_text(app) and "fix:" not in checks()
+        await pilot.press("enter")   # empty bar: not done yet
+        await wait_for(pilot, lambda: "not done yet" in pane.note, timeout=20, what="Enter refused while red")
+        await wait_for(pilot, lambda: "The task is not" in screen_text(app), what="the refusal on screen")
+        assert pane.player.index == 0 and not pane.finished
+        ladder = len(pane.player.hints())
+        for i in range(1, ladder + 1):
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: f"hint {i}:" in screen_text(app), what=f"hint {i} on screen")
+        await wait_for(pilot, lambda: "fix: ip link set veth-bear-br up" in checks(), what="the fix after the last hint")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not pane.busy and pane.check_results and all(r.ok for r in pane.check_results)
+                       and "Well done" in screen_text(app) and "both ends are up" in screen_text(app),
+                       timeout=30, what="green, with the task's explanation on screen")
+        await pilot.press("enter")   # done: Enter goes on; this was the last step
+        await wait_for(pilot, lambda: pane.finished and "You finished" in screen_text(app), what="the end")
+
+    run_ui(lab, body, size=(120, 36), scenario=sc, type_delay=0)

@@ -30,8 +30,10 @@ class CheckResult:
     check: Check
     status: str                  # pass | fail | skip | error
     label: str                   # what was checked, one line ("red can ping 192.168.15.2")
-    explanation: str = ""        # why it failed (or was skipped); what was found instead
+    explanation: str = ""        # why it failed (or was skipped); what was found instead (never the answer)
     data: dict = field(default_factory=dict)  # measurements: rtt_ms, answered_by, rate_bps, trace...
+    fix: str = ""                # the command that would fix it, where the check knows one (a "your turn"
+                                 # step shows it only once the learner asked for it: Player.reveal)
 
     @property
     def ok(self) -> bool:
@@ -41,14 +43,20 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == PASS
 
-    def __str__(self) -> str:
+    def text(self, reveal: bool = True) -> str:
+        """The result as text: a mark, the label, why it failed and (reveal=True) the fix."""
         mark = {PASS: "✓", FAIL: "✗", SKIP: "-", ERROR: "!"}[self.status]
         s = f"{mark} {self.label}"
         if self.status == PASS and self.check.kind == "throughput" and self.explanation:
             s += f" ({self.explanation})"
         if self.status != PASS and self.explanation:
             s += "\n    " + self.explanation.replace("\n", "\n    ")
+        if self.status != PASS and self.fix and reveal:
+            s += f"\n    fix: {self.fix}"
         return s
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 def _n(ns: str | None) -> str:
@@ -152,7 +160,8 @@ def evaluate(c: Check, engine) -> CheckResult:
         status, why, data = ERROR, f"internal error: {type(e).__name__}: {e}", {}
     if status == FAIL and c.explain:
         why = (why + "\n" if why else "") + c.explain.strip()
-    return CheckResult(c, status, lab_, why, data)
+    fix = data.pop("fix", "") if status == FAIL else ""
+    return CheckResult(c, status, lab_, why, data, fix)
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
@@ -210,7 +219,7 @@ def diagnose(engine, src: str, dst: str) -> str:
         if link is not None:
             hints.append(f"{_n(src)} sends it out {link.name}" + (f" via {gw}" if gw else " (directly connected)"))
             if not link.up:
-                hints.append(f"but {link.name} is DOWN (ip {'-n ' + src + ' ' if src else ''}link set {dev_word(link.name)} up)")
+                hints.append(f"but {link.name} is DOWN")
             elif link.operstate == "LOWERLAYERDOWN":
                 hints.append(f"but the other end of {link.name} is down")
         nh = gw or dst
@@ -323,12 +332,13 @@ def _trace(a, engine):
     path = run_trace(engine.backend, a["spec"])
     hops = list(path.hops)
     data = {"outcome": path.outcome, "summary": path.summary, "trace": path}
-    shown = "\n".join(f"  {(h.ns or 'host')}: {h.hook or h.kind} {h.table}/{h.chain} {h.verdict} {h.rule}".rstrip()
-                      for h in hops[:40])
+    # the tracer's own sentences, one per step, as `lab trace` prints them
+    shown = "\n".join(f"  {i:>2}. [{h.ns or 'host'}] {h.explanation or (h.hook or h.kind)}"
+                      for i, h in enumerate(hops[:40], 1)) + ("\n  …" if len(hops) > 40 else "")
     problems = []
     if "outcome" in a and path.outcome != a["outcome"]:
         problems.append(f"the packet was {path.outcome or 'unaccounted for'}, expected {a['outcome']}"
-                        + (f": {path.summary}" if path.summary else ""))
+                        + (f": {path.summary.rstrip('.')}" if path.summary else ""))
     if a.get("passes"):
         i = 0
         for want in a["passes"]:
@@ -355,7 +365,7 @@ def _trace(a, engine):
     if "reply" in a and bool(path.reply) != a["reply"]:
         problems.append("a reply came back" if path.reply else "no reply came back")
     if problems:
-        return FAIL, "; ".join(problems) + (f"\nthe path:\n{shown}" if shown else ""), data
+        return FAIL, "\n".join(problems) + (f"\nthe path:\n{shown}" if hops else ""), data
     return PASS, path.summary or f"{len(hops)} hops", data
 
 
@@ -445,13 +455,15 @@ def _link(a, engine):
     probs = []
     if a.get("kind") and link.kind != a["kind"]:
         probs.append(f"it is a {link.kind or 'physical/loopback'} link, not {a['kind']}")
+    fix = {}
     if a.get("state") == "up" and not link.up:
-        probs.append(f"it is DOWN (fix: ip {'-n ' + ns + ' ' if ns else ''}link set {dev_word(link.name)} up)")
+        probs.append("it is DOWN")
+        fix["fix"] = f"ip {'-n ' + ns + ' ' if ns else ''}link set {dev_word(link.name)} up"
     if a.get("state") == "down" and link.up:
         probs.append("it is UP")
     if a.get("master") and link.master != a["master"]:
         probs.append(f"its master is {link.master or 'none'}, not {a['master']}")
-    return (FAIL, f"{a['name']} in {_n(ns)}: " + "; ".join(probs), {}) if probs else (PASS, "", {})
+    return (FAIL, f"{a['name']} in {_n(ns)}: " + "; ".join(probs), fix) if probs else (PASS, "", {})
 
 
 def _norm_rule(s: str) -> list[str]:
@@ -517,7 +529,8 @@ def _sysctl(a, engine):
     if v.split() == str(a["value"]).split():
         return PASS, "", {}
     where = f"ip netns exec {ns} " if ns else ""
-    return FAIL, f"{a['key']} is {v} in {_n(ns)} (set it: {where}sysctl -w {a['key']}={a['value']})", {}
+    return (FAIL, f"{a['key']} is {v} in {_n(ns)}, not {a['value']}",
+            {"fix": f"{where}sysctl -w {a['key']}={a['value']}"})
 
 
 def _output(a, engine):

@@ -147,9 +147,9 @@ class TextPlayer:
         st = self.player.step
         if st is None:
             return True
-        res = self.player.check(task=task) if task else [r for r in self.player.check(task=False)]
+        res = self.player.check(task=task)
         for r in res:
-            self.say(str(r))
+            self.say(r.text(reveal=self.player.reveal()))
         return all(r.ok for r in res)
 
     def run(self, start: int | None = None) -> int:
@@ -208,7 +208,7 @@ class TextPlayer:
                 st = self.player.step
                 if st and st.task and st.task.solution:
                     self.say("The solution:")
-                    for c in st.task.solution:
+                    for c in self.player.show_solution():
                         self.say(f"  {c.text}")
                     if st.task.explanation:
                         self.say(st.task.explanation.rstrip())

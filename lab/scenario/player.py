@@ -7,6 +7,7 @@ TUI player pane, `lab play`'s text mode, `lab play --check`).
     run = player.next()                         # run the next step's commands -> StepRun
     player.check()                              # the current step's checks + task checks -> [CheckResult]
     player.hint()                               # the next rung of the current step's hint ladder (or None)
+    player.reveal()                             # may failing checks show their fix yet? (see below)
     player.solve()                              # apply the current task's solution -> [Result]
     player.goto(n)                              # rebuild from scratch up to step n (0-based) -> StepRun
     player.prev(); player.replay()              # goto(index - 1); goto(index)
@@ -20,12 +21,17 @@ thread, so the origin holds); rebuilds (goto) use `rebuild_runner`
 worker. `on_event(kind, payload)` (optional) reports progress: ("reset", None), ("command", Result),
 ("step", StepRun), ("check", CheckResult).
 
+A "your turn" task does not give its answer away: its failing checks say what is wrong, and their fix
+(CheckResult.fix) is for the learner's eyes only once reveal() says so: after the last rung of the hint
+ladder, or once the solution was shown or applied. Outside a task, fixes show at once.
+
 Rebuilding: the first start() captures a Baseline of the lab (lab.scenario.reset); every goto/start
 restores it (deleting what the scenario created) and replays setup + the commands of steps 0..n,
 applying the solution of every task before step n, so step n starts exactly as the author intended.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -63,6 +69,7 @@ class Player:
         self.baseline: Baseline | None = None
         self.solved: set[int] = set()
         self._hints_shown: dict[int, int] = {}
+        self._revealed: set[int] = set()
         self.setup_results: list = []
 
     # ---- where we are -------------------------------------------------------------------------------
@@ -112,6 +119,7 @@ class Player:
         self.index = -1
         self.solved.clear()
         self._hints_shown.clear()
+        self._revealed.clear()
         self.on_event("reset", None)
         return notes
 
@@ -163,10 +171,20 @@ class Player:
 
     # ---- checks, hints, solutions -------------------------------------------------------------------
     def check(self, i: int | None = None, task: bool = True) -> list[CheckResult]:
-        """Evaluate step i's checks (default: the current step), then its task's checks."""
+        """Evaluate step i's checks (default: the current step), then its task's checks. Ping checks run
+        side by side (each waits up to its timeout when the path is broken, as a task's checks are at
+        first: one after another they made a learner wait seconds); the others one after another (a tcp
+        or udp check listens on its server's port)."""
         i = self.index if i is None else i
         st = self.steps[i]
-        return [self._evaluate(c) for c in st.checks + (st.task.checks if task and st.task else ())]
+        checks = st.checks + (st.task.checks if task and st.task else ())
+        pings = [k for k, c in enumerate(checks) if c.kind == "ping"]
+        done: dict[int, CheckResult] = {}
+        if len(pings) > 1:
+            with ThreadPoolExecutor(min(len(pings), 8), thread_name_prefix="lab-check") as ex:
+                for k, r in zip(pings, ex.map(lambda k: self._evaluate(checks[k]), pings)):
+                    done[k] = r
+        return [done[k] if k in done else self._evaluate(c) for k, c in enumerate(checks)]
 
     def task_checks(self, i: int | None = None) -> list[CheckResult]:
         i = self.index if i is None else i
@@ -183,10 +201,31 @@ class Player:
         i = self.index if i is None else i
         ladder = self.hints(i)
         k = self._hints_shown.get(i, 0)
+        if k + 1 >= len(ladder):
+            self._revealed.add(i)      # the last rung (or none left): the checks' fixes may show now
         if k >= len(ladder):
             return None
         self._hints_shown[i] = k + 1
         return ladder[k]
+
+    def hints_left(self, i: int | None = None) -> int:
+        i = self.index if i is None else i
+        return len(self.hints(i)) - self._hints_shown.get(i, 0)
+
+    def reveal(self, i: int | None = None) -> bool:
+        """May step i's failing checks show their fix? Always outside a task; in a task only after the last
+        hint, or once its solution was shown (show_solution) or applied."""
+        i = self.index if i is None else i
+        if not 0 <= i < len(self.steps) or self.steps[i].task is None:
+            return True
+        return i in self._revealed or i in self.solved
+
+    def show_solution(self, i: int | None = None) -> tuple[Command, ...]:
+        """The task's solution, to show (not apply); from now on its checks' fixes show too."""
+        i = self.index if i is None else i
+        st = self.steps[i]
+        self._revealed.add(i)
+        return st.task.solution if st.task else ()
 
     def solve(self, i: int | None = None, runner: Callable | None = None) -> list:
         """Apply the documented solution of step i's task. Returns the Results."""
@@ -194,6 +233,7 @@ class Player:
         st = self.steps[i]
         if not st.task:
             return []
+        self._revealed.add(i)
         results, bad, _ = self._run(st.task.solution, runner or self.runner)
         if bad is None:
             self.solved.add(i)

@@ -56,19 +56,21 @@ class LabApp(App):
         Binding("ctrl+o", "shell", "Shell in namespace", priority=True),
         Binding("ctrl+t", "next_theme", "Theme", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+n", "scenario('next')", "Next step", show=False, priority=True),
-        Binding("ctrl+b", "scenario('prev')", "Previous step", show=False, priority=True),
+        # the scenario player's keys: none is tmux's (ctrl+b) or screen's (ctrl+a) prefix, and none takes a
+        # command-bar editing key (ctrl+a/e/u/w, ctrl+left/right); Enter on an empty bar also goes on
+        Binding("pagedown,ctrl+n", "scenario('next')", "Next step", show=False, priority=True),
+        Binding("pageup", "scenario('prev')", "Previous step", show=False, priority=True),
         Binding("ctrl+r", "scenario('replay')", "Replay step", show=False, priority=True),
         Binding("ctrl+k", "scenario('check')", "Check", show=False, priority=True),
         Binding("ctrl+g", "scenario('hint')", "Hint", show=False, priority=True),
         Binding("ctrl+s", "scenario('solve')", "Solution", show=False, priority=True),
-        Binding("ctrl+a", "scenario('toggle_auto')", "Auto-play", show=False, priority=True),
-        Binding("ctrl+right", "scenario('faster', 0.7)", "Faster", show=False, priority=True),
-        Binding("ctrl+left", "scenario('faster', 1.4)", "Slower", show=False, priority=True),
+        Binding("ctrl+f", "scenario('toggle_auto')", "Auto-play", show=False, priority=True),
+        Binding("ctrl+up", "scenario('faster', 0.7)", "Faster", show=False, priority=True),
+        Binding("ctrl+down", "scenario('faster', 1.4)", "Slower", show=False, priority=True),
     ]
 
     def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0,
-                 scenario=None, type_delay: float = 0.012, scenario_step: int | None = None):
+                 scenario=None, type_delay: float = 0.03, scenario_step: int | None = None):
         super().__init__()
         self.scenario_step = scenario_step
         self.engine = engine
@@ -117,8 +119,10 @@ class LabApp(App):
         if main is None:
             return
         await main.query(PlayerPane).remove()
-        await main.mount(PlayerPane(scenario, self.engine, self.lab_theme, type_delay=self.type_delay,
-                                    start_step=step))
+        await main.query_one("#body").mount(PlayerPane(scenario, self.engine, self.lab_theme,
+                                                       type_delay=self.type_delay, start_step=step))
+        main.add_class("playing")
+        main.action_tab("tab-map")   # the scenario's lab stays in view beside the narration
 
     def play_scenario(self, ref: str) -> None:
         """Palette "Play scenario": load a shipped scenario (or a file) and open the player."""
@@ -539,7 +543,7 @@ _libc_trim: Callable[[int], Any] | Literal[False] | None = None   # malloc_trim;
 
 
 def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,
-             type_delay: float = 0.012, scenario_step: int | None = None) -> LabApp:
+             type_delay: float = 0.03, scenario_step: int | None = None) -> LabApp:
     """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme); with a
     scenario (lab.scenario.schema.Scenario) the player pane opens beside the panes."""
     return LabApp(engine, theme=theme, watch=watch, period=period, scenario=scenario, type_delay=type_delay,

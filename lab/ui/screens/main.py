@@ -181,8 +181,27 @@ class MainScreen(Screen):
     def on_command_bar_submitted(self, msg: CommandBar.Submitted) -> None:
         self.app.run_command(msg.line)
 
+    def on_command_bar_empty_submitted(self, _msg: CommandBar.EmptySubmitted) -> None:
+        self.app.action_scenario("enter")
+
+    def on_resize(self, event) -> None:
+        """The layout follows the terminal (app.tcss): compact below 100 columns or 30 rows (the tree
+        folds away, the log shrinks), roomy from 170 columns and 50 rows (a wider tree, a taller log)."""
+        w, h = event.size.width, event.size.height
+        self.set_class(w < 100, "compact")
+        self.set_class(w >= 170, "wide")
+        self.set_class(h < 30, "short")
+        self.set_class(h >= 50, "tall")
+
     def action_tab(self, tab_id: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab_id
 
     def action_focus_tree(self) -> None:
-        self.query_one(NamespaceTree).focus()
+        """n: the namespaces tree (brought back where the layout folded it away: n again folds it)."""
+        tree = self.query_one(NamespaceTree)
+        if self.has_class("tree-open") and tree.has_focus:
+            self.remove_class("tree-open")
+            self.query_one(CommandBar).focus_input()
+            return
+        self.add_class("tree-open")
+        tree.focus()

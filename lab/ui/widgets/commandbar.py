@@ -54,6 +54,9 @@ class CommandBar(Vertical):
             super().__init__()
             self.line = line
 
+    class EmptySubmitted(Message):
+        """Enter on an empty bar (the scenario player's "go on")."""
+
     def __init__(self, engine, history: History | None = None, **kw) -> None:
         super().__init__(**kw)
         self.engine = engine
@@ -183,6 +186,8 @@ class CommandBar(Vertical):
         self.history.add(line)
         if line.strip():
             self.post_message(self.Submitted(line))
+        else:
+            self.post_message(self.EmptySubmitted())
 
     def focus_input(self) -> None:
         self.input.focus()
