@@ -76,7 +76,6 @@ def main() -> None:
             print(f"launch until step 1 is done: {time.monotonic() - t0:.2f} s")
             n = min(len(sc.steps) - 1, args.steps or len(sc.steps))
             for i in range(1, n + 1):
-                t = time.monotonic()
                 await pilot.press("pagedown")
                 shown = await until(pilot, lambda: f"Step {i + 1}/" in screen_text(app))
                 done = shown + await until(pilot, lambda: pane.player.index == i and not pane.busy)
@@ -87,7 +86,6 @@ def main() -> None:
             back = []
             for _ in range(2):
                 i = pane.player.index
-                t = time.monotonic()
                 await pilot.press("pageup")
                 shown = await until(pilot, lambda: f"Step {i}/" in screen_text(app))
                 done = shown + await until(pilot, lambda: pane.player.index == i - 1 and not pane.busy)
