@@ -29,23 +29,32 @@ def run_shell(engine) -> int:
     style = Style.from_dict({"command": "bold ansicyan", "option": "ansiyellow", "address": "ansigreen",
                              "target": "bold ansimagenta", "prompt": "bold"})
     where = "host" if engine.backend.host else "sandbox"
-    session: PromptSession[str] = PromptSession(history=history, completer=LabCompleter(engine), lexer=make_lexer(), style=style,
-                            complete_while_typing=True)
+    # the completer reads the kernel in a thread of its own (lab.commands.complete.Providers), never in
+    # prompt_toolkit's event loop, where pyroute2's sync API fails
+    completer = LabCompleter(engine)
+    session: PromptSession[str] = PromptSession(history=history, completer=completer, lexer=make_lexer(), style=style,
+                                                complete_while_typing=True)
     print(f"lab shell ({where}). Type commands like `ip netns add red`; Tab completes; `help`; Ctrl-D exits.")
     if where == "sandbox":
         print("Everything you build lives in a private sandbox and disappears when you exit.")
-    while True:
-        try:
-            line = session.prompt([("class:prompt", f"lab[{where}]> ")])
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
-        if line.strip() in ("exit", "quit"):
-            break
-        r = engine.run(line)
-        if r.output:
-            print(r.output)
-        if not r.ok:
-            print(r.error, file=sys.stderr)
+    try:
+        while True:
+            try:
+                line = session.prompt([("class:prompt", f"lab[{where}]> ")])
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if line.strip() in ("exit", "quit"):
+                break
+            r = engine.run(line)
+            if completer.providers is not None:
+                completer.providers.invalidate()   # the line may have made or removed names: offer them now
+            if r.output:
+                print(r.output)
+            if not r.ok:
+                print(r.error, file=sys.stderr)
+    finally:
+        if completer.providers is not None:
+            completer.providers.close()
     return 0

@@ -289,3 +289,29 @@ def test_extras_panes_render(lab):
             await wait_for(pilot, lambda: "127.0.0.1" in pane_text(app, "conntrack"), what="conntrack entry")
             await wait_for(pilot, lambda: "::1" in pane_text(app, "conntrack"), what="the IPv6 conntrack entry")
     run_ui(lab, body)
+
+
+def test_one_theme_system_textuals_picker_offers_and_applies_the_labs_themes(lab):
+    """Textual's own theme picker (ctrl+p, Theme) lists only the lab's themes, and picking one there
+    applies it whole: the lab's meaning colours and the header follow."""
+    from lab.ui.themes import available_themes
+
+    async def body(app, pilot):
+        assert set(app.available_themes) == {f"lab-{n}" for n in available_themes()}
+        app.theme = "lab-projector"     # what the picker does
+        await wait_for(pilot, lambda: "theme projector" in screen_text(app), what="the header follows")
+        assert app.lab_theme.name == "projector" and app.lab_theme.color("up") == "#00ff5f"
+    run_ui(lab, body)
+
+
+def test_question_mark_on_an_empty_bar_opens_help_and_is_typed_in_a_command(lab):
+    async def body(app, pilot):
+        bar = app.main.query_one("#command-input")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="help opened by ?")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen", what="back")
+        app.action_focus_bar()
+        await pilot.press("i", "p", "space", "question_mark")
+        assert bar.value == "ip ?" and type(app.screen).__name__ == "MainScreen"
+    run_ui(lab, body)

@@ -35,3 +35,24 @@ def test_iptables_pane_shows_tables_chains_rules_and_counters(lab, monkeypatch, 
         assert any("\x1frule\x1f" in k for k in app.view.hot), "moving counters are highlighted"
     run_ui(lab, body)
     assert state.EXTRAS  # registry untouched
+
+
+def test_opening_the_iptables_tab_marks_nothing_changed_and_drop_is_red(lab, monkeypatch, tmp_path):
+    """The chains are read when their tab opens: that first read is not a change (no row highlighted);
+    a rule added afterwards is. Targets are drawn in their meaning's colour (DROP in the theme's drop)."""
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+    run_ok(lab, "ip netns add fw", "fw iptables -A INPUT -p tcp --dport 22 -j DROP")
+
+    async def body(app, pilot):
+        app.select_ns("fw")
+        app.show_tab("tab-iptables")
+        await wait_for(pilot, lambda: any(r[2] == "DROP" for r in pane_rows(app, "iptables")), what="the rule")
+        assert not [k for k in app.view.hot if "\x1fchain\x1f" in k or "\x1frule\x1f" in k], app.view.hot
+        drop = app.lab_theme.color("drop").lower()
+        strips = app.screen._compositor.render_strips()
+        styles = [seg.style for s in strips for seg in s if seg.text.strip() == "DROP"]
+        assert styles and all(st is not None and st.color is not None and st.color.name.lower() == drop
+                              for st in styles), styles
+        run_ok(lab, "fw iptables -A INPUT -p udp --dport 53 -j ACCEPT")
+        await wait_for(pilot, lambda: any("\x1frule\x1f" in k for k in app.view.hot), what="the new rule highlighted")
+    run_ui(lab, body)

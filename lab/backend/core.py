@@ -203,22 +203,33 @@ class Backend:
             if match(e):
                 self.journal.retire(eid)
 
-    def link_index(self, ns: str | None, name: str) -> int:
-        """ifindex of `name` in `ns`, or the iproute2 error with a did-you-mean."""
+    def link_index(self, ns: str | None, name: str, tool: str | None = None) -> int:
+        """ifindex of `name` in `ns`, or the iproute2 error with a did-you-mean.
+
+        When `name` is in another namespace the hint says how to reach it with the tool that was typed:
+        `tool` ("ip", "tc" or "bridge"; all three take -n NS), by default the family of the calling module
+        (lab.backend.tc -> tc, lab.backend.bridge -> bridge, anything else -> ip)."""
         ipr = self.ipr(ns)
         idx = ipr.link_lookup(ifname=name)
         if idx:
             return idx[0]
+        if tool is None:
+            import sys
+
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            tool = {"lab.backend.tc": "tc", "lab.backend.bridge": "bridge"}.get(caller, "ip")
         names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
         where = f' in namespace "{ns}"' if ns else ""
+        near = did_you_mean(name, names)
         hint = f"Devices here: {', '.join(names)}" if len(names) <= 12 else None
         elsewhere = [other for other in [None] + self.namespaces()
                      if other != ns and self._has_link(other, name)]
         if elsewhere:
             o = elsewhere[0]
-            hint = (f'"{name}" is in namespace "{o}": use ip -n {o} ... (or {o} ip ...)' if o
+            near = ""   # the very name is elsewhere: a look-alike here would mislead
+            hint = (f'"{name}" is in namespace "{o}": use {tool} -n {o} ... (or {o} {tool} ...)' if o
                     else f'"{name}" is in the top namespace: drop -n / the namespace prefix')
-        raise LabError(f'Cannot find device "{name}"{where}' + did_you_mean(name, names), hint)
+        raise LabError(f'Cannot find device "{name}"{where}' + near, hint)
 
     def _has_link(self, ns: str | None, name: str) -> bool:
         try:

@@ -81,6 +81,8 @@ class Update:
     namespaces: tuple[str, ...] = ()     # every namespace now known ("" = top), in display order
     event_time: float | None = None      # time.monotonic() when the first kernel event was received
     initial: bool = False
+    first_read: dict[str, frozenset[str]] = field(default_factory=dict)   # ns -> extras read there for the
+                                         # first time (what they hold is not news: no "just changed" marks)
 
     def merge(self, newer: "Update") -> "Update":
         """This Update followed by `newer`, as one: a namespace's newer state supersedes the older one
@@ -88,9 +90,11 @@ class Update:
         states = {n: st for n, st in self.states.items() if n not in newer.removed}
         states.update(newer.states)
         times = [t for t in (self.event_time, newer.event_time) if t is not None]
+        first = {n: self.first_read.get(n, frozenset()) | newer.first_read.get(n, frozenset())
+                 for n in set(self.first_read) | set(newer.first_read) if n in states}
         return Update(states=states, removed=tuple(dict.fromkeys(self.removed + newer.removed)),
                       namespaces=newer.namespaces or self.namespaces, event_time=min(times) if times else None,
-                      initial=self.initial or newer.initial)
+                      initial=self.initial or newer.initial, first_read=first)
 
 
 class ReadView:
@@ -277,6 +281,8 @@ class Watcher:
         self._held_since: float | None = None  # the consumer was busy when a batch was ready
         self._raw_links: dict[str, dict[int, Link]] = {}   # ns -> the Links of its last dump, by ifindex
         self._raw_next: dict[str, dict[int, Link]] = {}
+        self._extras_seen: dict[str, set[str]] = {}      # ns -> extras read there so far
+        self._first_read: dict[str, frozenset[str]] = {}  # ns -> extras read there for the first time, unpublished
         self.stats = {"publications": 0, "events": 0, "held": 0}
 
     # ---- control (any thread) ---------------------------------------------------------------------
@@ -488,6 +494,10 @@ class Watcher:
                 log.debug("extra %s failed in %r", name, ns, exc_info=True)
         valid = {f.name for f in dataclasses.fields(NsState)} - {"name"}
         fields = {k: v for k, v in fields.items() if k in valid}
+        seen = self._extras_seen.setdefault(ns, set())
+        if fields.keys() - seen:
+            self._first_read[ns] = self._first_read.get(ns, frozenset()) | (fields.keys() - seen)
+            seen.update(fields)
         return dataclasses.replace(st, **fields) if fields else st
 
     def _publish(self, dirty: dict[str, set[str]], extras_for: AbstractSet[str], removed: tuple[str, ...],
@@ -535,9 +545,11 @@ class Watcher:
         if changed or removed or initial:
             self.stats["publications"] += 1
             names = tuple(sorted(self.states, key=lambda n: (n != "", n)))
+            first = {ns: f for ns, f in self._first_read.items() if ns in changed}
+            self._first_read.clear()
             try:
                 self.on_update(Update(states=changed, removed=tuple(removed), namespaces=names,
-                                      event_time=t_event, initial=initial))
+                                      event_time=t_event, initial=initial, first_read=first))
             except Exception:  # noqa: BLE001
                 log.exception("on_update failed")
 
@@ -622,6 +634,7 @@ class Watcher:
         self.view.forget_ns(ns)
         self.states.pop(ns, None)
         self._raw_links.pop(ns, None)
+        self._extras_seen.pop(ns, None)
         threading.Thread(target=self._forget_in_backend, args=(ns,), daemon=True).start()
 
     def _forget_in_backend(self, ns: str) -> None:

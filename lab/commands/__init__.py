@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 from lab.commands.base import Context, Op, ParseError, tokenize
-from lab.errors import did_you_mean
+from lab.errors import closest, did_you_mean
 
 # first word -> module with parse(argv, ctx, ns[, parse_argv]) ; help summaries for `help` and completion
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -77,10 +77,26 @@ def parse_argv(words: list[str], ctx: Context, ns: str | None, depth: int = 0) -
         raise ParseError(f'"{head}" is a namespace: say what to run in it.', f"Try: {head} ip addr, or {head} ping ADDR")
     if head in PROGRAMS or head.startswith(("/", "./")):
         return ExecOp(ns, argv=tuple(words))
+    split = split_tool(head, words[1:], ctx, ns)
+    if split:
+        raise ParseError(f'Unknown command "{head} {words[1]}"{split[0]}', f"Try: {split[1]}" if words[2:] else None)
     hint = did_you_mean(head, list(FAMILIES) + list(ctx.namespaces) + list(PROGRAMS))
     raise ParseError(f'Unknown command "{head}"{hint}',
                      "Commands: " + ", ".join(k for k in FAMILIES if k != "brctl") +
                      "; or NAMESPACE COMMAND (e.g. red ping 10.0.0.2); `help` lists them.")
+
+
+def split_tool(head: str, rest: list[str], ctx: Context, ns: str | None) -> tuple[str, str] | None:
+    """`ip tables -L`, `ip6 tables -L`: a tool's name typed in two words. Returns the did-you-mean suffix
+    (` — did you mean "iptables"?`) and the command to run instead (in `ns`, as lab accepts it), or None."""
+    if not rest or rest[0].startswith("-"):
+        return None
+    tools = [t for t in list(FAMILIES) + list(PROGRAMS) if t != head]
+    tool = closest(head + rest[0], tools, cutoff=0.85, prefixes=False)
+    if tool is None:
+        return None
+    where = "" if ns is None else f"{ns} " if ns in ctx.namespaces else f"ip netns exec {ns} "
+    return did_you_mean(head + rest[0], [tool]), " ".join([where + tool] + rest[1:])
 
 
 def help_text() -> str:

@@ -2,12 +2,19 @@
 `lab shell` and the TUI command bar (which feeds the same Completions into a Textual dropdown).
 
 Pure as far as the kernel goes: names of namespaces, devices and chains come from providers that the
-engine supplies (cached briefly so typing stays fast). Also a small Lexer for shell highlighting.
+engine supplies (cached briefly so typing stays fast). The providers read the kernel in a thread of their
+own, whoever calls them: `lab shell` completes inside prompt_toolkit's running asyncio loop, and
+pyroute2's sync API must not run in a thread with a running loop (it fails with "coroutine
+'AsyncNetlinkSocket.setup_endpoint' was never awaited"). Also a small Lexer for shell highlighting.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from typing import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Callable, Iterable
 
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
@@ -87,12 +94,67 @@ STATIC = {
 }
 
 class Providers:
-    """Names from the live lab, cached for a moment. Built from an Engine (or anything with .backend)."""
+    """Names from the live lab, cached for a moment. Built from an Engine (or anything with .backend).
 
-    def __init__(self, engine, ttl: float = 1.5):
+    Every backend read runs in one reader thread the providers own (started on first use, a daemon),
+    never in the caller's: the caller may be an asyncio event loop (prompt_toolkit's, in `lab shell`),
+    where pyroute2's sync API breaks; and one thread keeps one set of netlink sockets, however many
+    threads ask (the TUI completes from short-lived worker threads). A read that takes longer than
+    `timeout` seconds completes nothing rather than freeze the prompt. `invalidate()` forgets the cache
+    (`lab shell` calls it after each command, so a namespace made a moment ago is offered at once).
+    """
+
+    def __init__(self, engine, ttl: float = 1.5, timeout: float = 5.0):
         self.engine = engine
         self.ttl = ttl
+        self.timeout = timeout
         self._cache: dict = {}
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # -- the reader thread --
+    def _reader(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # noqa: BLE001  (handed to the caller)
+                fut.set_exception(e)
+
+    def _in_reader(self, fn: Callable[[], Any]) -> Any:
+        """fn() run in the reader thread; its result, or its exception raised here."""
+        if threading.current_thread() is self._thread:
+            return fn()
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._reader, name="lab-complete", daemon=True)
+                self._thread.start()
+        fut: Future = Future()
+        self._jobs.put((fn, fut))
+        try:
+            return fut.result(timeout=self.timeout)
+        except FutureTimeout:
+            fut.cancel()
+            raise
+
+    def close(self) -> None:
+        """Stop the reader thread (the next read starts a new one)."""
+        with self._start_lock:
+            t, self._thread = self._thread, None
+        if t is not None and t.is_alive():
+            self._jobs.put(None)
+            if t is not threading.current_thread():
+                t.join(self.timeout)
+
+    def invalidate(self) -> None:
+        """Forget every cached name (the lab has changed)."""
+        self._cache.clear()
 
     def _cached(self, key, fn: Callable[[], list[str]]) -> list[str]:
         now = time.monotonic()
@@ -100,8 +162,8 @@ class Providers:
         if hit and now - hit[0] < self.ttl:
             return hit[1]
         try:
-            val = fn()
-        except Exception:  # noqa: BLE001  (a namespace vanished: complete nothing)
+            val = list(self._in_reader(fn))
+        except Exception:  # noqa: BLE001  (a namespace vanished, or the kernel was slow: complete nothing)
             val = []
         self._cache[key] = (now, val)
         return val

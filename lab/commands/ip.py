@@ -10,6 +10,7 @@ from typing import Callable
 
 from lab.commands.base import (Args, Context, Op, ParseError, ReadOp, ShowOpts, global_options, matches,
                                need_ip, need_lladdr, need_mac, need_name, need_ns_name, need_prefix, pick)
+from lab.errors import did_you_mean
 
 OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable", "ntbl", "link",
            "l2tp", "fou", "ila", "macsec", "tunnel", "tunl", "tuntap", "tap", "token", "tcpmetrics", "tcp_metrics",
@@ -450,6 +451,7 @@ HELP = {   # the option lists come from the same tables the parser reads
             "       ip link set DEV type { bridge BRIDGE_OPTS | bridge_slave BRPORT_OPTS }\n"
             "       ip link del DEV\n"
             "       ip link show [ DEV ] [ type TYPE ] [ master BR ] [ up ]\n"
+            f"TYPE := {{ {' | '.join(LINK_KINDS)} }}\n"
             f"LINK_OPTS := {{ index IDX | link DEV | {' | '.join(o + ' on|off' for o in LINK_FLAGS)} | "
             f"{' | '.join(o + ' ' + _VALUE_NAMES[t] for o, (_n, t) in LINK_ATTRS.items())} }}\n"
             f"BRIDGE_OPTS := {{ {_opts(BRIDGE_OPTS)} }} VALUE\n"
@@ -509,8 +511,7 @@ def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
             obj = o
             break
     if obj is None:
-        raise ParseError(f'Object "{obj_word}" is unknown, try "ip help".',
-                         "Objects: address (a), link (l), route (r), neighbour (n), rule (ru), netns")
+        raise _unknown_object(obj_word, a.argv[a.i:], ctx, ns)
     if obj not in SUPPORTED:
         raise ParseError(f'"ip {obj}" is not supported by lab.',
                          "Supported: ip address, link, route, neighbour, rule, netns.")
@@ -521,6 +522,21 @@ def parse(argv: list[str], ctx: Context, ns: str | None, parse_argv=None) -> Op:
     if obj == "netns":
         return _netns(a, ns, so, ctx, parse_argv)
     return handler(a, ns, so)
+
+
+def _unknown_object(word: str, rest: list[str], ctx: Context, ns: str | None) -> ParseError:
+    """iproute2's words for an unknown object, then the fix: another tool typed in two words (`ip tables`
+    -> iptables), or the nearest object."""
+    from lab.commands import split_tool
+
+    split = split_tool("ip", [word] + rest, ctx, ns)
+    if split:
+        hint = f'"ip {word}"{split[0]}' + (f"\nTry: {split[1]}" if rest else "")
+    else:
+        near = did_you_mean(word, [o for o in OBJECTS if o != "help"], shown="ip {}")
+        hint = (f'"ip {word}"{near}\n' if near else "") + \
+            "Objects: address (a), link (l), route (r), neighbour (n), rule (ru), netns, tunnel"
+    return ParseError(f'Object "{word}" is unknown, try "ip help".', hint)
 
 
 # ---- tunnel ------------------------------------------------------------------------------------------
@@ -797,6 +813,17 @@ def _iplink_parse(a: Args, verb: str) -> tuple[str | None, str | None, dict]:
     return dev, name, f
 
 
+def link_kinds_hint(kind: str | None = None) -> str:
+    """The one list of link types every message names (LINK_KINDS), after a did-you-mean for `kind`."""
+    near = did_you_mean(kind, LINK_KINDS) if kind else ""
+    return (f'Link type "{kind}"{near}\n' if near else "") + "Link types: " + ", ".join(LINK_KINDS)
+
+
+def unknown_kind(kind: str) -> ParseError:
+    """`ip link add X type brige`: iproute2's (the kernel's) words, then the kind lab would take."""
+    return ParseError("Error: Unknown device type.", link_kinds_hint(kind))
+
+
 def _link_add(a: Args, ns) -> LinkAdd:
     _dev, name, f = _iplink_parse(a, "add")
     if "kind" not in f:
@@ -804,7 +831,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
                          "Try: ip link add veth0 type veth peer name veth1")
     kind = f["kind"]
     if kind not in LINK_KINDS:
-        raise ParseError(f'Error: Unknown device type "{kind}".', "Supported types: " + ", ".join(LINK_KINDS[:6]))
+        raise unknown_kind(kind)
     if name is None:
         raise ParseError('Not enough information: a device name is required.',
                          f"Try: ip link add NAME type {kind} ...")
@@ -900,7 +927,8 @@ def _link_set(a: Args, ns) -> LinkSet:
     if kind is not None:
         table = {"bridge": BRIDGE_OPTS, "bridge_slave": BRPORT_OPTS}.get(kind)
         if table is None:
-            raise ParseError(f'lab does not support "ip link set ... type {kind}" yet.',
+            raise ParseError(f'lab does not support "ip link set ... type {kind}" yet'
+                             + (did_you_mean(kind, ["bridge", "bridge_slave"]) or "."),
                              "Supported: type bridge OPTIONS, type bridge_slave OPTIONS.")
         info = []
         while a and a.peek() in table:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lab.commands.base import Context, Op, ParseError, ReadOp
+from lab.errors import did_you_mean
 
 V = "iptables v1.8.9 (nf_tables)"
 V6 = "ip6tables v1.8.9 (nf_tables)"
@@ -480,7 +481,11 @@ def validate_spec(spec: list[str], table: str, chain: str | None) -> str | None:
                 raise err(f'unknown option "{w}"', f"{w} belongs after its target, e.g. -j {TARGET_OPTS[w][0].split('|')[0]} {w} ...")
             allowed, n = TARGET_OPTS[w]
             if target not in allowed.split("|"):
-                raise err(f'unknown option "{w}"', f"{w} is an option of {allowed.replace('|', ', ')}, not of {target}")
+                # `-j REJECTT --reject-with ...`: the option says which target was meant
+                near = "" if target in TARGETS else (did_you_mean(target, allowed.split("|"))
+                                                     or did_you_mean(target, TARGETS | {"ACCEPT", "DROP", "RETURN"}))
+                raise err(f'unknown option "{w}"',
+                          f"{w} is an option of {allowed.replace('|', ', ')}, not of {target}{near}")
             vals = arg(n) if n else []
             target_opts.append(w)
             _check_target_value(w, vals, proto)

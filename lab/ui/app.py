@@ -58,8 +58,9 @@ class LabApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         # the scenario player's keys: none is tmux's (ctrl+b) or screen's (ctrl+a) prefix, and none takes a
         # command-bar editing key (ctrl+a/e/u/w, ctrl+left/right); Enter on an empty bar also goes on
-        Binding("pagedown,ctrl+n", "scenario('next')", "Next step", show=False, priority=True),
-        Binding("pageup", "scenario('prev')", "Previous step", show=False, priority=True),
+        Binding("ctrl+n", "scenario('next')", "Next step", show=False, priority=True),
+        Binding("pagedown", "scenario('next')", "Next step", show=False),   # a focused table or log keeps it
+        Binding("pageup", "scenario('prev')", "Previous step", show=False),
         Binding("ctrl+r", "scenario('replay')", "Replay step", show=False, priority=True),
         Binding("ctrl+k", "scenario('check')", "Check", show=False, priority=True),
         Binding("ctrl+g", "scenario('hint')", "Hint", show=False, priority=True),
@@ -101,6 +102,7 @@ class LabApp(App):
     # ---- life cycle -------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._install_theme(self.lab_theme)
+        self._one_theme_system()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(MainScreen(self.engine, self.history))
         if self.watcher is not None:
@@ -482,6 +484,23 @@ class LabApp(App):
         self.lab_theme = t
         self.theme = t.textual_name
 
+    def _one_theme_system(self) -> None:
+        """Textual's own theme picker (ctrl+p, Theme) offers the lab's themes only, each applied whole
+        (panes, map and header follow: _theme_changed): Textual's built-in themes, which know nothing of
+        the lab's meanings (up/down, accept/drop, NAT...), are unregistered."""
+        for name in available_themes():
+            if any(t.name == name for t in self._lab_themes.values()):
+                continue
+            try:
+                t = load_theme(name)
+            except ThemeError:
+                continue
+            self._lab_themes[t.textual_name] = t
+            self.register_theme(t.to_textual())
+        for name in list(self.available_themes):
+            if name not in self._lab_themes:
+                self.unregister_theme(name)
+
     def set_lab_theme(self, name: str) -> None:
         try:
             t = load_theme(name)
@@ -494,7 +513,7 @@ class LabApp(App):
     def _theme_changed(self, theme) -> None:
         t = self._lab_themes.get(theme.name)
         if t is None:
-            return  # one of Textual's own themes: keep the current meanings
+            return  # not the lab's (none other is registered: _one_theme_system)
         self.lab_theme = t
         if self.main is not None:
             self.main.render_view(self.view, self.lab_theme, None)

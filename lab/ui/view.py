@@ -11,6 +11,9 @@ from lab.model import Change, NsState, Snapshot, diff
 
 HIGHLIGHT_SECONDS = 2.0
 FIELDS = tuple(f.name for f in dataclasses.fields(NsState) if f.name != "name")
+# an extra read for the first time (its tab just opened): its rows are not "just changed"
+FIRST_READ_KINDS = {"chains": ("chain", "rule"), "qdiscs": ("qdisc",), "fdb": ("fdb",), "conntrack": ("conntrack",),
+                    "sysctls": ("sysctl",)}
 
 
 def row_key(ns: str, kind: str, key: str) -> str:
@@ -90,7 +93,8 @@ class LabView:
                     changed.discard("links")
                     changed.add("link_stats")
                 if self.loaded and not update.initial:
-                    changes.extend(_changes(old, new))
+                    first = {k for f in update.first_read.get(name, ()) for k in FIRST_READ_KINDS.get(f, ())}
+                    changes.extend(c for c in _changes(old, new) if c.kind not in first)
             self.states[name] = new
         order = tuple(n for n in update.namespaces if n in self.states) or tuple(
             sorted(self.states, key=lambda n: (n != "", n)))

@@ -31,6 +31,15 @@ class CommandInput(Input):
         Binding("escape", "dismiss", "Close completions", show=False),
     ]
 
+    async def _on_key(self, event) -> None:
+        # "?" on an empty bar opens the help the header promises (in a command it is just a character)
+        if event.character == "?" and not self.value:
+            event.stop()
+            event.prevent_default()
+            await self.app.run_action("help")
+            return
+        await super()._on_key(event)
+
     def action_complete(self) -> None:
         self.bar.accept_completion()
 

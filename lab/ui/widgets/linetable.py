@@ -16,7 +16,7 @@ from typing import Sequence
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -28,7 +28,15 @@ PAD = 1   # blank cells each side of a column, as DataTable draws them
 
 
 def _text(cell: Cell) -> Text:
-    return cell if isinstance(cell, Text) else Text(str(cell))
+    """The cell as Text whose whole-text style is a span: Text.render() drops a Text's base style (only
+    console printing applies it), which drew every Text("DROP", style=red) cell in the default colour."""
+    if not isinstance(cell, Text):
+        return Text(str(cell))
+    if cell.style:
+        cell = cell.copy()
+        cell.spans.insert(0, Span(0, len(cell), cell.style))
+        cell.style = ""
+    return cell
 
 
 def _width(cell: Cell) -> int:

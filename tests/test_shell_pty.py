@@ -1,0 +1,132 @@
+"""`lab shell` in a real pseudo-terminal: Tab completion of live names (devices, namespaces) works inside
+prompt_toolkit's running event loop, with no warning or traceback on the screen, and Ctrl-D exits 0.
+
+The test plays the terminal: it answers prompt_toolkit's cursor-position requests, and it waits for the
+shell's own output (with a deadline) before each next step, never for a fixed time."""
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import termios
+import time
+
+from tests import labproc
+
+DEADLINE = 60.0      # seconds for any one expected output (a loaded CI machine, a cold start)
+ANSI = re.compile(rb"\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+class Terminal:
+    """A pty with `lab shell` on its other side; `screen` is everything it printed, escapes removed."""
+
+    def __init__(self, argv: list[str], env: dict, rows: int = 40, cols: int = 160):
+        self.fd, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        try:
+            self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=labproc.ROOT,
+                                         env=env, start_new_session=True)
+        finally:
+            os.close(slave)
+        self.raw = b""
+        self.eof = False
+
+    @property
+    def screen(self) -> str:
+        return ANSI.sub(b"", self.raw).decode(errors="replace")
+
+    def _pump(self, timeout: float) -> None:
+        if self.eof:
+            time.sleep(min(timeout, 0.05))
+            return
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:   # EIO: the shell closed its side
+            data = b""
+        if not data:
+            self.eof = True
+            return
+        self.raw += data
+        for _ in range(data.count(b"\x1b[6n")):   # a cursor-position request: answer as a terminal does
+            os.write(self.fd, b"\x1b[1;1R")
+
+    def type(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def wait_for(self, cond, what: str, since: int = 0) -> int:
+        """Pump output until cond(screen[since:]) holds; the screen's length then. Fails at the deadline."""
+        end = time.monotonic() + DEADLINE
+        while not cond(self.screen[since:]):
+            if self.eof or time.monotonic() > end:
+                raise AssertionError(f"no {what} on the screen within {DEADLINE}s "
+                                     f"(exited: {self.proc.poll()}); it shows:\n{self.screen[since:][-3000:]}")
+            self._pump(0.2)
+        return len(self.screen)
+
+    def wait_text(self, text: str, since: int = 0) -> int:
+        return self.wait_for(lambda s: text in s, repr(text), since)
+
+    def wait_exit(self) -> int:
+        end = time.monotonic() + DEADLINE
+        while self.proc.poll() is None and time.monotonic() < end:
+            self._pump(0.2)    # keep draining, so the shell never blocks on a full pty
+        return self.proc.wait(timeout=1)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        os.close(self.fd)
+
+
+def _words(*words: str):
+    return lambda s: all(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", s) for w in words)
+
+
+def test_shell_tab_completes_live_names_in_a_terminal(tmp_path, fresh_top):
+    term = Terminal(labproc.lab_argv() + ["shell"],
+                    labproc.env(LAB_HISTORY=str(tmp_path / "history"), TERM="xterm-256color"))
+    n = 0
+
+    def sync() -> int:
+        """Run a line whose error text is unique; the screen's length once it shows (past every redraw
+        of earlier lines, so what comes later is the new prompt and what we type into it)."""
+        nonlocal n
+        n += 1
+        term.type(f"ip link set sync-{n} up\r")
+        return term.wait_text(f'Cannot find device "sync-{n}"')
+
+    try:
+        term.wait_text("lab[sandbox]> ")
+        term.type("ip netns add red\r")
+        term.type("ip -n red link add v0 type veth peer name v1\r")
+        mark = sync()
+
+        term.type("ip -n red link set dev ")
+        term.wait_text("set dev", since=mark)
+        term.type("\t")
+        term.wait_for(_words("v0", "v1"), "v0 and v1 offered after `ip -n red link set dev `", since=mark)
+
+        term.type("\x03")      # Ctrl-C: abandon the line
+        mark = sync()
+        term.type("ip -n ")
+        term.wait_text("ip -n", since=mark)
+        term.type("\t")
+        term.wait_for(_words("red"), "red offered after `ip -n `", since=mark)
+
+        term.type("\x03")
+        sync()
+        term.type("\x04")      # Ctrl-D on an empty line: the shell ends
+        assert term.wait_exit() == 0
+        screen = term.screen
+        assert "RuntimeWarning" not in screen and "never awaited" not in screen, screen
+        assert "Traceback" not in screen, screen
+    finally:
+        term.close()
