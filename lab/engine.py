@@ -141,14 +141,14 @@ class Engine:
             raise LabError(f'Running "{op.argv[0]}" is not allowed here: scenario files may only run lab commands.',
                            "Play the scenario with --allow-exec to let it run other programs.")
 
-    def _exec_interactive(self, op) -> str:
+    def _exec_interactive(self, op, env: dict[str, str] | None = None) -> str:
         from lab.backend import nsutil
 
         self._check_exec(op)
         self.backend.require_ns(op.ns)
         with nsutil.in_netns(op.ns):
             try:
-                rc = subprocess.call(list(op.argv), env={**os.environ, "LAB_NETNS": op.ns or ""},
+                rc = subprocess.call(list(op.argv), env={**os.environ, "LAB_NETNS": op.ns or "", **(env or {})},
                                      preexec_fn=nsutil.die_with_parent)
             except FileNotFoundError:
                 raise LabError(f"{op.argv[0]}: command not found") from None

@@ -315,3 +315,44 @@ def test_question_mark_on_an_empty_bar_opens_help_and_is_typed_in_a_command(lab)
         await pilot.press("i", "p", "space", "question_mark")
         assert bar.value == "ip ?" and type(app.screen).__name__ == "MainScreen"
     run_ui(lab, body)
+
+
+@pytest.mark.parametrize("sh", ["bash", "sh"])
+def test_the_dashboards_shell_prompt_names_the_lab_and_namespace(tmp_path, sh):
+    """ctrl+o opens a real shell: its prompt must say it is the lab's namespace, not the machine (bash
+    keeps the user's ~/.bashrc and puts the label before its PS1)."""
+    import pty
+    import select
+    import shutil
+    import subprocess
+    import time
+
+    from lab.ui.app import shell_prompt
+
+    if not shutil.which(sh):
+        pytest.skip(f"no {sh} here")
+    (tmp_path / ".bashrc").write_text("PS1='mine$ '\n")
+    argv, env, tmp = shell_prompt((shutil.which(sh),), "lab sandbox · red")
+    master, slave = pty.openpty()
+    p = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+                         env={"HOME": str(tmp_path), "PATH": os.environ["PATH"], "TERM": "dumb", **env})
+    os.close(slave)
+    out = b""
+    try:
+        end = time.monotonic() + 20
+        while b"[lab sandbox \xc2\xb7 red]" not in out and time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+        os.write(master, b"exit\n")
+        p.wait(timeout=20)
+    finally:
+        p.kill()
+        os.close(master)
+        if tmp is not None:
+            tmp.cleanup()
+    assert b"[lab sandbox \xc2\xb7 red]" in out, out
+    if sh == "bash":
+        assert b"mine$" in out, out    # the user's own prompt follows the label

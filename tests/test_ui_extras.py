@@ -56,3 +56,21 @@ def test_opening_the_iptables_tab_marks_nothing_changed_and_drop_is_red(lab, mon
         run_ok(lab, "fw iptables -A INPUT -p udp --dport 53 -j ACCEPT")
         await wait_for(pilot, lambda: any("\x1frule\x1f" in k for k in app.view.hot), what="the new rule highlighted")
     run_ui(lab, body)
+
+
+def test_qdiscs_and_sysctls_tabs_show_every_namespace(lab, monkeypatch, tmp_path):
+    """With all namespaces shown, the Qdiscs and Sysctls tabs list every namespace's, not only the host's
+    (a namespace's extras were read only once it had rows on screen, which it could not have before)."""
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+    run_ok(lab, "ip netns add qa", "ip netns add qb", "ip -n qa link add d0 type veth peer name d1",
+           "ip netns exec qa tc qdisc add dev d0 root tbf rate 1mbit burst 32kbit latency 400ms",
+           "ip netns exec qb sysctl -w net.ipv4.ip_forward=1")
+
+    async def body(app, pilot):
+        app.show_tab("tab-qdiscs")
+        await wait_for(pilot, lambda: any(r[0] == "qa" and "tbf" in "".join(r) for r in pane_rows(app, "qdiscs")),
+                       what="qa's tbf in the Qdiscs tab")
+        app.show_tab("tab-sysctls")
+        await wait_for(pilot, lambda: {"qa", "qb"} <= {r[0] for r in pane_rows(app, "sysctls")},
+                       what="qa's and qb's sysctls in the Sysctls tab")
+    run_ui(lab, body)

@@ -66,3 +66,10 @@ def test_map_copes_with_half_known_objects():
     m = layout([odd, NsState("empty")], selected="odd")
     text = "\n".join(t.plain for t in m.lines)
     assert "ghost" in text and "(no links)" in text
+
+
+def test_a_namespace_with_only_lo_shows_its_loopback():
+    fresh = NsState("fresh", links=(Link("fresh", 1, "lo", link_type="loopback", flags=("LOOPBACK",),
+                                         operstate="DOWN"),))
+    text = "\n".join(t.plain for t in layout([fresh]).lines)
+    assert "○ lo (loopback only)" in text and "(no links)" not in text

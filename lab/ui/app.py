@@ -40,6 +40,32 @@ from lab.ui.widgets.output import OutputLog
 from lab.ui.widgets.topomap import TopologyMap
 
 SHELLS = {"bash", "sh", "zsh", "fish", "dash", "ksh", "ash"}
+BASHRC = r"""[ -f ~/.bashrc ] && . ~/.bashrc
+PS1='\[\e[1;33m\][%s]\[\e[0m\] '"$PS1"
+"""
+ZSHRC = r"""[ -f ~/.zshrc ] && ZDOTDIR=~ . ~/.zshrc
+PROMPT='%%B%%F{yellow}[%s]%%f%%b '"$PROMPT"
+"""
+
+
+def shell_prompt(shell: tuple[str, ...], label: str):
+    """(argv, env, temp dir or None): the shell made to show `label` in its prompt, so a shell opened from
+    the dashboard (ctrl+o) is never mistaken for one on the machine: bash gets an rc file that reads the
+    user's ~/.bashrc, then puts the label before PS1; zsh a ZDOTDIR that does the same with PROMPT; other
+    shells a PS1."""
+    import tempfile
+
+    name = os.path.basename(shell[0])
+    label = label.replace("'", "").replace("%", "")
+    if name in ("bash", "zsh"):
+        tmp = tempfile.TemporaryDirectory(prefix="lab-shell-")
+        rc = os.path.join(tmp.name, "bashrc" if name == "bash" else ".zshrc")
+        with open(rc, "w") as f:
+            f.write((BASHRC if name == "bash" else ZSHRC) % label)
+        if name == "bash":
+            return (shell[0], "--rcfile", rc, "-i"), {}, tmp
+        return shell, {"ZDOTDIR": tmp.name}, tmp
+    return shell, {"PS1": f"[{label}] $ "}, None
 FRAME = 1 / 30       # the shortest time between two redraws of the panes
 RENDER_DUTY = 3.0    # ...and at least this many times what the last redraw took
 COMMAND_FIRST = 0.5  # for this long after Enter, a typed command runs before redraws and watcher reads
@@ -449,16 +475,21 @@ class LabApp(App):
 
         shell = tuple(argv or (os.environ.get("SHELL") if os.path.basename(os.environ.get("SHELL", "")) in SHELLS
                                else "bash",))
-        op = ExecOp(ns, shell)
+        where = "host (--host)" if self.engine.backend.host else "sandbox"
+        if argv is None:
+            cmd, env, tmp = shell_prompt(shell, f"lab {where} · {ns_label(ns or '')}")
+        else:
+            cmd, env, tmp = shell, {}, None
+        op = ExecOp(ns, cmd)
         out = self.output
         try:
             self.engine._check_exec(op)        # no shell without allow_exec (refused before suspending)
             self.engine.backend.require_ns(ns)
             with self.suspend():
-                print(f"lab: {shell[0]} in namespace {ns_label(ns or '')}. Type exit to return to the dashboard.",
-                      file=sys.stderr, flush=True)
+                print(f"lab: {shell[0]} in namespace {ns_label(ns or '')} of the lab's {where} (its prompt says so). "
+                      "Type exit to return to the dashboard.", file=sys.stderr, flush=True)
                 try:
-                    self.engine._exec_interactive(op)
+                    self.engine._exec_interactive(op, env)
                 except LabError as e:
                     if "exited with status" not in str(e):
                         raise
@@ -470,6 +501,9 @@ class LabApp(App):
             out.error(f"{shell[0]}: {e.strerror or e}", self.lab_theme)
         else:
             out.note(f"back from {shell[0]} in {ns_label(ns or '')}", self.lab_theme)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
         if self.watcher is not None:
             self.watcher.refresh(None)
         from lab.ui.widgets.player import PlayerPane

@@ -121,7 +121,12 @@ def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge
                 continue
             node.rows.append(_iface_row(st, link, addrs))
         if not node.rows:
-            node.rows.append(MapRow("", [("(no links)", "muted")]))
+            lo = next((link for link in st.links if link.link_type == "loopback"), None)
+            if lo is not None:   # a fresh namespace: its loopback, so "is lo up?" shows here too
+                row = _iface_row(st, lo, addrs)
+                node.rows.append(MapRow(row.key, row.segs + [(" (loopback only)", "muted")]))
+            else:
+                node.rows.append(MapRow("", [("(no links)", "muted")]))
         for br in sorted(bridges):
             hub = MapNode(f"br:{st.name}:{br}", st.name, f"{br} @ {ns_label(st.name)}", hub=True)
             brl = next(link for link in st.links if link.name == br)

@@ -42,6 +42,7 @@ class LabView:
         self.order: tuple[str, ...] = ()
         self.selected: str | None = None        # None = all namespaces
         self.hot: dict[str, float] = {}          # row key -> time its highlight ends
+        self.extras_read: dict[str, set[str]] = {}   # ns -> extras (chains, qdiscs...) read there at least once
         self.loaded = False
         self.generation = 0
 
@@ -78,8 +79,11 @@ class LabView:
         changed: set[str] = set()
         changes: list[Change] = []
         for name in update.removed:
+            self.extras_read.pop(name, None)
             if self.states.pop(name, None) is not None:
                 changed.add("namespaces")
+        for name, fields in update.first_read.items():
+            self.extras_read.setdefault(name, set()).update(fields)
         for name, new in update.states.items():
             old = self.states.get(name)
             if old is None:

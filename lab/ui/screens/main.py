@@ -164,7 +164,16 @@ class MainScreen(Screen):
         seen: set[str] = set()
         for p in panes:
             seen |= p.visible_namespaces()
+        if extras:
+            # a namespace whose extra was never read has no rows to be "on screen" by: read every namespace
+            # of a lab of workshop size; in a larger one, those not read yet (then the rows in view)
+            if len(view.order) <= self.READ_ALL_EXTRAS:
+                seen |= set(view.order)
+            else:
+                seen |= {ns for ns in view.order if not extras <= view.extras_read.get(ns, set())}
         return seen, extras, stats
+
+    READ_ALL_EXTRAS = 64   # namespaces
 
     # ---- events -----------------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
