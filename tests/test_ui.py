@@ -356,3 +356,38 @@ def test_the_dashboards_shell_prompt_names_the_lab_and_namespace(tmp_path, sh):
     assert b"[lab sandbox \xc2\xb7 red]" in out, out
     if sh == "bash":
         assert b"mine$" in out, out    # the user's own prompt follows the label
+
+
+def test_long_output_wraps_and_the_last_error_stays_in_view(lab):
+    """The scrollback wraps long lines (never cuts them) and keeps the last error under the log until the
+    next command, however much output scrolls by."""
+    async def body(app, pilot):
+        end = "THE-END-OF-A-LONG-LINE"
+        app.output.output("word " * 60 + end)
+        await wait_for(pilot, lambda: end in screen_text(app), what="the whole long line on screen")
+        await type_command(pilot, "ip link add x type brige")
+        sticky = app.main.query_one("#last-error")
+        await wait_for(pilot, lambda: sticky.display and "brige" in str(sticky.render()), what="the error kept")
+        for i in range(30):
+            app.output.output(f"filler {i}")
+        await pilot.pause(0.1)
+        assert sticky.display and "brige" in screen_text(app)
+        await type_command(pilot, "ip -br link")
+        await wait_for(pilot, lambda: not sticky.display, what="cleared by the next command")
+    run_ui(lab, body, size=(100, 30))
+
+
+def test_projector_theme_is_high_contrast_in_tabs_and_tree(lab):
+    """Projector: idle tabs and the tree's guides are drawn bright, not in dim grey."""
+    from textual.color import Color
+
+    async def body(app, pilot):
+        app.set_lab_theme("projector")
+        await pilot.pause(0.2)
+        bright = Color.parse(app.lab_theme.color("muted"))
+        idle = [t for t in app.main.query("Tab") if not t.has_class("-active")]
+        assert idle and all(t.styles.color.brightness >= bright.brightness - 0.01 for t in idle)
+        tree = app.main.query_one("#nstree")
+        guides = tree.get_component_rich_style("tree--guides")
+        assert guides.color is not None and Color.from_rich_color(guides.color).brightness >= 0.7
+    run_ui(lab, body, size=(180, 40))

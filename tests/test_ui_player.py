@@ -198,7 +198,7 @@ def test_shell_return_rechecks_even_without_netlink_events(lab, monkeypatch):
     async def body(app, pilot):
         pane = await _at_red_task(app, pilot)
 
-        def fake_shell(op):   # what the learner does in the suspended terminal
+        def fake_shell(op, env=None):   # what the learner does in the suspended terminal
             lab.backend.sysctl_set("router", "net.ipv4.ip_forward", "1")
 
         monkeypatch.setattr(app.engine, "_exec_interactive", fake_shell)

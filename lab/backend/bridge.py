@@ -120,10 +120,10 @@ def _fdb_line(m, names: dict[int, str], show_dev: bool) -> tuple[str, dict]:
 def fdb_show(b, op: c.FdbShow) -> str:
     links = _links(b, op.ns)
     names = {link.index: link.name for link in links}
-    br = b.link_index(op.ns, op.br) if op.br else None
+    br = b.link_index(op.ns, op.br, "bridge") if op.br else None
     if br is not None and not any(link.index == br and link.kind == "bridge" for link in links):
         raise LabError(f'"{op.br}" is not a bridge.', "Bridges here: " + (", ".join(link.name for link in links if link.kind == "bridge") or "none"))
-    dev = b.link_index(op.ns, op.dev) if op.dev else None
+    dev = b.link_index(op.ns, op.dev, "bridge") if op.dev else None
     lines, objs = [], []
     for m in _fdb_msgs(b, op.ns):
         if dev is not None and m["ifindex"] != dev:
@@ -144,7 +144,7 @@ def fdb_show(b, op: c.FdbShow) -> str:
 @applies(c.FdbChange)
 def fdb_change(b, op: c.FdbChange) -> str:
     b.require_ns(op.ns)
-    idx = b.link_index(op.ns, op.dev)
+    idx = b.link_index(op.ns, op.dev, "bridge")
     link = next(lk for lk in state.links(b, op.ns) if lk.index == idx)
     if op.master and link.master is None:
         raise LabError("RTNETLINK answers: Operation not supported",
@@ -158,7 +158,7 @@ def fdb_change(b, op: c.FdbChange) -> str:
         if v is not None:
             kw[key] = v
     if op.via:
-        kw["NDA_IFINDEX"] = b.link_index(op.ns, op.via)
+        kw["NDA_IFINDEX"] = b.link_index(op.ns, op.via, "bridge")
     verb = {"delete": "del"}.get(op.verb, op.verb)
     spec = {k: v for k, v in kw.items() if k not in ("state", "NDA_IFINDEX")}
     creates = verb in ("add", "append") or (verb == "replace" and b.journaled(op.ns)
@@ -202,7 +202,7 @@ def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
     links = _links(b, op.ns)
     by_index = {link.index: link for link in links}
     names = {link.index: link.name for link in links}
-    dev = b.link_index(op.ns, op.dev) if op.dev else None
+    dev = b.link_index(op.ns, op.dev, "bridge") if op.dev else None
     lines, objs = [], []
     for m in _bridge_ports(b, op.ns):
         if dev is not None and m["index"] != dev:
@@ -240,7 +240,7 @@ def bridge_link_show(b, op: c.BridgeLinkShow) -> str:
 def vlan_show(b, op: c.VlanShow) -> str:
     links = _links(b, op.ns)
     names = {link.index: link.name for link in links}
-    dev = b.link_index(op.ns, op.dev) if op.dev else None
+    dev = b.link_index(op.ns, op.dev, "bridge") if op.dev else None
     lines = ["port              vlan-id    tunnel-id" if op.tunnels else "port              vlan-id  "]
     objs = []
     for m in b.ipr(op.ns).get_links(family=socket.AF_BRIDGE, ext_mask=2):
@@ -281,7 +281,7 @@ def vlan_change(b, op: c.VlanChange) -> str:
     iproute2's bridge vlan add/del sends them."""
     from lab.backend.rtnl import attr
 
-    idx = b.link_index(op.ns, op.dev)
+    idx = b.link_index(op.ns, op.dev, "bridge")
     flags = (BRIDGE_VLAN_INFO_PVID if op.pvid else 0) | (BRIDGE_VLAN_INFO_UNTAGGED if op.untagged else 0)
     spec = b""
     if op.self_ or op.master:

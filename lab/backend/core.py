@@ -203,21 +203,15 @@ class Backend:
             if match(e):
                 self.journal.retire(eid)
 
-    def link_index(self, ns: str | None, name: str, tool: str | None = None) -> int:
+    def link_index(self, ns: str | None, name: str, tool: str = "ip") -> int:
         """ifindex of `name` in `ns`, or the iproute2 error with a did-you-mean.
 
-        When `name` is in another namespace the hint says how to reach it with the tool that was typed:
-        `tool` ("ip", "tc" or "bridge"; all three take -n NS), by default the family of the calling module
-        (lab.backend.tc -> tc, lab.backend.bridge -> bridge, anything else -> ip)."""
+        When `name` is in another namespace the hint says how to reach it with the tool that was typed
+        (`tool`: "ip", "tc" or "bridge"; all three take -n NS)."""
         ipr = self.ipr(ns)
         idx = ipr.link_lookup(ifname=name)
         if idx:
             return idx[0]
-        if tool is None:
-            import sys
-
-            caller = sys._getframe(1).f_globals.get("__name__", "")
-            tool = {"lab.backend.tc": "tc", "lab.backend.bridge": "bridge"}.get(caller, "ip")
         names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
         where = f' in namespace "{ns}"' if ns else ""
         near = did_you_mean(name, names)

@@ -390,7 +390,7 @@ def tc_help(b, op: c.TcHelp) -> str:
 @applies(c.QdiscShow)
 def qdisc_show(b, op: c.QdiscShow) -> str:
     b.require_ns(op.ns)
-    index = b.link_index(op.ns, op.dev) if op.dev else None
+    index = b.link_index(op.ns, op.dev, "tc") if op.dev else None
     names = _names(b, op.ns)
     lines: list[str] = []
     objs: list[dict] = []
@@ -417,7 +417,7 @@ def qdisc_show(b, op: c.QdiscShow) -> str:
 
 def _ifindex(b, ns, dev: str) -> int:
     b.require_ns(ns)
-    return b.link_index(ns, dev)
+    return b.link_index(ns, dev, "tc")
 
 
 def _check_parent(b, ns, index: int, parent: int, dev: str, for_what: str) -> None:
@@ -583,7 +583,7 @@ def undo_qdisc(b, e: dict) -> bool:
 def tc_classes(b, ns: str | None, dev: str) -> list[TcClass]:
     """The classes of `dev` in `ns` as model objects (for checks and export)."""
     out = []
-    for m in _class_msgs(b, ns, b.link_index(ns, dev)):
+    for m in _class_msgs(b, ns, b.link_index(ns, dev, "tc")):
         parent, leaf, params, _ = _class_fields(m)
         out.append(TcClass(ns=ns or "", dev=dev, kind=_kind(m), classid=handle_str(m["handle"]),
                            parent=parent or "root", leaf=leaf, params=params.strip()))
@@ -854,7 +854,7 @@ def _actions(b, op: c.FilterChange) -> dict | None:
     for a in op.actions:
         if a.kind == "mirred":
             acts.append({"kind": "mirred", "direction": a.direction, "action": a.what,
-                         "ifindex": b.link_index(op.ns, a.dev)})
+                         "ifindex": b.link_index(op.ns, a.dev, "tc")})
         else:
             acts.append({"kind": "gact", "action": a.verdict})
     return get_tca_action({"action": acts})

@@ -171,20 +171,27 @@ class Player:
 
     # ---- checks, hints, solutions -------------------------------------------------------------------
     def check(self, i: int | None = None, task: bool = True) -> list[CheckResult]:
-        """Evaluate step i's checks (default: the current step), then its task's checks. Ping checks run
-        side by side (each waits up to its timeout when the path is broken, as a task's checks are at
-        first: one after another they made a learner wait seconds); the others one after another (a tcp
-        or udp check listens on its server's port)."""
+        """Evaluate step i's checks (default: the current step), then its task's checks, in order (a check
+        may look at what an earlier one stirred: "no ARP entry yet", then a ping). Ping checks next to each
+        other run side by side (each waits up to its timeout when the path is broken, as a task's checks
+        are at first: one after another they made a learner wait seconds); a tcp or udp check listens on
+        its server's port, so those run alone."""
         i = self.index if i is None else i
         st = self.steps[i]
-        checks = st.checks + (st.task.checks if task and st.task else ())
-        pings = [k for k, c in enumerate(checks) if c.kind == "ping"]
-        done: dict[int, CheckResult] = {}
-        if len(pings) > 1:
-            with ThreadPoolExecutor(min(len(pings), 8), thread_name_prefix="lab-check") as ex:
-                for k, r in zip(pings, ex.map(lambda k: self._evaluate(checks[k]), pings)):
-                    done[k] = r
-        return [done[k] if k in done else self._evaluate(c) for k, c in enumerate(checks)]
+        checks = list(st.checks + (st.task.checks if task and st.task else ()))
+        out: list[CheckResult] = []
+        k = 0
+        while k < len(checks):
+            run = 1
+            while checks[k].kind == "ping" and k + run < len(checks) and checks[k + run].kind == "ping":
+                run += 1
+            if run == 1:
+                out.append(self._evaluate(checks[k]))
+            else:
+                with ThreadPoolExecutor(min(run, 8), thread_name_prefix="lab-check") as ex:
+                    out += ex.map(self._evaluate, checks[k:k + run])
+            k += run
+        return out
 
     def task_checks(self, i: int | None = None) -> list[CheckResult]:
         i = self.index if i is None else i

@@ -191,6 +191,12 @@ class LabApp(App):
     def available_extras(self) -> set[str]:
         return set(self.watcher.extras) if self.watcher is not None else set()
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """$lab-<meaning> for app.tcss before (and whatever) the lab's theme is installed."""
+        from lab.ui.themes import _FALLBACK
+
+        return {**super().get_theme_variable_defaults(), **{f"lab-{k}": v for k, v in _FALLBACK.items()}}
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         yield from lab_commands(self)

@@ -81,6 +81,7 @@ class MainScreen(Screen):
                     with TabPane("Sysctls", id="tab-sysctls"):
                         yield SysctlsPane(id="sysctls")
                 yield OutputLog(id="output")
+                yield Static(id="last-error")
         yield CommandBar(self.engine, self.history, id="commandbar")
         yield Footer()
 
