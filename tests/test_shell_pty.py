@@ -40,9 +40,6 @@ class Terminal:
         return ANSI.sub(b"", self.raw).decode(errors="replace")
 
     def _pump(self, timeout: float) -> None:
-        if self.eof:
-            time.sleep(min(timeout, 0.05))
-            return
         r, _, _ = select.select([self.fd], [], [], timeout)
         if not r:
             return
@@ -73,11 +70,22 @@ class Terminal:
     def wait_text(self, text: str, since: int = 0) -> int:
         return self.wait_for(lambda s: text in s, repr(text), since)
 
+    def wait_ready(self) -> None:
+        """Until the shell reads key by key (prompt_toolkit's raw mode: the terminal's ICANON is off, as the
+        pty's master sees it). Between prompts the tty is in canonical mode, whose line discipline would
+        eat a control key typed ahead (Ctrl-D as end-of-file), as it would a person's on a real terminal."""
+        end = time.monotonic() + DEADLINE
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            if self.eof or time.monotonic() > end:
+                raise AssertionError(f"the shell never waited for keys (exited: {self.proc.poll()}); "
+                                     f"it shows:\n{self.screen[-3000:]}")
+            self._pump(0.05)
+
     def wait_exit(self) -> int:
         end = time.monotonic() + DEADLINE
-        while self.proc.poll() is None and time.monotonic() < end:
+        while not self.eof and self.proc.poll() is None and time.monotonic() < end:
             self._pump(0.2)    # keep draining, so the shell never blocks on a full pty
-        return self.proc.wait(timeout=1)
+        return self.proc.wait(timeout=max(0.1, end - time.monotonic()))
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -97,15 +105,19 @@ def test_shell_tab_completes_live_names_in_a_terminal(tmp_path, fresh_top):
 
     def sync() -> int:
         """Run a line whose error text is unique; the screen's length once it shows (past every redraw
-        of earlier lines, so what comes later is the new prompt and what we type into it)."""
+        of earlier lines, so what comes later is the new prompt and what we type into it); then wait
+        for that prompt to read keys."""
         nonlocal n
         n += 1
         term.type(f"ip link set sync-{n} up\r")
-        return term.wait_text(f'Cannot find device "sync-{n}"')
+        mark = term.wait_text(f'Cannot find device "sync-{n}"')
+        term.wait_ready()   # the next prompt: its own, printed after the error
+        return mark
 
     try:
-        term.wait_text("lab[sandbox]> ")
-        term.type("ip netns add red\r")
+        term.wait_text("lab[sandbox]>")
+        term.wait_ready()
+        term.type("ip netns add red\r")    # lines typed ahead are read by the next prompt, as in a terminal
         term.type("ip -n red link add v0 type veth peer name v1\r")
         mark = sync()
 

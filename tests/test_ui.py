@@ -391,3 +391,39 @@ def test_projector_theme_is_high_contrast_in_tabs_and_tree(lab):
         guides = tree.get_component_rich_style("tree--guides")
         assert guides.color is not None and Color.from_rich_color(guides.color).brightness >= 0.7
     run_ui(lab, body, size=(180, 40))
+
+
+def test_tab_on_an_empty_bar_chooses_the_namespace_by_keyboard(lab):
+    """At 80 columns the tree is folded away; Tab on the empty bar brings it with the focus, arrows and
+    Enter choose the namespace every pane shows, Esc goes back to the bar (and folds the tree again)."""
+    run_ok(lab, "ip netns add kb1", "ip netns add kb2")
+
+    async def body(app, pilot):
+        tree = app.main.query_one("#nstree")
+        assert not tree.display
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: tree.display and tree.has_focus, what="the tree, focused")
+        for _ in range(12):
+            if app.view.selected == "kb2":
+                break
+            await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.view.selected == "kb2" and "showing namespace kb2" in screen_text(app),
+                       what="kb2 chosen with the keyboard")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not tree.display and app.focused is app.main.query_one("#command-input"),
+                       what="back in the bar, the tree folded")
+    run_ui(lab, body, size=(80, 24))
+
+
+def test_tree_labels_never_cut_an_address_silently(lab):
+    """A tree label too long for the tree ends in an ellipsis: `10.0.0.2/2` (a cut /24) never shows."""
+    run_ok(lab, "ip netns add longaddr", "ip -n longaddr link add a-long-name-15 type veth peer name b",
+           "ip -n longaddr addr add 10.123.234.201/24 dev a-long-name-15")
+
+    async def body(app, pilot):
+        width = app.main.query_one("#nstree").size.width
+        left = lambda: [ln[:width] for ln in screen_text(app).splitlines()]  # noqa: E731  (the tree's columns)
+        await wait_for(pilot, lambda: any("a-long-name" in ln for ln in left()), what="the link in the tree")
+        row = next(ln for ln in left() if "a-long-name" in ln)
+        assert row.rstrip(" │").endswith("…") and "10.123.234.201/2 " not in row + " ", row
+    run_ui(lab, body, size=(140, 40))

@@ -78,3 +78,12 @@ def test_panes(lab, snap_compare, tab, monkeypatch, tmp_path):
     monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
     fixed_lab(lab)
     assert snap_compare(make_app(lab, period=3600), terminal_size=SIZE, run_before=before(tab))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=["80x24", "120x36", "200x60"])
+def test_main_screen_each_size(lab, snap_compare, size, monkeypatch, tmp_path):
+    """The layout for the terminal there is: compact at 80x24 (no tree, a map of names with a line that
+    says the addresses are left out, a short log), a wider tree and a taller log at 200x60."""
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+    fixed_lab(lab)
+    assert snap_compare(make_app(lab, period=3600), terminal_size=size, run_before=before())

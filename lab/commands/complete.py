@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterable
@@ -93,6 +94,25 @@ STATIC = {
     "statmode": ["random", "nth"],
 }
 
+_reader_local = threading.local()
+
+
+def _serve(jobs: queue.SimpleQueue) -> None:
+    """The body of a Providers' reader thread: run each job, hand its result (or exception) back."""
+    _reader_local.jobs = jobs
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        fn, fut = job
+        if fut.set_running_or_notify_cancel():   # else its caller gave up waiting
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # noqa: BLE001  (raised again in the caller)
+                fut.set_exception(e)
+        del job, fn, fut   # hold nothing of the caller's while idle
+
+
 class Providers:
     """Names from the live lab, cached for a moment. Built from an Engine (or anything with .backend).
 
@@ -109,31 +129,18 @@ class Providers:
         self.ttl = ttl
         self.timeout = timeout
         self._cache: dict = {}
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-
-    # -- the reader thread --
-    def _reader(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            fn, fut = job
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn())
-            except BaseException as e:  # noqa: BLE001  (handed to the caller)
-                fut.set_exception(e)
+        weakref.finalize(self, self._jobs.put, None)   # the reader holds only the queue: it ends with us
 
     def _in_reader(self, fn: Callable[[], Any]) -> Any:
         """fn() run in the reader thread; its result, or its exception raised here."""
-        if threading.current_thread() is self._thread:
-            return fn()
+        if getattr(_reader_local, "jobs", None) is self._jobs:
+            return fn()   # already there (a provider that asks another)
         with self._start_lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._reader, name="lab-complete", daemon=True)
+                self._thread = threading.Thread(target=_serve, args=(self._jobs,), name="lab-complete", daemon=True)
                 self._thread.start()
         fut: Future = Future()
         self._jobs.put((fn, fut))
@@ -144,13 +151,12 @@ class Providers:
             raise
 
     def close(self) -> None:
-        """Stop the reader thread (the next read starts a new one)."""
+        """Stop the reader thread (a later read starts a new one)."""
         with self._start_lock:
             t, self._thread = self._thread, None
         if t is not None and t.is_alive():
             self._jobs.put(None)
-            if t is not threading.current_thread():
-                t.join(self.timeout)
+            t.join(self.timeout)
 
     def invalidate(self) -> None:
         """Forget every cached name (the lab has changed)."""

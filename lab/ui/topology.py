@@ -96,10 +96,12 @@ class MapLayout:
 
 
 # ---- graph ----------------------------------------------------------------------------------------
-def _iface_row(st: NsState, link, addrs: dict[str, list[str]]) -> MapRow:
+def _iface_row(st: NsState, link, addrs: dict[str, list[str]], names_only: bool = False) -> MapRow:
     up = link.up and link.operstate not in ("DOWN", "LOWERLAYERDOWN")
     glyph = "◆" if link.kind == "bridge" else ("●" if up else "○")
     segs = [(glyph + " ", "up" if up else "down"), (link.name, "bold" if up else "down")]
+    if names_only:
+        return MapRow(link.name, segs)
     a = addrs.get(link.name, [])
     if a:
         segs.append((" " + a[0] + (f" +{len(a) - 1}" if len(a) > 1 else ""), "address"))
@@ -108,7 +110,8 @@ def _iface_row(st: NsState, link, addrs: dict[str, list[str]]) -> MapRow:
     return MapRow(link.name, segs)
 
 
-def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge]]:
+def build_graph(states: list[NsState], names_only: bool = False) -> tuple[dict[str, MapNode], list[MapEdge]]:
+    """The map's boxes and cables; names_only: interfaces without their addresses (a narrow terminal)."""
     nodes: dict[str, MapNode] = {}
     edges: list[MapEdge] = []
     for st in states:
@@ -119,7 +122,7 @@ def build_graph(states: list[NsState]) -> tuple[dict[str, MapNode], list[MapEdge
         for link in st.links:
             if link.link_type == "loopback" or (link.master in bridges):
                 continue
-            node.rows.append(_iface_row(st, link, addrs))
+            node.rows.append(_iface_row(st, link, addrs, names_only))
         if not node.rows:
             lo = next((link for link in st.links if link.link_type == "loopback"), None)
             if lo is not None:   # a fresh namespace: its loopback, so "is lo up?" shows here too
@@ -200,13 +203,20 @@ def layout(states: list[NsState], selected: str | None = None, max_height: int |
     a link going down in a 200-namespace map builds two or three lines anew, not 600."""
     nodes, edges = build_graph(states)
     placed, extra, height = _arrange(nodes, edges, False, max_width)
+    note = None
+    if max([n.x + n.width for n in placed] + [0]) > max_width:
+        # too wide for the terminal: the same map with interface names only, and a line that says so (a
+        # value is never cut silently)
+        nodes, edges = build_graph(states, names_only=True)
+        placed, extra, height = _arrange(nodes, edges, False, max_width)
+        note = "(narrow terminal: addresses left out of the map; the Addresses tab has them)"
     if max_height is not None and height > max_height:
         for n in nodes.values():
             pad = " " * (len(n.title) + 1)
             n.rows = [MapRow(r.key, [(pad, "")] + r.segs) for r in n.rows]
         placed, extra, height = _arrange(nodes, edges, True, max_width)
-        return _draw(nodes, placed, extra, height, selected, 0, resolve, cache)
-    return _draw(nodes, placed, extra, height, selected, 1, resolve, cache)
+        return _draw(nodes, placed, extra, height, selected, 0, resolve, cache, note)
+    return _draw(nodes, placed, extra, height, selected, 1, resolve, cache, note)
 
 
 def _arrange(nodes, edges, compact: bool, max_width: int) -> tuple[list[MapNode], list[MapEdge], int]:
@@ -244,7 +254,7 @@ def _arrange(nodes, edges, compact: bool, max_width: int) -> tuple[list[MapNode]
     return placed, extra, y + len(extra)
 
 
-def _draw(nodes, placed, extra, height, selected, off, resolve, cache=None) -> MapLayout:
+def _draw(nodes, placed, extra, height, selected, off, resolve, cache=None, note: str | None = None) -> MapLayout:
     width = max([n.x + n.width for n in placed] + [1]) + 1
     canvas = _Canvas(width, height - len(extra))
     for n in placed:
@@ -260,6 +270,8 @@ def _draw(nodes, placed, extra, height, selected, off, resolve, cache=None) -> M
         t.append(" ──── " if e.up else " ┄┄┄┄ ", style=resolve("up" if e.up else "down"))
         t.append(f"{ns_label(b.ns)}:{e.b_row}", style="bold")
         lines.append(t)
+    if note:
+        lines.append(Text(note, style=resolve("muted")))
     regions = [(n.x, n.y, n.x + n.width, n.y + len(n.rows) + 2 * off, n.ns) for n in placed]
     return MapLayout(lines=lines, regions=regions, width=width, height=len(lines))
 

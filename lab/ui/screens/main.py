@@ -146,8 +146,15 @@ class MainScreen(Screen):
         where = "host (--host)" if self.engine.backend.host else "sandbox"
         showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
         count = len(view.order) if view is not None else 0
-        title = (f" lab · {where} · {count} namespace{'s' if count != 1 else ''} · showing {showing}"
-                 f" · theme {app.lab_theme.name}   ? help · ctrl+l command bar · ctrl+p palette")
+        # what fits the width, most useful first; a title cut anyway ends in an ellipsis, never mid-word
+        title = f" lab · {where} · {count} namespace{'s' if count != 1 else ''} · showing {showing}"
+        width = self.size.width or 200
+        for part in (f" · theme {app.lab_theme.name}", "   ? help", " · tab: choose namespace",
+                     " · ctrl+p palette", " · ctrl+l command bar"):
+            if len(title) + len(part) <= width - 1:
+                title += part
+        if len(title) > width - 1:
+            title = title[: width - 2] + "…"
         if title != self._title:
             self._title = title
             self.query_one("#titlebar", Static).update(title)
@@ -202,16 +209,21 @@ class MainScreen(Screen):
         self.set_class(w >= 170, "wide")
         self.set_class(h < 30, "short")
         self.set_class(h >= 50, "tall")
+        self.update_title()
 
     def action_tab(self, tab_id: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab_id
 
     def action_focus_tree(self) -> None:
-        """n: the namespaces tree (brought back where the layout folded it away: n again folds it)."""
+        """Tab on an empty command bar (or n outside it): the namespaces tree, to choose the namespace every
+        pane shows (brought back where the layout folded it away); Esc returns to the bar."""
         tree = self.query_one(NamespaceTree)
         if self.has_class("tree-open") and tree.has_focus:
-            self.remove_class("tree-open")
-            self.query_one(CommandBar).focus_input()
+            self.action_leave_tree()
             return
         self.add_class("tree-open")
         tree.focus()
+
+    def action_leave_tree(self) -> None:
+        self.remove_class("tree-open")
+        self.query_one(CommandBar).focus_input()

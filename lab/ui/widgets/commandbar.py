@@ -40,7 +40,10 @@ class CommandInput(Input):
             return
         await super()._on_key(event)
 
-    def action_complete(self) -> None:
+    async def action_complete(self) -> None:
+        if not self.value.strip():   # Tab on an empty bar: choose the namespace to show (the tree)
+            await self.screen.run_action("focus_tree")
+            return
         self.bar.accept_completion()
 
     def action_up(self) -> None:

@@ -4,6 +4,7 @@ the namespace everywhere."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -14,6 +15,7 @@ LINE_CACHE = 256
 
 
 class NamespaceTree(Tree):
+    BINDINGS = [Binding("escape", "back_to_bar", "Back to the command bar", show=False)]
     FIELDS = frozenset({"links", "addresses", "namespaces"})
 
     class Chosen(Message):
@@ -85,6 +87,21 @@ class NamespaceTree(Tree):
         if name == "":
             t.append("  top", style=theme.color("muted"))
         return t
+
+    async def action_back_to_bar(self) -> None:
+        await self.screen.run_action("leave_tree")
+
+    def render_label(self, node: TreeNode, base_style, style) -> Text:
+        """A label wider than the tree ends in an ellipsis (Textual's Tree crops it: an address cut
+        mid-prefix would read as another netmask)."""
+        text = super().render_label(node, base_style, style)
+        depth, n = 0, node
+        while n.parent is not None:
+            depth, n = depth + 1, n.parent
+        room = self.scrollable_content_region.width - (depth + (1 if self.show_root else 0)) * self.guide_depth - 1
+        if room > 3 and text.cell_len > room:
+            text.truncate(room, overflow="ellipsis")
+        return text
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         event.stop()
