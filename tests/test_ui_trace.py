@@ -236,3 +236,26 @@ def test_trace_view_follows_the_theme(lab):
         assert scr.index == len(scr.hops) - 1
 
     run_ui(lab, body, size=(170, 50))
+
+
+def test_one_engine_across_several_dashboards_traces_the_namespace_asked(lab):
+    """The engine outlives its dashboards (lab play, the palette, tests): each new one's trace starts in
+    the namespace asked for, with every worker thread back in its own namespace."""
+    import os
+
+    from lab.backend import nsutil
+
+    run_ok(lab, *FOX_BEAR_OUT)
+    here = lambda: os.stat("/proc/thread-self/ns/net").st_ino  # noqa: E731
+
+    for _ in range(3):
+        async def body(app, pilot):
+            app.select_ns("outside")
+            scr = await _trace(app, pilot, "trace fox icmp 203.0.113.2")
+            hops = scr.path.hops
+            assert hops and hops[0].ns == "fox", [h.ns for h in hops[:3]]
+            await pilot.press("escape")
+        run_ui(lab, body)
+        assert here() == nsutil.netns_inode(None), "the calling thread was left in another namespace"
+        r = lab.run("ip -br link")
+        assert r.ok and "veth-fox-br" in r.output, r.output   # this thread is still in the top namespace

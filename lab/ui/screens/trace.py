@@ -23,6 +23,7 @@ def ns_name(ns: str) -> str:
 
 class TraceScreen(Screen):
     BINDINGS = [
+        Binding("escape,q", "close", "Back"),      # first: the footer of a narrow terminal keeps it
         Binding("n,right,j", "step(1)", "Next"),
         Binding("p,left,k", "step(-1)", "Previous"),
         Binding("space", "play", "Play/pause"),
@@ -31,15 +32,15 @@ class TraceScreen(Screen):
         Binding("r", "reply", "Reply path"),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
-        Binding("escape,q", "close", "Back"),
     ]
     DEFAULT_CSS = """
     TraceScreen #trace-title { height: auto; padding: 0 1; }
     TraceScreen #trace-steps { width: 1fr; min-width: 36; height: 1fr; }
-    TraceScreen #trace-right { width: 80; }
+    TraceScreen #trace-right { width: 80; max-width: 60%; }
+    TraceScreen #trace-flows { overflow-x: auto; }
     TraceScreen #trace-headers { height: auto; padding: 0 1; border: round $secondary; }
     TraceScreen #trace-flows { height: 1fr; border: round $primary; }
-    TraceScreen #trace-flow { height: auto; padding: 0 1; }
+    TraceScreen #trace-flow { height: auto; width: auto; padding: 0 1; }   /* diagrams never wrap: they scroll */
     """
 
     def __init__(self, path: TracePath, theme, pace: float = 1.0):
