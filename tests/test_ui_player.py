@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
+
 from lab.scenario.loader import load
 from lab.ui.widgets.player import PlayerPane
 from tests.conftest import kernel
@@ -211,9 +213,11 @@ def test_shell_return_rechecks_even_without_netlink_events(lab, monkeypatch):
 
 
 
-def test_fox_bear_at_120x36_keeps_its_lab_beside_the_narration(lab):
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=["80x24", "120x36", "200x60"])
+def test_fox_bear_keeps_its_lab_beside_the_narration(lab, size):
     """The player sits beside the map (not over the header and footer), the namespace tree folds away
-    to make room, and every namespace of the scenario is on the map while the narration is read."""
+    to make room (below 170 columns), every namespace of the scenario is on the map while the narration
+    is read, and a hint asked for is on screen."""
     sc = load("fox-bear")
 
     async def body(app, pilot):
@@ -228,9 +232,17 @@ def test_fox_bear_at_120x36_keeps_its_lab_beside_the_narration(lab):
         lines = screen_text(app).splitlines()
         assert lines[0].lstrip().startswith("lab ·"), "the header is not covered"
         assert "Quit" in lines[-1], "the footer is not covered"
-        assert not app.main.query_one("#nstree").display
+        assert app.main.query_one("#nstree").display == (size[0] >= 170)
+        while not pane.player.steps[pane.player.index].hints and not pane.player.at_end:
+            i = pane.player.index
+            await pilot.press("pagedown")
+            await wait_for(pilot, lambda: pane.player.index == i + 1 and not pane.busy, timeout=30, what="next")
+        await wait_for(pilot, lambda: all(f"─ {ns} " in screen_text(app) for ns in ("fox", "bear", "world")),
+                       what="the whole lab on the map")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "hint 1:" in screen_text(app), what="the hint on screen")
 
-    run_ui(lab, body, size=(120, 36), scenario=sc, type_delay=0)
+    run_ui(lab, body, size=size, scenario=sc, type_delay=0)
 
 
 def test_your_turn_hides_the_fix_until_asked_and_ends_clearly(lab):

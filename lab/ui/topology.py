@@ -110,8 +110,10 @@ def _iface_row(st: NsState, link, addrs: dict[str, list[str]], names_only: bool 
     return MapRow(link.name, segs)
 
 
-def build_graph(states: list[NsState], names_only: bool = False) -> tuple[dict[str, MapNode], list[MapEdge]]:
-    """The map's boxes and cables; names_only: interfaces without their addresses (a narrow terminal)."""
+def build_graph(states: list[NsState], names_only: bool = False,
+                hubs: bool = True) -> tuple[dict[str, MapNode], list[MapEdge]]:
+    """The map's boxes and cables; for a narrow terminal, names_only: interfaces without their addresses,
+    hubs=False: no box per bridge (its ports' cables start at the bridge's row in its namespace)."""
     nodes: dict[str, MapNode] = {}
     edges: list[MapEdge] = []
     for st in states:
@@ -130,7 +132,7 @@ def build_graph(states: list[NsState], names_only: bool = False) -> tuple[dict[s
                 node.rows.append(MapRow(row.key, row.segs + [(" (loopback only)", "muted")]))
             else:
                 node.rows.append(MapRow("", [("(no links)", "muted")]))
-        for br in sorted(bridges):
+        for br in sorted(bridges) if hubs else ():
             hub = MapNode(f"br:{st.name}:{br}", st.name, f"{br} @ {ns_label(st.name)}", hub=True)
             brl = next(link for link in st.links if link.name == br)
             hub.rows.append(MapRow(br, [("bridge ", "bridge"), ("up" if brl.up else "down",
@@ -140,22 +142,28 @@ def build_graph(states: list[NsState], names_only: bool = False) -> tuple[dict[s
                     hub.rows.append(_iface_row(st, link, addrs))
             nodes[hub.id] = hub
             edges.append(MapEdge(node.id, br, hub.id, br, brl.up))
-    ends: dict[tuple[str, str], tuple[str, Link, tuple[str, str]]] = {}   # (ns, link) -> (node id, link, peer)
+    # (ns, link) -> (node id, row, link, peer): a bridge port's cable starts at its row in the bridge's box,
+    # or (no hubs) at the bridge's own row in its namespace's box
+    ends: dict[tuple[str, str], tuple[str, str, Link, tuple[str, str]]] = {}
     for st in states:
         bridges = {link.name for link in st.links if link.kind == "bridge"}
         for link in st.links:
             if link.kind == "veth" and link.peer_name and link.peer_ns is not None:
-                nid = f"br:{st.name}:{link.master}" if link.master in bridges else f"ns:{st.name}"
-                ends[(st.name, link.name)] = (nid, link, (link.peer_ns, link.peer_name))
+                if link.master in bridges:
+                    nid, at = ((f"br:{st.name}:{link.master}", link.name) if hubs
+                               else (f"ns:{st.name}", link.master or ""))
+                else:
+                    nid, at = f"ns:{st.name}", link.name
+                ends[(st.name, link.name)] = (nid, at, link, (link.peer_ns, link.peer_name))
     done = set()
-    for (ns, name), (nid, link, peer) in ends.items():
+    for (ns, name), (nid, at, link, peer) in ends.items():
         other = ends.get(peer)
         if other is None or peer in done:
             continue
         done.add((ns, name))
-        oid, ol, _ = other
+        oid, oat, ol, _ = other
         if nid in nodes and oid in nodes:
-            edges.append(MapEdge(nid, name, oid, ol.name, link.up and ol.up and link.operstate != "DOWN"
+            edges.append(MapEdge(nid, at, oid, oat, link.up and ol.up and link.operstate != "DOWN"
                                  and ol.operstate != "DOWN"))
     return nodes, edges
 
@@ -204,12 +212,17 @@ def layout(states: list[NsState], selected: str | None = None, max_height: int |
     nodes, edges = build_graph(states)
     placed, extra, height = _arrange(nodes, edges, False, max_width)
     note = None
-    if max([n.x + n.width for n in placed] + [0]) > max_width:
-        # too wide for the terminal: the same map with interface names only, and a line that says so (a
-        # value is never cut silently)
+    wide = lambda: max([n.x + n.width for n in placed] + [0]) > max_width  # noqa: E731
+    if wide():
+        # too wide for the terminal: the same map with interface names only, then without a box per
+        # bridge, and a line that says so (a value is never cut silently)
         nodes, edges = build_graph(states, names_only=True)
         placed, extra, height = _arrange(nodes, edges, False, max_width)
-        note = "(narrow terminal: addresses left out of the map; the Addresses tab has them)"
+        note = "(narrow: no addresses here; see Addresses)"
+        if wide():
+            nodes, edges = build_graph(states, names_only=True, hubs=False)
+            placed, extra, height = _arrange(nodes, edges, False, max_width)
+            note = "(narrow: bridge ports are the cables from the bridge's row; no addresses here)"
     if max_height is not None and height > max_height:
         for n in nodes.values():
             pad = " " * (len(n.title) + 1)
@@ -271,7 +284,9 @@ def _draw(nodes, placed, extra, height, selected, off, resolve, cache=None, note
         t.append(f"{ns_label(b.ns)}:{e.b_row}", style="bold")
         lines.append(t)
     if note:
-        lines.append(Text(note, style=resolve("muted")))
+        import textwrap
+
+        lines += [Text(part, style=resolve("muted")) for part in textwrap.wrap(note, max(20, width - 1))]
     regions = [(n.x, n.y, n.x + n.width, n.y + len(n.rows) + 2 * off, n.ns) for n in placed]
     return MapLayout(lines=lines, regions=regions, width=width, height=len(lines))
 

@@ -10,7 +10,8 @@ from textual.widgets import RichLog, Static
 
 class OutputLog(RichLog):
     def __init__(self, **kw) -> None:
-        super().__init__(max_lines=5000, wrap=True, markup=False, highlight=False, auto_scroll=True, **kw)
+        super().__init__(max_lines=5000, wrap=True, min_width=20, markup=False, highlight=False, auto_scroll=True,
+                         **kw)   # min_width: RichLog renders 78 columns at least, which cut lines beside the player
         self.plain_lines: list[str] = []   # what was written, for tests and copy
         self._line_cache.maxsize = 256     # rendered (cropped) lines: a few screens, not 1024
 
