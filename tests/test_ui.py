@@ -427,3 +427,25 @@ def test_tree_labels_never_cut_an_address_silently(lab):
         row = next(ln for ln in left() if "a-long-name" in ln)
         assert row.rstrip(" │").endswith("…") and "10.123.234.201/2 " not in row + " ", row
     run_ui(lab, body, size=(140, 40))
+
+
+def test_a_projector_size_terminal_shows_links_and_rules_beside_the_map(lab):
+    """At 200x60 the map, the links and the iptables rules are on screen at once (and kept up to date)."""
+    run_ok(lab, "ip netns add side1", "side1 iptables -A INPUT -p tcp --dport 22 -j DROP")
+
+    async def body(app, pilot):
+        assert app.main.query_one("#side").display
+        await wait_for(pilot, lambda: any(r[0] == "side1" for r in pane_rows(app, "side-links"))
+                       and any(r[2] == "DROP" for r in pane_rows(app, "side-iptables")), what="links and rules beside")
+        run_ok(lab, "ip -n side1 link add sd0 type veth peer name sd1")
+        side = app.main.query_one("#side-links")
+        drawn = lambda: [str(side.get_row_at(i)[1]) for i in range(side.row_count)]  # noqa: E731  (no catch-up)
+        await wait_for(pilot, lambda: "sd0" in drawn(), what="a new link drawn by itself")
+        assert "Map" in screen_text(app) and "side1" in screen_text(app)
+    run_ui(lab, body, size=(200, 60))
+
+
+def test_the_side_panes_stay_away_below_projector_size(lab):
+    async def body(app, pilot):
+        assert not app.main.query_one("#side").display
+    run_ui(lab, body, size=(180, 45))

@@ -82,6 +82,11 @@ class MainScreen(Screen):
                         yield SysctlsPane(id="sysctls")
                 yield OutputLog(id="output")
                 yield Static(id="last-error")
+            with Vertical(id="side"):   # a projector-size terminal shows more at once (roomy: app.tcss)
+                yield Label("links  (ip link)", classes="pane-title")
+                yield LinksPane(id="side-links")
+                yield Label("iptables  (iptables -S)", classes="pane-title")
+                yield IptablesPane(id="side-iptables")
         yield CommandBar(self.engine, self.history, id="commandbar")
         yield Footer()
 
@@ -98,7 +103,12 @@ class MainScreen(Screen):
 
     def active_panes(self) -> list[TablePane]:
         tab = self.query_one(f"#{self.active_tab()}", TabPane)
-        return list(tab.query(TablePane))
+        return list(tab.query(TablePane)) + self.side_panes()
+
+    def side_panes(self) -> list[TablePane]:
+        """The panes beside the tabs, when the terminal is roomy enough to show them."""
+        side = self.query_one("#side")
+        return list(side.query(TablePane)) if side.display else []
 
     def render_view(self, view, theme, changed: set[str] | None = None) -> None:
         """Redraw the widgets on screen that show any of `changed` (None = everything); widgets in
@@ -106,10 +116,11 @@ class MainScreen(Screen):
         now = time.monotonic()
         extras = self.app.available_extras()
         tab = self.active_tab()
+        side = self.side_panes()
         for pane in self.panes():
             pending = self._pending.setdefault(pane.id, set())
             pending |= ALL if changed is None else changed
-            if self._tab_of(pane) != tab:
+            if self._tab_of(pane) != tab and pane not in side:
                 continue
             if pane.FIELDS & pending or pending & {"namespaces", "hot", "all"}:
                 pane.show(view, theme, now, extra_available=pane.EXTRA is None or pane.EXTRA in extras)
@@ -209,6 +220,10 @@ class MainScreen(Screen):
         self.set_class(w >= 170, "wide")
         self.set_class(h < 30, "short")
         self.set_class(h >= 50, "tall")
+        was = self.has_class("roomy")
+        self.set_class(w >= 200 and h >= 50, "roomy")
+        if self.has_class("roomy") and not was:
+            self.call_after_refresh(self._side_shown)
         self.update_title()
 
     def action_tab(self, tab_id: str) -> None:
@@ -223,6 +238,12 @@ class MainScreen(Screen):
             return
         self.add_class("tree-open")
         tree.focus()
+
+    def _side_shown(self) -> None:
+        app = self.app
+        if getattr(app, "view", None) is not None:
+            self.render_view(app.view, app.lab_theme, None)
+            app.visibility_changed()
 
     def action_leave_tree(self) -> None:
         self.remove_class("tree-open")
