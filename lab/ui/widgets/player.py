@@ -81,6 +81,8 @@ class PlayerPane(VerticalScroll):
         self.hint_lines: list[str] = []
         self._recheck_timer: Timer | None = None
         self._changed_at = self._checked_at = 0.0
+        self._building = False          # the running work changes the lab itself (a step, a rebuild, a solution)
+        self._built_at = 0.0            # when such work last ended
         self._pending = None            # a key pressed while a step or check was running: done right after it
         self._md: str | None = None
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
@@ -131,6 +133,8 @@ class PlayerPane(VerticalScroll):
         return res
 
     def _check(self):
+        if self._building:   # the step or rebuild before this check is done: its own events end about now
+            self._built_at, self._building = time.monotonic(), False
         self._checked_at = time.monotonic()
         self.post_message(PlayerEvent("doing", "checking"))
         self.check_results = self.player.check()
@@ -142,6 +146,7 @@ class PlayerPane(VerticalScroll):
         could drop a solution the learner asked for)."""
         self.busy = True
         self.doing = doing
+        self._building = doing != "checking"
         self.post_message(PlayerEvent("busy", True))
         self._work(fn)
 
@@ -152,6 +157,8 @@ class PlayerPane(VerticalScroll):
         except Exception as e:  # noqa: BLE001  (shown in the pane, never a crash)
             self.post_message(PlayerEvent("error", str(e)))
         finally:
+            if self._building:   # (a step whose check did not run: it failed)
+                self._built_at, self._building = time.monotonic(), False
             self.busy = False
             self.post_message(PlayerEvent("busy", False))
 
@@ -234,6 +241,7 @@ class PlayerPane(VerticalScroll):
     # state a learner changes (not what checks themselves stir: neighbours, conntrack, counters)
     WATCHED = frozenset({"links", "addresses", "routes", "sysctls", "chains", "qdiscs", "namespaces"})
     RECHECK_AFTER = 0.4   # seconds of quiet before re-checking
+    OWN_CHANGES = 1.0     # seconds after a step or rebuild during which the events are its own
 
     def state_changed(self, fields: set[str]) -> None:
         """The kernel state changed (a ctrl+o shell, another terminal, anything outside the bar): at a
@@ -241,6 +249,8 @@ class PlayerPane(VerticalScroll):
         it was made."""
         if not (fields & self.WATCHED) or self.player.step is None or self.player.step.task is None:
             return
+        if (self.busy and self._building) or time.monotonic() - self._built_at < self.OWN_CHANGES:
+            return   # the player's own step or rebuild (its events arrive late): the check after it covers them
         self._changed_at = time.monotonic()
         if self._recheck_timer is not None:
             self._recheck_timer.stop()
