@@ -1,4 +1,4 @@
-"""The `lab` command line: the TUI (default), `shell`, `run`, `clean`, `trace`, `play`, `export`.
+"""The `lab` command line: the TUI (default), `shell`, `run`, `clean`, `trace`, `play`, `export`, `serve`.
 
 Keeps start-up fast: argparse only; textual, prompt_toolkit, pyroute2 and scapy are imported by the
 sub-command that needs them. Decides sandbox vs --host before anything else starts a thread.
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("args", nargs=argparse.REMAINDER)
     ex = sub.add_parser("export", help="write the lab as a shell script or a topology graph")
     ex.add_argument("args", nargs=argparse.REMAINDER)
+    sv = sub.add_parser("serve", help="serve the lab to browsers: one sandboxed lab per browser session",
+                        add_help=False)
+    sv.add_argument("args", nargs=argparse.REMAINDER)
     return p
 
 
@@ -52,11 +55,27 @@ def _die(msg: str, code: int = 1) -> int:
     return code
 
 
+def _die_with_the_seat_server() -> None:
+    """A `lab serve` seat (LAB_SEAT_PARENT names the server) gets SIGKILL when the server goes, so a seat's
+    sandbox never outlives its room; if the server is already gone, the seat ends now."""
+    import os
+
+    want = os.environ.pop("LAB_SEAT_PARENT", None)
+    if not want:
+        return
+    from lab.backend.nsutil import die_with_parent
+
+    die_with_parent()
+    if str(os.getppid()) != want:
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _die_with_the_seat_server()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # `lab play --list`, `lab export --sh`: options before the sub-command's first word
-        if args.cmd in ("play", "export", "trace"):
+        if args.cmd in ("play", "export", "trace", "serve"):
             args.args = extra + list(args.args)
         else:
             parser.error("unrecognized arguments: " + " ".join(extra))
@@ -97,6 +116,10 @@ def _dispatch(args) -> int:
         from lab.scenario.export import main as export_main
 
         return export_main(args)
+    if cmd == "serve":
+        from lab.serve import main as serve_main
+
+        return serve_main(args.args)
     from lab.engine import read_scripts, run_scripts, setup
 
     scripts = read_scripts(getattr(args, "setup", None) or [])

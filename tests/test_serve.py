@@ -1,0 +1,172 @@
+"""`lab serve`: the dashboard in a browser, a sandboxed lab per seat. The server runs as a real process
+inside the test session's sandbox (so its loopback is the sandbox's own); a browser is played by aiohttp:
+the page, then the seat's websocket, as textual-serve's JavaScript does."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import labproc
+
+aiohttp = pytest.importorskip("aiohttp")
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "lab", "serve", *args], cwd=labproc.ROOT,
+                                     env=labproc.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = re.search(r"open (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+                return
+        self.stop()
+        raise AssertionError("lab serve did not start:\n" + "".join(self.lines))
+
+    def children(self) -> set[int]:
+        """Every process below the server (its seats and what they run)."""
+        out, todo = set(), [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    kids = {int(x) for x in f.read().split()}
+            except OSError:
+                kids = set()
+            todo += list(kids - out)
+            out |= kids
+        return out
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+async def _page(session, url: str) -> tuple[int, str]:
+    async with session.get(url) as r:
+        return r.status, await r.text()
+
+
+def _ws_url(page: str) -> str:
+    return re.search(r'data-session-websocket-url="([^"]+)"', page).group(1)
+
+
+def test_each_browser_gets_its_own_sandboxed_seat_and_a_full_room_says_so():
+    srv = Served("--port", str(_free_port()), "--seats", "1")
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            status, page = await _page(s, srv.url)
+            assert status == 200 and "/ws/" in _ws_url(page)
+            ws = await s.ws_connect(_ws_url(page) + "?width=120&height=36")
+            got = b""
+            end = time.monotonic() + 60
+            while b"sandbox" not in got and time.monotonic() < end:
+                msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    got += msg.data
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    break
+            assert b"sandbox" in got, got[-500:]          # the dashboard's header: a lab of its own
+            seats = srv.children()
+            assert seats, "the seat runs as a process of its own"
+            status, text = await _page(s, srv.url)
+            assert status == 503 and "all 1 seats are taken" in text
+            status, _ = await _page(s, srv.url.rstrip("/") + "/ws/not-a-seat")
+            assert status == 403
+            await ws.close()
+            end = time.monotonic() + 30
+            while srv.children() and time.monotonic() < end:
+                await asyncio.sleep(0.1)
+            assert not srv.children(), "a seat that disconnects leaves no process (so no namespace) behind"
+            status, _ = await _page(s, srv.url)
+            assert status == 200, "the freed seat is offered again"
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()
+
+
+def test_any_other_address_needs_the_printed_token():
+    port = _free_port("127.0.0.2")
+    srv = Served("--host", "127.0.0.2", "--port", str(port))
+
+    async def browse():
+        assert "?token=" in srv.url and any("share the URL only" in line for line in srv.lines)
+        bare = srv.url.split("?")[0]
+        async with aiohttp.ClientSession() as s:
+            status, text = await _page(s, bare)
+            assert status == 403 and "token" in text
+            status, _ = await _page(s, bare + "?token=wrong")
+            assert status == 403
+            status, page = await _page(s, srv.url)
+            assert status == 200 and _ws_url(page).startswith(f"ws://127.0.0.2:{port}/ws/")
+            other = _ws_url((await _page(s, srv.url))[1])
+            assert other != _ws_url(page), "each page gets a seat URL of its own"
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--seats", "0"], "a room needs at least one seat"),
+    (["--scenario", "fox-baer"], 'did you mean "03-fox-bear"'),
+    (["--host", "example.org"], "give an address of this machine"),
+])
+def test_serve_refuses_bad_options_clearly(args, says):
+    r = subprocess.run([sys.executable, "-m", "lab", "serve", *args], cwd=labproc.ROOT, env=labproc.env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert os.path.exists(labproc.ROOT)
+
+
+def test_a_killed_server_takes_its_seats_with_it():
+    """SIGKILL to `lab serve` (no clean-up of its own runs): every seat process dies with it, so no learner's
+    sandbox outlives the room."""
+    srv = Served("--port", str(_free_port()))
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            _, page = await _page(s, srv.url)
+            ws = await s.ws_connect(_ws_url(page) + "?width=100&height=30")
+            end = time.monotonic() + 60
+            got = b""
+            while b"sandbox" not in got and time.monotonic() < end:
+                msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                got += msg.data
+            assert b"sandbox" in got
+            return srv.children()
+    seats = asyncio.run(browse())
+    assert seats
+    srv.proc.kill()
+    srv.proc.wait(timeout=10)
+    end = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in seats) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not [pid for pid in seats if os.path.exists(f"/proc/{pid}")], "a seat outlived its server"
