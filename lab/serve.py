@@ -13,7 +13,12 @@ URL says nothing about another's. At most --seats seats at once: past that the p
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
 import hmac
+import html
+import io
+import json
 import ipaddress
 import os
 import secrets
@@ -30,16 +35,34 @@ def needs_token(host: str) -> bool:
     return host not in LOCAL
 
 
-def seat_command(scenario: str | None, theme: str | None) -> str:
-    """The shell line textual-serve runs for a seat: lab replaces the shell (exec), and LAB_SEAT_PARENT
-    makes it die with this server however the server ends (SIGKILL included: lab.cli.main)."""
+def seat_command(scenario: str | None, theme: str | None, status: str = "") -> str:
+    """The shell line textual-serve runs for a seat: lab replaces the shell (exec), LAB_SEAT_PARENT makes
+    it die with this server however the server ends (SIGKILL included: lab.cli.main), LAB_SEAT_STATUS is
+    the file where the seat's dashboard keeps its progress for the instructor's page (lab.ui.app)."""
     argv = [sys.executable, "-m", "lab"] + (["--theme", theme] if theme else [])
     argv += ["play", scenario] if scenario else ["tui"]
-    return f"LAB_SEAT_PARENT={os.getpid()} exec {shlex.join(argv)}"
+    env = f"LAB_SEAT_PARENT={os.getpid()}" + (f" LAB_SEAT_STATUS={shlex.quote(status)}" if status else "")
+    return f"{env} exec {shlex.join(argv)}"
+
+
+def stuck_rows(seats: dict, now: float, stuck_after: float) -> list[dict]:
+    """The instructor's table: one row per seat (connected or gone), with how long it has been red on its
+    current step; `stuck` when that is more than stuck_after seconds."""
+    rows = []
+    for sid, s in seats.items():
+        st = s.get("status") or {}
+        red_for = now - s["red_since"] if s.get("red_since") is not None else 0.0
+        rows.append({"seat": sid[:6], "name": s["name"], "connected": s["connected"],
+                     "scenario": st.get("scenario", ""), "step": st.get("step", 0), "steps": st.get("steps", 0),
+                     "step_title": st.get("step_title", ""), "checks": st.get("checks", ""),
+                     "green": st.get("green"), "red_minutes": round(red_for / 60, 1),
+                     "stuck": bool(st) and st.get("green") is False and red_for > stuck_after,
+                     "finished": bool(st.get("finished"))})
+    return rows
 
 
 def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scenario: str | None = None,
-                theme: str | None = None, token: str | None = None):
+                theme: str | None = None, token: str | None = None, stuck_minutes: float = 5.0):
     """The textual-serve Server for `lab serve`, with the token, the seat URLs and the seat limit."""
     import aiohttp_jinja2
     import jinja2
@@ -50,9 +73,14 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
         def __init__(self) -> None:
             super().__init__(seat_command(scenario, theme), host=host, port=port, title="lab")
             self.token = token if token is not None else (secrets.token_urlsafe(24) if needs_token(host) else "")
+            self.instructor_token = secrets.token_urlsafe(24)
             self.seats = seats
             self.active = 0
-            self.issued: dict[str, float] = {}     # seat id -> when its page was served
+            self.issued: dict[str, tuple[float, str]] = {}   # seat id -> (when its page was served, name)
+            self.room: dict[str, dict] = {}     # seat id -> name, connected, status path, last status, red_since
+            import tempfile
+
+            self.status_dir = tempfile.mkdtemp(prefix="lab-serve-")
 
         @property
         def url(self) -> str:
@@ -67,6 +95,9 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             app.add_routes([
                 web.get("/", self.index, name="index"),
                 web.get("/ws/{seat}", self.seat, name="websocket"),
+                web.get("/instructor", self.instructor),
+                web.get("/instructor.json", self.instructor_data),
+                web.get("/instructor.csv", self.instructor_data),
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
             ])
@@ -94,9 +125,9 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken. "
                                                      "Try again when a learner leaves.\n")
             now = time.monotonic()
-            self.issued = {k: t for k, t in self.issued.items() if now - t < SEAT_URL_TTL}
+            self.issued = {k: v for k, v in self.issued.items() if now - v[0] < SEAT_URL_TTL}
             seat = secrets.token_urlsafe(18)
-            self.issued[seat] = now
+            self.issued[seat] = (now, request.query.get("name", "")[:40])
             context: dict[str, Any] = await self._context(request)
             context["app_websocket_url"] = context["app_websocket_url"].rsplit("/ws", 1)[0] + f"/ws/{seat}"
             return aiohttp_jinja2.render_template("app_index.html", request, context)
@@ -113,17 +144,105 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                     "application": {"name": self.title}}
 
         async def seat(self, request: web.Request) -> web.StreamResponse:
+            from textual_serve.app_service import AppService
+            from textual_serve.server import to_int
+
             seat = request.match_info["seat"]
             issued = self.issued.pop(seat, None)
-            if issued is None or time.monotonic() - issued > SEAT_URL_TTL:
+            if issued is None or time.monotonic() - issued[0] > SEAT_URL_TTL:
                 return web.Response(status=403, text="lab serve: not a seat of this server (reload the page).\n")
             if self.active >= self.seats:
                 return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken.\n")
+            status = os.path.join(self.status_dir, f"{seat}.json")
+            self.room[seat] = {"name": issued[1], "connected": True, "path": status, "status": None,
+                               "red_since": None, "step": None}
             self.active += 1
+            websocket = web.WebSocketResponse(heartbeat=15)
+            service = None
+
+
+            async def close() -> None:
+                await websocket.close()
             try:
-                return await self.handle_websocket(request)
+                await websocket.prepare(request)
+                service = AppService(seat_command(scenario, theme, status), write_bytes=websocket.send_bytes,
+                                     write_str=websocket.send_str, close=close,
+                                     download_manager=self.download_manager, debug=self.debug)
+                await service.start(to_int(request.query.get("width", "80"), 80),
+                                    to_int(request.query.get("height", "24"), 24))
+                await self._process_messages(websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
             finally:
+                if service is not None:
+                    await service.stop()
                 self.active -= 1
+                self._read_status(seat)
+                self.room[seat]["connected"] = False
+            return websocket
+
+        def _read_status(self, seat: str) -> None:
+            s = self.room[seat]
+            try:
+                with open(s["path"]) as f:
+                    st = json.load(f)
+            except (OSError, ValueError):
+                return
+            key = (st.get("scenario"), st.get("step"))
+            if st.get("green") is False:
+                if s["red_since"] is None or s["step"] != key:
+                    s["red_since"] = time.monotonic()
+            else:
+                s["red_since"] = None
+            s["step"], s["status"] = key, st
+
+        def _rows(self) -> list[dict]:
+            for seat, s in self.room.items():
+                if s["connected"]:
+                    self._read_status(seat)
+            return stuck_rows(self.room, time.monotonic(), stuck_minutes * 60)
+
+        def _instructor_ok(self, request: web.Request) -> bool:
+            return hmac.compare_digest(request.query.get("token", ""), self.instructor_token)
+
+        async def instructor(self, request: web.Request) -> web.StreamResponse:
+            """The room at a glance: every seat's name, scenario step and checks, live (the page reloads
+            itself); a seat red on the same step for more than --stuck-minutes is marked stuck."""
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            rows = self._rows()
+            q = html.escape(request.query.get("token", ""))
+            trs = []
+            for r in rows:
+                state = ("stuck" if r["stuck"] else "finished" if r["finished"] else "green" if r["green"]
+                         else "red" if r["green"] is False else "")
+                colour = {"stuck": "#ff3030", "red": "#d29922", "green": "#3fb950", "finished": "#58a6ff"}.get(state, "#888")
+                red_for = f" ({r['red_minutes']} min)" if state in ("red", "stuck") else ""
+                trs.append(f"<tr><td>{html.escape(r['seat'])}</td><td>{html.escape(r['name'] or '-')}</td>"
+                           f"<td>{'yes' if r['connected'] else 'left'}</td><td>{html.escape(r['scenario'])}</td>"
+                           f"<td>{r['step']}/{r['steps']} {html.escape(r['step_title'])}</td>"
+                           f"<td>{html.escape(str(r['checks']))}</td>"
+                           f"<td style='color:{colour};font-weight:bold'>{state or '-'}{red_for}</td></tr>")
+            page = ("<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3><title>lab: the room"
+                    "</title><body style='font-family:monospace;background:#0d1117;color:#e6edf3'>"
+                    f"<h1>lab serve: {self.active}/{self.seats} seats taken</h1>"
+                    "<table cellpadding=6><tr><th>seat</th><th>name</th><th>here</th><th>scenario</th>"
+                    "<th>step</th><th>checks</th><th>state</th></tr>" + "".join(trs) + "</table>"
+                    f"<p>export: <a href='/instructor.csv?token={q}'>CSV</a> · "
+                    f"<a href='/instructor.json?token={q}'>JSON</a></p></body>")
+            return web.Response(text=page, content_type="text/html")
+
+        async def instructor_data(self, request: web.Request) -> web.StreamResponse:
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            rows = self._rows()
+            if request.path.endswith(".json"):
+                return web.json_response(rows)
+            out = io.StringIO()
+            w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["seat"])
+            w.writeheader()
+            w.writerows(rows)
+            return web.Response(text=out.getvalue(), content_type="text/csv")
 
         def ready(self) -> None:
             print(f"lab serve: {self.seats} seat{'s' if self.seats != 1 else ''}, each a sandboxed lab of its "
@@ -132,6 +251,8 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 print("lab serve: the token is the key to this room: share the URL only with its learners.",
                       flush=True)
             print("lab serve: Ctrl+C stops it (and every seat).", flush=True)
+            print(f"lab serve: the instructor's view: {self.public_url}/instructor?token={self.instructor_token}",
+                  flush=True)
             print(f"lab serve: open {self.url}", flush=True)
 
     return LabServer()
@@ -146,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--seats", type=int, default=8, help="at most this many learners at once (default 8)")
     p.add_argument("--theme", default=None)
+    p.add_argument("--stuck-minutes", type=float, default=5.0,
+                   help="the instructor's page marks a seat stuck when red on one step this long (default 5)")
     args = p.parse_args(argv)
     from lab.errors import LabError
 
@@ -164,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
 
         load(args.scenario)     # a wrong name fails here, with its did-you-mean, not in every seat
     try:
-        server = make_server(args.host, args.port, args.seats, args.scenario, args.theme)
+        server = make_server(args.host, args.port, args.seats, args.scenario, args.theme,
+                             stuck_minutes=args.stuck_minutes)
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
     server.serve()

@@ -4,6 +4,7 @@ the page, then the seat's websocket, as textual-serve's JavaScript does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -170,3 +171,47 @@ def test_a_killed_server_takes_its_seats_with_it():
     while any(os.path.exists(f"/proc/{pid}") for pid in seats) and time.monotonic() < end:
         time.sleep(0.1)
     assert not [pid for pid in seats if os.path.exists(f"/proc/{pid}")], "a seat outlived its server"
+
+
+def test_the_instructors_page_shows_each_seats_progress_and_exports_it():
+    """The instructor's page (its own token) lists every seat with the learner's name, the scenario step and
+    whether its checks are green, live, and exports the room as CSV and JSON."""
+    srv = Served("--port", str(_free_port()), "--scenario", "21-fix-ip-forward", "--stuck-minutes", "0")
+    teacher = next(re.search(r"(http://\S+/instructor\?token=\S+)", ln).group(1) for ln in srv.lines
+                   if "/instructor?token=" in ln)
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            status, _ = await _page(s, teacher.split("?")[0] + "?token=nope")
+            assert status == 403
+            status, _ = await _page(s, srv.url.rstrip("/") + "/instructor")
+            assert status == 403, "the learners' URL does not open the instructor's page"
+            _, page = await _page(s, srv.url + ("&" if "?" in srv.url else "?") + "name=Ada")
+            ws = await s.ws_connect(_ws_url(page) + "?width=140&height=40")
+
+            async def pump():
+                while True:
+                    msg = await ws.receive()
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        return
+            reader = asyncio.ensure_future(pump())
+            rows: list = []
+            end = time.monotonic() + 90
+            while time.monotonic() < end:
+                _, text = await _page(s, teacher.replace("/instructor?", "/instructor.json?"))
+                rows = json.loads(text)
+                if rows and rows[0]["step"] == 1 and rows[0]["green"] is False:
+                    break
+                await asyncio.sleep(0.5)
+            assert rows and rows[0]["name"] == "Ada" and rows[0]["connected"], rows
+            assert rows[0]["scenario"] and rows[0]["green"] is False and rows[0]["stuck"], rows   # red: the task
+            status, html_page = await _page(s, teacher)
+            assert status == 200 and "Ada" in html_page and "stuck" in html_page
+            _, csv_text = await _page(s, teacher.replace("/instructor?", "/instructor.csv?"))
+            assert csv_text.splitlines()[0].startswith("seat,name,connected") and "Ada" in csv_text
+            await ws.close()
+            reader.cancel()
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()

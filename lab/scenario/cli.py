@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 from typing import Callable
 
@@ -89,7 +90,8 @@ def main(args) -> int:
         rep = check_scenario(sc, engine, emit=lambda s: print(s, flush=True), verbose=ns.verbose)
         _export(engine, ns)
         return 0 if rep.ok else 1
-    if not ns.text and sys.stdin.isatty():
+    # the dashboard on a terminal, or in a browser (`lab serve` seats run under Textual's web driver)
+    if not ns.text and (sys.stdin.isatty() or os.environ.get("TEXTUAL_DRIVER")):
         run_app: Callable[..., int] | None
         try:
             from lab.ui.app import run_app

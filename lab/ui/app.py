@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
 import sys
 import threading
@@ -136,6 +137,8 @@ class LabApp(App):
             self.watcher.start()
         self.set_interval(0.5, self.visibility_changed)
         self._start_heap_policy()
+        if os.environ.get("LAB_SEAT_STATUS"):   # a `lab serve` seat: progress for the instructor's page
+            self.set_interval(2.0, self._write_seat_status)
         if self.scenario is not None:
             self.call_after_refresh(self.start_scenario, self.scenario, self.scenario_step)
 
@@ -151,6 +154,31 @@ class LabApp(App):
                                                        type_delay=self.type_delay, start_step=step))
         main.add_class("playing")
         main.action_tab("tab-map")   # the scenario's lab stays in view beside the narration
+
+    def seat_status(self) -> dict:
+        """Where this learner is: the scenario, the step, its checks (what `lab serve` shows the instructor)."""
+        from lab.ui.widgets.player import PlayerPane
+
+        panes = list(self.main.query(PlayerPane)) if self.main is not None else []
+        if not panes:
+            return {"scenario": "", "step": 0, "steps": 0}
+        pane = panes[0]
+        p = pane.player
+        res = pane.check_results if pane.target is None else []
+        ok = sum(1 for r in res if r.ok)
+        return {"scenario": pane.scenario.title, "step": p.index + 1, "steps": len(p.steps),
+                "step_title": p.step.title if p.step is not None else "",
+                "checks": f"{ok}/{len(res)} green" if res else "", "green": (ok == len(res)) if res else None,
+                "finished": pane.finished}
+
+    def _write_seat_status(self) -> None:
+        path = os.environ.get("LAB_SEAT_STATUS", "")
+        try:
+            with open(path + ".tmp", "w") as f:
+                json.dump(self.seat_status(), f)
+            os.replace(path + ".tmp", path)
+        except OSError:
+            pass
 
     def play_scenario(self, ref: str) -> None:
         """Palette "Play scenario": load a shipped scenario (or a file) and open the player."""
