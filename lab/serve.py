@@ -101,7 +101,13 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
             ])
+            app.on_cleanup.append(self._cleanup)
             return app
+
+        async def _cleanup(self, app: web.Application) -> None:
+            import shutil
+
+            shutil.rmtree(self.status_dir, ignore_errors=True)
 
         def serve(self, debug: bool = False) -> None:
             """Run until Ctrl+C (or SIGTERM); says where to point the browsers once it is listening."""
