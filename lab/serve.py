@@ -28,6 +28,12 @@ import time
 from typing import Any
 
 LOCAL = {"localhost", "127.0.0.1", "::1"}
+# run before textual.js reads it (on load): the seat's websocket, relative to wherever the page was served
+RELATIVE_SEAT = """<script>(() => {
+  const u = new URL(%s, window.location.href.split("?")[0]);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";   // (textual.js adds ?width=..&height=..)
+  for (const e of document.querySelectorAll("[data-session-websocket-url]")) e.dataset.sessionWebsocketUrl = u.href;
+})();</script>"""
 SEAT_URL_TTL = 60.0     # seconds a page's seat URL stays good for its websocket
 
 
@@ -136,7 +142,12 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             self.issued[seat] = (now, request.query.get("name", "")[:40])
             context: dict[str, Any] = await self._context(request)
             context["app_websocket_url"] = context["app_websocket_url"].rsplit("/ws", 1)[0] + f"/ws/{seat}"
-            return aiohttp_jinja2.render_template("app_index.html", request, context)
+            page = aiohttp_jinja2.render_string("app_index.html", request, context)
+            # behind a proxy that adds a path prefix (jupyter-server-proxy: /user/NAME/network-lab/) the
+            # browser must find the scripts and the seat relative to the page, not at this server's own URL
+            page = page.replace(context["config"]["static"]["url"], "static/")
+            page = page.replace("</body>", RELATIVE_SEAT % json.dumps(f"ws/{seat}") + "</body>", 1)
+            return web.Response(text=page, content_type="text/html")
 
         async def _context(self, request: web.Request) -> dict[str, Any]:
             router = request.app.router

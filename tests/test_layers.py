@@ -48,7 +48,7 @@ def test_headless_modules_do_not_import_textual_or_scapy(mod):
 # ---- the import layers: every import in lab/ (module level or inside a function) goes down, never up ----
 RANK = {"model": 0, "errors": 0, "confine": 0, "safefile": 0, "resources": 0, "render": 1, "commands": 1, "backend": 2,
         "engine": 3, "tracer": 4, "scenario": 5, "ui": 6, "cli": 7, "shell": 7, "__main__": 7, "extensions": 7,
-        "serve": 7}
+        "serve": 7, "jupyter": 7}
 TOP = 7     # the entry points: lab.cli, lab.shell, lab.__main__, lab.extensions and every package's cli module
 
 

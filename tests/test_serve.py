@@ -215,3 +215,58 @@ def test_the_instructors_page_shows_each_seats_progress_and_exports_it():
         asyncio.run(browse())
     finally:
         srv.stop()
+
+
+def test_jupyter_server_proxy_launches_a_seat_behind_its_prefix(tmp_path):
+    """A real jupyter-server with jupyter-server-proxy (what JupyterHub runs per user): the "Network lab"
+    entry starts `lab serve` and proxies it under /network-lab/; the page and its seat's websocket work
+    behind that prefix, with jupyter's login (its token, then its cookie) in front."""
+    pytest.importorskip("jupyter_server_proxy")
+    port, token = _free_port(), "t0k3n-for-this-test"
+    argv = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.open_browser=False"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    env = labproc.env(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_DATA_DIR=str(tmp_path / "data"),
+                      JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    async def browse():
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            end = time.monotonic() + 90
+            status, page = 0, ""
+            while time.monotonic() < end:
+                try:
+                    status, page = await _page(s, f"{base}/network-lab/?token={token}")
+                except aiohttp.ClientError:
+                    status = 0
+                if status == 200 and "data-session-websocket-url" in page:
+                    break
+                await asyncio.sleep(0.5)
+            assert status == 200 and "data-session-websocket-url" in page, (status, page[-500:])
+            assert 'src="static/js/textual.js"' in page, "the page's scripts are found relative to it"
+            seat = re.search(r'new URL\("(ws/[^"]+)"', page).group(1)
+            ws = await s.ws_connect(f"ws://127.0.0.1:{port}/network-lab/{seat}?width=120&height=36")
+            got = b""
+            end = time.monotonic() + 90
+            while b"sandbox" not in got and time.monotonic() < end:
+                msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                got += msg.data
+            assert b"sandbox" in got, got[-300:]
+            await ws.close()
+            status, _ = await _page(s, f"{base}/network-lab/static/js/textual.js")
+            assert status == 200
+        async with aiohttp.ClientSession() as anon:   # no token, no cookie: jupyter's login page, not the lab
+            status, text = await _page(anon, f"{base}/network-lab/")
+            assert "data-session-websocket-url" not in text and (status in (401, 403) or "login" in text.lower())
+    try:
+        asyncio.run(browse())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
