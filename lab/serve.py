@@ -67,8 +67,15 @@ def stuck_rows(seats: dict, now: float, stuck_after: float) -> list[dict]:
     return rows
 
 
+def idle_warning_at(idle: float) -> float:
+    """Seconds of quiet after which an idle seat is warned: two minutes before it closes (half-way for short
+    limits)."""
+    return max(idle - 120.0, idle / 2)
+
+
 def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scenario: str | None = None,
-                theme: str | None = None, token: str | None = None, stuck_minutes: float = 5.0):
+                theme: str | None = None, token: str | None = None, stuck_minutes: float = 5.0,
+                idle_minutes: float = 30.0):
     """The textual-serve Server for `lab serve`, with the token, the seat URLs and the seat limit."""
     import aiohttp_jinja2
     import jinja2
@@ -107,12 +114,15 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
             ])
+            app.on_startup.append(self._start_idle_watch)
             app.on_cleanup.append(self._cleanup)
             return app
 
         async def _cleanup(self, app: web.Application) -> None:
             import shutil
 
+            if "idle-watch" in app:
+                app["idle-watch"].cancel()
             shutil.rmtree(self.status_dir, ignore_errors=True)
 
         def serve(self, debug: bool = False) -> None:
@@ -172,7 +182,8 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken.\n")
             status = os.path.join(self.status_dir, f"{seat}.json")
             self.room[seat] = {"name": issued[1], "connected": True, "path": status, "status": None,
-                               "red_since": None, "step": None}
+                               "red_since": None, "step": None, "input_at": time.monotonic(), "warned": False,
+                               "close": None}
             self.active += 1
             websocket = web.WebSocketResponse(heartbeat=15)
             service = None
@@ -187,7 +198,8 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                                      download_manager=self.download_manager, debug=self.debug)
                 await service.start(to_int(request.query.get("width", "80"), 80),
                                     to_int(request.query.get("height", "24"), 24))
-                await self._process_messages(websocket, service)
+                self.room[seat]["close"] = close
+                await self._messages(seat, websocket, service)
             except asyncio.CancelledError:
                 await websocket.close()
             finally:
@@ -197,6 +209,55 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 self._read_status(seat)
                 self.room[seat]["connected"] = False
             return websocket
+
+        async def _messages(self, seat: str, websocket: web.WebSocketResponse, service) -> None:
+            """The browser's messages to the seat (as textual-serve's), noting when the learner last typed."""
+            async for message in websocket:
+                if message.type != web.WSMsgType.TEXT:
+                    continue
+                kind, *data = message.json()
+                if kind == "stdin":
+                    self.room[seat]["input_at"], self.room[seat]["warned"] = time.monotonic(), False
+                    await service.send_bytes(data[0].encode("utf-8"))
+                elif kind == "resize":
+                    await service.set_terminal_size(data[0]["width"], data[0]["height"])
+                elif kind == "ping":
+                    await websocket.send_json(["pong", data[0]])
+                elif kind == "blur":
+                    await service.blur()
+                elif kind == "focus":
+                    await service.focus()
+
+        async def _watch_idle(self, app: web.Application) -> None:
+            """Close a seat nobody has typed in for --idle-minutes, after a warning on its screen."""
+            idle = idle_minutes * 60
+            while True:
+                await asyncio.sleep(min(5.0, max(0.2, idle / 20)))
+                now = time.monotonic()
+                for s in self.room.values():
+                    if not s["connected"] or s["close"] is None:
+                        continue
+                    quiet = now - s["input_at"]
+                    if quiet >= idle:
+                        await s["close"]()
+                    elif quiet >= idle_warning_at(idle) and not s["warned"]:
+                        s["warned"] = True
+                        left = max(1, round((idle - quiet) / 60))
+                        self._notice(s, f"This seat has been idle for {quiet / 60:.0f} min: it closes in about "
+                                        f"{left} min (and its lab with it) unless you type something.")
+
+        @staticmethod
+        def _notice(s: dict, text: str) -> None:
+            try:
+                with open(s["path"] + ".notice.tmp", "w") as f:
+                    f.write(text)
+                os.replace(s["path"] + ".notice.tmp", s["path"] + ".notice")
+            except OSError:
+                pass
+
+        async def _start_idle_watch(self, app: web.Application) -> None:
+            if idle_minutes > 0:
+                app["idle-watch"] = asyncio.ensure_future(self._watch_idle(app))
 
         def _read_status(self, seat: str) -> None:
             s = self.room[seat]
@@ -284,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--seats", type=int, default=8, help="at most this many learners at once (default 8)")
     p.add_argument("--theme", default=None)
+    p.add_argument("--idle-minutes", type=float, default=30.0,
+                   help="close a seat nobody typed in for this long, after a warning (default 30; 0: never)")
     p.add_argument("--stuck-minutes", type=float, default=5.0,
                    help="the instructor's page marks a seat stuck when red on one step this long (default 5)")
     args = p.parse_args(argv)
@@ -305,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         load(args.scenario)     # a wrong name fails here, with its did-you-mean, not in every seat
     try:
         server = make_server(args.host, args.port, args.seats, args.scenario, args.theme,
-                             stuck_minutes=args.stuck_minutes)
+                             stuck_minutes=args.stuck_minutes, idle_minutes=args.idle_minutes)
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
     server.serve()

@@ -270,3 +270,31 @@ def test_jupyter_server_proxy_launches_a_seat_behind_its_prefix(tmp_path):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_an_idle_seat_is_warned_then_closed_and_freed():
+    """--idle-minutes: a seat nobody types in gets a warning on its screen, then is closed; its process goes."""
+    srv = Served("--port", str(_free_port()), "--idle-minutes", "0.15")   # 9 s; warned half-way
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            _, page = await _page(s, srv.url)
+            ws = await s.ws_connect(_ws_url(page) + "?width=120&height=36")
+            got, closed = b"", False
+            end = time.monotonic() + 90
+            while time.monotonic() < end:
+                msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    closed = True
+                    break
+                got += msg.data
+            assert b"idle" in got and b"closes" in got, "the warning was on the seat's screen"
+            assert closed, "the idle seat was closed"
+            end = time.monotonic() + 30
+            while srv.children() and time.monotonic() < end:
+                await asyncio.sleep(0.1)
+            assert not srv.children()
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()

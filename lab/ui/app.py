@@ -173,6 +173,13 @@ class LabApp(App):
 
     def _write_seat_status(self) -> None:
         path = os.environ.get("LAB_SEAT_STATUS", "")
+        try:   # a word from the room (lab serve: "idle, closing soon")
+            with open(path + ".notice") as f:
+                notice = f.read()
+            os.unlink(path + ".notice")
+            self.notify(notice, title="lab serve", severity="warning", timeout=60)
+        except OSError:
+            pass
         try:
             with open(path + ".tmp", "w") as f:
                 json.dump(self.seat_status(), f)
