@@ -75,7 +75,7 @@ def idle_warning_at(idle: float) -> float:
 
 def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scenario: str | None = None,
                 theme: str | None = None, token: str | None = None, stuck_minutes: float = 5.0,
-                idle_minutes: float = 30.0):
+                idle_minutes: float = 30.0, grace: float = 60.0):
     """The textual-serve Server for `lab serve`, with the token, the seat URLs and the seat limit."""
     import aiohttp_jinja2
     import jinja2
@@ -88,8 +88,8 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             self.token = token if token is not None else (secrets.token_urlsafe(24) if needs_token(host) else "")
             self.instructor_token = secrets.token_urlsafe(24)
             self.seats = seats
-            self.active = 0
-            self.issued: dict[str, tuple[float, str]] = {}   # seat id -> (when its page was served, name)
+            self.issued: dict[str, tuple[float, str, str]] = {}   # seat id -> (when its page was served, name,
+            #                                                        the browser's lab_seat cookie)
             self.room: dict[str, dict] = {}     # seat id -> name, connected, status path, last status, red_since
             import tempfile
 
@@ -139,17 +139,25 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
                         print=lambda *_a: self.ready())
 
+        def _taken(self) -> int:
+            """Seats in use: connected, or kept for a learner who may come back (--grace)."""
+            return sum(1 for r in self.room.values() if r["connected"] or r.get("service") is not None)
+
         async def index(self, request: web.Request) -> web.StreamResponse:
             if not self._authorised(request):
                 return web.Response(status=403, text="lab serve: this address needs the URL with its token "
                                                      "(lab serve printed it when it started).\n")
-            if self.active >= self.seats:
+            owner = request.cookies.get("lab_seat", "")
+            mine = next((sid for sid, r in self.room.items() if owner and r.get("owner") == owner
+                         and not r["connected"] and r.get("service") is not None), None)
+            if mine is None and self._taken() >= self.seats:
                 return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken. "
                                                      "Try again when a learner leaves.\n")
             now = time.monotonic()
             self.issued = {k: v for k, v in self.issued.items() if now - v[0] < SEAT_URL_TTL}
-            seat = secrets.token_urlsafe(18)
-            self.issued[seat] = (now, request.query.get("name", "")[:40])
+            owner = owner or secrets.token_urlsafe(18)
+            seat = mine or secrets.token_urlsafe(18)     # a reload within the grace period: the same seat
+            self.issued[seat] = (now, request.query.get("name", "")[:40], owner)
             context: dict[str, Any] = await self._context(request)
             context["app_websocket_url"] = context["app_websocket_url"].rsplit("/ws", 1)[0] + f"/ws/{seat}"
             page = aiohttp_jinja2.render_string("app_index.html", request, context)
@@ -157,7 +165,55 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             # browser must find the scripts and the seat relative to the page, not at this server's own URL
             page = page.replace(context["config"]["static"]["url"], "static/")
             page = page.replace("</body>", RELATIVE_SEAT % json.dumps(f"ws/{seat}") + "</body>", 1)
-            return web.Response(text=page, content_type="text/html")
+            resp = web.Response(text=page, content_type="text/html")
+            resp.set_cookie("lab_seat", owner, httponly=True, samesite="Strict")
+            return resp
+
+        async def seat(self, request: web.Request) -> web.StreamResponse:
+            from textual_serve.app_service import AppService
+            from textual_serve.server import to_int
+
+            seat = request.match_info["seat"]
+            issued = self.issued.pop(seat, None)
+            if issued is None or time.monotonic() - issued[0] > SEAT_URL_TTL:
+                return web.Response(status=403, text="lab serve: not a seat of this server (reload the page).\n")
+            room = self.room.get(seat)
+            back = room is not None and room.get("service") is not None and not room["connected"]
+            if not back and self._taken() >= self.seats:
+                return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken.\n")
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width, height = to_int(request.query.get("width", "80"), 80), to_int(request.query.get("height", "24"), 24)
+
+            async def close() -> None:
+                await websocket.close()
+            await websocket.prepare(request)
+            if back:
+                assert room is not None
+                service = room["service"]
+                room.update(connected=True, input_at=time.monotonic(), warned=False, close=close)
+                service.remote_write_bytes, service.remote_write_str = websocket.send_bytes, websocket.send_str
+                service.remote_close = close
+                await service.set_terminal_size(max(1, width - 1), height)   # a new screen: draw it all again
+                await service.set_terminal_size(width, height)
+            else:
+                status = os.path.join(self.status_dir, f"{seat}.json")
+                room = self.room[seat] = {"name": issued[1], "owner": issued[2], "connected": True, "path": status,
+                                          "status": None, "red_since": None, "step": None, "warned": False,
+                                          "input_at": time.monotonic(), "close": close, "service": None}
+                service = AppService(seat_command(scenario, theme, status), write_bytes=websocket.send_bytes,
+                                     write_str=websocket.send_str, close=close,
+                                     download_manager=self.download_manager, debug=self.debug)
+                room["service"] = service
+                await service.start(width, height)
+            try:
+                await self._messages(seat, websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
+            finally:
+                self._read_status(seat)
+                room["connected"] = False
+                await self._detach(seat, service)
+            return websocket
 
         async def _context(self, request: web.Request) -> dict[str, Any]:
             router = request.app.router
@@ -170,47 +226,28 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                                           + "/"}},
                     "application": {"name": self.title}}
 
-        async def seat(self, request: web.Request) -> web.StreamResponse:
-            from textual_serve.app_service import AppService
-            from textual_serve.server import to_int
+        async def _detach(self, seat: str, service: Any) -> None:
+            """The browser went: keep the seat --grace seconds for a reload (its output goes nowhere
+            meanwhile), then stop it; at once when the lab itself has ended or there is no grace."""
+            room = self.room[seat]
 
-            seat = request.match_info["seat"]
-            issued = self.issued.pop(seat, None)
-            if issued is None or time.monotonic() - issued[0] > SEAT_URL_TTL:
-                return web.Response(status=403, text="lab serve: not a seat of this server (reload the page).\n")
-            if self.active >= self.seats:
-                return web.Response(status=503, text=f"lab serve: all {self.seats} seats are taken.\n")
-            status = os.path.join(self.status_dir, f"{seat}.json")
-            self.room[seat] = {"name": issued[1], "connected": True, "path": status, "status": None,
-                               "red_since": None, "step": None, "input_at": time.monotonic(), "warned": False,
-                               "close": None}
-            self.active += 1
-            websocket = web.WebSocketResponse(heartbeat=15)
-            service = None
+            async def nowhere(*_a) -> None:
+                return None
+            ended = service._task is None or service._task.done()
+            if grace <= 0 or ended or room.get("idle_closed"):
+                room["service"] = None
+                await service.stop()
+                return
+            service.remote_write_bytes = service.remote_write_str = nowhere
+            service.remote_close = nowhere
+            room["detached_at"] = detached = time.monotonic()
+            await asyncio.sleep(grace)
+            still_away = not room["connected"] and room.get("detached_at") == detached
+            if still_away and room.get("service") is not None and room["service"] is service:
+                room["service"] = None
+                await service.stop()
 
-
-            async def close() -> None:
-                await websocket.close()
-            try:
-                await websocket.prepare(request)
-                service = AppService(seat_command(scenario, theme, status), write_bytes=websocket.send_bytes,
-                                     write_str=websocket.send_str, close=close,
-                                     download_manager=self.download_manager, debug=self.debug)
-                await service.start(to_int(request.query.get("width", "80"), 80),
-                                    to_int(request.query.get("height", "24"), 24))
-                self.room[seat]["close"] = close
-                await self._messages(seat, websocket, service)
-            except asyncio.CancelledError:
-                await websocket.close()
-            finally:
-                if service is not None:
-                    await service.stop()
-                self.active -= 1
-                self._read_status(seat)
-                self.room[seat]["connected"] = False
-            return websocket
-
-        async def _messages(self, seat: str, websocket: web.WebSocketResponse, service) -> None:
+        async def _messages(self, seat: str, websocket: web.WebSocketResponse, service: Any) -> None:
             """The browser's messages to the seat (as textual-serve's), noting when the learner last typed."""
             async for message in websocket:
                 if message.type != web.WSMsgType.TEXT:
@@ -239,6 +276,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                         continue
                     quiet = now - s["input_at"]
                     if quiet >= idle:
+                        s["idle_closed"] = True      # freed at once, no grace for a reload
                         await s["close"]()
                     elif quiet >= idle_warning_at(idle) and not s["warned"]:
                         s["warned"] = True
@@ -303,7 +341,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                            f"<td style='color:{colour};font-weight:bold'>{state or '-'}{red_for}</td></tr>")
             page = ("<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3><title>lab: the room"
                     "</title><body style='font-family:monospace;background:#0d1117;color:#e6edf3'>"
-                    f"<h1>lab serve: {self.active}/{self.seats} seats taken</h1>"
+                    f"<h1>lab serve: {self._taken()}/{self.seats} seats taken</h1>"
                     "<table cellpadding=6><tr><th>seat</th><th>name</th><th>here</th><th>scenario</th>"
                     "<th>step</th><th>checks</th><th>state</th></tr>" + "".join(trs) + "</table>"
                     f"<p>export: <a href='/instructor.csv?token={q}'>CSV</a> · "
@@ -345,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--seats", type=int, default=8, help="at most this many learners at once (default 8)")
     p.add_argument("--theme", default=None)
+    p.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
+                   help="a learner who reloads the page within this many seconds gets their own seat back "
+                        "(default 60; 0: a closed page frees its seat at once)")
     p.add_argument("--idle-minutes", type=float, default=30.0,
                    help="close a seat nobody typed in for this long, after a warning (default 30; 0: never)")
     p.add_argument("--stuck-minutes", type=float, default=5.0,
@@ -368,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         load(args.scenario)     # a wrong name fails here, with its did-you-mean, not in every seat
     try:
         server = make_server(args.host, args.port, args.seats, args.scenario, args.theme,
-                             stuck_minutes=args.stuck_minutes, idle_minutes=args.idle_minutes)
+                             stuck_minutes=args.stuck_minutes, idle_minutes=args.idle_minutes, grace=args.grace)
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
     server.serve()
