@@ -137,6 +137,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.request_exit)
             web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
+                        shutdown_timeout=3,   # Ctrl+C: seats (kept for a reload too) go within seconds
                         print=lambda *_a: self.ready())
 
         def _taken(self) -> int:
