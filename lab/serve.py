@@ -41,13 +41,14 @@ def needs_token(host: str) -> bool:
     return host not in LOCAL
 
 
-def seat_command(scenario: str | None, theme: str | None, status: str = "") -> str:
+def seat_command(scenario: str | None, theme: str | None, status: str = "", limits: str = "") -> str:
     """The shell line textual-serve runs for a seat: lab replaces the shell (exec), LAB_SEAT_PARENT makes
     it die with this server however the server ends (SIGKILL included: lab.cli.main), LAB_SEAT_STATUS is
     the file where the seat's dashboard keeps its progress for the instructor's page (lab.ui.app)."""
     argv = [sys.executable, "-m", "lab"] + (["--theme", theme] if theme else [])
     argv += ["play", scenario] if scenario else ["tui"]
     env = f"LAB_SEAT_PARENT={os.getpid()}" + (f" LAB_SEAT_STATUS={shlex.quote(status)}" if status else "")
+    env += f" LAB_SEAT_LIMITS={shlex.quote(limits)}" if limits else ""   # lab.backend.sandbox.apply_limits
     return f"{env} exec {shlex.join(argv)}"
 
 
@@ -75,7 +76,8 @@ def idle_warning_at(idle: float) -> float:
 
 def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scenario: str | None = None,
                 theme: str | None = None, token: str | None = None, stuck_minutes: float = 5.0,
-                idle_minutes: float = 30.0, grace: float = 60.0):
+                idle_minutes: float = 30.0, grace: float = 60.0, max_namespaces: int = 50,
+                max_processes: int = 256):
     """The textual-serve Server for `lab serve`, with the token, the seat URLs and the seat limit."""
     import aiohttp_jinja2
     import jinja2
@@ -201,7 +203,8 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 room = self.room[seat] = {"name": issued[1], "owner": issued[2], "connected": True, "path": status,
                                           "status": None, "red_since": None, "step": None, "warned": False,
                                           "input_at": time.monotonic(), "close": close, "service": None}
-                service = AppService(seat_command(scenario, theme, status), write_bytes=websocket.send_bytes,
+                limits = f"namespaces={max_namespaces},processes={max_processes}"
+                service = AppService(seat_command(scenario, theme, status, limits), write_bytes=websocket.send_bytes,
                                      write_str=websocket.send_str, close=close,
                                      download_manager=self.download_manager, debug=self.debug)
                 room["service"] = service
@@ -367,6 +370,9 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             if self.token:
                 print("lab serve: the token is the key to this room: share the URL only with its learners.",
                       flush=True)
+            if os.geteuid() == 0:
+                print("lab serve: running as root, so the kernel does not hold seats to --seat-processes (root is "
+                      "exempt from RLIMIT_NPROC); lab serve needs no root: run it as an ordinary user.", flush=True)
             print("lab serve: Ctrl+C stops it (and every seat).", flush=True)
             print(f"lab serve: the instructor's view: {self.public_url}/instructor?token={self.instructor_token}",
                   flush=True)
@@ -384,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--seats", type=int, default=8, help="at most this many learners at once (default 8)")
     p.add_argument("--theme", default=None)
+    p.add_argument("--seat-namespaces", type=int, default=50, metavar="N",
+                   help="namespaces a seat's lab may hold (default 50; the kernel keeps the limit)")
+    p.add_argument("--seat-processes", type=int, default=256, metavar="N",
+                   help="processes a seat may run (default 256; RLIMIT_NPROC, counted per seat by the kernel)")
     p.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
                    help="a learner who reloads the page within this many seconds gets their own seat back "
                         "(default 60; 0: a closed page frees its seat at once)")
@@ -410,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         load(args.scenario)     # a wrong name fails here, with its did-you-mean, not in every seat
     try:
         server = make_server(args.host, args.port, args.seats, args.scenario, args.theme,
-                             stuck_minutes=args.stuck_minutes, idle_minutes=args.idle_minutes, grace=args.grace)
+                             stuck_minutes=args.stuck_minutes, idle_minutes=args.idle_minutes, grace=args.grace,
+                             max_namespaces=args.seat_namespaces, max_processes=args.seat_processes)
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
     server.serve()

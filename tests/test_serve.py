@@ -338,3 +338,27 @@ def test_a_reload_within_the_grace_period_gets_the_same_seat_back():
         asyncio.run(browse())
     finally:
         srv.stop()
+
+
+def test_a_seats_limits_are_kept_by_the_kernel(tmp_path):
+    """LAB_SEAT_LIMITS (what lab serve gives each seat): its lab may hold N namespaces (user.max_net_namespaces
+    of its own user namespace) and run M processes (RLIMIT_NPROC, counted per user namespace; root is exempt,
+    so that part runs as nobody), each refused with a clear message."""
+    script = tmp_path / "many.lab"
+    script.write_text("ip netns add s1\nip netns add s2\nip netns add s3\n")
+    r = subprocess.run([sys.executable, "-m", "lab", "run", str(script)], cwd=labproc.ROOT, capture_output=True,
+                       text=True, timeout=120, env=labproc.env(LAB_SEAT_LIMITS="namespaces=2"))
+    assert r.returncode == 1 and ':3: Failed to create a new network namespace "s3": No space left on device' \
+        in r.stderr and "at most 2 namespaces" in r.stderr, r.stderr
+    forks = ('ip netns add p1\nip netns exec p1 sh -c "i=0; while [ $i -lt 60 ]; do sleep 2 & '
+             'i=$((i+1)); done; wait; echo all-started"\n')
+    nobody = labproc.unprivileged_argv()
+    if nobody is None:
+        pytest.skip("the checkout is not readable by nobody here")
+    argv, env = nobody
+    for limits, started in (("processes=40", False), ("", True)):
+        r = subprocess.run(argv + ["run", "-"], input=forks, cwd=labproc.ROOT, capture_output=True, text=True,
+                           timeout=120, env=dict(env, LAB_SEAT_LIMITS=limits))
+        assert ("all-started" in r.stdout.splitlines()) == started, (limits, r.stdout[-300:], r.stderr[-300:])
+        if not started:
+            assert "Cannot fork" in r.stderr or "Resource temporarily unavailable" in r.stderr, r.stderr

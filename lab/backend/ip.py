@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import errno
 import os
 import socket
 import struct
@@ -48,7 +49,16 @@ def netns_add(b, op: c.NetnsAdd) -> str:
         raise LabError(f'Cannot create namespace file "/run/netns/{op.name}": File exists',
                        f"The namespace already exists; delete it first: ip netns del {op.name}")
     if b.journal is None:
-        nsutil.create_netns(op.name)
+        try:
+            nsutil.create_netns(op.name)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            most = os.environ.get("LAB_MAX_NAMESPACES")
+            raise LabError(f'Failed to create a new network namespace "{op.name}": No space left on device',
+                           f"This lab may hold at most {most} namespaces (a limit of its lab serve seat): "
+                           "delete one first (ip netns del NAME)" if most else
+                           "The kernel's limit of network namespaces (user.max_net_namespaces) is reached.") from None
         return ""
     with b.creating(None, "netns", name=op.name) as ent:
         nsutil.create_netns(op.name)

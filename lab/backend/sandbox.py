@@ -96,6 +96,22 @@ def enter_sandbox() -> None:
     _in_sandbox = True
     os.environ["LAB_SANDBOX"] = "1"
     set_lo_up()
+    apply_limits(os.environ.pop("LAB_SEAT_LIMITS", ""))
+
+
+def apply_limits(spec: str) -> None:
+    """Limits of a `lab serve` seat ("namespaces=N,processes=M"), kept by the kernel for this sandbox alone:
+    user.max_net_namespaces of its own user namespace (the sandbox's own namespace counts as one), and
+    RLIMIT_NPROC, which the kernel counts per user namespace (5.14+)."""
+    import resource
+
+    limits = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    if "namespaces" in limits:
+        _write("/proc/sys/user/max_net_namespaces", str(int(limits["namespaces"]) + 1))
+        os.environ["LAB_MAX_NAMESPACES"] = str(int(limits["namespaces"]))
+    if "processes" in limits:
+        n = int(limits["processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
 def _start_map_helper() -> tuple[int, int]:
