@@ -113,6 +113,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 web.get("/instructor", self.instructor),
                 web.get("/instructor.json", self.instructor_data),
                 web.get("/instructor.csv", self.instructor_data),
+                web.post("/instructor/push", self.push),
                 web.get("/download/{key}", self.handle_download, name="download"),
                 web.static("/static", self.statics_path, name="static"),
             ])
@@ -289,11 +290,11 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                                         f"{left} min (and its lab with it) unless you type something.")
 
         @staticmethod
-        def _notice(s: dict, text: str) -> None:
+        def _notice(s: dict, text: str, kind: str = ".notice") -> None:
             try:
-                with open(s["path"] + ".notice.tmp", "w") as f:
+                with open(s["path"] + kind + ".tmp", "w") as f:
                     f.write(text)
-                os.replace(s["path"] + ".notice.tmp", s["path"] + ".notice")
+                os.replace(s["path"] + kind + ".tmp", s["path"] + kind)
             except OSError:
                 pass
 
@@ -343,14 +344,43 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                            f"<td>{r['step']}/{r['steps']} {html.escape(r['step_title'])}</td>"
                            f"<td>{html.escape(str(r['checks']))}</td>"
                            f"<td style='color:{colour};font-weight:bold'>{state or '-'}{red_for}</td></tr>")
-            page = ("<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=3><title>lab: the room"
+            page = ("<!doctype html><meta charset=utf-8><title>lab: the room"
                     "</title><body style='font-family:monospace;background:#0d1117;color:#e6edf3'>"
                     f"<h1>lab serve: {self._taken()}/{self.seats} seats taken</h1>"
                     "<table cellpadding=6><tr><th>seat</th><th>name</th><th>here</th><th>scenario</th>"
                     "<th>step</th><th>checks</th><th>state</th></tr>" + "".join(trs) + "</table>"
                     f"<p>export: <a href='/instructor.csv?token={q}'>CSV</a> · "
-                    f"<a href='/instructor.json?token={q}'>JSON</a></p></body>")
+                    f"<a href='/instructor.json?token={q}'>JSON</a></p>"
+                    f"<form method=post action='/instructor/push?token={q}'>start on every seat: scenario "
+                    "<input name=scenario size=24> step <input name=step size=3> <button>push</button></form>"
+                    "<script>setInterval(() => { if (document.activeElement.tagName !== 'INPUT') "
+                    "location.replace(location.pathname + '?token=' + new URLSearchParams(location.search)"
+                    ".get('token')) }, 3000)</script></body>")
             return web.Response(text=page, content_type="text/html")
+
+        async def push(self, request: web.Request) -> web.StreamResponse:
+            """Start a scenario (at a step) on every connected seat: each seat's dashboard picks it up within
+            two seconds (its LAB_SEAT_STATUS + ".push" file)."""
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            form = await request.post()
+            name = str(form.get("scenario", "")).strip()
+            step = str(form.get("step", "")).strip()
+            from lab.errors import LabError
+            from lab.scenario.loader import load
+
+            try:
+                load(name)
+            except LabError as e:
+                return web.Response(status=400, text=f"lab serve: {e}\n")
+            if step and not step.isdigit():
+                return web.Response(status=400, text=f"lab serve: step {step!r}: a step number (1, 2, ...)\n")
+            sent = 0
+            for s in self.room.values():
+                if s["connected"]:
+                    self._notice(s, json.dumps({"scenario": name, "step": int(step) if step else None}), ".push")
+                    sent += 1
+            raise web.HTTPSeeOther(f"/instructor?token={self.instructor_token}&pushed={sent}")
 
         async def instructor_data(self, request: web.Request) -> web.StreamResponse:
             if not self._instructor_ok(request):

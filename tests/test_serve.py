@@ -209,6 +209,19 @@ def test_the_instructors_page_shows_each_seats_progress_and_exports_it():
             assert status == 200 and "Ada" in html_page and "stuck" in html_page
             _, csv_text = await _page(s, teacher.replace("/instructor?", "/instructor.csv?"))
             assert csv_text.splitlines()[0].startswith("seat,name,connected") and "Ada" in csv_text
+            push = teacher.replace("/instructor?", "/instructor/push?")
+            async with s.post(push, data={"scenario": "no-such-lab"}) as r:
+                assert r.status == 400 and "no-such-lab" in await r.text()
+            async with s.post(push, data={"scenario": "01-veth-basics", "step": "2"}) as r:
+                assert r.status == 200      # (redirected back to the room)
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                _, text = await _page(s, teacher.replace("/instructor?", "/instructor.json?"))
+                rows = json.loads(text)
+                if rows[0]["step"] == 2 and "veth" in rows[0]["scenario"].lower():
+                    break
+                await asyncio.sleep(0.5)
+            assert rows[0]["step"] == 2 and "veth" in rows[0]["scenario"].lower(), rows
             await ws.close()
             reader.cancel()
     try:

@@ -180,12 +180,33 @@ class LabApp(App):
             self.notify(notice, title="lab serve", severity="warning", timeout=60)
         except OSError:
             pass
+        try:   # the instructor pushed a scenario (and step) to every seat
+            with open(path + ".push") as f:
+                push = json.load(f)
+            os.unlink(path + ".push")
+            self._pushed(push)
+        except (OSError, ValueError):
+            pass
         try:
             with open(path + ".tmp", "w") as f:
                 json.dump(self.seat_status(), f)
             os.replace(path + ".tmp", path)
         except OSError:
             pass
+
+    def _pushed(self, push: dict) -> None:
+        from lab.errors import LabError
+        from lab.scenario.loader import load
+
+        try:
+            sc = load(str(push.get("scenario", "")))
+        except LabError as e:
+            self.notify(str(e), title="lab serve", severity="error")
+            return
+        step = push.get("step")
+        self.notify(f"Your instructor started {sc.title}" + (f" at step {step}" if step else "") + ".",
+                    title="lab serve")
+        self.call_later(self.start_scenario, sc, int(step) if step else None)
 
     def play_scenario(self, ref: str) -> None:
         """Palette "Play scenario": load a shipped scenario (or a file) and open the player."""
