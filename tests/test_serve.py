@@ -375,3 +375,33 @@ def test_a_seats_limits_are_kept_by_the_kernel(tmp_path):
         assert ("all-started" in r.stdout.splitlines()) == started, (limits, r.stdout[-300:], r.stderr[-300:])
         if not started:
             assert "Cannot fork" in r.stderr or "Resource temporarily unavailable" in r.stderr, r.stderr
+
+
+def test_the_kubernetes_manifest_is_valid_and_unprivileged():
+    """docs/k8s/lab-serve.yaml passes the Kubernetes API schema (kubernetes-validate, strict: no unknown
+    field) and asks for no privilege: not root, no capabilities, no escalation; only the seccomp/AppArmor
+    settings user namespaces need, and lab serve listening for the room."""
+    kv = pytest.importorskip("kubernetes_validate")
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(open(os.path.join(labproc.ROOT, "docs", "k8s", "lab-serve.yaml"))) if d]
+    for d in docs:
+        kv.validate(d, "1.33.0", strict=True)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"]["type"] == "Unconfined"
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False and c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert "privileged" not in c["securityContext"] and "add" not in c["securityContext"]["capabilities"]
+    assert c["args"][:3] == ["serve", "--host", "0.0.0.0"]
+    from lab.cli import build_parser
+
+    args, extra = build_parser().parse_known_args(c["args"])
+    assert args.cmd == "serve"
+    from lab.serve import main as serve_main
+
+    with pytest.raises(SystemExit) as e:     # the same options lab serve takes (--help stops before serving)
+        serve_main(c["args"][1:] + ["--help"])
+    assert e.value.code == 0
+    assert any(d["kind"] == "Service" for d in docs)
