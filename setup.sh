@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
-for pair in ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping unshare:util-linux tcpdump:tcpdump; do
+pairs="ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping unshare:util-linux tcpdump:tcpdump"
+[ "${1:-}" = test ] && pairs="$pairs chromium:chromium"   # the tests drive lab serve in a real browser
+for pair in $pairs; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -405,3 +405,87 @@ def test_the_kubernetes_manifest_is_valid_and_unprivileged():
         serve_main(c["args"][1:] + ["--help"])
     assert e.value.code == 0
     assert any(d["kind"] == "Service" for d in docs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _seat_pids(srv: Served) -> list[int]:
+    with open(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def test_a_real_browser_two_learners_and_their_instructor():
+    """Headless Chromium (Playwright, the machine's chromium) opens two seats of an exercise: what one learner
+    types changes only their own lab (the other seat's kernel has no such namespace), and the instructor's page
+    shows both, the first turning green once that learner has fixed the exercise in the browser."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no chromium here (./setup.sh test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    srv = Served("--port", str(_free_port()), "--scenario", "21-fix-ip-forward", "--seats", "2")
+    teacher = next(re.search(r"(http://\S+/instructor\?token=\S+)", ln).group(1) for ln in srv.lines
+                   if "/instructor?token=" in ln)
+
+    def room() -> list[dict]:
+        import urllib.request
+
+        with urllib.request.urlopen(teacher.replace("/instructor?", "/instructor.json?"), timeout=10) as r:
+            return json.loads(r.read())
+
+    def wait(cond, what: str, timeout: float = 90) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if cond():
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            pages = []
+            for name in ("ann", "bob"):
+                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                page.goto(srv.url + ("&" if "?" in srv.url else "?") + f"name={name}")
+                page.wait_for_selector("body.-first-byte", timeout=90_000)   # the seat's first screen
+                pages.append(page)
+            wait(lambda: len(room()) == 2 and all(r["step"] == 1 and r["green"] is False for r in room()),
+                 "both seats on the exercise, red")
+            ann_pid = _seat_pids(srv)[0]
+            bob_pid = _seat_pids(srv)[1]
+            pages[0].mouse.click(300, 900 - 28)        # the command bar: the row above the footer
+            pages[0].keyboard.type("ip netns add red\n", delay=20)
+            wait(lambda: os.path.exists(f"/proc/{ann_pid}/root/run/netns/red"), "red in ann's lab")
+            assert not os.path.exists(f"/proc/{bob_pid}/root/run/netns/red"), "bob's lab does not have red"
+            pages[0].keyboard.type("ip netns exec router sysctl -w net.ipv4.ip_forward=1\n", delay=20)
+            wait(lambda: {r["name"]: r["green"] for r in room()} == {"ann": True, "bob": False},
+                 "ann's check green on the instructor's page, bob's still red")
+            teacher_page = browser.new_context().new_page()
+            teacher_page.goto(teacher)
+            html_text = teacher_page.content()
+            assert "ann" in html_text and "bob" in html_text and "green" in html_text
+            browser.close()
+    finally:
+        srv.stop()
+
+
+def test_a_real_browser_is_refused_without_the_token_off_localhost():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no chromium here (./setup.sh test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    port = _free_port("127.0.0.2")
+    srv = Served("--host", "127.0.0.2", "--port", str(port))
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            r = page.goto(srv.url.split("?")[0])
+            assert r is not None and r.status == 403 and "token" in page.content()
+            r = page.goto(srv.url)
+            assert r is not None and r.status == 200
+            page.wait_for_selector("body.-first-byte", timeout=90_000)
+            browser.close()
+    finally:
+        srv.stop()
