@@ -277,12 +277,17 @@ def test_jupyter_server_proxy_launches_a_seat_behind_its_prefix(tmp_path):
             assert "data-session-websocket-url" not in text and (status in (401, 403) or "login" in text.lower())
     try:
         asyncio.run(browse())
-    finally:
+    except AssertionError as e:     # say why: jupyter's own log (an entry point it could not load, a timeout...)
         proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        log = proc.communicate(timeout=30)[0]
+        raise AssertionError(f"{e}\n--- jupyter-server's log:\n{log[-4000:]}") from None
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def test_an_idle_seat_is_warned_then_closed_and_freed():
