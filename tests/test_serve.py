@@ -163,7 +163,11 @@ def test_a_killed_server_takes_its_seats_with_it():
                 got += msg.data
             assert b"sandbox" in got
             return srv.children()
-    seats = asyncio.run(browse())
+    try:
+        seats = asyncio.run(browse())
+    except BaseException:
+        srv.stop()
+        raise
     assert seats
     srv.proc.kill()
     srv.proc.wait(timeout=10)
