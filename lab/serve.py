@@ -454,5 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                              max_namespaces=args.seat_namespaces, max_processes=args.seat_processes)
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
-    server.serve()
+    try:
+        server.serve()
+    except OSError as e:
+        raise LabError(f"lab serve: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+                       "Choose another --port (or stop what holds this one).") from None
     return 0

@@ -142,7 +142,17 @@ def test_serve_refuses_bad_options_clearly(args, says):
     r = subprocess.run([sys.executable, "-m", "lab", "serve", *args], cwd=labproc.ROOT, env=labproc.env(),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
-    assert os.path.exists(labproc.ROOT)
+
+
+def test_serve_on_a_port_in_use_says_so():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "lab", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                           cwd=labproc.ROOT, env=labproc.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_a_killed_server_takes_its_seats_with_it():

@@ -49,21 +49,26 @@ def netns_add(b, op: c.NetnsAdd) -> str:
         raise LabError(f'Cannot create namespace file "/run/netns/{op.name}": File exists',
                        f"The namespace already exists; delete it first: ip netns del {op.name}")
     if b.journal is None:
-        try:
-            nsutil.create_netns(op.name)
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-            most = os.environ.get("LAB_MAX_NAMESPACES")
-            raise LabError(f'Failed to create a new network namespace "{op.name}": No space left on device',
-                           f"This lab may hold at most {most} namespaces (a limit of its lab serve seat): "
-                           "delete one first (ip netns del NAME)" if most else
-                           "The kernel's limit of network namespaces (user.max_net_namespaces) is reached.") from None
+        _create_netns(op.name)
         return ""
     with b.creating(None, "netns", name=op.name) as ent:
-        nsutil.create_netns(op.name)
+        _create_netns(op.name)
         ent.confirm(ino=nsutil.netns_inode(op.name))   # the identity lab clean checks before deleting
     return ""
+
+
+def _create_netns(name: str) -> None:
+    """nsutil.create_netns, with the kernel's namespace limit (a lab serve seat's, or the machine's) said."""
+    try:
+        nsutil.create_netns(name)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        most = os.environ.get("LAB_MAX_NAMESPACES")
+        raise LabError(f'Failed to create a new network namespace "{name}": No space left on device',
+                       f"This lab may hold at most {most} namespaces (a limit of its lab serve seat): "
+                       "delete one first (ip netns del NAME)" if most else
+                       "The kernel's limit of network namespaces (user.max_net_namespaces) is reached.") from None
 
 
 @applies(c.NetnsDel)

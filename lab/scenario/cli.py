@@ -12,10 +12,8 @@ Runs inside the sandbox unless --host (lab/cli.py's setup()). The lab lives as l
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import sys
-from typing import Callable
 
 from lab.errors import LabError
 
@@ -92,16 +90,11 @@ def main(args) -> int:
         return 0 if rep.ok else 1
     # the dashboard on a terminal, or in a browser (`lab serve` seats run under Textual's web driver)
     if not ns.text and (sys.stdin.isatty() or os.environ.get("TEXTUAL_DRIVER")):
-        run_app: Callable[..., int] | None
-        try:
-            from lab.ui.app import run_app
-        except ImportError:
-            run_app = None
-        if run_app is not None and "scenario" in inspect.signature(run_app).parameters:
-            kw = {"scenario_step": ns.step} if "scenario_step" in inspect.signature(run_app).parameters else {}
-            rc = run_app(engine, theme=getattr(args, "theme", None), scenario=sc, **kw)
-            _export(engine, ns)
-            return rc
+        from lab.ui.app import run_app
+
+        rc = run_app(engine, theme=getattr(args, "theme", None), scenario=sc, scenario_step=ns.step)
+        _export(engine, ns)
+        return rc
     rc = TextPlayer(sc, engine).run(ns.step)
     _export(engine, ns)
     return rc

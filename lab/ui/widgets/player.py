@@ -85,6 +85,7 @@ class PlayerPane(VerticalScroll):
         self._built_at = 0.0            # when such work last ended
         self._pending = None            # a key pressed while a step or check was running: done right after it
         self._md: str | None = None
+        self._done_md = ""
         self.start_step = start_step   # 1-based (`lab play FILE --step N`): the lab is rebuilt up to it
 
     @property
@@ -398,7 +399,7 @@ class PlayerPane(VerticalScroll):
         if fresh and step is not None and step.task is not None and self._task_done() and not self.busy:
             done = "**Well done.** " + (step.task.explanation or "").strip()
             self.note = ""
-        if done != getattr(self, "_done_md", ""):
+        if done != self._done_md:
             self._done_md = done
             self.query_one("#player-done", Markdown).update(done)
         self.query_one("#player-done", Markdown).display = bool(done)
