@@ -47,6 +47,7 @@ else
 fi
 if [ "${1:-}" = "test" ]; then
   shift
-  exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+  # one worker per CPU (at most 4), each in a sandbox of its own (tests/xdist_python.py); LAB_TEST_WORKERS=0: serial
+  exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${LAB_TEST_WORKERS:-auto}" --maxprocesses 4 "$@"
 fi
 exec .venv/bin/lab "$@"

@@ -17,22 +17,41 @@ sys.path.insert(0, ROOT)
 
 from tests.rootguard import Guardian  # noqa: E402
 
-GUARD = Guardian.start()
+# a pytest-xdist worker (`pytest -n 2`) was started in a sandbox of its own by tests/xdist_python.py; the
+# controller (or a plain `pytest`) makes the guardian and enters the sandbox here, before any thread starts
+WORKER = os.environ.pop("LAB_TEST_WORKER_SANDBOX", "") == "1"
+GUARD = None if WORKER else Guardian.start()
 
 from lab import engine, extensions  # noqa: E402
 from lab.backend import nsutil, sandbox  # noqa: E402
 
-sandbox.enter_sandbox()
+if WORKER:
+    sandbox._in_sandbox = True
+    nsutil.TOP.reset()
+else:
+    sandbox.enter_sandbox()
 engine.LOAD_HANDLERS = extensions.load   # trace and grade, as the entry point does
 
 
-@pytest.fixture(scope="session", autouse=True)
-def root_namespace_unchanged():
-    """After the suite, the machine's root namespace is exactly as before (checked from outside)."""
-    yield
+def pytest_configure(config):
+    """`pytest -n N`: each worker's Python is tests/xdist_python.py (a sandbox of its own)."""
+    tx = getattr(config.option, "tx", None)
+    if tx and getattr(config.option, "numprocesses", None):
+        wrapper = os.path.join(ROOT, "tests", "xdist_python.py")
+        config.option.tx = [f"popen//python={sys.executable} {wrapper}" if t == "popen" else t for t in tx]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the suite, the machine's root namespace is exactly as before (checked from outside, by the
+    guardian the controller forked before it entered its sandbox): any difference fails the run."""
+    if GUARD is None:
+        return
     diffs = GUARD.differences()
     GUARD.stop()
-    assert not diffs, "the test suite changed the machine's root namespace:\n" + "\n".join(diffs)
+    if diffs:
+        session.config.get_terminal_writer().line(
+            "\nthe test suite changed the machine's root namespace:\n" + "\n".join(diffs), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture
