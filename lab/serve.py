@@ -93,6 +93,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             self.issued: dict[str, tuple[float, str, str]] = {}   # seat id -> (when its page was served, name,
             #                                                        the browser's lab_seat cookie)
             self.room: dict[str, dict] = {}     # seat id -> name, connected, status path, last status, red_since
+            self.watch_ids: dict[str, tuple[float, str]] = {}   # watch id -> (when its page was served, seat id)
             import tempfile
 
             self.status_dir = tempfile.mkdtemp(prefix="lab-serve-")
@@ -111,6 +112,9 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 web.get("/", self.index, name="index"),
                 web.get("/ws/{seat}", self.seat, name="websocket"),
                 web.get("/instructor", self.instructor),
+                web.get("/instructor/room", self.instructor_room),
+                web.get("/watch/{seat}", self.watch_page),
+                web.get("/ws-watch/{wid}", self.watch),
                 web.get("/instructor.json", self.instructor_data),
                 web.get("/instructor.csv", self.instructor_data),
                 web.post("/instructor/push", self.push),
@@ -162,13 +166,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             owner = owner or secrets.token_urlsafe(18)
             seat = mine or secrets.token_urlsafe(18)     # a reload within the grace period: the same seat
             self.issued[seat] = (now, request.query.get("name", "")[:40], owner)
-            context: dict[str, Any] = await self._context(request)
-            context["app_websocket_url"] = context["app_websocket_url"].rsplit("/ws", 1)[0] + f"/ws/{seat}"
-            page = aiohttp_jinja2.render_string("app_index.html", request, context)
-            # behind a proxy that adds a path prefix (jupyter-server-proxy: /user/NAME/network-lab/) the
-            # browser must find the scripts and the seat relative to the page, not at this server's own URL
-            page = page.replace(context["config"]["static"]["url"], "static/")
-            page = page.replace("</body>", RELATIVE_SEAT % json.dumps(f"ws/{seat}") + "</body>", 1)
+            page = await self._terminal_page(request, f"ws/{seat}", "")
             resp = web.Response(text=page, content_type="text/html")
             resp.set_cookie("lab_seat", owner, httponly=True, samesite="Strict")
             return resp
@@ -194,8 +192,9 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             if back:
                 assert room is not None
                 service = room["service"]
-                room.update(connected=True, input_at=time.monotonic(), warned=False, close=close)
-                service.remote_write_bytes, service.remote_write_str = websocket.send_bytes, websocket.send_str
+                room.update(connected=True, input_at=time.monotonic(), warned=False, close=close,
+                            send_bytes=websocket.send_bytes, size=(width, height))
+                service.remote_write_str = websocket.send_str
                 service.remote_close = close
                 await service.set_terminal_size(max(1, width - 1), height)   # a new screen: draw it all again
                 await service.set_terminal_size(width, height)
@@ -203,9 +202,11 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 status = os.path.join(self.status_dir, f"{seat}.json")
                 room = self.room[seat] = {"name": issued[1], "owner": issued[2], "connected": True, "path": status,
                                           "status": None, "red_since": None, "step": None, "warned": False,
-                                          "input_at": time.monotonic(), "close": close, "service": None}
+                                          "input_at": time.monotonic(), "close": close, "service": None,
+                                          "send_bytes": websocket.send_bytes, "watchers": set(),
+                                          "size": (width, height)}
                 limits = f"namespaces={max_namespaces},processes={max_processes}"
-                service = AppService(seat_command(scenario, theme, status, limits), write_bytes=websocket.send_bytes,
+                service = AppService(seat_command(scenario, theme, status, limits), write_bytes=self._fan_out(room),
                                      write_str=websocket.send_str, close=close,
                                      download_manager=self.download_manager, debug=self.debug)
                 room["service"] = service
@@ -219,6 +220,16 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 room["connected"] = False
                 await self._detach(seat, service)
             return websocket
+
+        async def _terminal_page(self, request: web.Request, ws_path: str, up: str, banner: str = "") -> str:
+            """textual-serve's page for a terminal whose websocket is ws_path. Behind a proxy that adds a path
+            prefix (jupyter-server-proxy: /user/NAME/network-lab/) the browser must find the scripts and the
+            websocket relative to the page (`up`: "../" per level below the root), not at this server's URL."""
+            context: dict[str, Any] = await self._context(request)
+            context["app_websocket_url"] = context["app_websocket_url"].rsplit("/ws", 1)[0] + "/" + ws_path
+            page = aiohttp_jinja2.render_string("app_index.html", request, context)
+            page = page.replace(context["config"]["static"]["url"], up + "static/")
+            return page.replace("</body>", banner + RELATIVE_SEAT % json.dumps(up + ws_path) + "</body>", 1)
 
         async def _context(self, request: web.Request) -> dict[str, Any]:
             router = request.app.router
@@ -241,16 +252,42 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             ended = service._task is None or service._task.done()
             if grace <= 0 or ended or room.get("idle_closed"):
                 room["service"] = None
+                await self._end_watching(room)
                 await service.stop()
                 return
-            service.remote_write_bytes = service.remote_write_str = nowhere
+            room["send_bytes"] = None       # (the instructor, if watching, still sees the seat)
+            service.remote_write_str = nowhere
             service.remote_close = nowhere
             room["detached_at"] = detached = time.monotonic()
             await asyncio.sleep(grace)
             still_away = not room["connected"] and room.get("detached_at") == detached
             if still_away and room.get("service") is not None and room["service"] is service:
                 room["service"] = None
+                await self._end_watching(room)
                 await service.stop()
+
+        @staticmethod
+        def _fan_out(room: dict):
+            """The seat's screen goes to its learner and to whoever of the instructors is watching it."""
+            async def write_bytes(data: bytes) -> None:
+                send = room.get("send_bytes")
+                if send is not None:
+                    try:
+                        await send(data)
+                    except (ConnectionError, RuntimeError):
+                        pass
+                for w in list(room["watchers"]):
+                    try:
+                        await w.send_bytes(data)
+                    except (ConnectionError, RuntimeError):
+                        room["watchers"].discard(w)
+            return write_bytes
+
+        @staticmethod
+        async def _end_watching(room: dict) -> None:
+            for w in list(room["watchers"]):
+                await w.close()
+            room["watchers"].clear()
 
         async def _messages(self, seat: str, websocket: web.WebSocketResponse, service: Any) -> None:
             """The browser's messages to the seat (as textual-serve's), noting when the learner last typed."""
@@ -262,6 +299,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                     self.room[seat]["input_at"], self.room[seat]["warned"] = time.monotonic(), False
                     await service.send_bytes(data[0].encode("utf-8"))
                 elif kind == "resize":
+                    self.room[seat]["size"] = (data[0]["width"], data[0]["height"])
                     await service.set_terminal_size(data[0]["width"], data[0]["height"])
                 elif kind == "ping":
                     await websocket.send_json(["pong", data[0]])
@@ -326,41 +364,107 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
         def _instructor_ok(self, request: web.Request) -> bool:
             return hmac.compare_digest(request.query.get("token", ""), self.instructor_token)
 
-        async def instructor(self, request: web.Request) -> web.StreamResponse:
-            """The room at a glance: every seat's name, scenario step and checks, live (the page reloads
-            itself); a seat red on the same step for more than --stuck-minutes is marked stuck."""
-            if not self._instructor_ok(request):
-                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
-            rows = self._rows()
-            q = html.escape(request.query.get("token", ""))
+        def _room_html(self, token: str) -> str:
+            """The room as HTML (the instructor's page shows it and refreshes it every second)."""
+            q = html.escape(token)
             trs = []
-            for r in rows:
+            for r, sid in zip(self._rows(), self.room):
                 state = ("stuck" if r["stuck"] else "finished" if r["finished"] else "green" if r["green"]
                          else "red" if r["green"] is False else "")
                 colour = {"stuck": "#ff3030", "red": "#d29922", "green": "#3fb950", "finished": "#58a6ff"}.get(state, "#888")
                 red_for = f" ({r['red_minutes']} min)" if state in ("red", "stuck") else ""
+                live = self.room[sid].get("service") is not None
+                watch = (f"<a href='watch/{html.escape(r['seat'])}?token={q}' target='_blank'>watch</a>" if live
+                         else "")
                 trs.append(f"<tr><td>{html.escape(r['seat'])}</td><td>{html.escape(r['name'] or '-')}</td>"
                            f"<td>{'yes' if r['connected'] else 'left'}</td><td>{html.escape(r['scenario'])}</td>"
                            f"<td>{r['step']}/{r['steps']} {html.escape(r['step_title'])}</td>"
                            f"<td>{html.escape(str(r['checks']))}</td>"
-                           f"<td style='color:{colour};font-weight:bold'>{state or '-'}{red_for}</td></tr>")
+                           f"<td style='color:{colour};font-weight:bold'>{state or '-'}{red_for}</td>"
+                           f"<td>{watch}</td></tr>")
+            return (f"<h1>lab serve: {self._taken()}/{self.seats} seats taken</h1>"
+                    "<table cellpadding=6><tr><th>seat</th><th>name</th><th>here</th><th>scenario</th>"
+                    "<th>step</th><th>checks</th><th>state</th><th></th></tr>" + "".join(trs) + "</table>")
+
+        async def instructor(self, request: web.Request) -> web.StreamResponse:
+            """The room at a glance: every seat's name, scenario step and checks, live (refreshed every second
+            in place); a seat red on the same step for more than --stuck-minutes is marked stuck; any live seat
+            can be watched, read-only."""
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            token = request.query.get("token", "")
+            q = html.escape(token)
+            # every link is relative to this page, so the page works behind a proxy's path prefix too
             page = ("<!doctype html><meta charset=utf-8><title>lab: the room"
                     "</title><body style='font-family:monospace;background:#0d1117;color:#e6edf3'>"
-                    f"<h1>lab serve: {self._taken()}/{self.seats} seats taken</h1>"
-                    "<table cellpadding=6><tr><th>seat</th><th>name</th><th>here</th><th>scenario</th>"
-                    "<th>step</th><th>checks</th><th>state</th></tr>" + "".join(trs) + "</table>"
-                    f"<p>export: <a href='/instructor.csv?token={q}'>CSV</a> · "
-                    f"<a href='/instructor.json?token={q}'>JSON</a></p>"
-                    f"<form method=post action='/instructor/push?token={q}'>start on every seat: scenario "
+                    "<style>a{color:#58a6ff}</style>"
+                    f"<div id=room>{self._room_html(token)}</div>"
+                    f"<p>export: <a href='instructor.csv?token={q}'>CSV</a> · "
+                    f"<a href='instructor.json?token={q}'>JSON</a></p>"
+                    f"<form method=post action='instructor/push?token={q}'>start on every seat: scenario "
                     "<input name=scenario size=24> step <input name=step size=3> <button>push</button></form>"
-                    "<script>setInterval(() => { if (document.activeElement.tagName !== 'INPUT') "
-                    "location.replace(location.pathname + '?token=' + new URLSearchParams(location.search)"
-                    ".get('token')) }, 3000)</script></body>")
+                    "<script>const t = new URLSearchParams(location.search).get('token');"
+                    "setInterval(async () => { try { const r = await fetch('instructor/room?token=' + "
+                    "encodeURIComponent(t)); if (r.ok) document.getElementById('room').innerHTML = await r.text(); }"
+                    " catch (e) {} }, 1000)</script></body>")
             return web.Response(text=page, content_type="text/html")
+
+        async def instructor_room(self, request: web.Request) -> web.StreamResponse:
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            return web.Response(text=self._room_html(request.query.get("token", "")), content_type="text/html")
+
+        def _live_seat(self, prefix: str) -> str | None:
+            return next((sid for sid, r in self.room.items() if sid.startswith(prefix) and prefix
+                         and r.get("service") is not None), None)
+
+        async def watch_page(self, request: web.Request) -> web.StreamResponse:
+            """A seat's dashboard for the instructor, read-only: what the learner sees, as they see it (drawn
+            at the learner's terminal size); keys typed here go nowhere."""
+            if not self._instructor_ok(request):
+                return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
+            seat = self._live_seat(request.match_info["seat"])
+            if seat is None:
+                return web.Response(status=404, text="lab serve: no such seat (or it has closed).\n")
+            now = time.monotonic()
+            self.watch_ids = {k: v for k, v in self.watch_ids.items() if now - v[0] < SEAT_URL_TTL}
+            wid = secrets.token_urlsafe(18)
+            self.watch_ids[wid] = (now, seat)
+            r = self.room[seat]
+            who = html.escape(r["name"] or seat[:6])
+            banner = ("<div style='position:fixed;top:0;right:0;z-index:100;background:#d29922;color:#000;"
+                      f"padding:2px 10px;font:13px monospace'>read-only: {who}'s seat, at its size "
+                      f"{r['size'][0]}x{r['size'][1]}</div>")
+            page = await self._terminal_page(request, f"ws-watch/{wid}", "../", banner)
+            return web.Response(text=page, content_type="text/html")
+
+        async def watch(self, request: web.Request) -> web.StreamResponse:
+            issued = self.watch_ids.pop(request.match_info["wid"], None)
+            if issued is None or time.monotonic() - issued[0] > SEAT_URL_TTL:
+                return web.Response(status=403, text="lab serve: not a watch of this server (reload the page).\n")
+            room = self.room.get(issued[1])
+            service = room.get("service") if room is not None else None
+            if room is None or service is None:
+                return web.Response(status=410, text="lab serve: that seat has closed.\n")
+            websocket = web.WebSocketResponse(heartbeat=15)
+            await websocket.prepare(request)
+            room["watchers"].add(websocket)
+            width, height = room["size"]
+            await service.set_terminal_size(max(1, width - 1), height)   # the whole screen again, for the watcher
+            await service.set_terminal_size(width, height)
+            try:
+                async for message in websocket:      # read-only: keys, resizes and focus go nowhere
+                    if message.type == web.WSMsgType.TEXT:
+                        kind, *data = message.json()
+                        if kind == "ping":
+                            await websocket.send_json(["pong", data[0]])
+            finally:
+                room["watchers"].discard(websocket)
+            return websocket
 
         async def push(self, request: web.Request) -> web.StreamResponse:
             """Start a scenario (at a step) on every connected seat: each seat's dashboard picks it up within
-            two seconds (its LAB_SEAT_STATUS + ".push" file)."""
+            a second (its LAB_SEAT_STATUS + ".push" file)."""
             if not self._instructor_ok(request):
                 return web.Response(status=403, text="lab serve: the instructor's page needs its own token.\n")
             form = await request.post()
@@ -380,7 +484,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
                 if s["connected"]:
                     self._notice(s, json.dumps({"scenario": name, "step": int(step) if step else None}), ".push")
                     sent += 1
-            raise web.HTTPSeeOther(f"/instructor?token={self.instructor_token}&pushed={sent}")
+            raise web.HTTPSeeOther(f"../instructor?token={self.instructor_token}&pushed={sent}")   # (relative)
 
         async def instructor_data(self, request: web.Request) -> web.StreamResponse:
             if not self._instructor_ok(request):

@@ -26,9 +26,9 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 
 class Served:
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict | None = None):
         self.proc = subprocess.Popen([sys.executable, "-m", "lab", "serve", *args], cwd=labproc.ROOT,
-                                     env=labproc.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     env={**labproc.env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         end = time.monotonic() + 60
         while time.monotonic() < end:
@@ -244,6 +244,129 @@ def test_the_instructors_page_shows_each_seats_progress_and_exports_it():
         srv.stop()
 
 
+async def _until(ws, want: bytes, got: bytes = b"", timeout: float = 60) -> bytes:
+    """Read a seat's (or a watch's) screen bytes until `want` is among them (or it closes, or time is up)."""
+    end = time.monotonic() + timeout
+    while want not in got and time.monotonic() < end:
+        msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            break
+        got += msg.data
+    return got
+
+
+def test_the_instructor_watches_a_seat_read_only():
+    """From the instructor's page, any live seat can be watched: the learner's screen as it is (drawn again in
+    full for the watcher) and as it changes; what the watcher types reaches nobody; the learners' token does
+    not open it; when the seat closes, so does the watch."""
+    srv = Served("--port", str(_free_port()), "--grace", "0")
+    teacher = next(re.search(r"(http://\S+/instructor\?token=\S+)", ln).group(1) for ln in srv.lines
+                   if "/instructor?token=" in ln)
+    base = teacher.split("/instructor?")[0]
+    token = teacher.split("token=")[1]
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            _, page = await _page(s, srv.url + ("&" if "?" in srv.url else "?") + "name=Ada")
+            ws = await s.ws_connect(_ws_url(page) + "?width=130&height=38")
+            assert b"sandbox" in await _until(ws, b"sandbox")
+            await ws.send_json(["stdin", "ip netns add before\r"])
+            assert b"before" in await _until(ws, b"before")
+            seat_pid = next(iter(_seat_pids(srv)))
+            _, room = await _page(s, f"{base}/instructor/room?token={token}")
+            link = re.search(r"href='(watch/[^?']+)\?token=", room)
+            assert link and "Ada" in room, room
+            status, _ = await _page(s, f"{base}/{link.group(1)}?token=nope")
+            assert status == 403
+            status, _ = await _page(s, f"{base}/{link.group(1)}" + srv.url[len(base) + 1:])
+            assert status == 403, "the learners' URL does not open a watch"
+            status, _ = await _page(s, f"{base}/watch/zzzzzz?token={token}")
+            assert status == 404
+            status, wpage = await _page(s, f"{base}/{link.group(1)}?token={token}")
+            assert status == 200 and "read-only: Ada" in wpage and "130x38" in wpage
+            wurl = _ws_url(wpage)
+            assert "/ws-watch/" in wurl
+            watch = await s.ws_connect(wurl + "?width=90&height=20")
+            assert b"before" in await _until(watch, b"before"), "the watcher sees the screen as it is"
+            await watch.send_json(["stdin", "ip netns add intruder\r"])
+            await watch.send_json(["resize", {"width": 40, "height": 10}])
+            await ws.send_json(["stdin", "ip netns add later\r"])
+            assert b"later" in await _until(watch, b"later"), "and as it changes"
+            end = time.monotonic() + 30
+            while not os.path.exists(f"/proc/{seat_pid}/root/run/netns/later") and time.monotonic() < end:
+                await asyncio.sleep(0.1)
+            netns = set(os.listdir(f"/proc/{seat_pid}/root/run/netns"))
+            assert {"before", "later"} <= netns and "intruder" not in netns, netns
+            status, _ = await _page(s, f"{base}/ws-watch/{wurl.rsplit('/', 1)[1]}")
+            assert status == 403, "a watch URL is good for one websocket"
+            await ws.close()
+            await _until(watch, b"\0never\0", timeout=30)          # (the rest of the seat's screen, then)
+            assert watch.closed, "the watch ends with the seat"
+            status, _ = await _page(s, f"{base}/{link.group(1)}?token={token}")
+            assert status == 404, "a closed seat cannot be watched"
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()
+
+
+def _netns_inodes() -> set[int]:
+    """Every network namespace a process in this sandbox is in."""
+    out = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                out.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+            except OSError:
+                pass
+    return out
+
+
+def test_thirty_seats_opened_and_closed_leave_nothing_behind(tmp_path):
+    """30 seats, five at a time, each opened until its dashboard is drawn and then closed: afterwards no
+    process below the server, no network namespace a process holds, no file but the seats' last progress, no
+    open file of the server's that was not open before, and the room counts no seat as taken; once the server
+    stops, its files are gone too."""
+    srv = Served("--port", str(_free_port()), "--seats", "5", "--grace", "0", env={"TMPDIR": str(tmp_path)})
+    teacher = next(re.search(r"(http://\S+/instructor\?token=\S+)", ln).group(1) for ln in srv.lines
+                   if "/instructor?token=" in ln)
+
+    def fds() -> int:
+        return len(os.listdir(f"/proc/{srv.proc.pid}/fd"))
+
+    async def one(s) -> None:
+        _, page = await _page(s, srv.url)
+        ws = await s.ws_connect(_ws_url(page) + "?width=100&height=30")
+        assert b"sandbox" in await _until(ws, b"sandbox", timeout=120), "the seat's dashboard was drawn"
+        await ws.close()
+
+    async def browse():
+        async with aiohttp.ClientSession() as s:
+            await _page(s, teacher)                       # (the server's own first-use allocations)
+            inodes, files = _netns_inodes(), fds()
+            (status_dir,) = list(tmp_path.iterdir())
+            for _ in range(6):
+                await asyncio.gather(*(one(s) for _ in range(5)))
+            end = time.monotonic() + 60
+            while (srv.children() or _netns_inodes() - inodes) and time.monotonic() < end:
+                await asyncio.sleep(0.2)
+            assert not srv.children(), "no seat process left"
+            assert not _netns_inodes() - inodes, "no network namespace left"
+            _, text = await _page(s, teacher.replace("/instructor?", "/instructor.json?"))
+            rows = json.loads(text)
+            assert len(rows) == 30 and not any(r["connected"] for r in rows), rows
+            _, room = await _page(s, teacher.replace("/instructor?", "/instructor/room?"))
+            assert "0/5 seats taken" in room and "watch/" not in room
+            assert not [f for f in os.listdir(status_dir) if not f.endswith(".json")], \
+                "no notice, push or temporary file left"
+            assert fds() <= files, f"the server holds {fds()} files, {files} before the seats"
+    try:
+        asyncio.run(browse())
+    finally:
+        srv.stop()
+    assert not list(tmp_path.iterdir()), "the server's files went with it"
+
+
 def test_jupyter_server_proxy_launches_a_seat_behind_its_prefix(tmp_path):
     """A real jupyter-server with jupyter-server-proxy (what JupyterHub runs per user): the "Network lab"
     entry starts `lab serve` and proxies it under /network-lab/; the page and its seat's websocket work
@@ -439,7 +562,8 @@ def _seat_pids(srv: Served) -> list[int]:
 def test_a_real_browser_two_learners_and_their_instructor():
     """Headless Chromium (Playwright, the machine's chromium) opens two seats of an exercise: what one learner
     types changes only their own lab (the other seat's kernel has no such namespace), and the instructor's page
-    shows both, the first turning green once that learner has fixed the exercise in the browser."""
+    shows both, the first turning green once that learner has fixed the exercise in the browser; from there the
+    instructor opens that learner's seat, read-only."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("no chromium here (./setup.sh test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -481,10 +605,16 @@ def test_a_real_browser_two_learners_and_their_instructor():
             pages[0].keyboard.type("ip netns exec router sysctl -w net.ipv4.ip_forward=1\n", delay=20)
             wait(lambda: {r["name"]: r["green"] for r in room()} == {"ann": True, "bob": False},
                  "ann's check green on the instructor's page, bob's still red")
-            teacher_page = browser.new_context().new_page()
+            teacher_page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             teacher_page.goto(teacher)
             html_text = teacher_page.content()
             assert "ann" in html_text and "bob" in html_text and "green" in html_text
+            teacher_page.wait_for_selector("a[href^='watch/']", timeout=30_000)   # (the room, refreshed live)
+            with teacher_page.context.expect_page() as opened:        # (a tab of its own)
+                teacher_page.locator("tr", has_text="ann").locator("a", has_text="watch").click()
+            watch = opened.value
+            watch.wait_for_selector("body.-first-byte", timeout=90_000)   # ann's screen, read-only
+            assert "read-only: ann" in watch.content()
             browser.close()
     finally:
         srv.stop()

@@ -123,6 +123,7 @@ class LabApp(App):
         self._render_not_before = 0.0
         self._gc_threshold: tuple[int, int, int] | None = None
         self._last_activity = 0.0
+        self._seat_status_written: dict | None = None
         self.heap_stats = {"young": 0, "deep": 0, "young_ms_max": 0.0, "deep_ms_max": 0.0, "young_ms": 0.0,
                            "deep_ms": 0.0}
 
@@ -138,7 +139,7 @@ class LabApp(App):
         self.set_interval(0.5, self.visibility_changed)
         self._start_heap_policy()
         if os.environ.get("LAB_SEAT_STATUS"):   # a `lab serve` seat: progress for the instructor's page
-            self.set_interval(2.0, self._write_seat_status)
+            self.set_interval(1.0, self._write_seat_status)
         if self.scenario is not None:
             self.call_after_refresh(self.start_scenario, self.scenario, self.scenario_step)
 
@@ -187,10 +188,14 @@ class LabApp(App):
             self._pushed(push)
         except (OSError, ValueError):
             pass
+        status = self.seat_status()
+        if status == self._seat_status_written:
+            return          # (written when it changes: the instructor's page reads the file every second)
         try:
             with open(path + ".tmp", "w") as f:
-                json.dump(self.seat_status(), f)
+                json.dump(status, f)
             os.replace(path + ".tmp", path)
+            self._seat_status_written = status
         except OSError:
             pass
 
