@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import stat
 from dataclasses import dataclass, field
 
@@ -145,6 +146,8 @@ def describe(e: dict) -> str:
         return f"sysctl {e.get('key')}{where}"
     if k == "qdisc":
         return f"qdisc on {e.get('dev')}{where}"
+    if k == "trace-table":
+        return "the tracer's nft table lab_trace" + (where or " in the machine's own namespace")
     if isinstance(k, str) and (k.startswith("iptables") or k == "nft-chain"):
         tool = "ip6tables" if e.get("family") == 6 else "iptables"
         return f"{tool} -t {e.get('table')} {k} {e.get('chain') or ''}{where}".rstrip()
@@ -215,6 +218,14 @@ def _undo(b, e: dict) -> tuple[str | None, str | None]:
             return None, f"{describe(e)} is {now}, not the {e['new']} lab set: left as it is"
         b.sysctl_set(ns, e["key"], e["old"])
         return f"restored {e['key']} = {e['old']}{where}", None
+    if k == "trace-table":     # a trace killed before it removed its table (ip, and bridge if any)
+        gone = []
+        for fam in ("ip", "bridge"):
+            with nsutil.in_netns(ns):
+                r = subprocess.run(["nft", "delete", "table", fam, "lab_trace"], capture_output=True, text=True)
+            if r.returncode == 0:
+                gone.append(fam)
+        return (f"removed {describe(e)} ({', '.join(gone)})" if gone else None), None
     if k == "qdisc":
         from lab.backend.tc import undo_qdisc
 

@@ -136,6 +136,8 @@ def validate(e: dict) -> str | None:
         if "handle" in e and not _int(e["handle"]):
             return "bad rule handle"
         return None
+    if kind == "trace-table":
+        return None if e.get("table") == "lab_trace" else "bad trace table (only lab_trace is lab's)"
     if kind == "qdisc":
         ok = valid_ifname(e.get("dev")) and _str(e.get("parent"), 16) and (e.get("handle") is None or _str(e["handle"], 16))
         return None if ok and _str(e.get("qkind", ""), 32) else "bad qdisc entry"

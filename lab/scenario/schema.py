@@ -50,7 +50,7 @@ from lab.scenario.yamlpos import PDict, is_none, line_of, plain
 LEVELS = ("beginner", "intermediate", "advanced")
 KINDS = ("lesson", "exercise")
 EXPECT = ("success", "fail")
-TRACE_OUTCOMES = ("delivered", "dropped", "rejected", "answered", "lost")
+TRACE_OUTCOMES = ("delivered", "dropped", "rejected", "answered", "lost", "stopped")
 IPT_TABLES = ("raw", "mangle", "nat", "filter", "security")
 HOST_ALIASES = ("", "host")
 

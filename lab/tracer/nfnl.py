@@ -50,7 +50,7 @@ NFT_REG_1 = 1
 NFT_REG_VERDICT = 0
 NFT_PAYLOAD_NETWORK, NFT_PAYLOAD_TRANSPORT = 1, 2
 NFT_CMP_EQ, NFT_CMP_LTE, NFT_CMP_GTE = 0, 3, 5
-NFT_META_PROTOCOL, NFT_META_NFTRACE = 1, 12
+NFT_META_PROTOCOL, NFT_META_OIF, NFT_META_NFTRACE = 1, 5, 12
 NFT_CT_MARK = 3
 
 
@@ -137,6 +137,11 @@ def e_meta_set(key: int, sreg: int = NFT_REG_1) -> bytes:
 
 def e_imm(value: bytes, dreg: int = NFT_REG_1) -> bytes:
     return expr("immediate", be32(1, dreg), nest(2, attr(1, value)))
+
+
+def e_drop() -> bytes:
+    """immediate verdict drop (NFTA_IMMEDIATE_DATA { NFTA_DATA_VERDICT { NFTA_VERDICT_CODE NF_DROP } })."""
+    return expr("immediate", be32(1, NFT_REG_VERDICT), nest(2, nest(2, be32(1, 0))))
 
 
 def e_ct_get(key: int, dreg: int = NFT_REG_1) -> bytes:

@@ -23,7 +23,7 @@ from lab.backend import nsutil
 from lab.model.trace import Hop, Packet, TracePath
 from lab.render import table_name
 from lab.tracer import nfnl as N
-from lab.tracer.rules import ENCAP_PORTS, OWN_CHAINS, TABLE as OWN_TABLE
+from lab.tracer.rules import ENCAP_PORTS, GUARD, OWN_CHAINS, TABLE as OWN_TABLE
 from lab.tracer.ruletext import RuleBook, target_of
 from lab.tracer.session import Capture, state_of
 
@@ -703,6 +703,9 @@ class Builder:
             return "delivered", f"Delivered to {nsname(dest)}; no answer came back to {nsname(src_ns)}.", False
         hop = drop[2] if len(drop) > 2 else None
         back = f"; {reply_desc} went back to {nsname(src_ns)}" if answered else ""
+        if hop is not None and hop.rule == "lab's guard":
+            return "stopped", (f"Stopped in {nsname(drop[1])} by lab's guard before it left the machine through "
+                               f"{hop.oif}: with --host the tracer sends nothing off the machine{back}."), answered
         if hop is not None and hop.rule:
             by = f"by {hop.table}/{hop.chain} " + (f"rule `{hop.rule}`" if not hop.rule.startswith("policy")
                                                    else hop.rule)
@@ -866,6 +869,16 @@ class Builder:
         common = dict(ns=ns, kind="hook", hook=hl, family=e.family, table=e.table, iif=k.ifname(ns, e.iif),
                       oif=k.ifname(ns, e.oif), ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir),
                       direction=direction, probe=pi, before=e.pkt, after=e.pkt, raw=e.raw)
+        if e.table == OWN_TABLE and e.chain == GUARD:
+            if not any(ev.type == "rule" and ev.verdict == "drop" for ev in e.events):
+                return None
+            why = self.cap.guards.get(ns, {}).get(e.oif or -1, f"{k.ifname(ns, e.oif)} leaves the machine")
+            h = self.add(**{**common, "chain": e.chain, "rule": "lab's guard", "verdict": "drop",
+                            "explanation": f"{nsname(ns)}: it would leave the machine through "
+                                           f"{k.ifname(ns, e.oif)} ({why}): with --host the tracer never sends "
+                                           "traffic off the machine, so lab's guard stopped it here, after every "
+                                           "hook and NAT of this namespace."})
+            return ("drop", ns, h)
         for ev in e.events:
             if ev.type == "rule" and ev.handle is not None and ev.verdict != "break":
                 text = k.rules.text(ns, ev.family, ev.table, ev.chain, ev.handle)

@@ -11,6 +11,9 @@ namespace, installed for one trace and removed after, scoped to the probe:
               empty observers whose policy events show each hook crossed and the rewritten headers
   bridge lab_trace
     mark_pre  prerouting -350 (same matches, requests and answers), obs_in / obs_fwd / obs_post at 500
+  guard     (--host only) postrouting 1000 in both families: the probe, its answers and anything of its
+            connection leaving through an interface that leaves the machine (a physical NIC, a tun/tap handed
+            to a program, a WireGuard tunnel) -> drop: the tracer never sends traffic off the machine
 
 Every marking rule carries a `limit` so a colliding flood can never turn into an event storm.
 Leaves to others: sending the probe (probe.py) and reading the events (nfnl.TraceListener).
@@ -29,6 +32,7 @@ TABLE = "lab_trace"
 ENCAP_PORTS = (4789, 8472)
 INNER_IP = 8 + 8 + 14
 OWN_CHAINS = {"mark_pre", "mark_out", "ct_pre", "ct_out", "obs_pre", "obs_in", "obs_fwd", "obs_out", "obs_post"}
+GUARD = "guard"         # (not an observer: its drop is a hop of the trace)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,10 @@ def _nftrace(limit: int) -> list[bytes]:
     return [N.e_limit(limit, 1, limit), N.e_imm(b"\x01"), N.e_meta_set(N.NFT_META_NFTRACE)]
 
 
-def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200) -> tuple[list[bytes], set[int]]:
-    """One batch that (re)creates the trace tables in the socket's namespace; returns (bytes, ack seqs)."""
+def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200,
+                 guard: tuple[int, ...] = ()) -> tuple[list[bytes], set[int]]:
+    """One batch that (re)creates the trace tables in the socket's namespace; returns (bytes, ack seqs).
+    `guard`: ifindexes (in that namespace) through which the probe must not leave the machine."""
     msgs: list[bytes] = []
     seq0 = s.next_seq(64)
     seq = seq0 + 1
@@ -130,6 +136,14 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
     for chain in ("ct_pre", "ct_out"):
         add(N.msg_rule, ip, TABLE, chain, _ip_match(m) + [N.e_imm(mark), N.e_ct_set(N.NFT_CT_MARK)])
         add(N.msg_rule, ip, TABLE, chain, [N.e_ct_get(N.NFT_CT_MARK), N.e_cmp(mark)] + _nftrace(limit))
+    if guard:
+        add(N.msg_chain, ip, TABLE, GUARD, 4, 1000)
+        for idx in guard:
+            oif = [N.e_meta_get(N.NFT_META_OIF), N.e_cmp(struct.pack("=I", idx))]
+            add(N.msg_rule, ip, TABLE, GUARD, oif + _ip_match(m) + [N.e_drop()])
+            add(N.msg_rule, ip, TABLE, GUARD, oif + [N.e_ct_get(N.NFT_CT_MARK), N.e_cmp(mark), N.e_drop()])
+            for sig in _reply_matches(m):
+                add(N.msg_rule, ip, TABLE, GUARD, oif + sig + [N.e_drop()])
     if bridge:
         add(N.msg_chain, br, TABLE, "mark_pre", 0, -350)
         for name, hook in (("obs_in", 1), ("obs_fwd", 2), ("obs_post", 4)):
@@ -138,6 +152,12 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200)
         add(N.msg_rule, br, TABLE, "mark_pre", is_ip + _ip_match(m) + _nftrace(limit))
         for sig in _reply_matches(m):   # answers crossing the bridge
             add(N.msg_rule, br, TABLE, "mark_pre", is_ip + sig + _nftrace(limit))
+        if guard:
+            add(N.msg_chain, br, TABLE, GUARD, 4, 1000)
+            for idx in guard:
+                oif = [N.e_meta_get(N.NFT_META_OIF), N.e_cmp(struct.pack("=I", idx))]
+                for sig in [_ip_match(m)] + _reply_matches(m):
+                    add(N.msg_rule, br, TABLE, GUARD, oif + is_ip + sig + [N.e_drop()])
     return [N.batch(msgs, seq0)], set(range(seq0 + 1, seq))
 
 

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from lab.backend import nsutil
 from lab.errors import LabError
@@ -40,6 +41,7 @@ class Capture:
     t_send: float = 0.0                        # time.perf_counter() when the probe went out
     warnings: list[str] = field(default_factory=list)
     ctmark: int = 0
+    guards: dict[str, dict[int, str]] = field(default_factory=dict)   # --host: ns -> {ifindex: why it leaves}
 
 
 class TracerState:
@@ -72,9 +74,30 @@ def state_of(backend) -> TracerState:
 
 
 def lab_namespaces(backend) -> list[str]:
-    """Every lab namespace ("" = the top one; left out with --host: that is the machine's own)."""
-    names = list(backend.namespaces())
-    return names if backend.host else [""] + names
+    """Every namespace the trace watches: "" (the top one: the sandbox's, or with --host the machine's own)
+    and every named one."""
+    return [""] + list(backend.namespaces())
+
+
+LEAVING_KINDS = {"tun": "a tun/tap device: what goes in is handed to a program, which may send it anywhere",
+                 "wireguard": "a WireGuard tunnel to peers elsewhere"}
+
+
+def leaving_links(backend, ns: str) -> dict[int, str]:
+    """--host: the interfaces of `ns` through which a packet leaves the machine, and why: a physical NIC
+    (the kernel names its parent device: PCI, virtio...), a tun/tap, a WireGuard tunnel."""
+    out = {}
+    for link in backend.ipr(ns or None).get_links():
+        info = link.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info else None
+        name = link.get_attr("IFLA_IFNAME")
+        parent = link.get_attr("IFLA_PARENT_DEV_NAME")
+        if parent and kind is None:
+            bus = link.get_attr("IFLA_PARENT_DEV_BUS_NAME")
+            out[link["index"]] = f"{name} is a physical interface ({bus + ' ' if bus else ''}device {parent})"
+        elif kind in LEAVING_KINDS:
+            out[link["index"]] = f"{name} is {LEAVING_KINDS[kind]}"
+    return out
 
 
 def nsid_map(backend, st: TracerState, names: list[str]) -> dict[int | None, str]:
@@ -182,11 +205,6 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
     backend.require_ns(spec.ns)
     st = state_of(backend)
     names = lab_namespaces(backend)
-    if backend.host and spec.ns is None:
-        raise LabError("With --host the trace must start in a lab namespace, not the machine's own.",
-                       "Name the source namespace: lab --host trace NS icmp ADDR")
-    if backend.host:
-        _check_host_destination(backend, spec, names)
     src = spec.src
     src_err = None
     if src is None:
@@ -205,16 +223,21 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
         nsids = nsid_map(backend, st, names)
         t2 = time.perf_counter()
         cap = Capture(spec, probes, [], nsids, names, src_route_error=src_err, ctmark=ctmark)
+        if backend.host:      # never off the machine: a guard drops the probe where it would leave
+            cap.guards = {ns: g for ns in names if (g := leaving_links(backend, ns))}
         listener = None
+        journaled: dict[str, Any] = {}
         try:
-            prebuilt = {}            # the same bytes serve every namespace (sequence numbers are per socket)
+            prebuilt: dict[tuple, tuple] = {}   # the same bytes serve every namespace (sequence numbers are per socket)
 
             def build(ns, s):
                 br = st.bridge_ok.get((ns, nsutil.netns_inode(ns or None)), True)
-                if br not in prebuilt:
-                    prebuilt[br] = R.install_msgs(s, match, bridge=br)
-                return prebuilt[br]
+                guard = tuple(sorted(cap.guards.get(ns, ())))
+                if (br, guard) not in prebuilt:
+                    prebuilt[br, guard] = R.install_msgs(s, match, bridge=br, guard=guard)
+                return prebuilt[br, guard]
 
+            journaled = _journal_tables(backend, names)
             errs = _pipeline(st, names, build)
             for ns, e in list(errs.items()):   # a kernel without nf_tables bridge: retry ip only
                 key = (ns, nsutil.netns_inode(ns or None))
@@ -245,6 +268,9 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 s, bridge=st.bridge_ok.get((ns, nsutil.netns_inode(ns or None)), True)))
             for ns, e in errs.items():
                 cap.warnings.append(f'Could not remove the trace table in "{ns or "host"}": {e}')
+            for ns, ent in journaled.items():
+                if ns not in errs and backend.journal is not None:
+                    backend.journal.retire(ent.id)      # removed: nothing for lab clean
         t6 = time.perf_counter()
     cap.timings = {"build": t1 - t0, "nsid": t2 - t1, "install": t3 - t2, "send": t4 - t3,
                    "collect": t5 - t4, "remove": t6 - t5}
@@ -303,18 +329,23 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
     return events
 
 
-def _check_host_destination(backend, spec: TraceSpec, names: list[str]) -> None:
-    """--host: only traffic between the lab's own namespaces: the destination must sit in a subnet
-    configured in one of them."""
-    import ipaddress
+def _journal_tables(backend, names: list[str]) -> dict[str, Any]:
+    """--host: journal the trace table in every namespace that is not lab's own (the machine's, a
+    container's) before it is installed, so `lab clean` removes it after a SIGKILL; confirmed at once
+    (the install batch replaces any lab_trace table, so the name alone is lab's)."""
+    from lab.backend.journal import JournalError
 
-    dst = ipaddress.ip_address(spec.dst)
+    out: dict[str, Any] = {}
+    if backend.journal is None:
+        return out
     for ns in names:
-        if not ns:
-            continue
-        for m in list(backend.ipr(ns).get_addr(family=socket.AF_INET)):
-            a = m.get_attr("IFA_ADDRESS") or m.get_attr("IFA_LOCAL")
-            if a and dst in ipaddress.ip_network(f"{a}/{m['prefixlen']}", strict=False):
-                return
-    raise LabError(f"{spec.dst} is not in any lab namespace's subnet: with --host the tracer only sends "
-                   "between namespaces the lab created.", "Trace to an address inside the lab.")
+        if backend.journaled(ns or None):
+            try:
+                ent = backend.journal.begin(kind="trace-table", ns=ns, nsino=nsutil.netns_inode(ns or None),
+                                            table=R.TABLE)
+            except JournalError as e:
+                raise LabError(f"--host journal: {e}", "Nothing was changed: lab only acts when it can record "
+                                                       "it.") from None
+            ent.confirm()
+            out[ns] = ent
+    return out

@@ -1,0 +1,127 @@
+"""--host traces through the machine's own namespace. The "machine" is a private network namespace this test
+makes (unshare --net --mount), holding the fox/bear lab built with `lab --host run`: a trace crosses the
+machine's bridge, DNAT and MASQUERADE and stops at a FORWARD drop there, agreeing with the rule counters; a
+ClusterIP-style DNAT to an address on no interface traces to its backend; a destination that leaves the
+machine (here through a tun device) is stopped by lab's guard with nothing sent; a trace killed with SIGKILL
+leaves its table journaled, and `lab clean` removes it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests import labproc
+
+FOX_BEAR = """
+ip netns add bear
+ip netns add fox
+ip link add vnet-animals type bridge
+ip link add veth-fox-br type veth peer name veth-fox netns fox
+ip link add veth-bear-br type veth peer name veth-bear netns bear
+ip link set veth-fox-br master vnet-animals
+ip link set veth-bear-br master vnet-animals
+ip addr add 192.168.202.1/24 dev vnet-animals
+ip -n bear addr add 192.168.202.12/24 dev veth-bear
+ip -n fox addr add 192.168.202.11/24 dev veth-fox
+ip link set vnet-animals up
+ip link set veth-fox-br up
+ip link set veth-bear-br up
+ip -n bear link set lo up
+ip -n bear link set veth-bear up
+ip -n fox link set lo up
+ip -n fox link set veth-fox up
+ip -n bear route add default via 192.168.202.1 dev veth-bear
+ip -n fox route add default via 192.168.202.1 dev veth-fox
+sysctl -w net.ipv4.ip_forward=1
+iptables -t nat -A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 192.168.202.11:80
+iptables -t nat -A POSTROUTING -s 192.168.202.0/24 ! -o vnet-animals -j MASQUERADE
+"""
+
+# runs inside `unshare --net --mount`: the machine is this namespace
+DRIVER = r'''
+import json, os, subprocess, sys
+lab = sys.argv[1:]
+out = {}
+def sh(*argv, check=True):
+    r = subprocess.run(list(argv), capture_output=True, text=True)
+    if check and r.returncode:
+        raise SystemExit(f"{argv}: {r.stderr}")
+    return r.stdout
+def trace(*args):
+    r = subprocess.run(lab + ["--host", "trace", "--json", *args], capture_output=True, text=True)
+    if not r.stdout.strip().startswith("{"):
+        raise SystemExit(f"trace {args}: {r.stdout} {r.stderr}")
+    return json.loads(r.stdout)
+def counters(table, chain):
+    rows = sh("iptables", "-t", table, "-L", chain, "-v", "-x", "-n").splitlines()[2:]
+    return [int(r.split()[0]) for r in rows if r.strip()]
+sh("mount", "-t", "tmpfs", "lab-host-trace", "/run/netns")
+sh("ip", "link", "set", "lo", "up")
+sh(*lab, "--host", "run", os.environ["BUILD"])
+out["dnat0"] = counters("nat", "PREROUTING")
+out["tcp"] = trace("bear", "tcp", "192.168.202.1:80")
+out["dnat1"] = counters("nat", "PREROUTING")
+sh("iptables", "-I", "FORWARD", "-p", "icmp", "-j", "DROP")
+out["icmp"] = trace("fox", "icmp", "192.168.202.12")
+out["fwd"] = counters("filter", "FORWARD")
+sh("iptables", "-t", "nat", "-A", "PREROUTING", "-d", "10.96.0.10/32", "-p", "tcp", "--dport", "8080",
+   "-j", "DNAT", "--to-destination", "192.168.202.11:80")
+out["vip"] = trace("bear", "tcp", "10.96.0.10:8080")
+sh("ip", "tuntap", "add", "dev", "vpn0", "mode", "tun")
+sh("ip", "link", "set", "vpn0", "up")
+sh("ip", "route", "add", "10.200.0.0/24", "dev", "vpn0")
+out["away"] = trace("bear", "udp", "10.200.0.5:53")
+out["vpn0_tx"] = json.loads(sh("ip", "-s", "-j", "link", "show", "vpn0"))[0]["stats64"]["tx"]["packets"]
+out["tables_after"] = sh("nft", "list", "tables")
+# a trace killed (SIGKILL) after its tables went in, before it could remove them
+kill = ("import os, sys; from lab.tracer import probe; "
+        "probe.send = lambda *a, **k: os.kill(os.getpid(), 9); "
+        "from lab.cli import main; sys.exit(main(['--host', 'trace', 'bear', 'icmp', '192.168.202.11']))")
+r = subprocess.run([lab[0], "-c", kill], capture_output=True, text=True)
+out["killed_rc"] = r.returncode
+out["tables_killed"] = sh("nft", "list", "tables") + sh("ip", "netns", "exec", "fox", "nft", "list", "tables")
+out["clean"] = sh(*lab, "clean", check=False)
+out["tables_cleaned"] = sh("nft", "list", "tables")
+print(json.dumps(out))
+'''
+
+
+def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
+    build = tmp_path / "fox-bear.lab"
+    build.write_text(FOX_BEAR)
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"), BUILD=str(build))
+    r = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(driver), *labproc.lab_argv()],
+                       capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(r.stdout)
+
+    def said(t: dict) -> str:
+        return "\n".join(h["explanation"] for h in t["hops"])
+
+    # bear -> the machine's own address: the machine's DNAT sends it to fox, and the answer comes back
+    tcp = out["tcp"]
+    assert tcp["outcome"] == "answered", tcp["summary"]
+    dnat = [h for h in tcp["hops"] if h["ns"] == "" and h["verdict"] == "dnat"]
+    assert dnat and "--to-destination 192.168.202.11:80" in dnat[0]["rule"], said(tcp)
+    assert "It arrives in fox" in said(tcp) and "bridge vnet-animals" in said(tcp)
+    assert out["dnat1"][0] - out["dnat0"][0] == 1, "the DNAT rule the trace names counted the probe"
+    # a FORWARD drop in the machine's namespace: named, and its counter moved
+    icmp = out["icmp"]
+    assert icmp["outcome"] == "dropped" and "-A FORWARD -p icmp -j DROP" in icmp["summary"], icmp["summary"]
+    assert out["fwd"][0] == 1
+    # a ClusterIP: an address on no interface, DNATed by the machine to its backend
+    vip = out["vip"]
+    assert vip["outcome"] == "answered" and "Delivered to fox" in vip["summary"], vip["summary"]
+    assert "10.96.0.10:8080 -> 192.168.202.11:80" in said(vip)
+    # off the machine (a tun hands it to a program): stopped by the guard, nothing went out
+    away = out["away"]
+    assert away["outcome"] == "stopped" and "vpn0" in away["summary"], away["summary"]
+    assert "tun/tap" in said(away) and out["vpn0_tx"] == 0
+    assert "lab_trace" not in out["tables_after"], "every trace removed its table"
+    # SIGKILL: the tables stay, journaled; lab clean removes the machine's (fox's went with lab's namespace)
+    assert out["killed_rc"] == -9
+    assert "table ip lab_trace" in out["tables_killed"]
+    assert "the tracer's nft table lab_trace in the machine's own namespace" in out["clean"], out["clean"]
+    assert "lab_trace" not in out["tables_cleaned"]
