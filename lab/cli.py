@@ -19,12 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"lab {__version__}")
     p.add_argument("--host", action="store_true",
                    help="work on this machine's real network namespaces (root); `lab clean` undoes what lab created")
+    p.add_argument("--read-only", action="store_true",
+                   help="with --host: look only; every command that would change the machine is refused")
     p.add_argument("--theme", default=None, help="TUI theme name or path to a theme file (see themes/)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     tp = sub.add_parser("tui", help="open the live dashboard (the default)")
     tp.add_argument("--setup", action="append", default=[], metavar="FILE",
                     help="run this lab script first (the sandbox starts empty); repeatable, - for stdin")
     sub.add_parser("shell", help="an interactive prompt over the command engine")
+    sub.add_parser("attach", help="the dashboard on this machine's own namespaces, read-only (lab --host "
+                                  "--read-only tui): for live troubleshooting")
     r = sub.add_parser("run", help="run a file of lab commands (- for stdin)")
     r.add_argument("file")
     r.add_argument("--keep-going", action="store_true", help="do not stop at the first error")
@@ -93,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     cmd = args.cmd or "tui"
+    if cmd == "attach":
+        args.host = args.read_only = True
+        cmd = "tui"
     if cmd == "clean":
+        if args.read_only:
+            return _die("clean changes the machine: it does not run in a read-only session (drop --read-only)")
         from lab.backend.clean import clean
         from lab.engine import has_net_admin
 
@@ -123,7 +132,7 @@ def _dispatch(args) -> int:
     from lab.engine import read_scripts, run_scripts, setup
 
     scripts = read_scripts(getattr(args, "setup", None) or [])
-    engine = setup(args.host)
+    engine = setup(args.host, args.read_only)
     run_scripts(engine, scripts)
     if cmd == "tui":
         try:
@@ -142,7 +151,7 @@ def _run(args) -> int:
     from lab.safefile import read_script
 
     name, lines = read_script(args.file)      # LabError (unreadable, not UTF-8, too big) -> lab: message
-    engine = setup(args.host)
+    engine = setup(args.host, args.read_only)
 
     def echo(lineno, line):
         if not args.quiet:

@@ -99,6 +99,10 @@ class Engine:
             res.op = op
             if op is None:
                 return res
+            if op.mutates and getattr(self.backend, "read_only", False):
+                from lab.backend.core import refuse_read_only
+
+                refuse_read_only(op, line)     # (the backend refuses too: this names the command as typed)
             res.output = self.apply(op)
         except LabError as e:
             res.error = str(e)
@@ -137,6 +141,10 @@ class Engine:
 
     def _check_exec(self, op) -> None:
         """Other programs run only when allowed: the same rule for captured, interactive and TUI shells."""
+        if getattr(self.backend, "read_only", False):
+            from lab.backend.core import refuse_read_only
+
+            refuse_read_only(op)
         if not confine.exec_allowed(self):
             raise LabError(f'Running "{op.argv[0]}" is not allowed here: scenario files may only run lab commands.',
                            "Play the scenario with --allow-exec to let it run other programs.")
@@ -199,10 +207,14 @@ def has_net_admin() -> bool:
     return False
 
 
-def setup(host: bool):
-    """Enter the sandbox (or check --host rights) and return a ready Engine."""
+def setup(host: bool, read_only: bool = False):
+    """Enter the sandbox (or check --host rights) and return a ready Engine (`read_only`: lab attach, every
+    change refused)."""
     from lab.errors import LabError
 
+    if read_only and not host:
+        raise LabError("--read-only looks at this machine's own namespaces: use it with --host (or: lab attach).",
+                       "The sandbox is yours to change: drop --read-only there.")
     if host:
         if not has_net_admin():
             raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
@@ -213,7 +225,7 @@ def setup(host: bool):
         enter_sandbox()
     from lab.backend.core import Backend
 
-    return Engine(Backend(host=host))
+    return Engine(Backend(host=host, read_only=read_only))
 
 
 def read_scripts(files: list[str]) -> list[tuple[str, list[str]]]:

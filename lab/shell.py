@@ -28,7 +28,7 @@ def run_shell(engine) -> int:
         history = InMemoryHistory()
     style = Style.from_dict({"command": "bold ansicyan", "option": "ansiyellow", "address": "ansigreen",
                              "target": "bold ansimagenta", "prompt": "bold"})
-    where = "host" if engine.backend.host else "sandbox"
+    where = ("host, read-only" if engine.backend.read_only else "host") if engine.backend.host else "sandbox"
     # the completer reads the kernel in a thread of its own (lab.commands.complete.Providers), never in
     # prompt_toolkit's event loop, where pyroute2's sync API fails
     completer = LabCompleter(engine)

@@ -125,3 +125,85 @@ def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
     assert "table ip lab_trace" in out["tables_killed"]
     assert "the tracer's nft table lab_trace in the machine's own namespace" in out["clean"], out["clean"]
     assert "lab_trace" not in out["tables_cleaned"]
+
+
+READ_ONLY_DRIVER = r'''
+import json, re, subprocess, sys
+lab = sys.argv[1:]
+def sh(*argv):
+    r = subprocess.run(list(argv), capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"{argv}: {r.stderr}")
+    return r.stdout
+def state():
+    strip = lambda t: re.sub(r"(?m)counter packets \d+ bytes \d+|\[\d+:\d+\]|^#.*$", "", t)
+    # (IPv4: IPv6 link-local addresses and their routes come and go on their own timer, DAD)
+    return {"links": sh("ip", "-d", "link"), "addrs": sh("ip", "-4", "addr"),
+            "routes": sh("ip", "-4", "route", "show", "table", "all"),
+            "rules": sh("ip", "rule"), "netns": re.sub(r" \(id: \d+\)", "", sh("ip", "netns", "list")),
+            "red": sh("ip", "-n", "red", "-d", "link") + sh("ip", "-n", "red", "-4", "addr")
+            + sh("ip", "-n", "red", "-4", "route"),
+            "iptables": strip(sh("iptables-save")), "nft": strip(sh("nft", "list", "ruleset")),
+            "forward": open("/proc/sys/net/ipv4/ip_forward").read()}
+sh("mount", "-t", "tmpfs", "lab-read-only", "/run/netns")
+sh("ip", "link", "set", "lo", "up")
+sh("ip", "netns", "add", "red")
+sh("ip", "link", "add", "veth-m", "type", "veth", "peer", "name", "veth-red", "netns", "red")
+sh("ip", "addr", "add", "10.77.0.1/24", "dev", "veth-m")
+sh("ip", "link", "set", "veth-m", "up")
+sh("ip", "-n", "red", "addr", "add", "10.77.0.2/24", "dev", "veth-red")
+sh("ip", "-n", "red", "link", "set", "veth-red", "up")
+sh("iptables", "-A", "INPUT", "-s", "10.77.0.0/24", "-j", "ACCEPT")
+import time
+end = time.monotonic() + 30       # both ends of the veth up and with carrier before the state is taken
+while "NO-CARRIER" in sh("ip", "link", "show", "veth-m") + sh("ip", "-n", "red", "link", "show", "veth-red"):
+    assert time.monotonic() < end, "the veth never got its carrier"
+    time.sleep(0.05)
+before = state()
+out = {}
+r = subprocess.run(lab + ["--host", "--read-only", "run", "--keep-going", "-"], capture_output=True, text=True,
+                   input="ip link add x0 type veth peer name x1\nip netns add blue\niptables -F\n"
+                         "sysctl -w net.ipv4.ip_forward=1\nip -n red addr\nip netns exec red bash -c true\n"
+                         "ip netns exec red ping -c 1 -W 2 10.77.0.1\n")
+out["run"] = [r.returncode, r.stdout, r.stderr]
+r = subprocess.run(lab + ["--host", "--read-only", "trace", "red", "icmp", "10.77.0.1"], capture_output=True, text=True)
+out["trace"] = [r.returncode, r.stdout, r.stderr]
+r = subprocess.run(lab + ["--host", "--read-only", "clean"], capture_output=True, text=True)
+out["clean"] = [r.returncode, r.stderr]
+r = subprocess.run(lab + ["--read-only", "run", "-"], capture_output=True, text=True, input="ip link\n")
+out["sandbox"] = [r.returncode, r.stderr]
+after = state()
+out["same"] = {k: (v == after[k]) for k, v in before.items()}
+import difflib
+out["diff"] = {k: list(difflib.unified_diff(v.splitlines(), after[k].splitlines(), lineterm="", n=0))
+               for k, v in before.items() if v != after[k]}
+out["nsids"] = sh("ip", "netns", "list-id")
+print(json.dumps(out))
+'''
+
+
+def test_read_only_refuses_every_change_and_leaves_the_machine_as_it_was(tmp_path):
+    """lab --host --read-only (what lab attach opens): changes are refused with the command named and nothing
+    changed; show commands, ping and the tracer work (the tracer says what it changed: its own table, removed
+    after, and nsids); afterwards links, addresses, routes, rules, iptables, nft and sysctls are as before."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(READ_ONLY_DRIVER)
+    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"))
+    r = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(driver), *labproc.lab_argv()],
+                       capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    rc, stdout, stderr = out["run"]
+    assert rc == 1
+    for line in ("ip link add x0 type veth peer name x1", "ip netns add blue", "iptables -F",
+                 "sysctl -w net.ipv4.ip_forward=1"):
+        assert f'read-only session: "{line}" would change the machine, so it is refused' in stderr, stderr
+    assert '"bash" is not run here' in stderr
+    assert "inet 10.77.0.2/24" in stdout, "show commands work"
+    assert "1 received" in stdout, "ping runs (it only sends test traffic)"
+    rc, stdout, stderr = out["trace"]
+    assert rc == 0 and "result: answered" in stdout, stdout + stderr
+    assert "read-only session: this trace's one change was its own nft table lab_trace" in stdout + stderr
+    assert out["clean"][0] == 1 and "read-only" in out["clean"][1]
+    assert out["sandbox"][0] == 1 and "use it with --host (or: lab attach)" in out["sandbox"][1]
+    assert all(out["same"].values()), {k: v for k, v in out["diff"].items()}

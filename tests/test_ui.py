@@ -449,3 +449,23 @@ def test_the_side_panes_stay_away_below_projector_size(lab):
     async def body(app, pilot):
         assert not app.main.query_one("#side").display
     run_ui(lab, body, size=(180, 45))
+
+
+def test_a_read_only_dashboard_refuses_changes_and_still_shows_the_lab(lab, uniq):
+    """lab attach's dashboard (a read-only backend): a change typed in the bar is refused with the command named,
+    the kernel is untouched, and a change made outside the app still appears in the panes."""
+    lab.backend.read_only = True
+    ns = f"ro{uniq}"
+
+    async def body(app, pilot):
+        await type_command(pilot, f"ip netns add {ns}")
+        await wait_for(pilot, lambda: any("read-only session" in line for line in app.output.plain_lines),
+                       what="the refusal")
+        assert any(f'"ip netns add {ns}" would change the machine' in line for line in app.output.plain_lines)
+        assert ns not in kernel(None, "ip", "netns", "list")
+        kernel(None, "ip", "netns", "add", ns)           # the machine changes by itself: the panes follow
+        await wait_for(pilot, lambda: ns in app.view.states, what="the namespace made outside")
+    try:
+        run_ui(lab, body)
+    finally:
+        lab.backend.read_only = False

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 class LabBackend(Protocol):
     host: bool                      # True: the machine's real namespaces (--host); False: the sandbox
+    read_only: bool                 # lab attach / --read-only: every change is refused (Backend.apply)
     journal: Journal | None         # --host: where creations are recorded before they are made
     lock: threading.RLock
     listeners: list[Callable[[object], None]]

@@ -8,6 +8,7 @@ every creation before making it. Leaves parsing to lab.commands and drawing to l
 from __future__ import annotations
 
 import contextlib
+import os
 import importlib
 import subprocess
 import threading
@@ -44,8 +45,9 @@ class Backend:
         journal: where --host records creations (default: /run/lab/host-journal.jsonl).
     """
 
-    def __init__(self, host: bool = False, journal: Journal | None = None):
+    def __init__(self, host: bool = False, journal: Journal | None = None, read_only: bool = False):
         self.host = host
+        self.read_only = read_only
         self.journal = journal or (Journal() if host else None)
         self._socks: dict[str, Rtnl] = {}             # fast-path rtnl sockets, by namespace
         self._ipr: dict[tuple[int, str], Any] = {}     # pyroute2 sockets, by (thread, namespace)
@@ -234,6 +236,8 @@ class Backend:
     # ---- apply ------------------------------------------------------------------------------------
     def apply(self, op: Op) -> str:
         """Apply one Op; returns the text to print. Raises LabError (nothing applied) on failure."""
+        if self.read_only and op.mutates:
+            refuse_read_only(op)
         fn = _APPLIERS.get(type(op))
         if fn is None:
             mod = type(op).__module__.replace("lab.commands.", "lab.backend.")
@@ -302,3 +306,23 @@ def _close(sock) -> None:
 
 _PKG = {"iptables": "iptables", "iptables-nft": "iptables", "nft": "nftables", "conntrack": "conntrack",
         "ping": "iputils-ping", "tcpdump": "tcpdump"}
+
+
+# programs a read-only session (lab attach) may run: they look, or send test traffic, but change no setting
+READ_ONLY_PROGRAMS = ("ping", "tracepath", "traceroute", "ss", "nstat", "tcpdump")
+
+
+def refuse_read_only(op: Op, line: str = "") -> None:
+    """The message for a change in a read-only session (lab attach, --read-only): what was refused, why, how."""
+    from lab.commands.ip import ExecOp
+
+    if isinstance(op, ExecOp):
+        prog = os.path.basename(op.argv[0]) if op.argv else ""
+        if prog in READ_ONLY_PROGRAMS:
+            return
+        raise LabError(f'read-only session: "{prog}" is not run here: it could change the machine, and this session '
+                       f"only looks (programs it runs: {', '.join(READ_ONLY_PROGRAMS)}). Nothing was changed.",
+                       "To change things, use lab --host without --read-only (as root).")
+    what = f'"{line.strip()}"' if line.strip() else f"that command ({type(op).__name__})"
+    raise LabError(f"read-only session: {what} would change the machine, so it is refused. Nothing was changed.",
+                   "To change things, use lab --host without --read-only (as root).")

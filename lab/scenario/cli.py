@@ -80,7 +80,7 @@ def main(args) -> int:
     sc = load(ns.scenario)           # ScenarioError (a LabError) -> printed by lab.cli, exit 1
     from lab.engine import setup
 
-    engine = setup(bool(getattr(args, "host", False)))
+    engine = setup(bool(getattr(args, "host", False)), bool(getattr(args, "read_only", False)))
     engine.allow_exec = ns.allow_exec
     if ns.check:
         from lab.scenario.headless import check_scenario

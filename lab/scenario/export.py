@@ -554,7 +554,7 @@ def main(args) -> int:
 
     ns = build_parser().parse_args(list(getattr(args, "args", []) or []))
     host = bool(getattr(args, "host", False))
-    engine = setup(host)
+    engine = setup(host, bool(getattr(args, "read_only", False)))
     engine.allow_exec = ns.allow_exec
     if ns.source:
         _build_from(engine, ns.source, ns.step)

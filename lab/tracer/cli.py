@@ -54,7 +54,7 @@ def main(args) -> int:
         from lab.engine import read_scripts, run_scripts, setup
 
         scripts = read_scripts(setups)
-        engine = setup(bool(getattr(args, "host", False)))
+        engine = setup(bool(getattr(args, "host", False)), bool(getattr(args, "read_only", False)))
         run_scripts(engine, scripts)
         from lab.tracer import format_text, run_trace, to_json, write_pcap
 

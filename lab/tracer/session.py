@@ -100,8 +100,9 @@ def leaving_links(backend, ns: str) -> dict[int, str]:
     return out
 
 
-def nsid_map(backend, st: TracerState, names: list[str]) -> dict[int | None, str]:
-    """nsid (as the top namespace sees it) -> name; assigns nsids where missing."""
+def nsid_map(backend, st: TracerState, names: list[str], assigned: list[str] | None = None) -> dict[int | None, str]:
+    """nsid (as the top namespace sees it) -> name; assigns nsids where missing (their names go in
+    `assigned`)."""
     top_ino = nsutil.netns_inode(None)
     rt = backend.rtnl(None)
     out: dict[int | None, str] = {None: ""}
@@ -121,6 +122,8 @@ def nsid_map(backend, st: TracerState, names: list[str]) -> dict[int | None, str
                 if nsid in NOT_ASSIGNED:
                     rt.assign_nsid(fd)
                     nsid = rt.nsid(fd)
+                    if assigned is not None:
+                        assigned.append(ns)
             except OSError:
                 nsid = None
             finally:
@@ -220,7 +223,8 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                          echo_id=int.from_bytes(first[24:26], "big") if spec.proto == "icmp" and first[20] == 8 else None)
     t1 = time.perf_counter()
     with st.lock:
-        nsids = nsid_map(backend, st, names)
+        assigned: list[str] = []
+        nsids = nsid_map(backend, st, names, assigned)
         t2 = time.perf_counter()
         cap = Capture(spec, probes, [], nsids, names, src_route_error=src_err, ctmark=ctmark)
         if backend.host:      # never off the machine: a guard drops the probe where it would leave
@@ -272,6 +276,11 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 if ns not in errs and backend.journal is not None:
                     backend.journal.retire(ent.id)      # removed: nothing for lab clean
         t6 = time.perf_counter()
+    if getattr(backend, "read_only", False):
+        cap.warnings.append("read-only session: this trace's one change was its own nft table lab_trace in each "
+                            "namespace, installed for the probe and removed after"
+                            + (f"; and the kernel now keeps an nsid for {', '.join(assigned)} (the trace's one "
+                               "listener needs it; `ip netns list-id`)" if assigned else "") + ".")
     cap.timings = {"build": t1 - t0, "nsid": t2 - t1, "install": t3 - t2, "send": t4 - t3,
                    "collect": t5 - t4, "remove": t6 - t5}
     return cap

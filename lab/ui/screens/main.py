@@ -154,7 +154,9 @@ class MainScreen(Screen):
     def update_title(self) -> None:
         app = self.app
         view = getattr(app, "view", None)
-        where = "host (--host)" if self.engine.backend.host else "sandbox"
+        backend = self.engine.backend
+        where = ("host, read-only" if getattr(backend, "read_only", False) else "host (--host)") if backend.host \
+            else "sandbox"
         showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
         count = len(view.order) if view is not None else 0
         # what fits the width, most useful first; a title cut anyway ends in an ellipsis, never mid-word
