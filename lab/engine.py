@@ -76,11 +76,13 @@ class Engine:
         self.after_change: list[Callable[[Result], None]] = []
 
     def context(self) -> Context:
-        """Namespace names for the parser, re-listed only when /run/netns changed (cheap stat)."""
-        from lab.backend.nsutil import NETNS_RUN_DIR
+        """Namespace names for the parser, re-listed only when /run/netns changed (cheap stat) or, with --host,
+        when the namespaces found elsewhere changed (looked for at most once a second)."""
+        from lab.backend import nsutil
 
         try:
-            stamp = os.stat(NETNS_RUN_DIR).st_mtime_ns
+            stamp: tuple | None = (os.stat(nsutil.NETNS_RUN_DIR).st_mtime_ns,
+                                   nsutil._discover() if nsutil._discover is not None else 0)
         except OSError:
             stamp = None
         cached = getattr(self, "_ctx", None)
@@ -219,6 +221,9 @@ def setup(host: bool, read_only: bool = False):
         if not has_net_admin():
             raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
                            "Run it with sudo, or drop --host to use the rootless sandbox.")
+        from lab.backend import discover
+
+        discover.enable()      # every namespace of the machine, containers' included, not only /run/netns
     else:
         from lab.backend.sandbox import enter_sandbox
 

@@ -207,3 +207,88 @@ def test_read_only_refuses_every_change_and_leaves_the_machine_as_it_was(tmp_pat
     assert out["clean"][0] == 1 and "read-only" in out["clean"][1]
     assert out["sandbox"][0] == 1 and "use it with --host (or: lab attach)" in out["sandbox"][1]
     assert all(out["same"].values()), {k: v for k, v in out["diff"].items()}
+
+
+DISCOVER_DRIVER = r'''
+import json, os, subprocess, sys, time
+lab = sys.argv[1:]
+def sh(*argv):
+    r = subprocess.run(list(argv), capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"{argv}: {r.stderr}")
+    return r.stdout
+# this "machine": its own /run (netns, docker's netns) and /var/lib (Docker's metadata), all private
+sh("mount", "-t", "tmpfs", "lab-run", "/run")
+sh("mount", "-t", "tmpfs", "lab-varlib", "/var/lib")
+os.makedirs("/run/netns")
+os.makedirs("/run/docker/netns")
+sh("ip", "link", "set", "lo", "up")
+sh("ip", "netns", "add", "plain")
+# a Docker container: its namespace bind-mounted in /run/docker/netns, its name in Docker's metadata
+open("/run/docker/netns/1f2e3d4c5b6a", "w").close()
+sh("unshare", "--net=/run/docker/netns/1f2e3d4c5b6a", "true")
+cid = "ab" * 32
+os.makedirs(f"/var/lib/docker/containers/{cid}")
+with open(f"/var/lib/docker/containers/{cid}/config.v2.json", "w") as f:
+    json.dump({"ID": cid, "Name": "/web-1", "NetworkSettings": {"SandboxKey": "/var/run/docker/netns/1f2e3d4c5b6a"}}, f)
+# a namespace held only by a process, with a veth to the machine
+holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+end = time.monotonic() + 30
+while os.stat(f"/proc/{holder.pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
+    assert time.monotonic() < end
+    time.sleep(0.02)
+pid = holder.pid      # (unshare execs sleep: the same process)
+sh("ip", "link", "add", "vh", "type", "veth", "peer", "name", "vc")
+sh("ip", "link", "set", "vc", "netns", str(pid))
+sh("ip", "addr", "add", "10.88.0.1/24", "dev", "vh")
+sh("ip", "link", "set", "vh", "up")
+sh("nsenter", "-t", str(pid), "-n", "ip", "addr", "add", "10.88.0.2/24", "dev", "vc")
+sh("nsenter", "-t", str(pid), "-n", "ip", "link", "set", "vc", "up")
+sh("nsenter", "-t", str(pid), "-n", "ip", "link", "set", "lo", "up")
+out = {"pid": pid}
+r = subprocess.run(lab + ["--host", "run", "--keep-going", "-"], capture_output=True, text=True,
+                   input=f"ip -n sleep-{pid} -br addr\nip -n web-1 -br link\nsleep-{pid} ping -c 1 -W 5 10.88.0.1\n"
+                         "ip netns del web-1\nip netns list\n")
+out["run"] = [r.returncode, r.stdout, r.stderr]
+r = subprocess.run(lab + ["--host", "trace", f"sleep-{pid}", "icmp", "10.88.0.1"], capture_output=True, text=True)
+out["trace"] = [r.returncode, r.stdout, r.stderr]
+code = ("import json, os, sys, time\nfrom lab.engine import setup\ne = setup(True)\n"
+        "seen = [e.backend.namespaces()]\nprint(json.dumps(seen[0]), flush=True)\nsys.stdin.readline()\n"
+        "end = time.monotonic() + 30\n"
+        "while time.monotonic() < end and e.backend.namespaces() == seen[0]:\n    time.sleep(0.05)\n"
+        "print(json.dumps(e.backend.namespaces()), flush=True)\n")
+p = subprocess.Popen([lab[0], "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+out["listed"] = json.loads(p.stdout.readline())
+holder.kill()
+holder.wait()
+p.stdin.write("go\n")
+p.stdin.flush()
+out["after"] = json.loads(p.stdout.readline())
+p.wait()
+print(json.dumps(out))
+'''
+
+
+def test_host_finds_every_namespace_and_names_it_as_its_users_know_it(tmp_path):
+    """A "machine" (unshare --net --mount --pid: its own /proc, /run and /var/lib) with a namespace in /run/netns,
+    a Docker container's (its file in /run/docker/netns, its name in Docker's metadata) and one held only by a
+    sleeping process: lab --host lists all three, by the names plain, web-1 and sleep-PID; commands and the
+    tracer address them by those names; ip netns del leaves the container's alone, saying why; when the process
+    ends, its namespace goes from the list."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(DISCOVER_DRIVER)
+    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"))
+    r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", sys.executable, str(driver),
+                        *labproc.lab_argv()], capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    pid = out["pid"]
+    assert set(out["listed"]) == {"plain", "web-1", f"sleep-{pid}"}, out["listed"]
+    assert f"sleep-{pid}" not in out["after"] and {"plain", "web-1"} <= set(out["after"]), out["after"]
+    rc, stdout, stderr = out["run"]
+    assert "10.88.0.2/24" in stdout and "lo " in stdout and "1 received" in stdout, stdout + stderr
+    assert "web-1 is Docker container web-1's namespace, not a namespace in /run/netns" in stderr, stderr
+    assert stdout.rstrip().endswith("plain"), "ip netns list shows /run/netns, as iproute2 does"
+    rc, stdout, stderr = out["trace"]
+    assert rc == 0 and "result: answered" in stdout, stdout + stderr
+    assert f"[sleep-{pid}]" in stdout

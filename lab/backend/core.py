@@ -56,11 +56,12 @@ class Backend:
 
     # ---- namespaces -------------------------------------------------------------------------------
     def namespaces(self) -> list[str]:
-        """Named namespaces (as `ip netns list`), without the top one."""
-        return nsutil.list_netns()
+        """Named namespaces (/run/netns, as `ip netns list`; with --host also the discovered ones: containers',
+        those held only by a process), without the top one."""
+        return nsutil.all_netns()
 
     def require_ns(self, ns: str | None) -> None:
-        if ns and not nsutil.netns_exists(ns):
+        if ns and not nsutil.ns_known(ns):
             raise LabError(f'Cannot open network namespace "{ns}": No such file or directory'
                            + did_you_mean(ns, self.namespaces()),
                            f"Create it first: ip netns add {ns}")

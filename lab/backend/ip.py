@@ -74,6 +74,12 @@ def _create_netns(name: str) -> None:
 @applies(c.NetnsDel)
 def netns_del(b, op: c.NetnsDel) -> str:
     if not nsutil.netns_exists(op.name):
+        if op.name in nsutil.EXTRA:
+            from lab.backend.discover import describe
+
+            raise LabError(f'Cannot remove namespace file "/run/netns/{op.name}": No such file or directory',
+                           f"{op.name} is {describe(op.name)}, not a namespace in /run/netns: lab does not delete "
+                           "it (it goes when what holds it stops)")
         raise LabError(f'Cannot remove namespace file "/run/netns/{op.name}": No such file or directory'
                        + did_you_mean(op.name, nsutil.list_netns()))
     b.forget_ns(op.name)

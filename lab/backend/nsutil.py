@@ -7,6 +7,7 @@ import ctypes
 import errno
 import os
 import threading
+from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -43,19 +44,46 @@ def umount(target: str, flags: int = 0) -> None:
     _check(_libc.umount2(target.encode(), flags), f"umount {target}")
 
 
+# --host: namespaces found elsewhere (a container's, one held only by a process: lab.backend.discover),
+# by the name lab gives them -> (path, inode). ip netns add/del never act on them.
+EXTRA: dict[str, tuple[str, int]] = {}
+_discover: Any = None           # set by lab.backend.discover.enable(): refreshes EXTRA (throttled)
+
+
 def ns_path(name: str) -> str:
-    return os.path.join(NETNS_RUN_DIR, name)
+    extra = EXTRA.get(name)
+    return extra[0] if extra is not None else os.path.join(NETNS_RUN_DIR, name)
 
 
 def list_netns() -> list[str]:
+    """The names in /run/netns (what `ip netns list` shows)."""
     try:
         return sorted(n for n in os.listdir(NETNS_RUN_DIR) if not n.startswith("."))
     except FileNotFoundError:
         return []
 
 
+def all_netns() -> list[str]:
+    """Every named namespace lab works with: /run/netns, and with --host the discovered ones."""
+    if _discover is None:
+        return list_netns()
+    _discover()
+    return list_netns() + sorted(EXTRA)
+
+
 def netns_exists(name: str) -> bool:
-    return os.path.exists(ns_path(name))
+    """In /run/netns (ip netns add/del/set act only there)."""
+    return os.path.exists(os.path.join(NETNS_RUN_DIR, name))
+
+
+def ns_known(name: str) -> bool:
+    """A namespace commands can address: in /run/netns, or discovered (--host) and still the same one."""
+    if name in EXTRA:
+        try:
+            return os.stat(EXTRA[name][0]).st_ino == EXTRA[name][1]
+        except OSError:
+            return False
+    return netns_exists(name)
 
 
 class _TopNetns:
@@ -91,6 +119,10 @@ def in_netns(name: str | None):
     """
     if name:
         target = os.open(ns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        extra = EXTRA.get(name)
+        if extra is not None and os.fstat(target).st_ino != extra[1]:   # its process is gone (pid reused?)
+            os.close(target)
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory (the namespace is gone)", name)
     else:
         target = os.dup(TOP.fd)
     back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -116,7 +148,7 @@ def create_netns(name: str) -> None:
     if not os.path.isdir(NETNS_RUN_DIR):
         os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)   # as iproute2 (0755, whatever the umask)
         os.chmod(NETNS_RUN_DIR, 0o755)
-    path = ns_path(name)
+    path = os.path.join(NETNS_RUN_DIR, name)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
     back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -137,7 +169,7 @@ def create_netns(name: str) -> None:
 
 def remove_netns(name: str) -> None:
     """Delete a named netns like `ip netns del`: unmount and unlink. FileNotFoundError if absent."""
-    path = ns_path(name)
+    path = os.path.join(NETNS_RUN_DIR, name)
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
     with contextlib.suppress(OSError):

@@ -43,6 +43,7 @@ from lab.backend import nsutil, state
 from lab.model import Link, NsState
 
 log = logging.getLogger("lab.watch")
+DISCOVER_PERIOD = 1.0     # --host: seconds between looks for namespaces outside /run/netns
 
 RTMGRP_LINK, RTMGRP_NEIGH, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x4, 0x10, 0x40
 RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
@@ -254,6 +255,8 @@ class Watcher:
         self.backend = backend
         self.on_update = on_update
         self.period = period
+        self._next_discover = 0.0
+        self._discover_gen = -1
         self.frame = frame
         self.busy = busy
         self.extras = load_extras()
@@ -381,6 +384,11 @@ class Watcher:
             m = self._netns_dir_mtime()
             if m != self._dir_mtime:
                 self._dir_mtime, ns_changed = m, True
+        if nsutil._discover is not None and now >= self._next_discover:   # --host: containers come and go
+            self._next_discover = now + DISCOVER_PERIOD
+            gen = nsutil._discover()
+            if gen != self._discover_gen:
+                self._discover_gen, ns_changed = gen, True
         if ns_changed:   # at once, whatever the batch: sockets must be open before the next events
             added, removed = self._sync_namespaces()
             for ns in added:
@@ -577,7 +585,7 @@ class Watcher:
 
     def _sync_namespaces(self) -> tuple[list[str], tuple[str, ...]]:
         """Open sockets for new namespaces, close those of vanished ones. Returns (added, removed)."""
-        names = nsutil.list_netns()
+        names = nsutil.all_netns()
         try:
             dir_dev = os.stat(nsutil.NETNS_RUN_DIR).st_dev
         except OSError:
@@ -640,7 +648,7 @@ class Watcher:
     def _forget_in_backend(self, ns: str) -> None:
         # the Backend's cached socket too, unless the namespace was re-created under the same name
         with contextlib.suppress(Exception):
-            if not nsutil.netns_exists(ns):
+            if not nsutil.ns_known(ns):
                 self.backend.forget_ns(ns)
 
     def _close_all(self, ino) -> None:
