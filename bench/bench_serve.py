@@ -6,10 +6,15 @@ seat's websocket), waits until every seat's dashboard has played step 1, and pri
 - RSS per seat (the seat's lab process with its children), mean and max, and seats per GB;
 - CPU per idle seat (% of one core over --idle seconds, dashboards open and untouched);
 - CPU per busy seat (% of one core while every seat steps through the scenario: PgDn every 2 s);
-- the time from websocket open to the seat's first screen (step 1 of the scenario drawn).
+- the time from websocket open to the seat's first paint (its first screen bytes) and to step 1 of the
+  scenario drawn;
+- the room (--room N seats, default 30, on the exercise 21-fix-ip-forward): the instructor's room view (the
+  fragment its page fetches every second) request time with N seats, and the latency from a learner typing the
+  fix to the instructor's view showing that seat green, for several learners in turn (the seat's check run
+  included; the page itself adds up to its 1 s refresh on top).
 No peer runs here: the tools a seat replaces (a VM or container per learner, as hosted labs give) do not
 run on this machine; a VM's RSS alone is a few hundred MB. Run: python bench/bench_serve.py [--seats N]
-[--idle S]
+[--idle S] [--room N] [--fixes K]
 """
 from __future__ import annotations
 
@@ -64,6 +69,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seats", type=int, default=4)
     ap.add_argument("--idle", type=float, default=10.0)
+    ap.add_argument("--room", type=int, default=30, help="seats for the instructor-latency part (0: skip)")
+    ap.add_argument("--fixes", type=int, default=8, help="learners who fix the exercise in turn")
     args = ap.parse_args()
     from lab.backend.sandbox import enter_sandbox
 
@@ -73,21 +80,12 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = subprocess.Popen([sys.executable, "-m", "lab", "serve", "--port", str(port), "--seats", str(args.seats),
-                            "--scenario", "fox-bear"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONPATH": ROOT})
-    url = None
-    for line in srv.stdout:
-        m = re.search(r"open (http://\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    assert url, "lab serve did not start"
+    srv, url, _ = serve(port, args.seats, "fox-bear")
     hz = os.sysconf("SC_CLK_TCK")
 
     async def run() -> None:
         async with aiohttp.ClientSession() as s:
-            sockets, firsts = [], []
+            sockets, firsts, paints = [], [], []
             for _ in range(args.seats):
                 async with s.get(url) as r:
                     page = await r.text()
@@ -98,6 +96,8 @@ def main() -> None:
                 while b"Step 1/" not in got:
                     msg = await ws.receive(timeout=120)
                     got += msg.data if msg.type == aiohttp.WSMsgType.BINARY else b""
+                    if got and len(paints) < len(firsts) + 1:
+                        paints.append(time.monotonic() - t0)
                 firsts.append(time.monotonic() - t0)
                 sockets.append(ws)
 
@@ -128,7 +128,8 @@ def main() -> None:
             print(f"RSS per seat: mean {mean:.0f} MB, max {max(per_seat) / 1024:.0f} MB -> about "
                   f"{1024 / mean:.0f} seats per GB")
             print(f"CPU per idle seat: {idle:.1f} % of a core; per busy seat (a step every 2 s): {busy:.1f} %")
-            print(f"first screen after the websocket opens: mean {sum(firsts) / len(firsts):.2f} s, "
+            print(f"seat start, websocket open to first paint: mean {sum(paints) / len(paints):.2f} s, max "
+                  f"{max(paints):.2f} s; to step 1 drawn: mean {sum(firsts) / len(firsts):.2f} s, "
                   f"max {max(firsts):.2f} s")
             print(f"server process RSS: {rss_kb(srv.pid) / 1024:.0f} MB")
 
@@ -137,6 +138,101 @@ def main() -> None:
     finally:
         srv.terminate()
         srv.wait(timeout=30)
+    if args.room:
+        room(args.room, args.fixes)
+
+
+def serve(port: int, seats: int, scenario: str) -> tuple[subprocess.Popen, str, str]:
+    """A `lab serve` on this sandbox's loopback: the process, the learners' URL, the instructor's URL."""
+    srv = subprocess.Popen([sys.executable, "-m", "lab", "serve", "--port", str(port), "--seats", str(seats),
+                            "--scenario", scenario, "--grace", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": ROOT})
+    url = teacher = ""
+    assert srv.stdout is not None
+    for line in srv.stdout:
+        m = re.search(r"(http://\S+/instructor\?token=\S+)", line)
+        if m:
+            teacher = m.group(1)
+        m = re.search(r"open (http://\S+)", line)
+        if m:
+            url = m.group(1)
+            break
+    assert url and teacher, "lab serve did not start"
+    return srv, url, teacher
+
+
+def room(n: int, fixes: int) -> None:
+    """n seats on an exercise; learners fix it one after another; how soon does the instructor see green?"""
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv, url, teacher = serve(port, n, "21-fix-ip-forward")
+    room_url = teacher.replace("/instructor?", "/instructor/room?")
+    json_url = teacher.replace("/instructor?", "/instructor.json?")
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as s:
+            sockets = []
+            for i in range(n):
+                async with s.get(url + ("&" if "?" in url else "?") + f"name=L{i:02d}") as r:
+                    page = await r.text()
+                ws_url = re.search(r'data-session-websocket-url="([^"]+)"', page).group(1)
+                ws = await s.ws_connect(ws_url + "?width=120&height=36")
+                got = b""
+                while b"Step 1/" not in got:
+                    msg = await ws.receive(timeout=180)
+                    got += msg.data if msg.type == aiohttp.WSMsgType.BINARY else b""
+                sockets.append(ws)
+
+            async def drain(ws):
+                while True:
+                    msg = await ws.receive()
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        return
+            readers = [asyncio.ensure_future(drain(ws)) for ws in sockets]
+
+            async def rows() -> dict:
+                async with s.get(json_url) as r:
+                    return {row["name"]: row for row in await r.json()}
+            t_end = time.monotonic() + 180
+            while not all(r["green"] is False for r in (await rows()).values()) or len(await rows()) < n:
+                assert time.monotonic() < t_end, "the seats did not all reach their red check"
+                await asyncio.sleep(0.5)
+            fetch = []
+            for _ in range(20):
+                t0 = time.monotonic()
+                async with s.get(room_url) as r:
+                    await r.text()
+                fetch.append(time.monotonic() - t0)
+            lat = []
+            for i in range(min(fixes, n)):
+                ws = sockets[i]
+                t0 = time.monotonic()
+                await ws.send_json(["stdin", ":"])           # the command bar
+                await ws.send_json(["stdin", "ip netns exec router sysctl -w net.ipv4.ip_forward=1\r"])
+                while (await rows())[f"L{i:02d}"]["green"] is not True:
+                    assert time.monotonic() - t0 < 120, f"L{i:02d} never turned green"
+                    await asyncio.sleep(0.02)
+                lat.append(time.monotonic() - t0)
+            for ws in sockets:
+                await ws.close()
+            for r in readers:
+                r.cancel()
+            fetch.sort()
+            lat.sort()
+            print(f"room: {n} seats (21-fix-ip-forward); the instructor's room view: median "
+                  f"{fetch[len(fetch) // 2] * 1000:.1f} ms, max {fetch[-1] * 1000:.1f} ms per request")
+            print(f"room: a learner types the fix -> the instructor's data shows them green: median "
+                  f"{lat[len(lat) // 2]:.2f} s, max {lat[-1]:.2f} s over {len(lat)} learners (their check runs "
+                  "included; the page's 1 s refresh comes on top)")
+
+    try:
+        asyncio.run(run())
+    finally:
+        srv.terminate()
+        srv.wait(timeout=60)
 
 
 def _children(pid: int) -> list[int]:

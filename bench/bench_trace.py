@@ -5,7 +5,10 @@ iptables rules (half in filter FORWARD of the top namespace, which bridged IPv4 
 the other half spread over the namespaces' INPUT chains), with one matching ACCEPT rule after them so the path names a rule.
 Runs inside the lab's rootless sandbox. Target: p95 <= 150 ms.
 
-    .venv/bin/python bench/bench_trace.py [--n 50] [--rules 1000] [--runs 200]
+    .venv/bin/python bench/bench_trace.py [--n 50] [--rules 1000] [--runs 200] [--all-top]
+
+Issue 15's figure (a node: 10,000 rules in the machine's own namespace, 200 namespaces):
+    .venv/bin/python bench/bench_trace.py --n 200 --rules 10000 --all-top
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def build(engine, n: int, rules: int) -> None:
+def build(engine, n: int, rules: int, all_top: bool = False) -> None:
     b = engine.backend
     lines = ["ip link add br0 type bridge", "ip link set br0 up"]
     for i in range(n):
@@ -29,12 +32,12 @@ def build(engine, n: int, rules: int) -> None:
                   f"ip -n {ns} link set e{i} up", f"ip -n {ns} link set lo up"]
     for r in engine.run_lines(lines):
         assert r.ok, (r.line, r.error)
-    in_ns = rules // 2 // n                       # half spread over the namespaces' INPUT chains
+    in_ns = 0 if all_top else rules // 2 // n     # half spread over the namespaces' INPUT chains
     per_top = rules - in_ns * n                   # half in the bridge's FORWARD chain (on the path)
     top = [f"-A FORWARD -s 172.{16 + i // 65536 % 16}.{i // 256 % 256}.{i % 256}/32 -p tcp --dport {1 + i % 60000} -j DROP"
            for i in range(per_top)] + ["-A FORWARD -p icmp -j ACCEPT", "-A FORWARD -p tcp -j ACCEPT"]
     restore(b, None, top)
-    for i in range(n):
+    for i in range(n if in_ns else 0):
         restore(b, f"n{i}", [f"-A INPUT -s 198.18.{i}.{j}/32 -j DROP" for j in range(in_ns)])
 
 
@@ -55,6 +58,8 @@ def main() -> int:
     ap.add_argument("--rules", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--show", action="store_true", help="print the last traced path")
+    ap.add_argument("--all-top", action="store_true",
+                    help="every rule in the top namespace's FORWARD (a node with kube-proxy-scale rules: issue 15)")
     a = ap.parse_args()
     from lab.backend.sandbox import enter_sandbox
 
@@ -68,8 +73,9 @@ def main() -> int:
 
     engine = Engine(Backend())
     t = time.perf_counter()
-    build(engine, a.n, a.rules)
-    print(f"lab: {a.n} namespaces on a bridge, {a.rules} unrelated iptables rules, built in "
+    build(engine, a.n, a.rules, a.all_top)
+    print(f"lab: {a.n} namespaces on a bridge, {a.rules} unrelated iptables rules"
+          f"{' (all in the top namespace)' if a.all_top else ''}, built in "
           f"{time.perf_counter() - t:.2f} s")
     b = engine.backend
     names = tuple(b.namespaces())

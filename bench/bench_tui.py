@@ -13,6 +13,7 @@ Prints (not a timed test):
   polling dashboard (`ip -br link` in every namespace, as `watch -n1` would: cost and latency per refresh).
 Targets (issue 3): p95 <= 100 ms, idle CPU <= 2 %, RSS <= 150 MB, first paint <= 1.5 s.
 Runs headless inside the lab's rootless sandbox: python bench/bench_tui.py [N] [--changes K] [--idle S] [--ipv6]
+[--rules R] (R iptables rules in the top namespace; issue 15's figure: 200 --rules 10000)
 
 Storm mode (`--storm SECONDS`, N defaults to 200, lo up in every namespace): an outside process flips
 links (a namespace's eth0, every fourth flip a bridge port in the top namespace) --rate times a second
@@ -597,6 +598,8 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=10.0, help="storm: seconds after it before RSS 'after'")
     p.add_argument("--tab", default="tab-map", help="storm: the tab shown (tab-map, tab-links...)")
     p.add_argument("--trace-mem", action="store_true", help="storm: tracemalloc + gc counts before/after")
+    p.add_argument("--rules", type=int, default=0,
+                   help="iptables rules in the top namespace's FORWARD (a kube-proxy-scale node: issue 15)")
     p.add_argument("--flipper", type=int, metavar="N", help=argparse.SUPPRESS)   # the storm's child process
     args = p.parse_args()
     if args.flipper is not None:
@@ -614,7 +617,13 @@ def main() -> int:
     engine = Engine(Backend())
     t = time.monotonic()
     build(engine, args.n, args.ipv6, lo_up=bool(args.storm))   # storm: `route show table local` has lo's
-    print(f"lab of {args.n} namespaces built in {time.monotonic() - t:.2f} s" + (" (IPv6 on)" if args.ipv6 else ""))
+    if args.rules:
+        from bench.bench_trace import restore
+
+        restore(engine.backend, None, [f"-A FORWARD -s 172.{16 + i // 65536 % 16}.{i // 256 % 256}.{i % 256}/32 "
+                                       f"-p tcp --dport {1 + i % 60000} -j DROP" for i in range(args.rules)])
+    print(f"lab of {args.n} namespaces built in {time.monotonic() - t:.2f} s" + (" (IPv6 on)" if args.ipv6 else "")
+          + (f", {args.rules} iptables rules in the top namespace" if args.rules else ""))
     if args.storm:
         return storm_main(args, engine)
     peer = peer_ip_monitor(engine, args.n, min(args.changes, 40))
