@@ -158,6 +158,9 @@ def serve(port: int, seats: int, scenario: str) -> tuple[subprocess.Popen, str, 
             url = m.group(1)
             break
     assert url and teacher, "lab serve did not start"
+    import threading      # keep reading what it prints, so a full pipe can never stop it
+
+    threading.Thread(target=lambda: [None for _ in srv.stdout or ()], daemon=True).start()
     return srv, url, teacher
 
 
@@ -172,9 +175,16 @@ def room(n: int, fixes: int) -> None:
     room_url = teacher.replace("/instructor?", "/instructor/room?")
     json_url = teacher.replace("/instructor?", "/instructor.json?")
 
+    async def drain(ws):
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                return
+
     async def run() -> None:
         async with aiohttp.ClientSession() as s:
-            sockets = []
+            sockets: list = []
+            readers: list = []
             for i in range(n):
                 async with s.get(url + ("&" if "?" in url else "?") + f"name=L{i:02d}") as r:
                     page = await r.text()
@@ -185,13 +195,7 @@ def room(n: int, fixes: int) -> None:
                     msg = await ws.receive(timeout=180)
                     got += msg.data if msg.type == aiohttp.WSMsgType.BINARY else b""
                 sockets.append(ws)
-
-            async def drain(ws):
-                while True:
-                    msg = await ws.receive()
-                    if msg.type != aiohttp.WSMsgType.BINARY:
-                        return
-            readers = [asyncio.ensure_future(drain(ws)) for ws in sockets]
+                readers.append(asyncio.ensure_future(drain(ws)))   # (read at once: the server's heartbeat)
 
             async def rows() -> dict:
                 async with s.get(json_url) as r:
@@ -210,7 +214,7 @@ def room(n: int, fixes: int) -> None:
             for i in range(min(fixes, n)):
                 ws = sockets[i]
                 t0 = time.monotonic()
-                await ws.send_json(["stdin", ":"])           # the command bar
+                await ws.send_json(["stdin", "\x0c"])         # Ctrl+L: the command bar
                 await ws.send_json(["stdin", "ip netns exec router sysctl -w net.ipv4.ip_forward=1\r"])
                 while (await rows())[f"L{i:02d}"]["green"] is not True:
                     assert time.monotonic() - t0 < 120, f"L{i:02d} never turned green"

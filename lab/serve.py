@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import hmac
 import html
@@ -35,6 +36,7 @@ RELATIVE_SEAT = """<script>(() => {
   for (const e of document.querySelectorAll("[data-session-websocket-url]")) e.dataset.sessionWebsocketUrl = u.href;
 })();</script>"""
 SEAT_URL_TTL = 60.0     # seconds a page's seat URL stays good for its websocket
+SEAT_STOP_WAIT = 5.0    # seconds a closed seat's dashboard has to quit before it is killed
 
 
 def needs_token(host: str) -> bool:
@@ -130,6 +132,11 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
 
             if "idle-watch" in app:
                 app["idle-watch"].cancel()
+            for r in self.room.values():        # the server stops: every seat still running goes with it
+                proc = getattr(r.get("service"), "_process", None)
+                if proc is not None and proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
             shutil.rmtree(self.status_dir, ignore_errors=True)
 
         def serve(self, debug: bool = False) -> None:
@@ -137,15 +144,20 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             import asyncio
             import signal
 
+            import logging
+
             self.debug = debug
             self.initialize_logging()
+            web_log = logging.getLogger("aiohttp.access")
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.request_exit)
             web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
                         shutdown_timeout=3,   # Ctrl+C: seats (kept for a reload too) go within seconds
-                        print=lambda *_a: self.ready())
+                        # no line per request (the instructor's page asks every second; and a stdout nobody
+                        # reads must never stop the room): --debug logs them
+                        access_log=web_log if debug else None, print=lambda *_a: self.ready())
 
         def _taken(self) -> int:
             """Seats in use: connected, or kept for a learner who may come back (--grace)."""
@@ -253,7 +265,7 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             if grace <= 0 or ended or room.get("idle_closed"):
                 room["service"] = None
                 await self._end_watching(room)
-                await service.stop()
+                await self._stop_seat(service)
                 return
             room["send_bytes"] = None       # (the instructor, if watching, still sees the seat)
             service.remote_write_str = nowhere
@@ -264,7 +276,18 @@ def make_server(host: str = "localhost", port: int = 8000, seats: int = 8, scena
             if still_away and room.get("service") is not None and room["service"] is service:
                 room["service"] = None
                 await self._end_watching(room)
-                await service.stop()
+                await self._stop_seat(service)
+
+        async def _stop_seat(self, service: Any) -> None:
+            """Ask the seat's dashboard to quit; a seat that does not end within seconds (stuck, or starved on a
+            busy machine) is killed, so a closed seat never lingers."""
+            try:
+                await asyncio.wait_for(asyncio.shield(service.stop()), timeout=SEAT_STOP_WAIT)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                proc = getattr(service, "_process", None)
+                if proc is not None and proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
 
         @staticmethod
         def _fan_out(room: dict):
@@ -535,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="close a seat nobody typed in for this long, after a warning (default 30; 0: never)")
     p.add_argument("--stuck-minutes", type=float, default=5.0,
                    help="the instructor's page marks a seat stuck when red on one step this long (default 5)")
+    p.add_argument("--debug", action="store_true", help="log every request (and textual-serve's debugging)")
     args = p.parse_args(argv)
     from lab.errors import LabError
 
@@ -559,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:
         raise LabError(f"lab serve needs textual-serve: {e}", "pip install textual-serve") from None
     try:
-        server.serve()
+        server.serve(debug=args.debug)
     except OSError as e:
         raise LabError(f"lab serve: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
                        "Choose another --port (or stop what holds this one).") from None

@@ -39,9 +39,16 @@ class Served:
             m = re.search(r"open (http://\S+)", line)
             if m:
                 self.url = m.group(1)
+                import threading      # keep reading what it prints, so a full pipe can never stop it
+
+                threading.Thread(target=self._drain, daemon=True).start()
                 return
         self.stop()
         raise AssertionError("lab serve did not start:\n" + "".join(self.lines))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
 
     def children(self) -> set[int]:
         """Every process below the server (its seats and what they run)."""
@@ -638,3 +645,35 @@ def test_a_real_browser_is_refused_without_the_token_off_localhost():
             browser.close()
     finally:
         srv.stop()
+
+
+def test_a_server_whose_output_nobody_reads_keeps_serving():
+    """lab serve logs no line per request (the instructor's page asks every second): started with its output
+    going to a pipe nobody reads, it still answers a thousand requests (a logged request a time filled the
+    pipe after a few hundred and stopped the whole room)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "serve", "--port", str(port)], cwd=labproc.ROOT,
+                            env=labproc.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        head = b""
+        while b"/instructor?token=" not in head:
+            line = proc.stdout.readline()
+            assert line, "lab serve did not start: " + head.decode()
+            head += line
+        teacher = re.search(rb"(http://\S+/instructor\?token=\S+)", head).group(1).decode()
+
+        async def ask():
+            async with aiohttp.ClientSession() as s:
+                for _ in range(1000):
+                    async with s.get(teacher.replace("/instructor?", "/instructor.json?"),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as r:
+                        assert r.status == 200
+        asyncio.run(ask())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
