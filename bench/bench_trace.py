@@ -100,6 +100,12 @@ def main() -> int:
     once(0)
     print(f"first trace (imports scapy, opens sockets, renders iptables text): {(time.perf_counter() - t) * 1000:.0f} ms")
     totals, caps, paths, parts = [], [], [], {}
+    prof = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     for k in range(1, a.runs + 1):
         tot, c, p, tm = once(k)
         totals.append(tot * 1000)
@@ -107,6 +113,12 @@ def main() -> int:
         paths.append(p * 1000)
         for key, v in tm.items():
             parts.setdefault(key, []).append(v * 1000)
+
+    if prof is not None:
+        import pstats
+
+        prof.disable()
+        pstats.Stats(prof).sort_stats(os.environ["BENCH_PROFILE"]).print_stats(25)
 
     def pct(xs, q):
         xs = sorted(xs)

@@ -249,6 +249,31 @@ def test_forward_drop_rule(lab):
     assert "server" not in ns_order(p)
 
 
+def test_rule_text_follows_changes_made_between_traces_by_anyone(lab, monkeypatch):
+    """The rule text is cached while the namespace's nf_tables generation shows only the tracer's own table
+    came and went: a rule replaced between two traces by the real iptables (outside lab), or by lab, is the one
+    the next trace names; unchanged, the second trace reads no rule dump and still names the rule."""
+    from lab.tracer import nfnl
+
+    dumps = []
+    real = nfnl.dump_rule_handles
+    monkeypatch.setattr(nfnl, "dump_rule_handles", lambda *a, **k: dumps.append(a[2]) or real(*a, **k))
+    router_lab(lab)
+    ipt(lab, "router", "-A FORWARD -d 10.2.0.2/32 -p icmp -j DROP")
+    assert trace(lab, "client icmp 10.2.0.2").dropped_at.rule == "-A FORWARD -d 10.2.0.2/32 -p icmp -j DROP"
+    first = len(dumps)
+    assert first >= 1
+    assert trace(lab, "client icmp 10.2.0.2").dropped_at.rule == "-A FORWARD -d 10.2.0.2/32 -p icmp -j DROP"
+    assert len(dumps) == first, "nothing changed: the rule text came from the cache"
+    kernel("router", "iptables", "-R", "FORWARD", "1", "-d", "10.2.0.0/24", "-p", "icmp", "-j", "DROP")
+    assert trace(lab, "client icmp 10.2.0.2").dropped_at.rule == "-A FORWARD -d 10.2.0.0/24 -p icmp -j DROP"
+    kernel("router", "iptables", "-I", "FORWARD", "1", "-s", "10.1.0.2/32", "-p", "icmp", "-j", "REJECT")
+    d = trace(lab, "client icmp 10.2.0.2").dropped_at
+    assert d.rule == "-A FORWARD -s 10.1.0.2/32 -p icmp -j REJECT --reject-with icmp-port-unreachable", d.rule
+    ipt(lab, "router", "-D FORWARD 1")
+    assert trace(lab, "client icmp 10.2.0.2").dropped_at.rule == "-A FORWARD -d 10.2.0.0/24 -p icmp -j DROP"
+
+
 def test_forward_policy_drop(lab):
     router_lab(lab)
     ipt(lab, "router", "-P FORWARD DROP")

@@ -31,7 +31,7 @@ NFT_MSG_NEWTABLE, NFT_MSG_DELTABLE = 0, 2
 NFT_MSG_NEWCHAIN, NFT_MSG_GETCHAIN = 3, 4
 NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 6, 7
 NFT_MSG_TRACE = 17
-NFT_MSG_GETGEN = 16
+NFT_MSG_NEWGEN, NFT_MSG_GETGEN = 15, 16
 
 NFPROTO_INET, NFPROTO_IPV4, NFPROTO_BRIDGE = 1, 2, 7
 FAMILY_NAMES = {1: "inet", 2: "ip", 3: "arp", 5: "netdev", 7: "bridge", 10: "ip6"}
@@ -229,6 +229,20 @@ class NfnlSocket:
         if first_err:
             raise first_err
 
+    def genid(self) -> int | None:
+        """The namespace's nf_tables generation (NFT_MSG_GETGEN): it moves with every committed change."""
+        seq = self.next_seq()
+        self.sock.send(nlmsg(nft(NFT_MSG_GETGEN), NLM_F_REQUEST, seq, 0, b""))
+        while True:
+            data = self.sock.recv(1 << 16)
+            for t, _fl, sq, body in iter_msgs(data):
+                if sq != seq:
+                    continue
+                if t == nft(NFT_MSG_NEWGEN):
+                    return u32be(parse_attrs(body, 4).get(1))
+                if t == NLMSG_ERROR:
+                    return None
+
     def dump(self, msgtype: int, family: int, body: bytes = b"") -> list[tuple[int, bytes]]:
         """NLM_F_DUMP request; returns (nfgen family, attrs bytes) per message."""
         seq = self.next_seq()
@@ -280,14 +294,47 @@ def dump_chains(s: NfnlSocket) -> list[ChainInfo]:
 
 
 def dump_rule_handles(s: NfnlSocket, family: int, table: str, chain: str | None = None) -> list[tuple[str, int]]:
-    """(chain, handle) of every rule of `table`, in evaluation order."""
+    """(chain, handle) of every rule of `table`, in evaluation order. Read in place from the receive buffers,
+    each message only as far as its handle (a node's 10,000 rules: the expressions are never looked at)."""
     body = astr(1, table) + (astr(2, chain) if chain else b"")
-    out = []
-    for _fam, b in s.dump(NFT_MSG_GETRULE, family, body):
-        a = parse_attrs(b)
-        h = a.get(3)
-        out.append((cstr(a.get(2)), struct.unpack(">Q", h)[0] if h else 0))
-    return out
+    seq = s.next_seq()
+    s.sock.send(nlmsg(nft(NFT_MSG_GETRULE), NLM_F_REQUEST | NLM_F_DUMP, seq, family, body))
+    out: list[tuple[str, int]] = []
+    names: dict[bytes, str] = {}
+    unpack = struct.unpack_from
+    while True:
+        data = s.sock.recv(1 << 20)
+        off, n = 0, len(data)
+        while off + 16 <= n:
+            ln, t, _fl, sq, _pid = unpack("=IHHII", data, off)
+            if ln < 16:
+                break
+            if sq == seq:
+                if t == NLMSG_DONE:
+                    return out
+                if t == NLMSG_ERROR:
+                    code = unpack("=i", data, off + 16)[0]
+                    if code and -code != errno.ENOENT:
+                        raise NfnlError(-code, os.strerror(-code))
+                    return out
+                a, end = off + 20, off + ln          # after the nlmsghdr and the nfgenmsg
+                cname, handle = b"", 0
+                while a + 4 <= end:
+                    alen, atype = unpack("=HH", data, a)
+                    if alen < 4:
+                        break
+                    atype &= 0x3FFF
+                    if atype == 2:
+                        cname = data[a + 4:a + alen]
+                    elif atype == 3:
+                        handle = unpack(">Q", data, a + 4)[0]
+                        break                         # (table, chain, handle come first)
+                    a += (alen + 3) & ~3
+                name = names.get(cname)
+                if name is None:
+                    name = names[cname] = cname.split(b"\0", 1)[0].decode(errors="replace")
+                out.append((name, handle))
+            off += (ln + 3) & ~3
 
 
 # ---- trace events --------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """Turn a traced (namespace, family, table, chain, rule handle) into the rule as the user typed it:
 iptables syntax (`-A FORWARD -d 10.0.0.2/32 -j DROP`) for the tables iptables-nft manages, nft syntax
 for other tables. The handle's position in its chain comes from an in-process netlink rule dump; the
-text from `iptables-nft -t TABLE -S` (or `nft -a list table`), cached until the table's rule handles
-or chain policies change, so a trace over a 1,000-rule table runs the subprocess once.
+text from `iptables-nft -t TABLE -S` (or `nft -a list table`), cached until the namespace's nf_tables
+generation moves for anything but the tracer's own table, so a trace over a 10,000-rule table runs the
+subprocess and dumps the handles once.
 """
 from __future__ import annotations
 
 import re
 
+from lab.backend import nsutil
 from lab.tracer import nfnl as N
 
 IPT_TABLES = ("filter", "nat", "mangle", "raw", "security")
@@ -40,24 +42,35 @@ class RuleBook:
         return bool(self._table(ns, family, table).get("iptables"))
 
     def _table(self, ns: str, family: str, table: str) -> dict:
+        """The table's rules as text: from the cache while the namespace's nf_tables generation says nothing
+        changed (only the tracer's own table came and went: TracerState.quiet), else rendered again from a
+        dump of the rule handles and the tool's listing (a replaced rule keeps its handle, so the handles
+        alone cannot tell that a rule changed)."""
         key = (ns, family, table)
         if key in self._tables:
             return self._tables[key]
-        out: dict = {}
-        try:
-            s = self.state.sock(ns)
-            handles = N.dump_rule_handles(s, FAM_NUM.get(family, 2), table)
-        except OSError:
-            handles = []
         pol = tuple(sorted((c.name, c.policy) for c in self.chains_by_ns.get(ns, [])
                            if c.family == family and c.table == table))
-        fp = (key, tuple(handles), pol)
-        cached = self.cache.get(key)
-        if cached and cached[0] == fp:
-            out = cached[1]
-        else:
-            out = self._render(ns, family, table, handles)
-            self.cache[key] = (fp, out)
+        try:
+            nskey = (ns, nsutil.netns_inode(ns or None))
+            s = self.state.sock(ns)
+            gen = s.genid()
+        except OSError:
+            nskey, s, gen = (ns, 0), None, None
+        ckey = (nskey, family, table)
+        cached = self.cache.get(ckey)      # (generation it was good at, policies, handles, text)
+        if cached is not None and gen is not None and cached[1] == pol and (
+                cached[0] == gen or self.state.quiet.get(nskey) == (cached[0], gen)):
+            self.cache[ckey] = (gen,) + cached[1:]
+            self._tables[key] = cached[3]
+            return cached[3]
+        try:
+            handles = N.dump_rule_handles(s, FAM_NUM.get(family, 2), table) if s is not None else []
+        except OSError:
+            handles = []
+        out = self._render(ns, family, table, handles)   # (not by handles: `iptables -R` keeps the handle)
+        self.cache[ckey] = (gen, pol, tuple(handles), out)
+        self.state.gen_watch.add(nskey)
         self._tables[key] = out
         return out
 

@@ -52,6 +52,10 @@ class TracerState:
         self.nsids: dict[tuple[int, int], int] = {}
         self.lock = threading.Lock()
         self.bridge_ok: dict[tuple[str, int], bool] = {}
+        # rule text cached for these namespaces (lab.tracer.ruletext); for each, the nf_tables generation
+        # before and after the last trace when the trace's own commits were the only ones in between
+        self.gen_watch: set[tuple[str, int]] = set()
+        self.quiet: dict[tuple[str, int], tuple[int, int]] = {}
 
     def sock(self, ns: str) -> N.NfnlSocket:
         key = (ns, nsutil.netns_inode(ns or None))
@@ -231,6 +235,9 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
             cap.guards = {ns: g for ns in names if (g := leaving_links(backend, ns))}
         listener = None
         journaled: dict[str, Any] = {}
+        watched: list[tuple[str, int]] = []
+        gen0: dict[tuple[str, int], int | None] = {}
+        failed: set[str] = set()
         try:
             prebuilt: dict[tuple, tuple] = {}   # the same bytes serve every namespace (sequence numbers are per socket)
 
@@ -242,11 +249,16 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 return prebuilt[br, guard]
 
             journaled = _journal_tables(backend, names)
+            watched = [k for k in st.gen_watch if k[0] in names]
+            gen0 = _genids(st, watched)
             errs = _pipeline(st, names, build)
+            failed |= set(errs)
             for ns, e in list(errs.items()):   # a kernel without nf_tables bridge: retry ip only
                 key = (ns, nsutil.netns_inode(ns or None))
                 st.bridge_ok[key] = False
                 e2 = _pipeline(st, [ns], build)
+                if not e2:
+                    failed.discard(ns)
                 if e2:
                     cap.warnings.append(f'Could not install the trace rules in "{ns or "host"}": {e2[ns]}; '
                                         "that namespace is invisible to this trace.")
@@ -272,6 +284,14 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 s, bridge=st.bridge_ok.get((ns, nsutil.netns_inode(ns or None)), True)))
             for ns, e in errs.items():
                 cap.warnings.append(f'Could not remove the trace table in "{ns or "host"}": {e}')
+            if watched:   # nobody else changed these rulesets during the trace: their rule text stays good
+                gen1 = _genids(st, watched)
+                for k, g0 in gen0.items():
+                    ours = 2 + (1 if st.bridge_ok.get(k, True) else 0)   # install; remove ip (and bridge)
+                    if k[0] not in failed and k[0] not in errs and g0 is not None and gen1.get(k) == g0 + ours:
+                        st.quiet[k] = (g0, g0 + ours)
+                    else:
+                        st.quiet.pop(k, None)
             for ns, ent in journaled.items():
                 if ns not in errs and backend.journal is not None:
                     backend.journal.retire(ent.id)      # removed: nothing for lab clean
@@ -336,6 +356,16 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
             break
         select.select([listener.fileno()], [], [], max(0.0, min(gap - (now - last), deadline - now)))
     return events
+
+
+def _genids(st: TracerState, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+    out: dict[tuple[str, int], int | None] = {}
+    for k in keys:
+        try:
+            out[k] = st.sock(k[0]).genid() if nsutil.netns_inode(k[0] or None) == k[1] else None
+        except OSError:
+            out[k] = None
+    return out
 
 
 def _journal_tables(backend, names: list[str]) -> dict[str, Any]:
