@@ -231,6 +231,10 @@ cid = "ab" * 32
 os.makedirs(f"/var/lib/docker/containers/{cid}")
 with open(f"/var/lib/docker/containers/{cid}/config.v2.json", "w") as f:
     json.dump({"ID": cid, "Name": "/web-1", "NetworkSettings": {"SandboxKey": "/var/run/docker/netns/1f2e3d4c5b6a"}}, f)
+# rootless podman's, in its user's runtime directory
+os.makedirs("/run/user/1000/netns")
+open("/run/user/1000/netns/rootless-netns-9a8b", "w").close()
+sh("unshare", "--net=/run/user/1000/netns/rootless-netns-9a8b", "true")
 # a namespace held only by a process, with a veth to the machine
 holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
 end = time.monotonic() + 30
@@ -283,7 +287,7 @@ def test_host_finds_every_namespace_and_names_it_as_its_users_know_it(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = json.loads(r.stdout)
     pid = out["pid"]
-    assert set(out["listed"]) == {"plain", "web-1", f"sleep-{pid}"}, out["listed"]
+    assert set(out["listed"]) == {"plain", "web-1", "rootless-netns-9a8b", f"sleep-{pid}"}, out["listed"]
     assert f"sleep-{pid}" not in out["after"] and {"plain", "web-1"} <= set(out["after"]), out["after"]
     rc, stdout, stderr = out["run"]
     assert "10.88.0.2/24" in stdout and "lo " in stdout and "1 received" in stdout, stdout + stderr

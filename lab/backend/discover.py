@@ -2,7 +2,8 @@
 know them.
 
 Found in: Docker's /run/docker/netns (named by the container's name from Docker's own metadata,
-DATA-ROOT/containers/*/config.v2.json, whose NetworkSettings.SandboxKey points at the file), and any namespace
+DATA-ROOT/containers/*/config.v2.json, whose NetworkSettings.SandboxKey points at the file), rootless
+podman's /run/user/UID/netns (by its file name), and any namespace
 a process holds without a bind mount anywhere (most containers: found through /proc/*/ns/net, deduplicated
 by inode, named by the process's cgroup: a Docker container's name, a podman container's id, a Kubernetes
 pod's name from the kubelet's files; otherwise the process's command and PID, e.g. `sleep-4242`).
@@ -186,6 +187,20 @@ def scan() -> dict[str, tuple[str, int, str]]:
         name = by_sandbox.get(f)
         add(name or f"docker-{f[:12]}", path, ino,
             f"Docker container {name}'s namespace" if name else f"a Docker namespace ({path}) no container names")
+    try:      # rootless podman (and other per-user tools): /run/user/UID/netns/NAME
+        users = sorted(os.listdir("/run/user"))
+    except OSError:
+        users = []
+    for uid in users:
+        try:
+            files = sorted(os.listdir(f"/run/user/{uid}/netns"))
+        except OSError:
+            continue
+        for f in files:
+            path = f"/run/user/{uid}/netns/{f}"
+            ino = _ino(path)
+            if ino is not None and ino not in known:
+                add(f, path, ino, f"user {uid}'s namespace {path} (rootless podman keeps its own there)")
     holders: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
