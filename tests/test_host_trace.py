@@ -127,14 +127,18 @@ def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
     assert "lab_trace" not in out["tables_cleaned"]
 
 
-READ_ONLY_DRIVER = r'''
-import json, re, subprocess, sys
+# what every driver below starts with: `lab` is its argv, `sh` runs a real tool and stops on failure
+DRIVER_HEAD = r'''
+import json, os, re, subprocess, sys, time
 lab = sys.argv[1:]
 def sh(*argv):
     r = subprocess.run(list(argv), capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(f"{argv}: {r.stderr}")
     return r.stdout
+'''
+
+READ_ONLY_DRIVER = DRIVER_HEAD + r'''
 def state():
     strip = lambda t: re.sub(r"(?m)counter packets \d+ bytes \d+|\[\d+:\d+\]|^#.*$", "", t)
     # (IPv4: IPv6 link-local addresses and their routes come and go on their own timer, DAD)
@@ -209,14 +213,7 @@ def test_read_only_refuses_every_change_and_leaves_the_machine_as_it_was(tmp_pat
     assert all(out["same"].values()), {k: v for k, v in out["diff"].items()}
 
 
-DISCOVER_DRIVER = r'''
-import json, os, subprocess, sys, time
-lab = sys.argv[1:]
-def sh(*argv):
-    r = subprocess.run(list(argv), capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(f"{argv}: {r.stderr}")
-    return r.stdout
+DISCOVER_DRIVER = DRIVER_HEAD + r'''
 # this "machine": its own /run (netns, docker's netns) and /var/lib (Docker's metadata), all private
 sh("mount", "-t", "tmpfs", "lab-run", "/run")
 sh("mount", "-t", "tmpfs", "lab-varlib", "/var/lib")

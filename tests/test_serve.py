@@ -467,30 +467,20 @@ def test_a_reload_within_the_grace_period_gets_the_same_seat_back():
     not a new empty one; another browser gets a seat of its own."""
     srv = Served("--port", str(_free_port()), "--grace", "60")
 
-    async def screen(ws, want: bytes) -> bytes:
-        got = b""
-        end = time.monotonic() + 60
-        while want not in got and time.monotonic() < end:
-            msg = await ws.receive(timeout=max(0.1, end - time.monotonic()))
-            if msg.type != aiohttp.WSMsgType.BINARY:
-                break
-            got += msg.data
-        return got
-
     async def browse():
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
             _, page = await _page(s, srv.url)
             first = _ws_url(page)
             ws = await s.ws_connect(first + "?width=120&height=36")
-            assert b"sandbox" in await screen(ws, b"sandbox")
+            assert b"sandbox" in await _until(ws, b"sandbox")
             await ws.send_json(["stdin", "ip netns add keepme\r"])
-            assert b"keepme" in await screen(ws, b"keepme")
+            assert b"keepme" in await _until(ws, b"keepme")
             seats = srv.children()
             await ws.close()
             _, page = await _page(s, srv.url)                 # the reload
             assert _ws_url(page) == first, "the same seat"
             ws = await s.ws_connect(_ws_url(page) + "?width=120&height=36")
-            assert b"keepme" in await screen(ws, b"keepme"), "the lab they built is still there"
+            assert b"keepme" in await _until(ws, b"keepme"), "the lab they built is still there"
             assert srv.children() == seats, "no new process"
             async with aiohttp.ClientSession() as other:
                 _, page2 = await _page(other, srv.url)
