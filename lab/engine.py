@@ -218,6 +218,9 @@ def setup(host: bool, read_only: bool = False):
         raise LabError("--read-only looks at this machine's own namespaces: use it with --host (or: lab attach).",
                        "The sandbox is yours to change: drop --read-only there.")
     if host:
+        if not has_net_admin() and read_only:
+            raise LabError("lab attach (--host --read-only) needs root (CAP_NET_ADMIN): it enters every namespace "
+                           "of this machine, and the tracer puts its own table in them.", "Run it with sudo.")
         if not has_net_admin():
             raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
                            "Run it with sudo, or drop --host to use the rootless sandbox.")

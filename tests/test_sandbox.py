@@ -55,6 +55,8 @@ def test_host_mode_refused_without_privileges(fresh_top):
     assert r.returncode != 0
     assert "--host needs root" in r.stderr and "sudo" in r.stderr
     assert "Traceback" not in r.stderr
+    r = labproc.run(argv + ["--host", "--read-only", "run", "-"], input="ip link\n", env=env)
+    assert r.returncode != 0 and "lab attach (--host --read-only) needs root" in r.stderr, r.stderr
 
 
 def test_sandbox_as_root_in_process_tree_then_gone(fresh_top):
