@@ -71,6 +71,11 @@ sh("ip", "tuntap", "add", "dev", "vpn0", "mode", "tun")
 sh("ip", "link", "set", "vpn0", "up")
 sh("ip", "route", "add", "10.200.0.0/24", "dev", "vpn0")
 out["away"] = trace("bear", "udp", "10.200.0.5:53")
+# a VXLAN tunnel whose remote end is reached through the tun: what goes into it leaves the machine too
+sh("ip", "link", "add", "vx9", "type", "vxlan", "id", "9", "remote", "10.200.0.7", "dstport", "4789")
+sh("ip", "addr", "add", "10.201.0.1/24", "dev", "vx9")
+sh("ip", "link", "set", "vx9", "up")
+out["tunnel"] = trace("bear", "udp", "10.201.0.5:53")
 out["vpn0_tx"] = json.loads(sh("ip", "-s", "-j", "link", "show", "vpn0"))[0]["stats64"]["tx"]["packets"]
 out["tables_after"] = sh("nft", "list", "tables")
 # a trace killed (SIGKILL) after its tables went in, before it could remove them
@@ -118,7 +123,11 @@ def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
     # off the machine (a tun hands it to a program): stopped by the guard, nothing went out
     away = out["away"]
     assert away["outcome"] == "stopped" and "vpn0" in away["summary"], away["summary"]
-    assert "tun/tap" in said(away) and out["vpn0_tx"] == 0
+    assert "tun/tap" in said(away)
+    tunnel = out["tunnel"]
+    assert tunnel["outcome"] == "stopped" and "vx9" in tunnel["summary"], tunnel["summary"]
+    assert "encapsulated, to 10.200.0.7" in said(tunnel) and "through vpn0" in said(tunnel), said(tunnel)
+    assert out["vpn0_tx"] == 0, "nothing went out of the machine, encapsulated or not"
     assert "lab_trace" not in out["tables_after"], "every trace removed its table"
     # SIGKILL: the tables stay, journaled; lab clean removes the machine's (fox's went with lab's namespace)
     assert out["killed_rc"] == -9

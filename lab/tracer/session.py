@@ -87,11 +87,19 @@ LEAVING_KINDS = {"tun": "a tun/tap device: what goes in is handed to a program, 
                  "wireguard": "a WireGuard tunnel to peers elsewhere"}
 
 
+TUNNEL_REMOTE = {"vxlan": "IFLA_VXLAN_GROUP", "geneve": "IFLA_GENEVE_REMOTE", "gre": "IFLA_GRE_REMOTE",
+                 "gretap": "IFLA_GRE_REMOTE", "ipip": "IFLA_IPTUN_REMOTE", "sit": "IFLA_IPTUN_REMOTE"}
+
+
 def leaving_links(backend, ns: str) -> dict[int, str]:
     """--host: the interfaces of `ns` through which a packet leaves the machine, and why: a physical NIC
-    (the kernel names its parent device: PCI, virtio...), a tun/tap, a WireGuard tunnel."""
-    out = {}
-    for link in backend.ipr(ns or None).get_links():
+    (the kernel names its parent device: PCI, virtio...), a tun/tap, a WireGuard tunnel, and a tunnel
+    (VXLAN, Geneve, GRE, IPIP) whose remote end (its remote/group, or a VXLAN's fdb destinations) this
+    namespace reaches through one of those."""
+    ipr = backend.ipr(ns or None)
+    out: dict[int, str] = {}
+    tunnels = []
+    for link in ipr.get_links():
         info = link.get_attr("IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info else None
         name = link.get_attr("IFLA_IFNAME")
@@ -101,7 +109,31 @@ def leaving_links(backend, ns: str) -> dict[int, str]:
             out[link["index"]] = f"{name} is a physical interface ({bus + ' ' if bus else ''}device {parent})"
         elif kind in LEAVING_KINDS:
             out[link["index"]] = f"{name} is {LEAVING_KINDS[kind]}"
+        elif kind in TUNNEL_REMOTE:
+            data = info.get_attr("IFLA_INFO_DATA")
+            remote = data.get_attr(TUNNEL_REMOTE[kind]) if data is not None and hasattr(data, "get_attr") else None
+            tunnels.append((link["index"], name, kind, remote))
+    for idx, name, kind, remote in tunnels:
+        remotes = [remote] if remote and remote not in ("0.0.0.0", "::") else []
+        if kind == "vxlan" and not remotes:       # unicast VXLAN: the destinations in its fdb
+            for n in ipr.get_neighbours(family=socket.AF_BRIDGE, ifindex=idx):
+                dst = n.get_attr("NDA_DST")
+                if dst and dst not in remotes:
+                    remotes.append(dst)
+        for r in remotes:
+            try:
+                oif = next((m.get_attr("RTA_OIF") for m in ipr.route("get", dst=r)), None)
+            except Exception:  # noqa: BLE001  (no route: the tunnel sends nothing anywhere)
+                continue
+            if oif in out:
+                out[idx] = (f"{name} ({kind}) carries it, encapsulated, to {r}, which {nsname_of(ns)} reaches "
+                            f"through {out[oif].split(' is ', 1)[0]} ({out[oif].split(' is ', 1)[1]})")
+                break
     return out
+
+
+def nsname_of(ns: str) -> str:
+    return ns or "this machine's namespace"
 
 
 def nsid_map(backend, st: TracerState, names: list[str], assigned: list[str] | None = None) -> dict[int | None, str]:
