@@ -101,7 +101,7 @@ class Engine:
             res.op = op
             if op is None:
                 return res
-            if op.mutates and getattr(self.backend, "read_only", False):
+            if op.mutates and self.backend.read_only:
                 from lab.backend.core import refuse_read_only
 
                 refuse_read_only(op, line)     # (the backend refuses too: this names the command as typed)
@@ -143,7 +143,7 @@ class Engine:
 
     def _check_exec(self, op) -> None:
         """Other programs run only when allowed: the same rule for captured, interactive and TUI shells."""
-        if getattr(self.backend, "read_only", False):
+        if self.backend.read_only:
             from lab.backend.core import refuse_read_only
 
             refuse_read_only(op)
@@ -218,10 +218,11 @@ def setup(host: bool, read_only: bool = False):
         raise LabError("--read-only looks at this machine's own namespaces: use it with --host (or: lab attach).",
                        "The sandbox is yours to change: drop --read-only there.")
     if host:
-        if not has_net_admin() and read_only:
-            raise LabError("lab attach (--host --read-only) needs root (CAP_NET_ADMIN): it enters every namespace "
-                           "of this machine, and the tracer puts its own table in them.", "Run it with sudo.")
         if not has_net_admin():
+            if read_only:
+                raise LabError("lab attach (--host --read-only) needs root (CAP_NET_ADMIN): it enters every "
+                               "namespace of this machine, and the tracer puts its own table in them.",
+                               "Run it with sudo.")
             raise LabError("--host needs root (CAP_NET_ADMIN) to change this machine's network.",
                            "Run it with sudo, or drop --host to use the rootless sandbox.")
         from lab.backend import discover

@@ -91,16 +91,22 @@ print(json.dumps(out))
 '''
 
 
-def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
-    build = tmp_path / "fox-bear.lab"
-    build.write_text(FOX_BEAR)
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"), BUILD=str(build))
-    r = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(driver), *labproc.lab_argv()],
-                       capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
+def on_a_machine(tmp_path, driver: str, own_pids: bool = False) -> dict:
+    """Run a driver (Python, printing JSON) as root of a "machine" of its own: a private network and mount
+    namespace (and with own_pids, a PID namespace with its own /proc); what it printed, parsed."""
+    path = tmp_path / "driver.py"
+    path.write_text(driver)
+    pid = ["--pid", "--fork", "--mount-proc"] if own_pids else []
+    r = subprocess.run(["unshare", "--net", "--mount", *pid, sys.executable, str(path), *labproc.lab_argv()],
+                       capture_output=True, text=True, timeout=300, cwd=labproc.ROOT,
+                       env=labproc.env(LAB_STATE_DIR=str(tmp_path / "state"), BUILD=str(tmp_path / "fox-bear.lab")))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    out = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_host_trace_crosses_the_machines_own_namespace(tmp_path):
+    (tmp_path / "fox-bear.lab").write_text(FOX_BEAR)
+    out = on_a_machine(tmp_path, DRIVER)
 
     def said(t: dict) -> str:
         return "\n".join(h["explanation"] for h in t["hops"])
@@ -199,13 +205,7 @@ def test_read_only_refuses_every_change_and_leaves_the_machine_as_it_was(tmp_pat
     """lab --host --read-only (what lab attach opens): changes are refused with the command named and nothing
     changed; show commands, ping and the tracer work (the tracer says what it changed: its own table, removed
     after, and nsids); afterwards links, addresses, routes, rules, iptables, nft and sysctls are as before."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(READ_ONLY_DRIVER)
-    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"))
-    r = subprocess.run(["unshare", "--net", "--mount", sys.executable, str(driver), *labproc.lab_argv()],
-                       capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    out = json.loads(r.stdout)
+    out = on_a_machine(tmp_path, READ_ONLY_DRIVER)
     rc, stdout, stderr = out["run"]
     assert rc == 1
     for line in ("ip link add x0 type veth peer name x1", "ip netns add blue", "iptables -F",
@@ -285,13 +285,7 @@ def test_host_finds_every_namespace_and_names_it_as_its_users_know_it(tmp_path):
     sleeping process: lab --host lists all three, by the names plain, web-1 and sleep-PID; commands and the
     tracer address them by those names; ip netns del leaves the container's alone, saying why; when the process
     ends, its namespace goes from the list."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(DISCOVER_DRIVER)
-    env = labproc.env(LAB_STATE_DIR=str(tmp_path / "state"))
-    r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", sys.executable, str(driver),
-                        *labproc.lab_argv()], capture_output=True, text=True, timeout=300, cwd=labproc.ROOT, env=env)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    out = json.loads(r.stdout)
+    out = on_a_machine(tmp_path, DISCOVER_DRIVER, own_pids=True)
     pid = out["pid"]
     assert set(out["listed"]) == {"plain", "web-1", "rootless-netns-9a8b", f"sleep-{pid}"}, out["listed"]
     assert f"sleep-{pid}" not in out["after"] and {"plain", "web-1"} <= set(out["after"]), out["after"]

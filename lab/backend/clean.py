@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import stat
 from dataclasses import dataclass, field
 
@@ -219,12 +218,8 @@ def _undo(b, e: dict) -> tuple[str | None, str | None]:
         b.sysctl_set(ns, e["key"], e["old"])
         return f"restored {e['key']} = {e['old']}{where}", None
     if k == "trace-table":     # a trace killed before it removed its table (ip, and bridge if any)
-        gone = []
-        for fam in ("ip", "bridge"):
-            with nsutil.in_netns(ns):
-                r = subprocess.run(["nft", "delete", "table", fam, "lab_trace"], capture_output=True, text=True)
-            if r.returncode == 0:
-                gone.append(fam)
+        gone = [fam for fam in ("ip", "bridge")
+                if b.run_cmd(ns, ["nft", "delete", "table", fam, "lab_trace"]).returncode == 0]
         return (f"removed {describe(e)} ({', '.join(gone)})" if gone else None), None
     if k == "qdisc":
         from lab.backend.tc import undo_qdisc

@@ -25,6 +25,8 @@ from lab.backend import nsutil
 
 MIN_AGE = 1.0
 _lock = threading.Lock()
+
+
 class _State:
     at = -1e9            # when the last scan ended (time.monotonic)
     gen = 0              # changes whenever what was found changes
@@ -174,33 +176,30 @@ def scan() -> dict[str, tuple[str, int, str]]:
         known.add(ino)
         out[name] = (path, ino, why)
 
+    def files(d: str):
+        """(file name, path, inode) of the namespaces bind-mounted in directory d not seen yet."""
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            return
+        for f in names:
+            path = os.path.join(d, f)
+            ino = _ino(path)
+            if ino is not None and ino not in known:
+                yield f, path, ino
+
     by_sandbox, by_id = docker_containers()
-    try:
-        docker = sorted(os.listdir("/run/docker/netns"))
-    except OSError:
-        docker = []
-    for f in docker:
-        path = os.path.join("/run/docker/netns", f)
-        ino = _ino(path)
-        if ino is None or ino in known:
-            continue
+    for f, path, ino in files("/run/docker/netns"):
         name = by_sandbox.get(f)
         add(name or f"docker-{f[:12]}", path, ino,
             f"Docker container {name}'s namespace" if name else f"a Docker namespace ({path}) no container names")
-    try:      # rootless podman (and other per-user tools): /run/user/UID/netns/NAME
+    try:
         users = sorted(os.listdir("/run/user"))
     except OSError:
         users = []
-    for uid in users:
-        try:
-            files = sorted(os.listdir(f"/run/user/{uid}/netns"))
-        except OSError:
-            continue
-        for f in files:
-            path = f"/run/user/{uid}/netns/{f}"
-            ino = _ino(path)
-            if ino is not None and ino not in known:
-                add(f, path, ino, f"user {uid}'s namespace {path} (rootless podman keeps its own there)")
+    for uid in users:        # rootless podman (and other per-user tools): /run/user/UID/netns
+        for f, path, ino in files(f"/run/user/{uid}/netns"):
+            add(f, path, ino, f"user {uid}'s namespace {path} (rootless podman keeps its own there)")
     holders: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():

@@ -26,6 +26,7 @@ RTM_F_LOOKUP_TABLE, RTM_F_FIB_MATCH = 0x1000, 0x2000   # route get: report the t
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
+IFLA_PARENT_DEV_NAME, IFLA_PARENT_DEV_BUS_NAME = 56, 57
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFLA_STATS64 = 23
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS = 1, 2, 3, 4, 8
@@ -217,6 +218,19 @@ class Rtnl:
                     out[index] = (rxp, rxb, txp, txb)
                     break
                 off += (ln + 3) & ~3
+        return out
+
+    def link_kinds(self) -> list[tuple[int, str, str, str, str]]:
+        """(ifindex, name, kind, parent device, its bus) of every link, from one dump parsed only that far:
+        what the --host tracer needs each trace to tell which interfaces leave the machine."""
+        out = []
+        for msg in self.dump(RTM_GETLINK, ifinfo()):
+            a = _attrs(msg, 16, len(msg))
+            info = a.get(IFLA_LINKINFO)
+            ia = _attrs(info, 0, len(info)) if info is not None else {}
+            out.append((struct.unpack_from("=i", msg, 4)[0], _asciiz(a.get(IFLA_IFNAME, b"")),
+                        _asciiz(ia.get(IFLA_INFO_KIND, b"")), _asciiz(a.get(IFLA_PARENT_DEV_NAME, b"")),
+                        _asciiz(a.get(IFLA_PARENT_DEV_BUS_NAME, b""))))
         return out
 
     def links(self, ns: str | None = None) -> list[Link]:

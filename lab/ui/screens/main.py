@@ -155,8 +155,7 @@ class MainScreen(Screen):
         app = self.app
         view = getattr(app, "view", None)
         backend = self.engine.backend
-        where = ("host, read-only" if getattr(backend, "read_only", False) else "host (--host)") if backend.host \
-            else "sandbox"
+        where = ("host, read-only" if backend.read_only else "host (--host)") if backend.host else "sandbox"
         showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
         count = len(view.order) if view is not None else 0
         # what fits the width, most useful first; a title cut anyway ends in an ellipsis, never mid-word
