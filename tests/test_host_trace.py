@@ -237,6 +237,14 @@ cid = "ab" * 32
 os.makedirs(f"/var/lib/docker/containers/{cid}")
 with open(f"/var/lib/docker/containers/{cid}/config.v2.json", "w") as f:
     json.dump({"ID": cid, "Name": "/web-1", "NetworkSettings": {"SandboxKey": "/var/run/docker/netns/1f2e3d4c5b6a"}}, f)
+# a Kubernetes pod's, made by containerd/CRI-O through CNI: /run/netns/cni-UUID, the pod named in CNI's result cache
+sh("ip", "netns", "add", "cni-5e6f7a8b-0c1d-2e3f-4a5b-6c7d8e9f0a1b")
+os.makedirs("/var/lib/cni/results")
+with open("/var/lib/cni/results/cbr0-" + "cd" * 32 + "-eth0", "w") as f:
+    json.dump({"kind": "cniCacheV1", "containerId": "cd" * 32, "config": "e30=", "ifName": "eth0",
+               "networkName": "cbr0", "netns": "/var/run/netns/cni-5e6f7a8b-0c1d-2e3f-4a5b-6c7d8e9f0a1b",
+               "cniArgs": [["K8S_POD_NAMESPACE", "kube-system"], ["K8S_POD_NAME", "coredns-7db6d8ff4d-x2x9k"],
+                           ["K8S_POD_INFRA_CONTAINER_ID", "cd" * 32]], "result": {"cniVersion": "1.0.0"}}, f)
 # rootless podman's, in its user's runtime directory
 os.makedirs("/run/user/1000/netns")
 open("/run/user/1000/netns/rootless-netns-9a8b", "w").close()
@@ -258,6 +266,7 @@ sh("nsenter", "-t", str(pid), "-n", "ip", "link", "set", "lo", "up")
 out = {"pid": pid}
 r = subprocess.run(lab + ["--host", "run", "--keep-going", "-"], capture_output=True, text=True,
                    input=f"ip -n sleep-{pid} -br addr\nip -n web-1 -br link\nsleep-{pid} ping -c 1 -W 5 10.88.0.1\n"
+                         "ip -n coredns-7db6d8ff4d-x2x9k -br link\nip -n cni-5e6f7a8b-0c1d-2e3f-4a5b-6c7d8e9f0a1b -br link\n"
                          "ip netns del web-1\nip netns list\n")
 out["run"] = [r.returncode, r.stdout, r.stderr]
 r = subprocess.run(lab + ["--host", "trace", f"sleep-{pid}", "icmp", "10.88.0.1"], capture_output=True, text=True)
@@ -281,18 +290,22 @@ print(json.dumps(out))
 
 def test_host_finds_every_namespace_and_names_it_as_its_users_know_it(tmp_path):
     """A "machine" (unshare --net --mount --pid: its own /proc, /run and /var/lib) with a namespace in /run/netns,
-    a Docker container's (its file in /run/docker/netns, its name in Docker's metadata) and one held only by a
-    sleeping process: lab --host lists all three, by the names plain, web-1 and sleep-PID; commands and the
+    a Docker container's (its file in /run/docker/netns, its name in Docker's metadata), a Kubernetes pod's made
+    through CNI (/run/netns/cni-UUID, the pod's name in CNI's result cache) and one held only by a
+    sleeping process: lab --host lists them all, by the names plain, web-1, the pod's and sleep-PID; commands and the
     tracer address them by those names; ip netns del leaves the container's alone, saying why; when the process
     ends, its namespace goes from the list."""
     out = on_a_machine(tmp_path, DISCOVER_DRIVER, own_pids=True)
     pid = out["pid"]
-    assert set(out["listed"]) == {"plain", "web-1", "rootless-netns-9a8b", f"sleep-{pid}"}, out["listed"]
+    assert set(out["listed"]) == {"plain", "web-1", "rootless-netns-9a8b", f"sleep-{pid}",
+                                  "coredns-7db6d8ff4d-x2x9k"}, out["listed"]
     assert f"sleep-{pid}" not in out["after"] and {"plain", "web-1"} <= set(out["after"]), out["after"]
     rc, stdout, stderr = out["run"]
     assert "10.88.0.2/24" in stdout and "lo " in stdout and "1 received" in stdout, stdout + stderr
     assert "web-1 is Docker container web-1's namespace, not a namespace in /run/netns" in stderr, stderr
-    assert stdout.rstrip().endswith("plain"), "ip netns list shows /run/netns, as iproute2 does"
+    assert stdout.count("lo ") == 4, stdout + stderr        # web-1's, the pod's under both of its names, (and sleep's)
+    assert stdout.rstrip().splitlines()[-2:] == ["plain", "cni-5e6f7a8b-0c1d-2e3f-4a5b-6c7d8e9f0a1b"], \
+        "ip netns list shows /run/netns, as iproute2 does (newest first)"
     rc, stdout, stderr = out["trace"]
     assert rc == 0 and "result: answered" in stdout, stdout + stderr
     assert f"[sleep-{pid}]" in stdout

@@ -3,7 +3,10 @@ know them.
 
 Found in: Docker's /run/docker/netns (named by the container's name from Docker's own metadata,
 DATA-ROOT/containers/*/config.v2.json, whose NetworkSettings.SandboxKey points at the file), rootless
-podman's /run/user/UID/netns (by its file name), and any namespace
+podman's /run/user/UID/netns (by its file name), a CNI namespace in /run/netns (cni-UUID, made by containerd or
+CRI-O for a Kubernetes pod) under its pod's name when CNI's result cache names the pod (/var/lib/cni/results/*:
+libcni writes the netns path and the K8S_POD_NAME argument there; `ip netns` keeps calling it cni-UUID), and any
+namespace
 a process holds without a bind mount anywhere (most containers: found through /proc/*/ns/net, deduplicated
 by inode, named by the process's cgroup: a Docker container's name, a podman container's id, a Kubernetes
 pod's name from the kubelet's files; otherwise the process's command and PID, e.g. `sleep-4242`).
@@ -107,6 +110,31 @@ def docker_containers() -> tuple[dict[str, str], dict[str, str]]:
     return by_sandbox, by_id
 
 
+CNI_RESULTS = "/var/lib/cni/results"
+
+
+def cni_pods() -> dict[str, tuple[str, str]]:
+    """/run/netns file name -> (pod name, its Kubernetes namespace), from libcni's result cache
+    ({"kind": "cniCacheV1", "netns": PATH, "cniArgs": [[K, V], ...], ...}, one file per attachment)."""
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        files = sorted(os.listdir(CNI_RESULTS))
+    except OSError:
+        return out
+    for f in files:
+        try:
+            with open(os.path.join(CNI_RESULTS, f)) as fh:
+                meta = json.load(fh)
+            netns = meta.get("netns") or ""
+            args = {k: v for k, v in meta.get("cniArgs") or [] if isinstance(k, str) and isinstance(v, str)}
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        pod = args.get("K8S_POD_NAME")
+        if isinstance(netns, str) and os.path.dirname(netns) in ("/run/netns", "/var/run/netns") and pod:
+            out[os.path.basename(netns)] = (pod, args.get("K8S_POD_NAMESPACE", ""))
+    return out
+
+
 def pod_name(uid: str) -> str | None:
     """A Kubernetes pod's name from the kubelet's files: the hosts file it writes ends with `IP NAME`."""
     try:
@@ -188,6 +216,15 @@ def scan() -> dict[str, tuple[str, int, str]]:
             if ino is not None and ino not in known:
                 yield f, path, ino
 
+    pods = cni_pods()
+    for n in sorted(taken):       # a pod's CNI namespace: by its pod's name (ip netns keeps the file name)
+        if n in pods:
+            pod, kns = pods[n]
+            path = os.path.join(nsutil.NETNS_RUN_DIR, n)
+            ino = _ino(path)
+            if ino is not None:
+                add(pod, path, ino, f"Kubernetes pod {kns + '/' if kns else ''}{pod}'s namespace ({path}: "
+                                    f"`ip netns` calls it {n})")
     by_sandbox, by_id = docker_containers()
     for f, path, ino in files("/run/docker/netns"):
         name = by_sandbox.get(f)

@@ -68,7 +68,8 @@ def all_netns() -> list[str]:
     if _discover is None:
         return list_netns()
     _discover()
-    return list_netns() + sorted(EXTRA)
+    named = {os.path.basename(p) for p, _i in EXTRA.values() if os.path.dirname(p) == NETNS_RUN_DIR}
+    return [n for n in list_netns() if n not in named] + sorted(EXTRA)   # a pod's cni-UUID: by its pod's name
 
 
 def netns_exists(name: str) -> bool:
