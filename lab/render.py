@@ -60,9 +60,11 @@ def link_header(link: Link, names: dict[int, str], with_mode: bool, netns_names:
     mode = f" mode {LINKMODES.get(link.linkmode, 'DEFAULT')}" if with_mode else ""
     first = (f"{link.index}: {link_ifname(link, names)}: {_flags(link, by_index)} mtu {link.mtu} qdisc {link.qdisc}"
              f"{master} state {link.operstate}{mode} group {group_name(link.group)} qlen {link.qlen}")
-    second = f"    link/{link.link_type} {link.mac or '00:00:00:00:00:00'}"
+    second = f"    link/{link.link_type} {link.mac}"      # a tun/wireguard device has no address: "link/none "
     if link.brd:
-        second += f" brd {link.brd}"
+        second += f" {'peer' if 'POINTOPOINT' in link.flags else 'brd'} {link.brd}"
+    if link.perm:
+        second += f" permaddr {link.perm}"
     if link.link_netnsid is not None:
         nm = netns_names.get(link.link_netnsid)
         second += f" link-netns {nm}" if nm else f" link-netnsid {link.link_netnsid}"
@@ -103,7 +105,8 @@ def links_text(links: Iterable[Link], brief: bool = False, details: bool = False
     out: list[str] = []
     for link in links:
         if brief:
-            out.append(f"{link_ifname(link, names):<16} {link.operstate:<14} {link.mac:<17} {_flags(link, by_index)} ")
+            addr = f"{link.mac} " if link.mac else ""     # iproute2: "%s " (an ether MAC is 17 wide anyway)
+            out.append(f"{link_ifname(link, names):<16} {link.operstate:<14} {addr}{_flags(link, by_index)} ")
             continue
         out += link_header(link, names, True, netns_names or {}, by_index)
         if details:
@@ -117,7 +120,9 @@ def links_text(links: Iterable[Link], brief: bool = False, details: bool = False
 
 def link_json(link: Link, names: dict[int, str], by_index: dict[int, Link] | None = None) -> dict:
     d: dict = {"ifindex": link.index}
-    if link.link_index:
+    if link.link_index == 0:
+        d["link"] = None          # iproute2: IFLA_LINK 0 prints "@NONE", null in JSON
+    elif link.link_index:
         if link.link_netnsid is None and link.link_index in names:
             d["link"] = names[link.link_index]
         else:
@@ -127,9 +132,15 @@ def link_json(link: Link, names: dict[int, str], by_index: dict[int, Link] | Non
         d["master"] = link.master
     d.update({"operstate": link.operstate, "linkmode": LINKMODES.get(link.linkmode, "DEFAULT"), "group": group_name(link.group),
               "txqlen": link.qlen,
-              "link_type": link.link_type, "address": link.mac})
+              "link_type": link.link_type})
+    if link.mac:
+        d["address"] = link.mac
     if link.brd:
+        if "POINTOPOINT" in link.flags:
+            d["link_pointtopoint"] = True
         d["broadcast"] = link.brd
+    if link.perm:
+        d["permaddr"] = link.perm
     if link.link_netnsid is not None:
         d["link_netnsid"] = link.link_netnsid
     if link.alias is not None:

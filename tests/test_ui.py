@@ -107,8 +107,8 @@ def test_changes_made_outside_the_app_appear(lab, uniq):
         await wait_for(pilot, lambda: any(r[1] == "out0" and "out1 @ " + ns in r[7]
                                           for r in pane_rows(app, "links")), what="out0 in links pane")
         await wait_for(pilot, lambda: "10.7.0.0/24" in pane_text(app, "routes"), what="connected route")
-        tree = app.main.query_one("#nstree")
-        assert any(str(n.label).startswith(ns) for n in tree.root.children)
+        tree = app.main.query_one("#nstree")      # the tree follows the panes on its own refresh: wait for it
+        await wait_for(pilot, lambda: any(str(n.label).startswith(ns) for n in tree.root.children), what="ns in tree")
         # link down flushes routes without RTM_DELROUTE: the pane must still drop it
         kernel(None, "ip", "link", "set", "out0", "down")
         await wait_for(pilot, lambda: "10.7.0.0/24" not in pane_text(app, "routes"), what="route gone")

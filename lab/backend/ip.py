@@ -82,6 +82,7 @@ def netns_del(b, op: c.NetnsDel) -> str:
                            "it (it goes when what holds it stops)")
         raise LabError(f'Cannot remove namespace file "/run/netns/{op.name}": No such file or directory'
                        + did_you_mean(op.name, nsutil.list_netns()))
+    b.stop_daemons(op.name)      # a daemon lab started there (bird) would keep the namespace alive
     b.forget_ns(op.name)
     nsutil.remove_netns(op.name)
     b.retire(None, "netns", lambda e: e.get("name") == op.name)
@@ -150,7 +151,11 @@ KERNEL_MISSING = {
 
 
 def _kind_error(kind: str, e: NetlinkError) -> LabError:
-    if e.code in (95, 22, 2, 93) and kind in KERNEL_MISSING:
+    """The kernel does not know the type only when it says so ("Unknown device type", or no text at all with
+    EOPNOTSUPP); any other refusal is the kernel's own (a VLAN on lo: "8021q: VLANs not supported on lo")."""
+    said = kernel_says(e)
+    unknown = said is None or "Unknown device type" in said
+    if unknown and e.code in (95, 22, 2, 93) and kind in KERNEL_MISSING:
         return LabError(f"Error: Unknown device type. ({KERNEL_MISSING[kind]})",
                         "Use a kernel built with it (e.g. modprobe the module as root on the machine), "
                         "or choose another link type: veth, bridge, vxlan, macvlan.")
@@ -379,6 +384,8 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
     elif op.kind == "vlan":
         kw["link"] = b.link_index(op.ns, op.link)
         kw["vlan_id"] = op.vlan_id
+        if op.vlan_protocol is not None:
+            kw["vlan_protocol"] = op.vlan_protocol
     elif op.kind in ("gre", "gretap"):
         if op.remote:
             kw["gre_remote"] = op.remote

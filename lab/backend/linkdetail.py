@@ -507,8 +507,167 @@ def _tun(p: _Printer, tb: dict[int, bytes], names) -> None:
             p.any("group", "group %u ", gid)
 
 
+# ip/iplink_vlan.c vlan_print_opt
+_VLAN_FLAGS = [(0x1, "REORDER_HDR"), (0x2, "GVRP"), (0x8, "MVRP"), (0x4, "LOOSE_BINDING"), (0x10, "BRIDGE_BINDING")]
+_ETH_P = {0x8100: "802.1Q", 0x88A8: "802.1ad"}
+
+
+def _vlan(p: _Printer, tb: dict[int, bytes], names) -> None:
+    if 5 in tb and len(tb[5]) < 2 or 1 not in tb or len(tb[1]) < 2:
+        return
+    proto = _be16(tb[5]) if 5 in tb else 0x8100
+    p.any("protocol", "protocol %s ", _ETH_P.get(proto, f"[{proto}]") if 5 in tb else "802.1q")
+    p.any("id", "id %u ", _u16(tb[1]))
+    if 2 in tb:
+        if len(tb[2]) < 8:
+            return
+        flags = _u32(tb[2][:4])
+        words = []
+        for bit, word in _VLAN_FLAGS:
+            if flags & bit:
+                flags &= ~bit
+                words.append(word)
+        if flags:
+            words.append(f"{flags:x}")
+        p.json("flags", words)
+        p.fp("<" + ",".join(words) + "> ")
+    for t, key, word in ((4, "ingress_qos", "ingress-qos-map"), (3, "egress_qos", "egress-qos-map")):
+        if t in tb:
+            maps = [(_u32(v[:4]), _u32(v[4:8])) for _t, v in _list(tb[t]) if len(v) >= 8]
+            p.json(key, [{"from": a, "to": b} for a, b in maps])
+            p.nl()
+            p.fp(f"      {word} {{ " + "".join(f"{a}:{b} " for a, b in maps) + "} ")
+
+
+def _endpoint(p: _Printer, name: str, raw: bytes | None, family: int) -> None:
+    """tunnel.c tnl_print_endpoint: "any" for none or 0.0.0.0 / ::."""
+    n = 4 if family == socket.AF_INET else 16
+    value = "any" if raw is None or len(raw) < n or not any(raw[:n]) else socket.inet_ntop(family, raw[:n])
+    p.json(name, value)
+    p.fp(f"{name} {value} ")
+
+
+def _encap(p: _Printer, tb: dict[int, bytes], t_type: int, t_flags: int, t_sport: int, t_dport: int) -> None:
+    """tunnel.c tnl_print_encap (fou/gue encapsulation of a tunnel)."""
+    if t_type not in tb or _u16(tb[t_type]) == 0:
+        return
+    typ, flags = _u16(tb[t_type]), _u16(tb.get(t_flags, b"\0\0"))
+    sport, dport = _be16(tb.get(t_sport, b"\0\0")), _be16(tb.get(t_dport, b"\0\0"))
+    p.open("encap")
+    p.fp("encap ")
+    p.any("type", "%s ", {1: "fou", 2: "gue"}.get(typ, "unknown"))
+    p.json("sport", sport)
+    p.json("dport", dport)
+    for bit, word in ((1, "csum"), (2, "csum6"), (4, "remcsum")):
+        p.json(word, bool(flags & bit))
+    p.close()
+    p.fp(f"encap-sport {sport} " if sport else "encap-sport auto ")
+    p.fp(f"encap-dport {dport} ")
+    for bit, word in ((1, "csum"), (2, "csum6"), (4, "remcsum")):
+        p.fp(f"encap-{word} " if flags & bit else f"noencap-{word} ")
+
+
+def _gre(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/link_gre.c gre_print_opt (gre, gretap, erspan)."""
+    if 18 in tb:
+        p.any("external", "external %s", True, "")
+    _endpoint(p, "remote", tb.get(7), socket.AF_INET)
+    _endpoint(p, "local", tb.get(6), socket.AF_INET)
+    if 1 in tb and _u32(tb[1]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    ttl = _u8(tb[8]) if 8 in tb else 0
+    p.json("ttl", ttl)
+    p.fp(f"ttl {ttl} " if ttl else "ttl inherit ")
+    tos = _u8(tb[9]) if 9 in tb else 0
+    if tos:
+        p.json("tos", _hex(tos))
+        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    if 10 in tb:
+        if not _u8(tb[10]):
+            p.any("pmtudisc", "nopmtudisc %s", False, "")
+        else:
+            p.json("pmtudisc", True)
+    if 19 in tb and _u8(tb[19]):
+        p.any("ignore_df", "ignore-df %s", True, "")
+    iflags = _be16(tb[2]) if 2 in tb else 0
+    oflags = _be16(tb[3]) if 3 in tb else 0
+    if iflags & 0x2000 and 4 in tb:
+        p.any("ikey", "ikey %s ", socket.inet_ntop(socket.AF_INET, tb[4][:4]))
+    if oflags & 0x2000 and 5 in tb:
+        p.any("okey", "okey %s ", socket.inet_ntop(socket.AF_INET, tb[5][:4]))
+    for flags, bit, key in ((iflags, 0x1000, "iseq"), (oflags, 0x1000, "oseq"), (iflags, 0x8000, "icsum"),
+                            (oflags, 0x8000, "ocsum")):
+        if flags & bit:
+            p.any(key, key + " %s", True, "")
+    if 20 in tb and _u32(tb[20]):
+        p.hex("fwmark", "fwmark %#llx ", _u32(tb[20]))
+    if 21 in tb:
+        p.any("erspan_index", "erspan_index %u ", _u32(tb[21]))
+    if 22 in tb:
+        p.any("erspan_ver", "erspan_ver %u ", _u8(tb[22]))
+    if 23 in tb:
+        p.any("erspan_dir", "erspan_dir %s ", "ingress" if _u8(tb[23]) == 0 else "egress")
+    if 24 in tb:
+        p.hex("erspan_hwid", "erspan_hwid %#llx ", _u16(tb[24]))
+    _encap(p, tb, 14, 15, 16, 17)
+
+
+def _geneve(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/iplink_geneve.c geneve_print_opt."""
+    if 6 in tb:
+        p.any("external", "external %s", True, "")
+    if 1 in tb and len(tb[1]) >= 4:
+        p.any("id", "id %u ", _u32(tb[1]))
+    if 2 in tb:
+        if any(tb[2][:4]):
+            p.any("remote", "remote %s ", socket.inet_ntop(socket.AF_INET, tb[2][:4]))
+    elif 7 in tb and len(tb[7]) >= 16:
+        a = tb[7][:16]
+        if any(a) and a[0] != 0xFF:
+            p.any("remote6", "remote %s ", socket.inet_ntop(socket.AF_INET6, a))
+    if 12 in tb and _u8(tb[12]):
+        p.fp("ttl inherit ")
+    elif 3 in tb:
+        ttl = _u8(tb[3])
+        p.json("ttl", ttl)
+        p.fp(f"ttl {ttl} " if ttl else "ttl auto ")
+    tos = _u8(tb[4]) if 4 in tb else 0
+    if tos:
+        p.json("tos", _hex(tos))
+        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    if 13 in tb:
+        df = _u8(tb[13])
+        if df == 0:
+            p.json("df", "unset")
+        elif df in (1, 2):
+            p.any("df", "df %s ", "set" if df == 1 else "inherit")
+    if 11 in tb and _u32(tb[11]):
+        p.hex("label", "flowlabel %#llx ", int.from_bytes(tb[11][:4], "big"))
+    if 5 in tb:
+        p.any("port", "dstport %u ", _be16(tb[5]))
+    for t, key, word in ((8, "udp_csum", "udpcsum"), (9, "udp_zero_csum6_tx", "udp6zerocsumtx"),
+                         (10, "udp_zero_csum6_rx", "udp6zerocsumrx")):
+        if t in tb:
+            v = _u8(tb[t])
+            p.json(key, bool(v))
+            p.fp(("" if v else "no") + word + " ")
+    if 14 in tb:
+        p.any("inner_proto_inherit", "innerprotoinherit %s", True, "")
+
+
+def _ipvlan(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/iplink_ipvlan.c ipvlan_print_opt."""
+    if 1 in tb and len(tb[1]) == 2:
+        p.any("mode", " mode %s ", {0: "l2", 1: "l3", 2: "l3s"}.get(_u16(tb[1]), "unknown"))
+    if 2 in tb and len(tb[2]) == 2:
+        flags = _u16(tb[2])
+        key = "private" if flags & 1 else "vepa" if flags & 2 else "bridge"
+        p.any(key, key + " %s", True, "")
+
+
 KIND_PRINTERS = {"bridge": _bridge, "bridge_slave": _bridge_slave, "vxlan": _vxlan, "macvlan": _macvlan,
-                 "macvtap": _macvlan, "tun": _tun}
+                 "macvtap": _macvlan, "tun": _tun, "vlan": _vlan, "gre": _gre, "gretap": _gre, "erspan": _gre,
+                 "geneve": _geneve, "ipvlan": _ipvlan, "ipvtap": _ipvlan}
 
 
 # ---- print_linkinfo from the link/ line on ------------------------------------------------------------

@@ -22,6 +22,17 @@ PROTO_NAMES = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 
 NUD = [(0x01, "INCOMPLETE"), (0x02, "REACHABLE"), (0x04, "STALE"), (0x08, "DELAY"), (0x10, "PROBE"),
        (0x20, "FAILED"), (0x40, "NOARP"), (0x80, "PERMANENT")]
 ARPHRD = {1: "ether", 772: "loopback", 65534: "none", 768: "ipip", 778: "gre"}
+IP_HW = (768, 769, 776, 778, 823)   # tunnels whose "hardware address" is an IP address (ll_addr_n2a)
+
+
+def _hw_addresses(m) -> tuple[str, str, str]:
+    """(address, broadcast, permanent address) of a tunnel device as iproute2 prints them: 4 or 16 bytes, as IP
+    addresses (pyroute2 decodes every IFLA_ADDRESS as 6 bytes of MAC)."""
+    from lab.backend import linkdetail as LD
+
+    tb = LD._parse(LD._raw(m), 16 + 16, None, 0)      # after nlmsghdr, ifinfomsg
+    return tuple(LD.ll_addr(tb[k], m["ifi_type"]) if k in tb else ""   # type: ignore[return-value]
+                 for k in (1, 2, LD.IFLA_PERM_ADDRESS))
 
 # name -> fn(backend, ns) -> dict of NsState fields; registered by iptables/tc/conntrack modules
 EXTRAS: dict[str, Callable] = {}
@@ -55,6 +66,14 @@ def _fam(f: int) -> str:
     return "inet6" if f == socket.AF_INET6 else "inet"
 
 
+def _link_type(t: int) -> str:
+    if t in ARPHRD:
+        return ARPHRD[t]
+    from lab.backend.linkdetail import ARPHRD_NAMES
+
+    return ARPHRD_NAMES.get(t, f"[{t}]")
+
+
 def link_from_msg(ns: str | None, m, names: dict[int, str] | None = None) -> Link:
     ga = m.get_attr
     flags = m["flags"]
@@ -79,11 +98,14 @@ def link_from_msg(ns: str | None, m, names: dict[int, str] | None = None) -> Lin
     st = ga("IFLA_STATS64") or ga("IFLA_STATS")
     stats = (st["rx_packets"], st["rx_bytes"], st["tx_packets"], st["tx_bytes"]) if st else (0, 0, 0, 0)
     link_idx = ga("IFLA_LINK")
+    if m["ifi_type"] in IP_HW:
+        mac, brd, perm = _hw_addresses(m)
+    else:
+        mac, brd, perm = ga("IFLA_ADDRESS") or "", ga("IFLA_BROADCAST") or "", ga("IFLA_PERM_ADDRESS") or ""
     return Link(
         ns=ns or "", index=m["index"], name=ga("IFLA_IFNAME"), kind=kind,
         flags=tuple(n for bit, n in IFF if flags & bit), mtu=ga("IFLA_MTU") or 0,
-        mac=ga("IFLA_ADDRESS") or "", brd=ga("IFLA_BROADCAST") or "",
-        link_type=ARPHRD.get(m["ifi_type"], str(m["ifi_type"])), operstate=op or "UNKNOWN",
+        mac=mac, brd=brd, perm=perm if perm != mac else "", link_type=_link_type(m["ifi_type"]), operstate=op or "UNKNOWN",
         qdisc=ga("IFLA_QDISC") or "noop", master=(names or {}).get(master) if master else None,
         master_index=master, link_index=link_idx, link_netnsid=ga("IFLA_LINK_NETNSID"),
         qlen=ga("IFLA_TXQLEN") or 0, vlan_id=vlan_id, stats=stats, linkmode=ga("IFLA_LINKMODE") or 0,

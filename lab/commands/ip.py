@@ -91,6 +91,7 @@ class LinkAdd(Op):
     learning: bool | None = None
     mode: str | None = None         # macvlan mode
     vlan_id: int | None = None
+    vlan_protocol: int | None = None  # IFLA_VLAN_PROTOCOL: 0x8100 (802.1Q) or 0x88a8 (802.1ad)
     stp: bool | None = None
     info: tuple = ()                # (option, value) of the kind's IFLA_INFO_DATA (BRIDGE_OPTS, VXLAN_OPTS)
     up: bool = False
@@ -824,6 +825,20 @@ def unknown_kind(kind: str) -> ParseError:
     return ParseError("Error: Unknown device type.", link_kinds_hint(kind))
 
 
+def _vlan_protocol(word: str) -> int:
+    """iproute2's ll_proto_a2n for a vlan's protocol: 802.1Q / 802.1ad (any case), or a 16-bit number."""
+    named = {"802.1q": 0x8100, "802.1ad": 0x88A8}
+    if word.lower() in named:
+        return named[word.lower()]
+    try:
+        v = int(word, 0)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= 0xFFFF:
+        raise ParseError(f'Error: argument "{word}" is wrong: protocol is invalid', "Use: protocol 802.1Q or 802.1ad")
+    return v
+
+
 def _link_add(a: Args, ns) -> LinkAdd:
     _dev, name, f = _iplink_parse(a, "add")
     if "kind" not in f:
@@ -884,7 +899,7 @@ def _link_add(a: Args, ns) -> LinkAdd:
         elif kind in ("vlan", "geneve") and w == "id":
             f["vlan_id" if kind == "vlan" else "vni"] = a.int("id", 0, 4094 if kind == "vlan" else 2**24 - 1)
         elif kind == "vlan" and w == "protocol":
-            a.next("a protocol")
+            f["vlan_protocol"] = _vlan_protocol(a.next("a protocol"))
         elif kind == "bridge" and w in BRIDGE_OPTS:
             info.append((w, parse_opt_value(a, w, BRIDGE_OPTS[w][1])))
         else:

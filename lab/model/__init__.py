@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# Made by the kernel in every namespace once their module is loaded (ip_gre, ipip, sit, ip6_tunnel, ip6_gre,
+# ip_vti, ip6_vti), named and typed so: nobody's lab made them, and `ip link del` leaves them (ip_tunnel_dellink).
+FALLBACK_DEVICES = {"gre0": "gre", "gretap0": "gretap", "erspan0": "erspan", "tunl0": "ipip", "sit0": "sit",
+                    "ip6tnl0": "ip6tnl", "ip6gre0": "ip6gre", "ip_vti0": "vti", "ip6_vti0": "vti6"}
+
+
 @dataclass(frozen=True)
 class Namespace:
     name: str            # "" is the top namespace ("host")
@@ -21,6 +27,7 @@ class Link:
     mtu: int = 1500
     mac: str = ""
     brd: str = ""
+    perm: str = ""                   # IFLA_PERM_ADDRESS when it differs from the address (iproute2's permaddr)
     link_type: str = "ether"         # ether, loopback, none
     operstate: str = "UNKNOWN"       # UP, DOWN, UNKNOWN, LOWERLAYERDOWN
     qdisc: str = "noop"
@@ -44,6 +51,11 @@ class Link:
     @property
     def up(self) -> bool:
         return "UP" in self.flags
+
+    @property
+    def kernel_made(self) -> bool:
+        """A tunnel module's fallback device (gre0, tunl0, ...), there in every namespace."""
+        return FALLBACK_DEVICES.get(self.name) == self.kind
 
 
 @dataclass(frozen=True)

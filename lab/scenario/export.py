@@ -106,7 +106,7 @@ class _Lab:
         self.by_index = {ns: {link.index: link for link in ls} for ns, ls in self.links.items()}
 
     def keep(self, ns: str, link) -> bool:
-        if link.name == "lo" and not ns:
+        if link.name == "lo" and not ns or link.kernel_made:   # gre0 & co: the kernel makes them everywhere
             return False
         if ns or not self.host_mode:
             return True

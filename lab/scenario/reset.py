@@ -1,8 +1,9 @@
 """Put the lab back to how it was before a scenario started, so "go to step N" can rebuild it from scratch.
 
 `Baseline.capture(backend)` records the named namespaces and what the top namespace holds (links,
-addresses, routes and ip rules of both families, iptables rules, a few sysctls); `baseline.restore(backend)`
-deletes the namespaces created since (everything inside goes with them), then removes from the top
+addresses, routes and ip rules of both families, iptables rules, a few sysctls, the daemons lab runs);
+`baseline.restore(backend)` stops the daemons (bird) started since in the top namespace and in the namespaces
+created since, deletes those namespaces (everything inside goes with them), then removes from the top
 namespace exactly the links, addresses, routes, ip rules and iptables rules/chains added since and puts the
 sysctls back, each as the lab command that undoes it, through the backend like any typed command (so a
 --host journal follows). Nothing that was there at capture time is touched, so this is also safe with --host.
@@ -58,6 +59,7 @@ class Baseline:
     iptables: dict = field(default_factory=dict)
     ip6tables: dict = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
+    daemons: set[int] = field(default_factory=set)    # pids of the daemons (bird) lab ran then
 
     @classmethod
     def capture(cls, backend: LabBackend) -> "Baseline":
@@ -65,6 +67,7 @@ class Baseline:
 
         b = cls()
         b.namespaces = set(backend.namespaces())
+        b.daemons = {pid for _prog, _ns, pid in backend.running_daemons()}
         b.links = {link.name for link in backend.links(None)}
         for fam in (4, 6):
             b.addresses |= {(a.dev, a.cidr) for a in backend.addresses(None, fam)}
@@ -84,7 +87,10 @@ class Baseline:
         from lab.backend.ip import rule_lines
 
         notes: list[str] = []
+        if any(not ns and pid not in self.daemons for _prog, ns, pid in backend.running_daemons()):
+            backend.stop_daemons(None)      # a daemon the scenario started in the top namespace
         for ns in sorted(set(backend.namespaces()) - self.namespaces):
+            backend.stop_daemons(ns)        # (it would keep the deleted namespace alive)
             backend.forget_ns(ns)
             try:
                 nsutil.remove_netns(ns)
@@ -92,7 +98,7 @@ class Baseline:
                 notes.append(f"could not delete namespace {ns}: {e}")
         undo: list[str] = []
         for link in backend.links(None):
-            if link.name not in self.links:
+            if link.name not in self.links and not link.kernel_made:   # gre0 & co came with a module
                 undo.append(f"ip link del {dev_word(link.name)}")
         for fam in (4, 6):
             for a in backend.addresses(None, fam):

@@ -122,7 +122,7 @@ def build_graph(states: list[NsState], names_only: bool = False,
         node = MapNode(f"ns:{st.name}", st.name, ns_label(st.name))
         nodes[node.id] = node
         for link in st.links:
-            if link.link_type == "loopback" or (link.master in bridges):
+            if link.link_type == "loopback" or link.master in bridges or link.kernel_made:
                 continue
             node.rows.append(_iface_row(st, link, addrs, names_only))
         if not node.rows:

@@ -1,0 +1,201 @@
+"""Features this machine's kernel may lack (vlan, gre, geneve, dummy, ipvlan, wireguard, netem, fq_codel, sfq,
+prio): on a kernel without them, lab's refusal names the missing feature and changes nothing; on a kernel
+with them (tests/vm/run boots Debian's stock kernel and runs these with LAB_VM=1, where a missing feature
+fails the test), lab does what iproute2/tc do: the same commands, run by lab in the test's namespace and by
+the real tools in a twin namespace, give the same kernel state, and lab's `ip -d link show` / `tc -s qdisc
+show` print what the real tools print for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from lab.backend import nsutil
+from tests.conftest import kernel
+
+pytestmark = pytest.mark.vm
+IN_VM = os.environ.get("LAB_VM") == "1"
+
+
+@pytest.fixture
+def twin(fresh_top, uniq):
+    """Run a shell line with the real tools in a second namespace: (returncode, stdout, stderr)."""
+    ns = f"twin-{uniq}"
+    nsutil.create_netns(ns)
+    kernel(ns, "ip", "link", "set", "lo", "up")     # as in the test's own namespace
+
+    def run(line: str) -> tuple[int, str, str]:
+        with nsutil.in_netns(ns):
+            r = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    run.ns = ns  # type: ignore[attr-defined]
+    return run
+
+
+def made(lab, twin, lines: list[str], feature: str) -> bool:
+    """Run `lines` with lab and with the real tools. False (after checking lab's message) when this kernel lacks
+    `feature`; in the VM that fails the test."""
+    for line in lines:
+        r = lab.run(line)
+        rc, _out, err = twin(line)
+        if not r.ok and "this kernel has no" in r.error:
+            assert not IN_VM, f"the stock kernel lacks {feature}? {line}: {r.error}"
+            assert feature in r.error and "Unknown device type" in r.error, r.error
+            assert rc != 0 and "Unknown device type" in err, (line, err)   # the real ip agrees
+            return False
+        assert r.ok, (line, r.error)
+        assert rc == 0, (line, err)
+    return True
+
+
+def links_state(ns: str | None) -> list[dict]:
+    """`ip -d -j link` without what differs between two namespaces made the same way (ifindex, MACs, ids)."""
+    out = []
+    for link in json.loads(kernel(ns, "ip", "-d", "-j", "link")):
+        for k in ("ifindex", "address", "link_index", "link_netnsid", "perm_address", "parent_devname",
+                  "parentbus", "inet6_addr_gen_mode", "permaddr"):
+            link.pop(k, None)
+        info = link.get("linkinfo", {}).get("info_data", {})
+        info.pop("public_key", None)
+        out.append(link)
+    return sorted(out, key=lambda x: x["ifname"])
+
+
+def same_show(lab, twin, *devs: str) -> None:
+    """lab's `ip -d link show dev X` prints what the real ip prints, for the device lab made (in the test's
+    namespace), and the twin's device (made by the real ip) is in the same state."""
+    assert links_state(None) == links_state(twin.ns)
+    for dev in devs:
+        for opts in ("-d", "-d -j"):
+            mine = lab.run(f"ip {opts} link show dev {dev}")
+            assert mine.ok, mine.error
+            real = kernel(None, "ip", *opts.split(), "link", "show", "dev", dev)
+            assert norm(mine.output) == norm(real), (dev, opts)
+
+
+def norm(s: str) -> str:
+    return s.rstrip("\n")
+
+
+LINK_CASES = {
+    "dummy": (["ip link add d0 type dummy", "ip link set d0 up mtu 9000"], ["d0"]),
+    "vlan": (["ip link add d0 type dummy", "ip link add link d0 name d0.10 type vlan id 10",
+              "ip link set d0 up", "ip link set d0.10 up"], ["d0.10", "d0"]),
+    "vlan 802.1ad": (["ip link add d0 type dummy",
+                      "ip link add link d0 name d0.20 type vlan protocol 802.1ad id 20"], ["d0.20"]),
+    "gre": (["ip link add g0 type gre remote 10.0.0.2 local 10.0.0.1", "ip link set g0 up"], ["g0", "gre0"]),
+    "gretap": (["ip link add gt0 type gretap remote 10.0.0.2 local 10.0.0.1"], ["gt0", "gretap0"]),
+    "geneve": (["ip link add gn0 type geneve id 5 remote 10.0.0.2"], ["gn0"]),
+    "ipvlan": (["ip link add d0 type dummy", "ip link add iv0 link d0 type ipvlan mode l2",
+                "ip link add iv1 link d0 type ipvlan mode l3"], ["iv0", "iv1"]),
+    "wireguard": (["ip link add wg0 type wireguard"], ["wg0"]),
+}
+FEATURE = {"dummy": "dummy", "vlan": "vlan", "vlan 802.1ad": "vlan", "gre": "GRE", "gretap": "GRE",
+           "geneve": "geneve", "ipvlan": "dummy", "wireguard": "wireguard"}
+
+
+@pytest.mark.parametrize("case", list(LINK_CASES))
+def test_link_kind_as_iproute2_makes_and_shows_it(lab, twin, case):
+    lines, devs = LINK_CASES[case]
+    if not made(lab, twin, lines, FEATURE[case]):
+        assert [link["ifname"] for link in json.loads(kernel(None, "ip", "-j", "link"))] == ["lo"], \
+            "a refused command leaves nothing half-made"
+        return
+    same_show(lab, twin, *devs)
+
+
+def test_a_vlan_on_loopback_is_the_kernels_refusal_not_a_missing_feature(lab, twin):
+    """lo cannot carry VLANs on any kernel (VLAN_CHALLENGED): on a kernel with 8021q lab prints the kernel's own
+    words, as ip does; it says vlan is missing only where it is."""
+    r = lab.run("ip link add v10 link lo type vlan id 10")
+    rc, _o, err = twin("ip link add v10 link lo type vlan id 10")
+    assert not r.ok and rc != 0
+    if "this kernel has no vlan" in r.error:
+        assert not IN_VM, r.error
+        return
+    assert r.error.splitlines()[0] == err.strip().splitlines()[0]
+    assert r.error.startswith("Error: 8021q: VLANs not supported on "), r.error
+
+
+def test_kernel_made_fallback_devices_are_shown_as_ip_shows_them_and_left_out_of_what_lab_builds(lab, twin, tmp_path):
+    """With ip_gre loaded the kernel puts gre0, gretap0 and erspan0 in every namespace: lab lists them as ip
+    does, and its export, map and scenario reset leave them alone (nobody made them; the kernel keeps them when
+    asked to delete them)."""
+    from lab.scenario.export import export_sh
+    from lab.backend import state
+    from lab.ui.topology import build_graph
+
+    if not made(lab, twin, ["ip link add g0 type gre remote 10.0.0.2 local 10.0.0.1"], "GRE"):
+        return
+    names = [link["ifname"] for link in json.loads(kernel(None, "ip", "-j", "link"))]
+    assert "gre0" in names and "gretap0" in names
+    assert lab.run("ip link").output.rstrip("\n") == kernel(None, "ip", "link").rstrip("\n")
+    assert lab.run("ip -br link").output.rstrip("\n") == kernel(None, "ip", "-br", "link").rstrip("\n")
+    script = export_sh(lab.backend)
+    assert "g0" in script and not re.search(r"\b(gre0|gretap0|erspan0)\b", script), script
+    nodes, _edges = build_graph([state.ns_state(lab.backend, None)])
+    rows = [seg for n in nodes.values() for row in n.rows for seg, _style in row.segs]
+    assert "g0" in " ".join(rows) and "gre0" not in " ".join(rows), rows
+    r = lab.run("ip link del gre0")           # the kernel answers yes and keeps it (ip_tunnel_dellink)
+    rc, _o, err = twin("ip link del gre0")
+    assert r.ok == (rc == 0), (r.error, err)
+    assert "gre0" in kernel(None, "ip", "-br", "link") and "gre0" in kernel(twin.ns, "ip", "-br", "link")
+
+
+QDISC_CASES = {
+    "netem": ("netem", "tc qdisc add dev v0 root netem delay 10ms 2ms loss 1% duplicate 2% corrupt 0.5% rate 10mbit"),
+    "netem reorder": ("netem", "tc qdisc add dev v0 root netem delay 5ms reorder 25% 50% limit 500"),
+    "fq_codel": ("fq_codel", "tc qdisc add dev v0 root fq_codel limit 1000 target 10ms interval 200ms noecn"),
+    "sfq": ("sfq", "tc qdisc add dev v0 root sfq perturb 10"),
+    "prio": ("prio", "tc qdisc add dev v0 root handle 1: prio bands 4"),
+    "netem correlations": ("netem", "tc qdisc add dev v0 root netem delay 20ms 5ms 25% loss 3% 30% duplicate 1% 10%"),
+    "netem lone duplicate correlation": ("netem", "tc qdisc add dev v0 root netem delay 1.5ms duplicate 2% 5%"),
+    "netem loss random": ("netem", "tc qdisc add dev v0 root netem loss random 2% limit 2000"),
+    "netem jitter": ("netem", "tc qdisc add dev v0 root netem delay 100ms 10ms corrupt 1% 20%"),
+    "fq_codel ecn": ("fq_codel", "tc qdisc add dev v0 root fq_codel ecn ce_threshold 1ms"),
+    "fq_codel default": ("fq_codel", "tc qdisc add dev v0 root fq_codel"),
+    "sfq limit": ("sfq", "tc qdisc add dev v0 root sfq limit 50 quantum 3000 perturb 5"),
+    "prio default": ("prio", "tc qdisc add dev v0 root prio"),
+    "pfifo_fast": ("pfifo_fast", "tc qdisc add dev v0 root pfifo_fast"),   # tc prints it with prio's print_opt
+}
+
+
+@pytest.mark.parametrize("case", list(QDISC_CASES))
+def test_qdisc_as_tc_makes_and_shows_it(lab, twin, case):
+    kind, line = QDISC_CASES[case]
+    setup = "ip link add v0 type veth peer name v1"
+    assert lab.run(setup).ok and twin(setup)[0] == 0
+    r = lab.run(line)
+    rc, _o, err = twin(line)
+    if not r.ok and "this kernel has no" in r.error:
+        assert not IN_VM, r.error
+        assert kind in r.error and rc != 0, (r.error, err)
+        assert kind not in kernel(None, "tc", "qdisc", "show", "dev", "v0"), "nothing half-made"
+        return
+    assert r.ok and rc == 0, (r.error, err)
+    for opts in ("", "-s", "-j", "-s -j"):
+        mine = lab.run(f"tc {opts} qdisc show dev v0".replace("  ", " "))
+        assert mine.ok, mine.error
+        real = kernel(None, "tc", *opts.split(), "qdisc", "show", "dev", "v0")
+        assert norm(mine.output) == norm(real), opts
+        theirs = norm(twin(f"tc {opts} qdisc show dev v0")[1]).replace(twin.ns, "")
+        # the handle the kernel picks for a qdisc added without one comes from one counter for all namespaces
+        auto = lambda out: re.sub(r'(qdisc \S+ |"handle":")[0-9a-f]+:', r"\1H:", out)  # noqa: E731
+        assert auto(norm(real)) == auto(theirs), opts
+
+
+def test_stock_kernel_is_what_the_vm_runs():
+    """In the VM the kernel is Debian's stock one (the VM's other tests rely on it); elsewhere nothing to check."""
+    if not IN_VM:
+        pytest.skip("not in the stock-kernel VM (tests/vm/run)")
+    assert os.uname().release.endswith("-amd64"), os.uname().release
+    with open(f"/lib/modules/{os.uname().release}/modules.builtin") as f:
+        builtin = {os.path.basename(line.strip())[:-3].replace("-", "_") for line in f}
+    for mod in ("8021q", "ip_gre", "geneve", "dummy", "ipvlan", "wireguard", "ip_vs", "sch_netem", "sch_fq_codel",
+                "sch_sfq", "sch_prio"):
+        assert mod in builtin or os.path.isdir(f"/sys/module/{mod}"), f"{mod}: not loaded (tests/vm/guest.sh loads it)"
