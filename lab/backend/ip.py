@@ -241,6 +241,45 @@ def info_data(table: dict, info) -> bytes:
     return out
 
 
+def _gre_data(b, op: c.LinkAdd) -> bytes:
+    """IFLA_INFO_DATA of a gre/gretap (IFLA_GRE_*): what was given, as iproute2's gre_parse_opt sends it."""
+    from lab.backend.rtnl import attr
+
+    out = b""
+    opts = dict(op.info)
+    for addr, num in ((op.remote, 7), (op.local, 6)):
+        if addr:
+            out += attr(num, socket.inet_pton(socket.AF_INET, addr))
+    if op.link:
+        out += attr(1, struct.pack("=I", b.link_index(op.ns, op.link)))
+    if "ttl" in opts:
+        out += attr(8, struct.pack("B", opts["ttl"]))
+    if "pmtudisc" in opts:
+        out += attr(10, struct.pack("B", opts["pmtudisc"]))
+    for side, key_num, flags_num in (("ikey", 4, 2), ("okey", 5, 3)):
+        if side in opts:
+            out += attr(key_num, struct.pack(">I", opts[side])) + attr(flags_num, struct.pack(">H", 0x2000))  # GRE_KEY
+    return out
+
+
+def _geneve_data(op: c.LinkAdd) -> bytes:
+    """IFLA_INFO_DATA of a geneve (IFLA_GENEVE_*)."""
+    from lab.backend.rtnl import attr
+
+    out = b""
+    opts = dict(op.info)
+    if op.vni is not None:
+        out += attr(1, struct.pack("=I", op.vni))
+    if op.remote:
+        fam = socket.AF_INET6 if ":" in op.remote else socket.AF_INET
+        out += attr(7 if fam == socket.AF_INET6 else 2, socket.inet_pton(fam, op.remote))
+    if "ttl" in opts:
+        out += attr(12, b"\x01") if opts["ttl"] < 0 else attr(3, struct.pack("B", opts["ttl"]))
+    if "dstport" in opts:
+        out += attr(5, struct.pack(">H", opts["dstport"]))
+    return out
+
+
 def _vxlan_data(b, op: c.LinkAdd) -> bytes:
     """IFLA_INFO_DATA for a vxlan, as iproute2 sends it (no dstport: the kernel's default, 8472)."""
     from lab.backend.rtnl import attr, u32attr
@@ -299,7 +338,8 @@ def _link_add_packed(b, op: c.LinkAdd) -> None:
     info = list(op.info)
     if op.kind == "bridge" and op.stp is not None:
         info.append(("stp_state", 1 if op.stp else 0))
-    data = _vxlan_data(b, op) if op.kind == "vxlan" else info_data(c.BRIDGE_OPTS, info)
+    data = (_vxlan_data(b, op) if op.kind == "vxlan" else _gre_data(b, op) if op.kind in ("gre", "gretap")
+            else _geneve_data(op) if op.kind == "geneve" else info_data(c.BRIDGE_OPTS, info))
     linkinfo = sattr(IFLA_INFO_KIND, op.kind) + (attr(IFLA_INFO_DATA, data) if data else b"")
     extra, flags, change = link_extra(b, op)
     b.rtnl(op.ns).request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
@@ -312,7 +352,7 @@ VXLAN_PORT_WARNING = ("vxlan: destination port not specified\nWill use Linux ker
 
 def _link_add(b, op: c.LinkAdd) -> None:
     try:
-        if op.kind == "vxlan" or (op.kind == "bridge" and (op.info or op.stp is not None)):
+        if op.kind in ("vxlan", "gre", "gretap", "geneve") or (op.kind == "bridge" and (op.info or op.stp is not None)):
             _link_add_packed(b, op)
         elif op.kind in ("veth", "bridge"):
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
@@ -386,15 +426,6 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
         kw["vlan_id"] = op.vlan_id
         if op.vlan_protocol is not None:
             kw["vlan_protocol"] = op.vlan_protocol
-    elif op.kind in ("gre", "gretap"):
-        if op.remote:
-            kw["gre_remote"] = op.remote
-        if op.local:
-            kw["gre_local"] = op.local
-    elif op.kind == "geneve":
-        kw["geneve_id"] = op.vni
-        if op.remote:
-            kw["geneve_remote"] = op.remote
     elif op.kind in ("tun", "tap"):
         kw = {"ifname": op.name, "kind": "tuntap", "mode": op.kind}
     return kw

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import struct
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nla
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER, RTM_NEWQDISC, RTM_NEWTCLASS, RTM_NEWTFILTER
-from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_netem, sched_pfifo, sched_tbf,
+from pyroute2.netlink.rtnl.tcmsg import (cls_matchall, cls_u32, sched_cake, sched_htb, sched_pfifo, sched_tbf,
                                          sched_sfq, tcmsg)
 from pyroute2.netlink.rtnl.tcmsg import common as tccommon
 from pyroute2.netlink.rtnl.tcmsg.common_act import get_tca_action
@@ -263,8 +264,349 @@ def _stats_lines(st: dict) -> list[str]:
             f" backlog {fmt_size(st['backlog'])} {st['qlen']}p requeues {st['requeues']}"]
 
 
-def qdisc_options(m) -> tuple[str, dict]:
-    """(tc's option text, tc -j "options") for one qdisc message."""
+# ---- netem, fq_codel, sfq, prio: iproute2 6.1's print_opt / print_xstats, from the raw TCA_OPTIONS bytes
+# (pyroute2's decoders miss netem's ecn/slot/loss models, fq_codel's selector and prio's nested tail)
+U32_MAX = 0xFFFFFFFF
+
+
+def _raw(a) -> bytes:
+    """The payload bytes of a decoded pyroute2 attribute (or of the hex text pyroute2 gives for unknown kinds)."""
+    if a is None:
+        return b""
+    if isinstance(a, str):
+        return bytes.fromhex(a.replace(":", ""))
+    if isinstance(a, (bytes, bytearray)):
+        return bytes(a)
+    return bytes(a.data[a.offset + 4: a.offset + a.length])
+
+
+def _rtas(raw: bytes) -> dict[int, bytes]:
+    """iproute2's parse_rtattr: type -> payload (the first of a type wins)."""
+    out: dict[int, bytes] = {}
+    off = 0
+    while off + 4 <= len(raw):
+        ln, typ = struct.unpack_from("=HH", raw, off)
+        if ln < 4 or off + ln > len(raw):
+            break
+        out.setdefault(typ, raw[off + 4: off + ln])
+        off += (ln + 3) & ~3
+    return out
+
+
+def _u32s(raw: bytes, n: int, fmt: str | None = None) -> tuple:
+    """The first n fields of a struct (tc memcpy's what the kernel gave into a zeroed struct)."""
+    fmt = fmt or "=" + "I" * n
+    size = struct.calcsize(fmt)
+    return struct.unpack(fmt, raw[:size].ljust(size, b"\0"))
+
+
+def _jfloat(x: float) -> str:
+    """A JSON number as iproute2's jsonw_float writes it (%g), marked for _dumps."""
+    return f"\0g{x:g}"
+
+
+def _dumps(objs, pretty: bool) -> str:
+    out = json.dumps(objs, indent=4) if pretty else json.dumps(objs, separators=(",", ":"))
+    return re.sub(r'"\\u0000g([^"]*)"', r"\1", out)
+
+
+def sprint_time(us: int) -> str:
+    """iproute2's sprint_time (print_time): %.3g of seconds or milliseconds, else whole microseconds."""
+    if us >= 1_000_000:
+        return f"{us / 1_000_000:.3g}s"
+    if us >= 1000:
+        return f"{us / 1000:.3g}ms"
+    return f"{us}us"
+
+
+def sprint_time64(ns: int) -> str:
+    if ns >= 1_000_000_000:
+        return f"{ns / 1e9:.3g}s"
+    if ns >= 1_000_000:
+        return f"{ns / 1e6:.3g}ms"
+    if ns >= 1000:
+        return f"{ns / 1e3:.3g}us"
+    return f"{ns}ns"
+
+
+def sprint_rate(bytes_per_s: int) -> str:
+    """iproute2's print_rate (SI units, integer division as in C)."""
+    rate = int(bytes_per_s) * 8
+    units = ["", "K", "M", "G", "T"]
+    i = 0
+    while i < len(units) - 1:
+        if rate < 1000 or (rate % 1000 and rate < 1000 * 1000):
+            break
+        rate //= 1000
+        i += 1
+    return f"{rate}{units[i]}bit"
+
+
+def _tick2time(ticks: int) -> int:
+    return int(ticks / TICKS_PER_US)
+
+
+def _netem_opt(raw: bytes) -> tuple[str, dict]:
+    if len(raw) < 24:
+        return "", {}
+    latency, limit, loss, gap, duplicate, jitter = struct.unpack_from("=6I", raw)
+    tb = _rtas(raw[24:])
+    cor = _u32s(tb[1], 3) if len(tb.get(1, b"")) >= 12 else None
+    reorder = _u32s(tb[3], 2) if len(tb.get(3, b"")) >= 8 else None
+    corrupt = _u32s(tb[4], 2) if len(tb.get(4, b"")) >= 8 else None
+    lb = _rtas(tb[5]) if 5 in tb else {}
+    gimodel = _u32s(lb[1], 5) if 1 in lb else None
+    gemodel = _u32s(lb[2], 4) if 2 in lb else None
+    rate = _u32s(tb[6], 4, "=IiIi") if len(tb.get(6, b"")) >= 16 else None
+    ecn = 7 in tb and len(tb[7]) >= 4
+    rate64 = struct.unpack("=Q", tb[8][:8])[0] if len(tb.get(8, b"")) >= 8 else 0
+    slot = struct.unpack("=qqiiqq", tb[12][:40]) if len(tb.get(12, b"")) >= 40 else None
+    t: list[str] = [f"limit {limit}"]
+    d: dict = {"limit": limit}
+
+    def pct(label_fp: str, key: str, per: int, o: dict) -> None:
+        t.append(f"{label_fp} {100. * per / U32_MAX:g}%")
+        o[key] = _jfloat(1. * per / U32_MAX)
+
+    def corr(present: bool, value: int, o: dict) -> None:
+        if present:
+            t.append(f" {100. * value / U32_MAX:g}%")
+        o["correlation"] = _jfloat(1. * value / U32_MAX)
+
+    if latency:
+        o: dict = {}
+        t.append(f" delay {sprint_time(_tick2time(latency))}")
+        if jitter:
+            t.append(f"  {sprint_time(_tick2time(jitter))}")
+        o["delay"] = _jfloat(_tick2time(latency) / 1e6)
+        o["jitter"] = _jfloat(_tick2time(jitter) / 1e6)
+        corr(bool(jitter and cor and cor[0]), cor[0] if cor else 0, o)
+        d["delay"] = o
+    if loss:
+        o = {}
+        pct(" loss", "loss", loss, o)
+        corr(bool(cor and cor[1]), cor[1] if cor else 0, o)
+        d["loss-random"] = o
+    if gimodel:
+        p13, p31, p32, p14, p23 = gimodel
+        o = {}
+        pct(" loss state p13", "p13", p13, o)
+        pct(" p31", "p31", p31, o)
+        pct(" p32", "p32", p32, o)
+        pct(" p23", "p23", p23, o)
+        pct(" p14", "p14", p14, o)
+        d["loss-state"] = o
+    if gemodel:
+        p, r, h, k1 = gemodel
+        o = {}
+        pct(" loss gemodel p", "p", p, o)
+        pct(" r", "r", r, o)
+        pct(" 1-h", "1-h", U32_MAX - h, o)
+        pct(" 1-k", "1-k", k1, o)
+        d["loss-gemodel"] = o
+    if duplicate:
+        o = {}
+        pct(" duplicate", "duplicate", duplicate, o)
+        corr(bool(cor and cor[2]), cor[2] if cor else 0, o)
+        d["duplicate"] = o
+    if reorder and reorder[0]:
+        o = {}
+        pct(" reorder", "reorder", reorder[0], o)
+        corr(bool(reorder[1]), reorder[1], o)
+        d["reorder"] = o
+    if corrupt and corrupt[0]:
+        o = {}
+        pct(" corrupt", "corrupt", corrupt[0], o)
+        corr(bool(corrupt[1]), corrupt[1], o)
+        d["corrupt"] = o
+    if rate and rate[0]:
+        r64 = rate64 or rate[0]
+        o = {"rate": r64}
+        t.append(f" rate {sprint_rate(r64)}")
+        o["packetoverhead"] = rate[1]
+        if rate[1]:
+            t.append(f" packetoverhead {rate[1]}")
+        o["cellsize"] = rate[2]
+        if rate[2]:
+            t.append(f" cellsize {rate[2]}")
+        o["celloverhead"] = rate[3]
+        if rate[3]:
+            t.append(f" celloverhead {rate[3]}")
+        d["rate"] = o
+    if slot:
+        min_delay, max_delay, max_packets, max_bytes, dist_delay, dist_jitter = slot
+        o = {}
+        if dist_jitter > 0:
+            t.append(f" slot distribution {sprint_time64(dist_delay)} {sprint_time64(dist_jitter)}")
+            o["distribution"], o["jitter"] = _jfloat(dist_delay / 1e9), _jfloat(dist_jitter / 1e9)
+        else:
+            t.append(f" slot {sprint_time64(min_delay)} {sprint_time64(max_delay)}")
+            o["min-delay"], o["max-delay"] = _jfloat(min_delay / 1e9), _jfloat(max_delay / 1e9)
+        for key, v in (("packets", max_packets), ("bytes", max_bytes)):
+            o[key] = v
+            if v:
+                t.append(f" {key} {v}")
+        d["slot"] = o
+    d["ecn"] = ecn
+    if ecn:
+        t.append(" ecn ")
+    d["gap"] = gap
+    if gap:
+        t.append(f" gap {gap}")
+    return "".join(t), d
+
+
+def _hx(v: int) -> str:
+    return f"{v:#x}" if v else "0"     # C's %#x prints 0 without 0x
+
+
+def _fq_codel_opt(raw: bytes) -> tuple[str, dict]:
+    tb = _rtas(raw)
+    u32 = lambda k: struct.unpack_from("=I", tb[k])[0] if len(tb.get(k, b"")) >= 4 else None  # noqa: E731
+    t: list[str] = []
+    d: dict = {}
+    for k, key, f in ((2, "limit", "limit {}p "), (5, "flows", "flows {} "), (6, "quantum", "quantum {} ")):
+        v = u32(k)
+        if v is not None:
+            t.append(f.format(v))
+            d[key] = v
+    for k, key in ((1, "target"), (7, "ce_threshold")):
+        v = u32(k)
+        if v is not None:
+            d[key] = v
+            t.append(f"{key} {sprint_time(v)} ")
+    selector = tb[10][0] if len(tb.get(10, b"")) >= 1 else 0
+    mask = tb[11][0] if len(tb.get(11, b"")) >= 1 else 0
+    if mask or selector:
+        t.append(f"ce_threshold_selector {_hx(selector)}/{_hx(mask)} ")
+        d["ce_threshold_selector"], d["ce_threshold_mask"] = selector, mask
+    v = u32(3)
+    if v is not None:
+        d["interval"] = v
+        t.append(f"interval {sprint_time(v)} ")
+    v = u32(9)
+    if v is not None:
+        d["memory_limit"] = v
+        t.append(f"memory_limit {fmt_size(v)} ")
+    v = u32(4)
+    if v:
+        d["ecn"] = True
+        t.append("ecn ")
+    v = u32(8)
+    if v:
+        d["drop_batch"] = v
+        t.append(f"drop_batch {v} ")
+    return "".join(t), d
+
+
+def _sfq_opt(raw: bytes, details: bool, stats: bool) -> tuple[str, dict]:
+    if len(raw) < 20:
+        return "", {}
+    quantum, perturb, limit, divisor, flows = struct.unpack_from("=IiIII", raw)
+    ext = struct.unpack_from("=IIIIIBBBBI6I", raw, 20) if len(raw) >= 72 else None
+    t = [f"limit {limit}p ", f"quantum {fmt_size(quantum)} "]
+    d: dict = {"limit": limit, "quantum": quantum}
+    if ext and ext[0]:
+        t.append(f"depth {ext[0]} ")
+        d["depth"] = ext[0]
+    if ext and ext[1]:
+        t.append("headdrop ")
+        d["headdrop"] = True
+    if details:
+        t.append(f"flows {flows} ")
+        d["flows"] = flows
+    t.append(f"divisor {divisor} ")
+    d["divisor"] = divisor
+    if perturb:
+        t.append(f"perturb {perturb}sec ")
+        d["perturb"] = perturb
+    if ext and ext[3]:
+        _depth, _headdrop, _limit, qth_min, qth_max, wlog, _plog, _scell, flags, max_p = ext[:10]
+        prob_drop, forced_drop, prob_mark, forced_mark, prob_mark_head, forced_mark_head = ext[10:]
+        t += [f"ewma {wlog} ", f"min {fmt_size(qth_min)} ", f"max {fmt_size(qth_max)} ",
+              f"probability {max_p / 2**32:g} "]
+        d.update(ewma=wlog, min=qth_min, max=qth_max, probability=_jfloat(max_p / 2**32))
+        for bit, name in ((1, "ecn"), (2, "harddrop"), (4, "adaptive"), (8, "nodrop")):
+            d[name] = bool(flags & bit)
+            if flags & bit:
+                t.append(f"{name} ")
+        if stats:
+            t.append(f"\n  prob_mark {prob_mark} prob_mark_head {prob_mark_head} prob_drop {prob_drop}"
+                     f"\n  forced_mark {forced_mark} forced_mark_head {forced_mark_head} forced_drop {forced_drop}")
+            d.update(prob_mark=prob_mark, prob_mark_head=prob_mark_head, prob_drop=prob_drop,
+                     forced_mark=forced_mark, forced_mark_head=forced_mark_head, forced_drop=forced_drop)
+    return "".join(t), d
+
+
+def _prio_opt(raw: bytes) -> tuple[str, dict]:
+    """prio_print_opt (tc prints pfifo_fast with it too)."""
+    if len(raw) < 20:
+        return "", {}
+    bands = struct.unpack_from("=i", raw)[0] & U32_MAX
+    priomap = list(raw[4:20])
+    tb: dict[int, bytes] = {}
+    if len(raw) >= 20 + 4:     # parse_rtattr_nested_compat: a nest after the (aligned) struct
+        ln = struct.unpack_from("=H", raw, 20)[0]
+        tb = _rtas(raw[24: 20 + ln])
+    text = f"bands {bands} priomap" + "".join(f" {p}" for p in priomap)
+    mq = bool(tb.get(1, b"")[:1].strip(b"\0"))
+    if 1 in tb:
+        text += f" multiqueue: {'on' if mq else 'off'} "
+    d = {"bands": bands, "priomap": priomap, "multiqueue": 1 in tb and mq}
+    return text, d
+
+
+def _xstats(kind: str, raw: bytes | None) -> tuple[list[str], dict]:
+    """print_xstats of fq_codel and sfq: (lines, tc -s -j keys)."""
+    if raw is None:
+        return [], {}
+    if kind == "fq_codel":
+        typ = struct.unpack_from("=I", raw.ljust(4, b"\0"))[0]
+        if typ == 0:
+            (maxpacket, drop_overlimit, ecn_mark, new_flow_count, new_flows_len, old_flows_len, ce_mark,
+             memory_usage, drop_overmemory) = _u32s(raw[4:], 9)
+            d: dict = {"maxpacket": maxpacket, "drop_overlimit": drop_overlimit, "new_flow_count": new_flow_count,
+                       "ecn_mark": ecn_mark}
+            line = (f"  maxpacket {maxpacket} drop_overlimit {drop_overlimit} new_flow_count {new_flow_count} "
+                    f"ecn_mark {ecn_mark}")
+            for key, v in (("ce_mark", ce_mark), ("memory_used", memory_usage), ("drop_overmemory", drop_overmemory)):
+                if v:
+                    line += f" {key} {v}"
+                    d[key] = v
+            d.update(new_flows_len=new_flows_len, old_flows_len=old_flows_len)
+            return [line, f"  new_flows_len {new_flows_len} old_flows_len {old_flows_len}"], d
+        if typ == 1:
+            deficit, ldelay, count, lastcount, dropping, drop_next = _u32s(raw[4:], 6, "=iIIIIi")
+            d = {"deficit": deficit, "count": count, "lastcount": lastcount, "ldelay": ldelay}
+            line = f"  deficit {deficit} count {count} lastcount {lastcount} ldelay {sprint_time(ldelay)}"
+            if dropping:
+                d["dropping"] = True
+                d["drop_next"] = drop_next
+                line += " dropping" + (f" drop_next -{sprint_time(-drop_next)}" if drop_next < 0 else
+                                       f" drop_next {sprint_time(drop_next)}")
+            return [line], d
+        return [""], {}
+    if kind == "sfq":
+        if len(raw) < 4:
+            return [], {}
+        allot = struct.unpack_from("=i", raw)[0]
+        return [f"  allot {allot}"], {"allot": allot}
+    return [], {}
+
+
+def _app_stats(m) -> bytes | None:
+    """The TCA_STATS_APP bytes of a message (tc's xstats), else its old TCA_XSTATS."""
+    s2 = m.get_attr("TCA_STATS2")
+    if s2 is not None:
+        app = _rtas(_raw(s2)).get(4)
+        if app is not None:
+            return app
+    x = m.get_attr("TCA_XSTATS")
+    return _raw(x) if x is not None else None
+
+
+def qdisc_options(m, details: bool = False, stats: bool = False) -> tuple[str, dict]:
+    """(tc's option text, tc -j "options") for one qdisc message (`details`, `stats`: tc's -d, -s)."""
     kind = _kind(m)
     opts = m.get_attr("TCA_OPTIONS")
     if kind in ("ingress", "clsact"):   # tc's q_ingress prints a dash line; q_clsact has no print_opt
@@ -311,31 +653,13 @@ def qdisc_options(m) -> tuple[str, dict]:
             limit = opts.get("limit", 0)
         return (f"limit {limit}p" if kind == "pfifo" else f"limit {fmt_size(limit)}"), {"limit": limit}
     if kind == "netem":
-        text = f"limit {opts.get('limit', 0)}"
-        d = {"limit": opts.get("limit", 0)}
-        if opts.get("delay"):
-            text += f" delay {fmt_time(opts['delay'] / TICKS_PER_US)}"
-            if opts.get("jitter"):
-                text += f"  {fmt_time(opts['jitter'] / TICKS_PER_US)}"
-        for key, name in (("loss", "loss"), ("duplicate", "duplicate")):
-            if opts.get(key):
-                text += f" {name} {_pct(opts[key])}"
-        rate = ga("TCA_NETEM_RATE")
-        if rate and rate.get("rate"):
-            text += f" rate {fmt_rate(rate['rate'])}"
-        return text, d
+        return _netem_opt(_raw(opts))
     if kind == "fq_codel":
-        parts = []
-        for attr, name, f in (("TCA_FQ_CODEL_LIMIT", "limit", lambda v: f"{v}p"), ("TCA_FQ_CODEL_FLOWS", "flows", str),
-                              ("TCA_FQ_CODEL_QUANTUM", "quantum", str),
-                              ("TCA_FQ_CODEL_TARGET", "target", fmt_time),
-                              ("TCA_FQ_CODEL_INTERVAL", "interval", fmt_time)):
-            v = ga(attr)
-            if v is not None:
-                parts.append(f"{name} {f(v)}")
-        if ga("TCA_FQ_CODEL_ECN"):
-            parts.append("ecn")
-        return " ".join(parts) + " ", {}
+        return _fq_codel_opt(_raw(opts))
+    if kind == "sfq":
+        return _sfq_opt(_raw(opts), details, stats)
+    if kind in ("prio", "pfifo_fast"):
+        return _prio_opt(_raw(opts))
     return "", {}
 
 
@@ -402,16 +726,19 @@ def qdisc_show(b, op: c.QdiscShow) -> str:
         if op.handle is not None and m["handle"] != op.handle:
             continue
         head, d = _qdisc_header(m, names, op.dev is None)
-        text, od = qdisc_options(m)
+        text, od = qdisc_options(m, op.opts.details, op.opts.stats)
         d["options"] = od
         lines.append(f"{head} {text}")
         if op.opts.stats:
             st = _stats(m)
             lines += _stats_lines(st)
             d.update(st)
+            xl, xd = _xstats(_kind(m), _app_stats(m))
+            lines += xl
+            d.update(xd)
         objs.append(d)
     if op.opts.json:
-        return json.dumps(objs, indent=4) if op.opts.pretty else json.dumps(objs, separators=(",", ":"))
+        return _dumps(objs, op.opts.pretty)
     return "\n".join(lines)
 
 
@@ -462,18 +789,7 @@ def _qdisc_opts(op: c.QdiscChange) -> dict | None:
     if kind in ("pfifo", "bfifo"):
         return {"limit": p["limit"]} if "limit" in p else None
     if kind == "netem":
-        kw = {"delay": p.get("delay", 0), "jitter": p.get("jitter", 0), "limit": p.get("limit", 1000),
-              "loss": p.get("loss", 0), "duplicate": p.get("duplicate", 0), "gap": p.get("gap", 0),
-              "delay_corr": p.get("delay_corr", 0), "loss_corr": p.get("loss_corr", 0),
-              "dup_corr": p.get("duplicate_corr", 0), "prob_reorder": p.get("reorder", 0),
-              "corr_reorder": p.get("reorder_corr", 0), "prob_corrupt": p.get("corrupt", 0),
-              "corr_corrupt": p.get("corrupt_corr", 0)}
-        if "rate" in p:
-            kw["rate"] = p["rate"]
-        try:
-            return sched_netem.get_parameters(kw)
-        except Exception as e:  # noqa: BLE001  pyroute2 raises bare Exception for inconsistent options
-            raise LabError(f"netem: {e}") from None
+        return _netem_params(p)
     if kind == "fq_codel":
         names = {"limit": "LIMIT", "flows": "FLOWS", "quantum": "QUANTUM", "target": "TARGET",
                  "interval": "INTERVAL", "ce_threshold": "CE_THRESHOLD", "ecn": "ECN"}
@@ -486,6 +802,45 @@ def _qdisc_opts(op: c.QdiscChange) -> dict | None:
         return sched_cake.get_parameters({"bandwidth": p["bandwidth"]} if "bandwidth" in p else {})
     return None
 
+
+
+def _netem_params(p: dict) -> dict:
+    """netem_parse_opt's request: struct tc_netem_qopt, then TCA_NETEM_CORR (only when a delay, loss, reorder
+    or corrupt correlation was given: tc forgets a lone duplicate correlation), TCA_NETEM_REORDER and
+    TCA_NETEM_CORRUPT (when given) and TCA_NETEM_RATE. Percentages as set_percent (rint(pct * UINT32_MAX)),
+    times as get_ticks (whole microseconds, then whole ticks)."""
+    def pct(key: str) -> int:
+        return int(round(float(p.get(key, 0)) / 100. * U32_MAX))
+
+    def ticks(key: str) -> int:
+        return int(int(p.get(key, 0)) * TICKS_PER_US) & U32_MAX
+
+    gap = int(p.get("gap", 0))
+    if pct("reorder"):
+        if not p.get("delay"):
+            raise LabError("netem: reordering not possible without specifying some delay",
+                           "Example: tc qdisc add dev veth0 root netem delay 10ms reorder 25% 50%")
+        gap = gap or 1
+    elif gap:
+        raise LabError("netem: gap specified without reorder probability",
+                       "Example: tc qdisc add dev veth0 root netem delay 10ms reorder 25% gap 5")
+    opts: dict = {"delay": ticks("delay"), "limit": int(p.get("limit", 1000)), "loss": pct("loss"), "gap": gap,
+                  "duplicate": pct("duplicate"), "jitter": ticks("jitter"), "attrs": []}
+    if any(k in p for k in ("delay_corr", "loss_corr", "reorder_corr", "corrupt_corr")):
+        opts["attrs"].append(["TCA_NETEM_CORR", {"delay_corr": pct("delay_corr"), "loss_corr": pct("loss_corr"),
+                                                 "dup_corr": pct("duplicate_corr")}])
+    if "reorder" in p:
+        opts["attrs"].append(["TCA_NETEM_REORDER", {"prob_reorder": pct("reorder"),
+                                                    "corr_reorder": pct("reorder_corr")}])
+    if "corrupt" in p:
+        opts["attrs"].append(["TCA_NETEM_CORRUPT", {"prob_corrupt": pct("corrupt"),
+                                                    "corr_corrupt": pct("corrupt_corr")}])
+    if "rate" in p:
+        if p["rate"] >= 2**32:
+            raise LabError("Error: netem rates of 34gbit and more are not supported by lab.")
+        opts["attrs"].append(["TCA_NETEM_RATE", {"rate": int(p["rate"]), "packet_overhead": 0, "cell_size": 0,
+                                                 "cell_overhead": 0}])
+    return opts
 
 def _find_qdisc(b, ns, index: int, parent: int, handle: int | None):
     for m in _qdisc_msgs(b, ns, index):

@@ -366,6 +366,8 @@ def _tc_lines(backend: LabBackend, ns: str, dev: str, qdiscs: list[Qdisc]) -> li
         if q.parent != "root" or q.kind in DEFAULT_QDISCS:
             continue
         params = ["latency" if p == "lat" else p for p in q.params.split()]
+        if q.kind in EXPORT_WORDS:    # tc prints what it does not take back (sfq's depth, prio's priomap)
+            params = _export_words(params, EXPORT_WORDS[q.kind])
         if q.kind == "htb":
             htb = True
             params = _drop_pairs(params, ("direct_packets_stat",))
@@ -383,6 +385,18 @@ def _tc_lines(backend: LabBackend, ns: str, dev: str, qdiscs: list[Qdisc]) -> li
                 out.append(f"{pre} class add dev {dev} parent {parent} classid {c.classid} htb {c.params}")
                 made.add(c.classid)
             todo = [c for c in todo if c not in ready]
+    return out
+
+
+# the options lab's tc takes back, from what `tc qdisc show` prints, without their printed units
+EXPORT_WORDS = {"sfq": {"limit": "p", "quantum": "b", "perturb": "sec"}, "prio": {"bands": ""}}
+
+
+def _export_words(words: list[str], keep: dict[str, str]) -> list[str]:
+    out = []
+    for k, v in zip(words, words[1:]):
+        if k in keep:
+            out += [k, v.removesuffix(keep[k]) if keep[k] else v]
     return out
 
 
