@@ -67,6 +67,10 @@ class Engine:
             the TUI's shell. Scenario files run with this off unless the user opts in (and `grade` runs a
             scenario's checks with it off whatever this says: lab.confine).
         interactive: run ExecOp attached to the terminal (lab shell) instead of capturing output.
+
+    `files_from` (set by the scenario player: the directory of the scenario being played): a relative file
+    argument of a typed command that does not exist from the working directory is taken from there, so a
+    learner can type the paths the narration shows (`r2 bird -c bgp-bird/r2.conf`).
     """
 
     def __init__(self, backend: LabBackend, allow_exec: bool = True, interactive: bool = False):
@@ -74,6 +78,7 @@ class Engine:
         self.allow_exec = allow_exec
         self.interactive = interactive
         self.after_change: list[Callable[[Result], None]] = []
+        self.files_from: str | None = None
 
     def context(self) -> Context:
         """Namespace names for the parser, re-listed only when /run/netns changed (cheap stat) or, with --host,
@@ -127,6 +132,8 @@ class Engine:
         if op.file_args and confine.current() is not None:   # a scenario's command: its files stay in its directory
             op = replace(op, **{f: confine.resolve_path(getattr(op, f), _what(op))
                                 for f in op.file_args if getattr(op, f)})
+        elif op.file_args and self.files_from:
+            op = replace(op, **{f: self._typed_path(getattr(op, f)) for f in op.file_args if getattr(op, f)})
         if op.runs_above:
             fn = HANDLERS.get(type(op))
             if fn is None and LOAD_HANDLERS is not None:
@@ -140,6 +147,13 @@ class Engine:
             if self.interactive:
                 return self._exec_interactive(op)
         return self.backend.apply(op)
+
+    def _typed_path(self, path: str) -> str:
+        """A typed relative path missing here but present in the played scenario's directory: that one."""
+        if os.path.isabs(path) or path == "-" or os.path.exists(path) or not self.files_from:
+            return path
+        there = os.path.join(self.files_from, path)
+        return there if os.path.exists(there) else path
 
     def _check_exec(self, op) -> None:
         """Other programs run only when allowed: the same rule for captured, interactive and TUI shells."""

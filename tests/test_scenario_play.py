@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lab.backend import nsutil
+from lab.scenario import requires
 from lab.scenario.checks import evaluate
 from lab.scenario.headless import check_scenario
 from lab.scenario.loader import load, load_text, shipped
@@ -28,7 +29,12 @@ def engine(lab):
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_shipped_scenario_plays_headless_green(engine, path):
-    rep = check_scenario(load(str(path)), engine)
+    sc = load(str(path))
+    rep = check_scenario(sc, engine)
+    lacks = requires.missing(sc.requires)
+    if lacks:    # 10-12 on a kernel without vlan, gre, netem...: said at once (tests/vm/run plays them green)
+        assert not rep.ok and requires.message(lacks) in rep.failure, rep.text
+        pytest.skip(rep.failure.splitlines()[0])
     assert rep.ok, rep.text
     assert rep.checks_passed >= 3 and rep.checks_skipped == 0, rep.text
 

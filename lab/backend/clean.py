@@ -2,13 +2,14 @@
 
 Only confirmed creations are undone (the kernel said it made them), and only while they are provably
 the object lab made: a namespace by its nsfs inode, a link by its ifindex, an nft rule by its handle
-and expressions, a chain or table by its handle, a sysctl while it still holds the value lab wrote, and
-everything inside a namespace only while that namespace is still the same one (its inode). Names alone
+and expressions, a chain or table by its handle, a sysctl while it still holds the value lab wrote, a daemon
+(bird) while its pid still has the start time lab recorded, and everything inside a namespace only while that
+namespace is still the same one (its inode). Names alone
 never decide. Namespaces the lab created are deleted whole (everything inside goes with them).
 
 Unreadable journal lines, invalid fields, unconfirmed creations (a crash between the journal and the
 kernel) and objects that changed hands are reported as left, never guessed at; `lab clean` then exits
-non-zero. Order: objects newest first, then the nf_tables chains/tables iptables-nft made on the way,
+non-zero. Order: objects newest first (daemons too, even in lab's own namespaces, which they would keep alive), then the nf_tables chains/tables iptables-nft made on the way,
 then links, then namespaces. Idempotent: the journal keeps only what could not be removed yet.
 """
 from __future__ import annotations
@@ -101,8 +102,9 @@ def clean(journal: Journal | None = None) -> Report:
     def run(group):
         for eid, e in reversed(group):
             ns = e.get("ns", "")
-            if e["kind"] != "netns" and (ns in ours or not _ns_same(ns, e.get("nsino"))):
+            if e["kind"] not in ("netns", "daemon") and (ns in ours or not _ns_same(ns, e.get("nsino"))):
                 continue   # dies with lab's namespace, or its namespace is gone / not the same one
+                           # (a daemon does not die with its namespace: it is known by its pid and start time)
             try:
                 done, left = _undo(b, e)
             except (NetlinkError, OSError) as err:
@@ -145,12 +147,67 @@ def describe(e: dict) -> str:
         return f"sysctl {e.get('key')}{where}"
     if k == "qdisc":
         return f"qdisc on {e.get('dev')}{where}"
+    if k == "daemon":
+        return f"{e.get('prog')} (pid {e.get('pid')}){where}"
     if k == "trace-table":
         return "the tracer's nft table lab_trace" + (where or " in the machine's own namespace")
     if isinstance(k, str) and (k.startswith("iptables") or k == "nft-chain"):
         tool = "ip6tables" if e.get("family") == 6 else "iptables"
         return f"{tool} -t {e.get('table')} {k} {e.get('chain') or ''}{where}".rstrip()
     return f"entry of kind {k!r}"
+
+
+def _process_is(pid: int, start: int, prog: str) -> bool:
+    """Process `pid` is still the one lab started: same start time and program (a reused pid is not), and
+    not a zombie (already gone, waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat_ = f.read()
+    except OSError:
+        return False
+    comm, _, rest = stat_.partition(" (")[2].rpartition(") ")
+    fields = rest.split()
+    return comm == prog[:15] and len(fields) > 19 and fields[0] != "Z" and fields[19] == str(start)
+
+
+def _stop_daemon(e: dict) -> tuple[str | None, str | None]:
+    """A daemon lab started (bird), while it is provably that process: SIGTERM, SIGKILL if it has not exited
+    after 5 s; then its files in the lab temp dir."""
+    import signal
+    import time
+
+    pid, start, prog = e.get("pid", 0), e.get("start", 0), e["prog"]
+    done = None
+    if _process_is(pid, start, prog):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + 5
+            while _process_is(pid, start, prog) and time.monotonic() < deadline:
+                time.sleep(0.02)      # not our child: no wait(); its /proc entry tells
+            if not _process_is(pid, start, prog):
+                break
+        if _process_is(pid, start, prog):
+            raise OSError("still running after SIGKILL")
+        done = f"stopped {describe(e)}"
+    _remove_files(e)
+    return done, None
+
+
+def _remove_files(e: dict) -> None:
+    """The daemon's control socket, pid file and log: only lab's own names in the lab temp dir."""
+    from lab import confine
+
+    tmp = confine.lab_tmp_dir()
+    for f in e.get("files", []):
+        if (tmp and os.path.dirname(f) == tmp and os.path.basename(f).startswith(e["prog"] + "-")
+                and not os.path.islink(f)):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
 
 
 def _link_name(b, ns, ifindex: int) -> str | None:
@@ -172,6 +229,8 @@ def _undo(b, e: dict) -> tuple[str | None, str | None]:
         b.forget_ns(e["name"])
         nsutil.remove_netns(e["name"])
         return f"deleted namespace {e['name']}", None
+    if k == "daemon":
+        return _stop_daemon(e)
     ipr = b.ipr(ns)
     if k == "link":
         if _link_name(b, ns, e.get("ifindex", 0)) != e["name"]:

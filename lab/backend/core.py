@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lab.model import Address, Chain, FdbEntry, Link, Neighbour, Qdisc, Route, Snapshot, TcClass
 
 _APPLIERS: dict[type, Callable] = {}
+OUTLIVE_NAMESPACE = ("daemon",)   # journaled kinds that do not go with a namespace lab deletes
 
 
 def applies(*op_types: type):
@@ -106,6 +107,8 @@ class Backend:
             return s
 
     def forget_ns(self, ns: str) -> None:
+        if ns and not nsutil.ns_known(ns):     # deleted behind lab's back: its daemons would keep it alive
+            self.stop_daemons(ns)
         with self.lock:
             for key in [k for k in self._ipr if k[1] == ns]:
                 _close(self._ipr.pop(key))
@@ -113,7 +116,22 @@ class Backend:
             if s is not None:
                 _close(s)
 
+    def stop_daemons(self, ns: str | None) -> None:
+        """Stop the daemons (bird) lab started in `ns` (None = the top namespace): before deleting it."""
+        from lab.backend import daemons
+
+        daemons.stop_in(ns)
+
+    def running_daemons(self) -> list[tuple[str, str, int]]:
+        """(program, namespace, pid) of every daemon lab runs ("" = the top namespace)."""
+        from lab.backend import daemons
+
+        return [(d.prog, d.ns, d.pid) for d in daemons.all_running()]
+
     def close(self) -> None:
+        from lab.backend import daemons
+
+        daemons.stop_all()
         with self.lock:
             for key in list(self._ipr):
                 _close(self._ipr.pop(key))
@@ -176,9 +194,10 @@ class Backend:
         Journals the intent (fsync'ed) before the body runs; the body makes the object and calls
         `entry.confirm(**identity)` (ifindex, handle...) once the kernel accepted it; leaving the body
         normally confirms without identity, an Exception marks it failed (the kernel made nothing, so
-        `lab clean` leaves that name alone). Yields a no-op entry in the sandbox or in lab's own namespaces.
+        `lab clean` leaves that name alone). Yields a no-op entry in the sandbox or in lab's own namespaces
+        (except for a daemon: a process does not die with its namespace, it keeps it alive).
         """
-        if not self.journaled(ns):
+        if not self.journaled(ns) and not (self.journal is not None and kind in OUTLIVE_NAMESPACE):
             return contextlib.nullcontext(NOOP)
         return self._creating(ns, kind, fields)
 
@@ -306,7 +325,7 @@ def _close(sock) -> None:
 
 
 _PKG = {"iptables": "iptables", "iptables-nft": "iptables", "nft": "nftables", "conntrack": "conntrack",
-        "ping": "iputils-ping", "tcpdump": "tcpdump"}
+        "ping": "iputils-ping", "tcpdump": "tcpdump", "bird": "bird2", "birdc": "bird2"}
 
 
 # programs a read-only session (lab attach) may run: they look, or send test traffic, but change no setting

@@ -147,6 +147,7 @@ KERNEL_MISSING = {
     "gre": "this kernel has no GRE support (ip_gre)", "gretap": "this kernel has no GRE support (ip_gre)",
     "geneve": "this kernel has no geneve support", "dummy": "this kernel has no dummy link support",
     "ipvlan": "this kernel has no ipvlan support", "wireguard": "this kernel has no wireguard support",
+    "vrf": "this kernel has no vrf support", "bond": "this kernel has no bonding support",
 }
 
 
@@ -183,6 +184,8 @@ def link_add(b, op: c.LinkAdd) -> str:
     b.require_ns(op.netns)
     b.require_ns(op.peer_ns)
     peer_home = op.peer_ns or op.ns
+    if op.master_vrf and op.master:
+        _master_is_vrf(b, op.ns, op.master)
     if op.peer and op.peer == op.name and peer_home == op.ns:
         raise LabError("RTNETLINK answers: File exists", "The peer needs a name different from the link.")
     if where != op.ns and b._has_link(where, op.name):
@@ -300,6 +303,37 @@ def _vxlan_data(b, op: c.LinkAdd) -> bytes:
     return out + info_data(c.VXLAN_OPTS, op.info)
 
 
+def _bond_data(b, op: c.LinkAdd) -> bytes:
+    """IFLA_INFO_DATA of a bond (IFLA_BOND_*), in the order given, as iproute2's bond_parse_opt sends it."""
+    from lab.backend.rtnl import attr
+
+    out = b""
+    for opt, v in op.info:
+        num, typ, _names = c.BOND_OPTS[opt]
+        if typ == "dev":
+            out += attr(num, struct.pack("=I", b.link_index(op.ns, v)))
+        else:
+            out += attr(num, struct.pack("=B" if typ == "u8" else "=I", v))
+    return out
+
+
+def _vrf_data(op: c.LinkAdd) -> bytes:
+    """IFLA_INFO_DATA of a vrf: IFLA_VRF_TABLE (the kernel refuses a vrf without it)."""
+    from lab.backend.rtnl import attr
+
+    return b"".join(attr(1, struct.pack("=I", v)) for opt, v in op.info if opt == "table")
+
+
+def _master_is_vrf(b, ns, name: str) -> None:
+    """`ip link set DEV vrf NAME`: iproute2 checks NAME is a VRF before it sends anything."""
+    link = next((x for x in state.links(b, ns) if x.name == name), None)
+    if link is None:
+        raise LabError(f'Error: argument "{name}" is wrong: Device does not exist', "ip link show type vrf lists the VRFs.")
+    if link.kind != "vrf":
+        raise LabError(f'Error: argument "{name}" is wrong: Not a valid VRF name',
+                       f'"{name}" is {("a " + link.kind) if link.kind else "not a VRF"}; ip link show type vrf lists the VRFs.')
+
+
 def link_extra(b, op) -> tuple[bytes, int, int]:
     """An add's or set's LINK_ATTRS, LINK_FLAGS and (add) master, packed as iproute2 sends them in the same
     RTM_NEWLINK: (attributes, ifi_flags, ifi_change)."""
@@ -339,7 +373,8 @@ def _link_add_packed(b, op: c.LinkAdd) -> None:
     if op.kind == "bridge" and op.stp is not None:
         info.append(("stp_state", 1 if op.stp else 0))
     data = (_vxlan_data(b, op) if op.kind == "vxlan" else _gre_data(b, op) if op.kind in ("gre", "gretap")
-            else _geneve_data(op) if op.kind == "geneve" else info_data(c.BRIDGE_OPTS, info))
+            else _geneve_data(op) if op.kind == "geneve" else _bond_data(b, op) if op.kind == "bond"
+            else _vrf_data(op) if op.kind == "vrf" else info_data(c.BRIDGE_OPTS, info))
     linkinfo = sattr(IFLA_INFO_KIND, op.kind) + (attr(IFLA_INFO_DATA, data) if data else b"")
     extra, flags, change = link_extra(b, op)
     b.rtnl(op.ns).request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
@@ -352,7 +387,8 @@ VXLAN_PORT_WARNING = ("vxlan: destination port not specified\nWill use Linux ker
 
 def _link_add(b, op: c.LinkAdd) -> None:
     try:
-        if op.kind in ("vxlan", "gre", "gretap", "geneve") or (op.kind == "bridge" and (op.info or op.stp is not None)):
+        if op.kind in ("vxlan", "gre", "gretap", "geneve", "bond", "vrf") or \
+                (op.kind == "bridge" and (op.info or op.stp is not None)):
             _link_add_packed(b, op)
         elif op.kind in ("veth", "bridge"):
             fd = os.open(nsutil.ns_path(op.peer_ns), os.O_RDONLY) if op.peer_ns else None
@@ -433,6 +469,8 @@ def _link_kw(b, op: c.LinkAdd) -> dict:
 
 @applies(c.LinkSet)
 def link_set(b, op: c.LinkSet) -> str:
+    if op.master_vrf and op.master:
+        _master_is_vrf(b, op.ns, op.master)
     if op.attrs or op.flags:
         extra, flags, change = link_extra(b, op)
         try:

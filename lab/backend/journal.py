@@ -40,6 +40,7 @@ def journal_path() -> str:
 
 # ---- field validation (names as the kernel and iproute2 allow them) ------------------------------------
 _TABLES = {"filter", "nat", "mangle", "raw", "security"}
+DAEMON_PROGS = ("bird",)        # daemons lab starts (lab.backend.daemons); lab clean stops them
 
 
 def valid_netns_name(name) -> bool:
@@ -136,6 +137,14 @@ def validate(e: dict) -> str | None:
         if "handle" in e and not _int(e["handle"]):
             return "bad rule handle"
         return None
+    if kind == "daemon":
+        if e.get("prog") not in DAEMON_PROGS:
+            return f"bad daemon program {e.get('prog')!r} (only {', '.join(DAEMON_PROGS)} are lab's)"
+        files = e.get("files", [])
+        if not (isinstance(files, list) and all(_str(f, 512) and os.path.isabs(f) for f in files)):
+            return "bad daemon files"
+        ok = ("pid" not in e or _int(e["pid"], 2, 1 << 22)) and ("start" not in e or _int(e["start"]))
+        return None if ok else "bad daemon pid or start time"   # (both come with the confirmation)
     if kind == "trace-table":
         return None if e.get("table") == "lab_trace" else "bad trace table (only lab_trace is lab's)"
     if kind == "qdisc":

@@ -25,6 +25,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "sysctl": ("lab.commands.sysctl", "read and write net.* kernel settings"),
     "trace": ("lab.commands.trace", "inject a packet and trace it hook by hook"),
     "grade": ("lab.commands.grade", "check the lab as built against a scenario's checks"),
+    "bird": ("lab.commands.bird", "the BIRD routing daemon (BGP, OSPF), one per namespace: NS bird -c FILE"),
+    "birdc": ("lab.commands.bird", "ask a namespace's BIRD daemon: NS birdc show protocols / show route"),
 }
 
 # other programs that may run inside a namespace (`red ping ...`, `ip netns exec red tcpdump ...`)

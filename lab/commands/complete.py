@@ -274,6 +274,15 @@ class LabCompleter(Completer):
             from lab.commands.tracespec import OPTIONS, PROTOS
 
             return list(PROTOS) + list(OPTIONS) + ["--json", "--pcap", "-v"]
+        if head in ("bird", "birdc"):
+            from lab.commands import bird
+
+            if head == "bird":
+                return ["-c", "-p", "-d", "-D", "-P", "-s", "-u", "-g", "-l", "-R", "--version"]
+            words_ = [w for w in rest if not w.startswith("-")]
+            if not words_:
+                return ["show", "configure", "down", "enable", "disable", "restart", "reload", "-s"]
+            return list(bird.BIRDC_SHOW) if words_[0] == "show" and len(words_) == 1 else []
         if head == "grade":
             if not rest:
                 import re

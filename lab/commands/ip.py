@@ -18,7 +18,7 @@ OBJECTS = ["address", "addrlabel", "maddress", "route", "rule", "neighbor", "nei
            "help"]   # iproute2's order: `ip t` is tunnel, `ip n` neighbor
 SUPPORTED = {"address", "route", "rule", "neighbor", "neighbour", "link", "netns", "tunnel", "tunl", "help"}
 LINK_KINDS = ["veth", "bridge", "vxlan", "macvlan", "vlan", "gre", "gretap", "geneve", "dummy", "ipvlan",
-              "wireguard", "tun", "tap", "ifb"]
+              "wireguard", "tun", "tap", "ifb", "vrf", "bond"]
 ROUTE_TYPES = ["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat"]
 NUD_STATES = ["permanent", "noarp", "reachable", "stale", "none", "incomplete", "delay", "probe", "failed"]
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
@@ -100,6 +100,7 @@ class LinkAdd(Op):
     index: int | None = None
     master: str | None = None
     nomaster: bool = False
+    master_vrf: bool = False        # `vrf NAME`: the master must be a VRF (iproute2 checks it first)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class LinkSet(Op):
     up: bool | None = None
     master: str | None = None
     nomaster: bool = False
+    master_vrf: bool = False        # `vrf NAME`: the master must be a VRF (iproute2 checks it first)
     netns: str | None = None
     mtu: int | None = None
     address: str | None = None
@@ -182,7 +184,7 @@ IPLINK_WORDS = (
     ("gso_max_segs", "gso_max_segs", False), ("gro_max_size", "gro_max_size", False),
     ("parentdev", "parentdev", False),
 )
-LINK_NOT_YET = {"xdp": "XDP programs", "vf": "SR-IOV virtual functions", "vrf": "VRF devices",
+LINK_NOT_YET = {"xdp": "XDP programs", "vf": "SR-IOV virtual functions",
                 "link-netns": "link-netns (use link-netnsid N)", "protodown_reason": "protodown reasons",
                 "parentdev": "parent devices"}
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
@@ -790,6 +792,8 @@ def _iplink_parse(a: Args, verb: str) -> tuple[str | None, str | None, dict]:
             f["netns"] = need_ns_name(a.next("a namespace name"))
         elif opt == "master":
             f["master"] = need_name(a.next("a bridge name"))
+        elif opt == "vrf":
+            f["master"], f["master_vrf"] = need_name(a.next("a VRF name")), True
         elif opt == "nomaster":
             f["nomaster"] = True
         elif opt in LINK_FLAGS:
@@ -834,6 +838,72 @@ TUNNEL_NOT_YET = {
                "udp6zerocsumtx", "noudp6zerocsumtx", "udp6zerocsumrx", "noudp6zerocsumrx", "innerprotoinherit"),
 }
 TUNNEL_NOT_YET["gretap"] = TUNNEL_NOT_YET["gre"]
+
+
+# ip/iplink_bond.c bond_parse_opt: the words it tries, in its order ((word, whether any abbreviation fits)), and
+# the ones lab sends: option -> (IFLA_BOND_* attribute, value type, the names iproute2 takes for its values)
+BOND_WORDS = (
+    ("mode", True), ("active_slave", True), ("clear_active_slave", True), ("miimon", True), ("updelay", True),
+    ("downdelay", True), ("peer_notify_delay", True), ("use_carrier", True), ("arp_interval", True),
+    ("arp_ip_target", True), ("ns_ip6_target", False), ("arp_validate", True), ("arp_all_targets", True),
+    ("arp_missed_max", False), ("primary", True), ("primary_reselect", True), ("fail_over_mac", True),
+    ("xmit_hash_policy", True), ("resend_igmp", True), ("num_grat_arp", True), ("num_unsol_na", True),
+    ("all_slaves_active", True), ("min_links", True), ("lp_interval", True), ("packets_per_slave", True),
+    ("lacp_rate", True), ("lacp_active", False), ("ad_select", True), ("ad_user_port_key", True),
+    ("ad_actor_sys_prio", True), ("ad_actor_system", True), ("tlb_dynamic_lb", True), ("help", True),
+)
+BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
+BOND_XMIT_HASH_POLICIES = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
+BOND_OPTS: dict[str, tuple[int, str, tuple[str, ...]]] = {
+    "mode": (1, "u8", BOND_MODES), "miimon": (3, "u32", ()), "updelay": (4, "u32", ()), "downdelay": (5, "u32", ()),
+    "primary": (11, "dev", ()), "xmit_hash_policy": (14, "u8", BOND_XMIT_HASH_POLICIES), "min_links": (18, "u32", ()),
+    "lacp_rate": (21, "u8", ("slow", "fast")), "ad_select": (22, "u8", ("stable", "bandwidth", "count")),
+}
+BOND_USAGE = ("Usage: ... bond [ mode BONDMODE ] [ miimon MIIMON ] [ updelay UPDELAY ] [ downdelay DOWNDELAY ]\n"
+              "                [ primary SLAVE_DEV ] [ xmit_hash_policy XMIT_HASH_POLICY ] [ min_links MIN_LINKS ]\n"
+              "                [ lacp_rate LACP_RATE ] [ ad_select AD_SELECT ]\n"
+              "BONDMODE := " + "|".join(BOND_MODES) + "\n"
+              "XMIT_HASH_POLICY := layer2|layer2+3|layer3+4|encap2+3|encap3+4|vlan+srcmac\n"
+              "LACP_RATE := slow|fast\nAD_SELECT := stable|bandwidth|count")
+
+
+def strtoul(word: str, bits: int = 32) -> int | None:
+    """iproute2's get_u32/get_u8 (strtoul, base 0: 0x.. hex, 0.. octal), or None when it refuses the word."""
+    w = word.lower()
+    try:
+        v = int(w, 16) if w.startswith("0x") and len(w) > 2 else int(w, 8) if w.startswith("0") and len(w) > 1 \
+            else int(w, 10) if w.isdigit() else -1
+    except ValueError:
+        return None
+    return v if 0 <= v < 2**bits else None
+
+
+def _bond_opt(a: Args, w: str) -> tuple[str, object]:
+    """One bond_parse_opt word and its value: (option, value) for BOND_OPTS, or a ParseError as iproute2's."""
+    opt = next((word for word, prefix in BOND_WORDS if w == word or (prefix and matches(w, word))), None)
+    if opt is None:
+        raise ParseError(f'bond: unknown command "{w}"?', BOND_USAGE)
+    if opt == "help":
+        raise ParseError(BOND_USAGE)
+    if opt not in BOND_OPTS:
+        raise ParseError(f'lab does not support "{w}" for type bond yet.',
+                         "Leave it out, or make the device with the real ip (lab shows it either way).")
+    _num, typ, names = BOND_OPTS[opt]
+    v = a.next(f"a value for {opt}")
+    if typ == "dev":
+        return opt, need_name(v)
+    if names:     # get_index: an index in range, else the name
+        n = strtoul(v) if v.lstrip("-").isdigit() else None
+        if n is not None and n < len(names):
+            return opt, n
+        if v in names:
+            return opt, names.index(v)
+    else:
+        n = strtoul(v, 8 if typ == "u8" else 32)
+        if n is not None:
+            return opt, n
+    raise ParseError(f'Error: argument "{v}" is wrong: invalid {opt}',
+                     f"{opt} is one of: {', '.join(names)}" if names else f"{opt} takes a number.")
 
 
 def _tunnel_ttl(word: str, auto: bool = False) -> int:
@@ -958,6 +1028,18 @@ def _link_add(a: Args, ns) -> LinkAdd:
             f["vlan_protocol"] = _vlan_protocol(a.next("a protocol"))
         elif kind == "bridge" and w in BRIDGE_OPTS:
             info.append((w, parse_opt_value(a, w, BRIDGE_OPTS[w][1])))
+        elif kind == "vrf" and matches(w, "table"):
+            v = a.next("a table")
+            try:
+                info.append(("table", parse_table(v)))
+            except ParseError:
+                raise ParseError(f'Error: argument "{v}" is wrong: invalid table ID',
+                                 "Use a number or one of main, local, default.") from None
+        elif kind == "vrf":
+            raise ParseError(f'vrf: unknown option "{w}"?' if not matches(w, "help") else "Usage: ... vrf table TABLEID",
+                             "Usage: ... vrf table TABLEID")
+        elif kind == "bond":
+            info.append(_bond_opt(a, w))
         elif w in TUNNEL_NOT_YET.get(kind, ()):
             raise ParseError(f'lab does not support "{w}" for type {kind} yet.',
                              "Leave it out, or make the device with the real ip (lab shows it either way).")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from lab.commands.ip import dev_word
 from lab.errors import LabError
-from lab.scenario.schema import Check
+from lab.scenario.schema import PING_BOUNDS, Check
 
 PASS, FAIL, SKIP, ERROR = "pass", "fail", "skip", "error"
 
@@ -47,7 +47,8 @@ class CheckResult:
         """The result as text: a mark, the label, why it failed and (reveal=True) the fix."""
         mark = {PASS: "✓", FAIL: "✗", SKIP: "-", ERROR: "!"}[self.status]
         s = f"{mark} {self.label}"
-        if self.status == PASS and self.check.kind == "throughput" and self.explanation:
+        if self.status == PASS and self.explanation and (self.check.kind == "throughput" or
+                                                         (self.check.kind == "ping" and "sent" in self.data)):
             s += f" ({self.explanation})"
         if self.status != PASS and self.explanation:
             s += "\n    " + self.explanation.replace("\n", "\n    ")
@@ -71,7 +72,13 @@ def label(c: Check) -> str:
     neg = a.get("expect") == "fail" or a.get("present") is False
     k = c.kind
     if k == "ping":
-        return f"{_n(a.get('from'))} {'cannot' if neg else 'can'} ping {a['to']}"
+        s = f"{_n(a.get('from'))} {'cannot' if neg else 'can'} ping {a['to']}"
+        bounds = [f"{w} {a[key]:g}{unit}" for key, w, unit in
+                  (("rtt_at_least", "RTT >=", " ms"), ("rtt_at_most", "RTT <=", " ms"),
+                   ("loss_at_least", "loss >=", "%"), ("loss_at_most", "loss <=", "%")) if key in a]
+        if a.get("count", 1) > 1 or bounds:
+            s += f" ({a.get('count', 1)}x" + (": " + ", ".join(bounds) if bounds else "") + ")"
+        return s
     if k in ("tcp", "udp"):
         addr, port = a["to"]
         s = f"{_n(a.get('from'))} {'cannot reach' if neg else 'reaches'} {addr}:{port} over {k.upper()}"
@@ -107,6 +114,7 @@ def label(c: Check) -> str:
     no = "no " if a.get("present") is False else ""
     if k == "route":
         s = f"{no}route {a['dst']}" + (f" via {a['via']}" if a.get("via") else "") + (f" dev {a['dev']}" if a.get("dev") else "")
+        s += f" (proto {a['proto']})" if a.get("proto") else ""
         return f"{s} {where}"
     if k == "address":
         return f"{no}address {a['cidr']}" + (f" on {a['dev']}" if a.get("dev") else "") + f" {where}"
@@ -258,8 +266,32 @@ def _ping(a, engine):
     owners = address_owners(engine)
     _guard_destination(engine, a["to"], owners)
     timeout = a.get("timeout") or (2.0 if a.get("expect", "success") == "success" else 1.0)
-    p = probes.ping(src, a["to"], timeout)
-    return _reach_verdict(a, p, engine, f"{_n(src)} pinged {a['to']}")
+    if a.get("count", 1) == 1 and not any(k in a for k in PING_BOUNDS):
+        p = probes.ping(src, a["to"], timeout)
+        return _reach_verdict(a, p, engine, f"{_n(src)} pinged {a['to']}")
+    p = probes.ping_series(src, a["to"], a.get("count", 1), timeout=timeout)
+    data = {"detail": p.detail, "rtt_ms": p.rtt_ms, "sent": p.sent, "received": p.received,
+            "loss_pct": p.loss_pct, "rtts_ms": list(p.rtts)}
+    if not any(k in a for k in PING_BOUNDS):
+        status, why, _ = _reach_verdict(a, p, engine, f"{_n(src)} pinged {a['to']}")
+        return status, ("measured " + why) if status == PASS else why, data
+    problems = []
+    avg = p.rtt_ms
+    for key, word, bad in (("rtt_at_least", "at least", lambda x, lim: x < lim),
+                           ("rtt_at_most", "at most", lambda x, lim: x > lim)):
+        if key in a:
+            if avg is None:
+                problems.append(f"no reply to measure an RTT from, expected one {word} {a[key]:g} ms")
+            elif bad(avg, a[key]):
+                problems.append(f"the average RTT is {avg:.3g} ms, expected {word} {a[key]:g} ms")
+    for key, word, bad in (("loss_at_least", "at least", lambda x, lim: x < lim),
+                           ("loss_at_most", "at most", lambda x, lim: x > lim)):
+        if key in a and bad(p.loss_pct, a[key]):
+            problems.append(f"the loss is {p.loss_pct:.0f}%, expected {word} {a[key]:g}%")
+    if problems:
+        diag = "" if p.received else diagnose(engine, src, a["to"])
+        return FAIL, (f"measured {p.detail}: " + "; ".join(problems) + (f"\n{diag}" if diag else "")), data
+    return PASS, f"measured {p.detail}", data
 
 
 def _servers(a, engine, owners) -> list[str]:
@@ -374,33 +406,73 @@ def _present(a) -> bool:
 
 
 def _route(a, engine):
-
     ns = a.get("ns", "")
     _ns_exists(engine, ns)
     table = a.get("table")
     tnum = None if table in (None, "all") else {"main": 254, "local": 255, "default": 253}.get(table, None)
     if tnum is None and table not in (None, "all"):
         tnum = int(table) if str(table).isdigit() else 254
-    rs = engine.backend.routes(ns or None, tnum if tnum is not None else (None if table == "all" else 254), 4)
     dst = a["dst"]
     if dst != "default" and "/" in dst:
         import ipaddress
         n = ipaddress.ip_network(dst, strict=False)
         dst = str(n) if n.prefixlen != 32 else str(n.network_address)
-    found = [r for r in rs if r.dst == dst and (not a.get("via") or r.gateway == a["via"])
-             and (not a.get("dev") or r.dev == a["dev"])]
-    have = "\n".join(f"  {r.dst}" + (f" via {r.gateway}" if r.gateway else "") + (f" dev {r.dev}" if r.dev else "")
-                     for r in rs) or "  (no routes)"
-    if bool(found) == _present(a):
+
+    def look():
+        rs = engine.backend.routes(ns or None, tnum if tnum is not None else (None if table == "all" else 254), 4)
+        found = [r for r in rs if r.dst == dst and (not a.get("via") or r.gateway == a["via"])
+                 and (not a.get("dev") or r.dev == a["dev"]) and (not a.get("proto") or r.proto == a["proto"])]
+        return rs, bool(found) == _present(a)
+
+    rs, ok = _wait_for_routes(ns, look, a.get("timeout") or 0.0)
+    if ok:
         return PASS, "", {}
+    have = "\n".join(f"  {r.dst}" + (f" via {r.gateway}" if r.gateway else "") + (f" dev {r.dev}" if r.dev else "")
+                     + (f" proto {r.proto}" if r.proto not in ("boot", "kernel") else "") for r in rs) or "  (no routes)"
+    waited = f" (waited {a['timeout']:g} s)" if a.get("timeout") else ""
     if _present(a):
         same = [r for r in rs if r.dst == dst]
         if same:
             r = same[0]
             return FAIL, (f"{_n(ns)} routes {dst}" + (f" via {r.gateway}" if r.gateway else "") +
-                          (f" dev {r.dev}" if r.dev else "") + ", not as expected"), {}
-        return FAIL, f"{_n(ns)} has no route to {dst}. Its routes:\n{have}", {}
-    return FAIL, f"{_n(ns)} still has the route {dst}", {}
+                          (f" dev {r.dev}" if r.dev else "") + (f" proto {r.proto}" if a.get("proto") else "")
+                          + f", not as expected{waited}"), {}
+        return FAIL, f"{_n(ns)} has no route to {dst}{waited}. Its routes:\n{have}", {}
+    return FAIL, f"{_n(ns)} still has the route {dst}{waited}", {}
+
+
+def _wait_for_routes(ns: str, look, timeout: float):
+    """look() -> (routes, ok), again at each IPv4 route change in `ns` (netlink RTMGRP_IPV4_ROUTE) until ok
+    or `timeout` seconds have passed: a route a routing daemon installs (bird, after its BGP session comes
+    up) turns the check green as soon as it is there."""
+    import select
+    import socket
+    import time
+
+    from lab.backend import nsutil
+
+    rs, ok = look()
+    if ok or timeout <= 0:
+        return rs, ok
+    with nsutil.in_netns(ns or None):
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    try:
+        s.bind((0, 0x40))            # RTMGRP_IPV4_ROUTE: subscribed before the second look, so no change is missed
+        deadline = time.monotonic() + timeout
+        rs, ok = look()
+        while not ok:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([s], [], [], left)[0]:
+                break
+            try:
+                while s.recv(65536, socket.MSG_DONTWAIT):
+                    pass
+            except BlockingIOError:
+                pass
+            rs, ok = look()
+        return rs, ok
+    finally:
+        s.close()
 
 
 def _address(a, engine):
@@ -539,14 +611,23 @@ def _output(a, engine):
     op = engine.parse(a["run"])
     if op is not None and op.mutates and not isinstance(op, ExecOp):
         raise LabError(f"`{a['run']}` changes the lab: an output check may only run commands that show things.")
-    r = engine.run(a["run"])
+    import time
+
+    deadline = time.monotonic() + (a.get("timeout") or 0.0)
+    pause = 0.1
+    while True:
+        r = engine.run(a["run"])
+        out = r.output
+        probs = [] if not r.ok else [f'it does not show "{x}"' for x in a.get("contains", []) if x not in out]
+        probs += [f'it shows "{x}"' for x in a.get("absent", []) if r.ok and x in out]
+        if r.ok and a.get("matches") and not search_bounded(a["matches"], out):
+            probs.append(f"it does not match /{a['matches']}/")
+        if (r.ok and not probs) or time.monotonic() + pause > deadline:
+            break
+        time.sleep(pause)    # output has no change event: ask again (a daemon's state, e.g. BGP Established)
+        pause = min(pause * 1.5, 0.5)
     if not r.ok:
         return FAIL, f"`{a['run']}` failed: {r.error}", {}
-    out = r.output
-    probs = [f'it does not show "{x}"' for x in a.get("contains", []) if x not in out]
-    probs += [f'it shows "{x}"' for x in a.get("absent", []) if x in out]
-    if a.get("matches") and not search_bounded(a["matches"], out):
-        probs.append(f"it does not match /{a['matches']}/")
     if probs:
         return FAIL, "; ".join(probs) + "\nthe output was:\n" + (out or "(empty)"), {"output": out}
     return PASS, "", {"output": out}

@@ -15,7 +15,7 @@ from lab.commands.base import tokenize
 from lab.commands.grade import GradeOp
 from lab.engine import handles
 from lab.errors import LabError
-from lab.scenario.player import Player
+from lab.scenario.player import Player, unmet
 from lab.scenario.schema import Command, Scenario
 
 
@@ -78,6 +78,9 @@ def check_scenario(scenario: Scenario, engine, emit: Callable[[str], None] | Non
         return rep
 
     say(f"Scenario: {scenario.title} ({scenario.path})")
+    missing = unmet(scenario)
+    if missing is not None:                  # at once, before building anything
+        return fail(f"{_where(scenario, missing[0])}{missing[1]}")
     p = Player(scenario, engine)
     setup = p.start()
     if setup.failed is not None:

@@ -27,7 +27,8 @@ ladder, or once the solution was shown or applied. Outside a task, fixes show at
 
 Rebuilding: the first start() captures a Baseline of the lab (lab.scenario.reset); every goto/start
 restores it (deleting what the scenario created) and replays setup + the commands of steps 0..n,
-applying the solution of every task before step n, so step n starts exactly as the author intended.
+applying the solution of every task before step n (and waiting for its checks that have a `timeout`: a
+daemon converging), so step n starts exactly as the author intended.
 """
 from __future__ import annotations
 
@@ -42,6 +43,51 @@ from lab.scenario.schema import Command, Scenario, Step
 
 if TYPE_CHECKING:
     from lab.engine import Result
+
+
+def missing_program(scenario: Scenario) -> tuple[Command, str] | None:
+    """The first command of `scenario` that runs bird or birdc where BIRD is not installed, with the reason
+    naming the package; None when nothing is missing."""
+    from lab.commands import FAMILIES
+    from lab.commands.base import tokenize
+    from lab.errors import LabError
+
+    for c in scenario.all_commands():
+        try:
+            w = tokenize(c.text)
+        except LabError:
+            continue
+        while w[:3] == ["ip", "netns", "exec"] and len(w) > 4:
+            w = w[4:]
+        if len(w) > 1 and w[0] not in FAMILIES:
+            w = w[1:]                            # NS CMD
+        if w and w[0] in ("bird", "birdc"):
+            from lab.backend.bird import find
+
+            try:
+                find(w[0])
+            except LabError as e:
+                return c, f"this scenario runs {w[0]}: {e}"
+    return None
+
+
+def missing_feature(scenario: Scenario) -> tuple[Command, str] | None:
+    """The scenario's `requires:` line with the reason, when this kernel lacks a feature it names ("this scenario
+    needs the kernel's vlan (8021q) support, which this kernel lacks"); None when it has them all."""
+    if not scenario.requires:
+        return None
+    from lab.scenario import requires
+
+    lacks = requires.missing(scenario.requires)
+    if not lacks:
+        return None
+    return (Command(f"requires: [{', '.join(scenario.requires)}]", scenario.requires_line),
+            f"{requires.message(lacks)}\n{requires.hint(lacks)}")
+
+
+def unmet(scenario: Scenario) -> tuple[Command, str] | None:
+    """What stops the scenario before anything is built: a kernel feature it requires, a program it runs."""
+    return missing_feature(scenario) or missing_program(scenario)
 
 
 @dataclass
@@ -65,6 +111,10 @@ class Player:
         self.runner = runner or engine.run
         self.rebuild_runner = rebuild_runner or engine.run
         self.on_event = on_event or (lambda kind, payload: None)
+        if scenario.source:     # the learner types the narration's relative paths (bgp-bird/r2.conf)
+            import os
+
+            engine.files_from = os.path.dirname(os.path.abspath(scenario.source))
         self.index = -1
         self.baseline: Baseline | None = None
         self.solved: set[int] = set()
@@ -124,7 +174,15 @@ class Player:
         return notes
 
     def start(self, runner: Callable | None = None) -> StepRun:
-        """Reset the lab and build the scenario's topology. Returns a pseudo step run (index -1)."""
+        """Reset the lab and build the scenario's topology. Returns a pseudo step run (index -1); one that
+        failed at once, building nothing, when the kernel lacks a feature the scenario requires (vlan, netem...)
+        or the scenario runs a program that is not installed (bird)."""
+        missing = unmet(self.scenario)
+        if missing is not None:
+            from lab.engine import Result
+
+            refused = Result(line=missing[0].text, error=missing[1], lineno=missing[0].line)
+            return StepRun(-1, Step(title="Topology"), [refused], refused, missing[0])
         self.reset()
         results, bad, cmd = self._run(self.scenario.setup, runner or self.runner)
         self.setup_results = results
@@ -161,7 +219,18 @@ class Player:
                 res = self.solve(i, self.rebuild_runner)
                 if res and not res[-1].ok:
                     return StepRun(i, self.steps[i], res, res[-1], None)
+                self._settle(i)
         return self.run_step(n)
+
+    def _settle(self, i: int) -> None:
+        """During a rebuild, after step i's solution: wait for its task's checks that have a `timeout` (the
+        author's word that the fix takes a while to show: a routing daemon converging), so the next step's
+        commands see the lab as the learner would have."""
+        task = self.steps[i].task
+        for c in task.checks if task else ():
+            if c.args.get("timeout") and c.kind not in ("ping", "tcp", "udp", "throughput"):
+                with self._origin():
+                    evaluate(c, self.engine)
 
     def prev(self) -> StepRun | None:
         return self.goto(self.index - 1) if self.index > 0 else None

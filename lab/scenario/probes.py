@@ -28,6 +28,21 @@ class Probe:
     answered_by: str | None = None  # the namespace that answered (tcp/udp)
     rtt_ms: float | None = None
     rate_bps: float | None = None   # throughput
+    sent: int = 0                   # ping_series: echo requests sent, replies received, their RTTs (ms)
+    received: int = 0
+    rtts: tuple[float, ...] = ()
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * (self.sent - self.received) / self.sent if self.sent else 100.0
+
+    def stats(self) -> str:
+        """As ping's summary says it: "10 sent, 9 received, 10% loss, rtt min/avg/max 0.1/0.2/0.4 ms"."""
+        s = f"{self.sent} sent, {self.received} received, {self.loss_pct:.0f}% loss"
+        if self.rtts:
+            lo, avg, hi = min(self.rtts), sum(self.rtts) / len(self.rtts), max(self.rtts)
+            s += f", rtt min/avg/max {lo:.3g}/{avg:.3g}/{hi:.3g} ms"
+        return s
 
 
 def _checksum(data: bytes) -> int:
@@ -112,6 +127,69 @@ def ping(src_ns: str | None, dst: str, timeout: float = 2.0) -> Probe:
                         last = failed   # host unreachable (ARP failed): a link just brought up may still be
                         continue        # settling (carrier, a stale FAILED entry): keep asking until the deadline
                     return failed
+    finally:
+        s.close()
+
+
+def ping_series(src_ns: str | None, dst: str, count: int, interval: float = 0.1, timeout: float = 2.0) -> Probe:
+    """`count` ICMP echo requests from src_ns to dst, one every `interval` seconds, each sent once (a lost one
+    counts as lost), then up to `timeout` seconds for the last replies: what ping's summary reports (sent,
+    received, loss, RTT min/avg/max). ok when at least one reply came back; an ICMP error (unreachable) ends it."""
+    s = _sock(src_ns, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        ident = random.randrange(1, 0xFFFF)
+        payload = b"lab-check-" + os.urandom(6)
+        sent_at: dict[int, float] = {}
+        rtts: dict[int, float] = {}
+        next_send = time.monotonic()
+        deadline = None
+        error = ""
+        while True:
+            now = time.monotonic()
+            if len(sent_at) < count and now >= next_send:
+                seq = len(sent_at) + 1
+                hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+                pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + payload), ident, seq) + payload
+                try:
+                    s.sendto(pkt, (dst, 0))
+                except OSError as e:
+                    if not sent_at:
+                        return Probe(False, f"cannot send to {dst}: {_errtext(e.errno)}")
+                    error = f"cannot send to {dst}: {_errtext(e.errno)}"
+                    break
+                sent_at[seq] = time.monotonic()
+                next_send = sent_at[seq] + interval
+                if len(sent_at) == count:
+                    deadline = sent_at[seq] + timeout
+            if deadline is not None and (now >= deadline or len(rtts) == count):
+                break
+            wait_until = deadline if deadline is not None else next_send
+            r, _, _ = select.select([s], [], [], max(0.0, wait_until - time.monotonic()))
+            if not r:
+                continue
+            data, addr = s.recvfrom(65535)
+            t = time.monotonic()
+            ihl = (data[0] & 0x0F) * 4
+            icmp = data[ihl:]
+            if len(icmp) < 8:
+                continue
+            typ, code, _, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
+            if typ == 0 and rid == ident and icmp[8:] == payload and rseq in sent_at and rseq not in rtts:
+                rtts[rseq] = (t - sent_at[rseq]) * 1000
+            elif typ in (3, 11) and len(icmp) >= 8 + 20 + 8:
+                inner = icmp[8:]
+                iihl = (inner[0] & 0x0F) * 4
+                ityp, _, _, iid = struct.unpack("!BBHH", inner[iihl:iihl + 6])
+                if ityp == 8 and iid == ident and not (typ == 3 and code == 1):
+                    why = ICMP_UNREACH.get(code, f"code {code}") if typ == 3 else "TTL exceeded (a routing loop?)"
+                    error = f"{addr[0]} answered: " + (f"destination unreachable, {why}" if typ == 3 else why)
+                    break
+        p = Probe(bool(rtts), "", sent=len(sent_at), received=len(rtts), rtts=tuple(rtts[k] for k in sorted(rtts)))
+        if p.rtts:
+            p.rtt_ms = sum(p.rtts) / len(p.rtts)
+        p.detail = p.stats() + (f"; {error}" if error else "" if rtts else
+                                f" (no echo reply from {dst} within {timeout:g} s of the last request)")
+        return p
     finally:
         s.close()
 

@@ -13,6 +13,8 @@ Format (see scenarios/README.md for the prose version):
     duration: str or minutes   ("15 min" or 15)
     kind: lesson | exercise    (exercise = troubleshooting: a broken lab and a task to fix it)
     tags: [str]
+    requires: [feature]        (kernel features it needs: vlan, vlan_filtering, gre, geneve, netem... checked
+                               first: lab.scenario.requires)
     topology:                  (optional, declarative; compiled to commands run before step 1)
       namespaces: [name, ...]
       bridges: [{name, ns?, address?, up?}]
@@ -116,6 +118,8 @@ class Scenario:
     path: str = ""
     name: str = ""
     source: str = ""                    # the file's absolute path ("" = given as text): lab.confine's root
+    requires: tuple[str, ...] = ()      # kernel features (lab.scenario.requires.FEATURES), checked before building
+    requires_line: int = 0
 
     def all_commands(self) -> list[Command]:
         out = list(self.setup)
@@ -264,6 +268,45 @@ def t_rate(v):
         raise Bad(f'a rate like 2mbit or 500kbit, not {_show(v)}') from None
 
 
+MAX_PINGS = 50      # a ping check's `count`
+
+
+def t_count(v):
+    n = t_int(v)
+    if not 1 <= n <= MAX_PINGS:
+        raise Bad(f"a number of echo requests from 1 to {MAX_PINGS}, not {n}")
+    return n
+
+
+_TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|usec|ms|msec|s|sec|secs)\s*$", re.I)
+
+
+def t_ms(v):
+    """A time as tc and ping write it ("90ms", "1.5s", "500us") -> milliseconds."""
+    m = _TIME.match(t_str(v)) if not isinstance(v, bool) else None
+    if not m:
+        raise Bad(f"a time like 90ms or 1s, not {_show(v)}")
+    unit = m.group(2).lower()
+    ms = float(m.group(1)) * (0.001 if unit.startswith("u") else 1.0 if unit.startswith("m") else 1000.0)
+    if ms > MAX_SECONDS * 1000:
+        raise Bad(f"at most {MAX_SECONDS:g} s, not {_show(v)}")
+    return ms
+
+
+_PCT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*%\s*$")
+
+
+def t_pct(v):
+    """A percentage ("20%") -> 0..100."""
+    m = _PCT.match(t_str(v)) if not isinstance(v, bool) else None
+    if not m or float(m.group(1)) > 100:
+        raise Bad(f"a percentage from 0% to 100% like 20%, not {_show(v)}")
+    return float(m.group(1))
+
+
+PING_BOUNDS = ("rtt_at_least", "rtt_at_most", "loss_at_least", "loss_at_most")
+
+
 def t_str_list(v):
     if isinstance(v, list):
         return [t_str(x) for x in v]
@@ -296,6 +339,14 @@ def enum(*choices):
     return t
 
 
+# a route's protocol as `ip route` names it (lab.backend.state.PROTO_NAMES): bird = installed by BIRD
+ROUTE_PROTOS = ("kernel", "boot", "static", "redirect", "ra", "dhcp", "bird", "zebra", "bgp")
+
+
+def t_proto(v):
+    return enum(*ROUTE_PROTOS)(v)
+
+
 def t_expect(v):
     return enum(*EXPECT)(v)
 
@@ -303,7 +354,9 @@ def t_expect(v):
 # kind -> {key: (type, required)}
 _NS = (t_ns, False)
 CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
-    "ping": {"from": _NS, "to": (t_ip, True), "expect": (t_expect, False), "timeout": (t_seconds, False)},
+    "ping": {"from": _NS, "to": (t_ip, True), "expect": (t_expect, False), "timeout": (t_seconds, False),
+             "count": (t_count, False), "rtt_at_least": (t_ms, False), "rtt_at_most": (t_ms, False),
+             "loss_at_least": (t_pct, False), "loss_at_most": (t_pct, False)},
     "tcp": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns_list, False), "server_port": (t_port, False),
             "expect": (t_expect, False),
             "answered_by": (t_ns_list, False), "timeout": (t_seconds, False)},
@@ -314,7 +367,8 @@ CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
               "dropped_at": (t_str, False), "dropped_by": (t_str, False), "nat_to": (t_str, False),
               "snat_to": (t_str, False), "reply": (t_bool, False)},
     "route": {"ns": _NS, "dst": (t_dst, True), "via": (t_ip, False), "dev": (t_str, False),
-              "table": (t_str, False), "present": (t_bool, False)},
+              "table": (t_str, False), "proto": (t_proto, False), "present": (t_bool, False),
+              "timeout": (t_seconds, False)},
     "address": {"ns": _NS, "dev": (t_str, False), "cidr": (t_cidr, True), "present": (t_bool, False)},
     "neigh": {"ns": _NS, "dst": (t_ip, True), "dev": (t_str, False), "lladdr": (t_str, False),
               "state": (t_str, False), "present": (t_bool, False)},
@@ -325,7 +379,7 @@ CHECK_KINDS: dict[str, dict[str, tuple[Any, bool]]] = {
     "qdisc": {"ns": _NS, "dev": (t_str, True), "kind": (t_str, True), "present": (t_bool, False)},
     "sysctl": {"ns": _NS, "key": (t_str, True), "value": (t_str, True)},
     "output": {"run": (t_str, True), "contains": (t_str_list, False), "absent": (t_str_list, False),
-               "matches": (t_regex, False)},
+               "matches": (t_regex, False), "timeout": (t_seconds, False)},
     "throughput": {"from": _NS, "to": (t_endpoint, True), "server": (t_ns, False), "seconds": (t_seconds, False),
                    "at_least": (t_rate, False), "at_most": (t_rate, False)},
 }
@@ -441,6 +495,9 @@ class _V:
                 args[key] = val
         if kind == "throughput" and "at_least" not in args and "at_most" not in args:
             self.err(body.line, where, 'say what to expect: "at_least" and/or "at_most" (a rate like 2mbit)')
+        if kind == "ping" and args.get("expect") == "fail" and any(k in args for k in PING_BOUNDS):
+            self.err(body.line, where, '"rtt_at_..." and "loss_at_..." measure replies: they make no sense with '
+                                       '"expect: fail"')
         if kind == "output" and not any(k in args for k in ("contains", "absent", "matches")):
             self.err(body.line, where, 'say what to expect: "contains", "absent" or "matches"')
         if kind in ("tcp", "udp") and "answered_by" in args and args.get("expect", "success") == "fail":
@@ -459,7 +516,7 @@ class _V:
 
 
 TOP_KEYS = {"title": True, "summary": True, "level": False, "duration": False, "kind": False, "tags": False,
-            "topology": False, "steps": True}
+            "requires": False, "topology": False, "steps": True}
 STEP_KEYS = {"title": True, "narration": False, "commands": False, "checks": False, "hints": False, "task": False}
 TASK_KEYS = {"goal": True, "checks": True, "hints": False, "solution": False, "explanation": False,
              "red_before": False}
@@ -499,6 +556,7 @@ def validate(tree, path: str = "<scenario>", name: str = "") -> Scenario:
         else:
             duration = v.value(top, "duration", t_str, "", "")
     tags = v.text_list(top, "tags", "")
+    requires = _requires(v, top)
     setup = compile_topology(v, top["topology"]) if "topology" in top and not is_none(top["topology"]) else ()
     steps = []
     raw_steps = v.seq(top, "steps", "")
@@ -530,7 +588,31 @@ def validate(tree, path: str = "<scenario>", name: str = "") -> Scenario:
     if v.errors:
         raise ScenarioError(path, v.errors)
     return Scenario(title=title, summary=summary, steps=tuple(steps), level=level, duration=duration, kind=kind,
-                    tags=tags, setup=tuple(setup), path=path, name=name)
+                    tags=tags, setup=tuple(setup), path=path, name=name, requires=requires,
+                    requires_line=top.key_lines.get("requires", 0) if requires else 0)
+
+
+def _requires(v: _V, top: PDict) -> tuple[str, ...]:
+    """`requires: [vlan, netem]` (or one name): known kernel features, each once."""
+    from lab.scenario.requires import FEATURES
+
+    if "requires" not in top or is_none(top["requires"]):
+        return ()
+    raw = top["requires"] if isinstance(top["requires"], list) else [top["requires"]]
+    out: list[str] = []
+    for x in raw:
+        ln = line_of(x, top.key_lines.get("requires", top.line))
+        try:
+            name = t_str(x)
+        except Bad as e:
+            v.err(ln, "requires", f"each must be a kernel feature's name, {e}")
+            continue
+        if name not in FEATURES:
+            v.err(ln, "requires", f'unknown kernel feature "{name}"{did_you_mean(name, list(FEATURES))} '
+                                  f'(expected some of: {", ".join(FEATURES)})')
+        elif name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def _check_commands(v: _V, setup, steps) -> None:
