@@ -106,10 +106,30 @@ LINK_CASES = {
                                ["gt1"]),
     "geneve dstport ttl": (["ip link add gn1 type geneve id 7 remote 10.0.0.2 dstport 6082 ttl 32"], ["gn1"]),
     "geneve ttl inherit v6": (["ip link add gn2 type geneve vni 8 remote 2001:db8::2 ttl inherit"], ["gn2"]),
+    "vrf": (["ip link add vrf-blue type vrf table 10", "ip link add d0 type dummy", "ip link set d0 master vrf-blue",
+             "ip link set vrf-blue up", "ip link set d0 up"], ["vrf-blue", "d0"]),
+    "vrf slave by vrf": (["ip link add vrf-red type vrf table main", "ip link add d0 type dummy",
+                          "ip link set d0 vrf vrf-red"], ["vrf-red", "d0"]),
+    "bond active-backup": (["ip link add bond0 type bond mode active-backup miimon 100",
+                            "ip link add d0 address 02:00:00:00:00:01 type dummy",
+                            "ip link add d1 address 02:00:00:00:00:02 type dummy",
+                            "ip link set d0 master bond0", "ip link set d1 master bond0", "ip link set bond0 up"],
+                           ["bond0", "d0", "d1"]),
+    "bond options": (["ip link add bond1 type bond mode balance-xor xmit_hash_policy layer3+4 updelay 200 "
+                      "downdelay 200 miimon 100 min_links 1", "ip link add d0 address 02:00:00:00:00:01 type dummy",
+                      "ip link set d0 master bond1"], ["bond1", "d0"]),
+    "bond 802.3ad": (["ip link add bond2 type bond mode 802.3ad lacp_rate fast ad_select bandwidth miimon 50"],
+                     ["bond2"]),
+    "bond primary": (["ip link add d0 address 02:00:00:00:00:01 type dummy",
+                      "ip link add d1 address 02:00:00:00:00:02 type dummy",
+                      "ip link add bond3 type bond mode active-backup primary d1", "ip link set d0 master bond3",
+                      "ip link set d1 master bond3"], ["bond3"]),
 }
 FEATURE = {"dummy": "dummy", "vlan": "vlan", "vlan 802.1ad": "vlan", "gre": "GRE", "gretap": "GRE",
            "geneve": "geneve", "ipvlan": "dummy", "wireguard": "wireguard", "gre ttl key": "GRE",
-           "gretap ikey nopmtudisc": "GRE", "geneve dstport ttl": "geneve", "geneve ttl inherit v6": "geneve"}
+           "gretap ikey nopmtudisc": "GRE", "geneve dstport ttl": "geneve", "geneve ttl inherit v6": "geneve",
+           "vrf": "vrf", "vrf slave by vrf": "vrf", "bond active-backup": "bonding", "bond options": "bonding",
+           "bond 802.3ad": "bonding", "bond primary": "dummy"}
 
 
 @pytest.mark.parametrize("line,error", [
@@ -254,3 +274,92 @@ def test_stock_kernel_is_what_the_vm_runs():
     for mod in ("8021q", "ip_gre", "geneve", "dummy", "ipvlan", "wireguard", "ip_vs", "sch_netem", "sch_fq_codel",
                 "sch_sfq", "sch_prio"):
         assert mod in builtin or os.path.isdir(f"/sys/module/{mod}"), f"{mod}: not loaded (tests/vm/guest.sh loads it)"
+
+
+def test_a_vrf_needs_a_table_and_vrf_names_one_as_iproute2_says(lab, twin):
+    """`type vrf` without `table` is the kernel's refusal, printed as ip prints it; `ip link set DEV vrf NAME`
+    takes only a VRF (iproute2 checks before it sends anything)."""
+    r = lab.run("ip link add vrf0 type vrf")
+    rc, _o, err = twin("ip link add vrf0 type vrf")
+    assert not r.ok and rc != 0, (r.error, err)
+    if "this kernel has no vrf" in r.error:
+        assert not IN_VM, r.error
+        assert "Unknown device type" in err, err
+        return
+    assert r.error.splitlines()[0] == err.strip().splitlines()[0], (r.error, err)
+    assert made(lab, twin, ["ip link add vrf1 type vrf table 7", "ip link add br0 type bridge",
+                            "ip link add v0 type veth peer name v1"], "vrf")
+    for line in ("ip link set v0 vrf nosuch", "ip link set v0 vrf br0"):
+        r = lab.run(line)
+        rc, _o, err = twin(line)
+        assert not r.ok and rc != 0, (line, r.error, err)
+        assert r.error.splitlines()[0] == err.strip().splitlines()[0], (line, r.error, err)
+
+
+def test_a_bond_slave_is_taken_as_the_kernel_takes_it(lab, twin):
+    """Enslaving a device that is up: lab does and says what ip does (the kernel decides)."""
+    if not made(lab, twin, ["ip link add bond0 type bond mode active-backup", "ip link add d0 type dummy",
+                            "ip link set d0 up"], "bonding"):
+        return
+    line = "ip link set d0 master bond0"
+    r = lab.run(line)
+    rc, _o, err = twin(line)
+    assert r.ok == (rc == 0), (r.error, err)
+    if rc != 0:
+        assert r.error.splitlines()[0] == err.strip().splitlines()[0], (r.error, err)
+
+
+TUNNEL_CASES = {
+    "gre": ("ip tunnel add t1 mode gre remote 10.0.0.2 local 10.0.0.1 ttl 64", ""),
+    "gre keys nopmtudisc": ("ip tunnel add t1 mode gre remote 10.0.0.2 ikey 3 okey 4 nopmtudisc", ""),
+    "ipip": ("ip tunnel add t1 mode ipip remote 10.0.0.2 local 10.0.0.1 ttl 64", ""),
+    "sit": ("ip tunnel add t1 mode sit remote 10.0.0.2 local 10.0.0.1 ttl 64", ""),
+    "vti": ("ip tunnel add t1 mode vti remote 10.0.0.2 local 10.0.0.1 key 5", ""),
+    "ip6gre": ("ip tunnel add t1 mode ip6gre remote 2001:db8::2 local 2001:db8::1 ttl 64", "-6 "),
+    "ip6ip6": ("ip tunnel add t1 mode ip6ip6 remote 2001:db8::2 local 2001:db8::1", "-6 "),
+}
+
+
+@pytest.mark.parametrize("case", list(TUNNEL_CASES))
+def test_ip_tunnel_as_iproute2_makes_shows_and_deletes_it(lab, twin, case):
+    """`ip tunnel add` by lab (rtnetlink) and by the real ip (the tunnel ioctls) leave the same kernel state;
+    `ip tunnel show` and `ip -d link show` print the same; `ip tunnel del` removes it. Without the mode's module
+    lab says the kernel lacks it, after iproute2's own error."""
+    line, fam = TUNNEL_CASES[case]
+    r = lab.run(line)
+    rc, _o, err = twin(line)
+    if not r.ok and "this kernel has no" in r.error:
+        assert not IN_VM, r.error
+        assert rc != 0 and r.error.splitlines()[0] == err.strip().splitlines()[0], (r.error, err)
+        assert "t1" not in kernel(None, "ip", "-br", "link")
+        return
+    assert r.ok and rc == 0, (r.error, err)
+    end = time.monotonic() + 15
+    while links_state(None) != links_state(twin.ns) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert links_state(None) == links_state(twin.ns)
+    for cmd in (f"ip {fam}tunnel show", f"ip {fam}tunnel show t1", "ip -d link show t1", "ip -d -j link show t1",
+                "ip link"):
+        mine = lab.run(cmd)
+        assert mine.ok, (cmd, mine.error)
+        assert norm(mine.output) == norm(kernel(None, *cmd.split())), cmd
+    r = lab.run(f"ip {fam}tunnel del t1")
+    rc, _o, err = twin(f"ip {fam}tunnel del t1")
+    assert r.ok and rc == 0, (r.error, err)
+    assert "t1" not in kernel(None, "ip", "-br", "link") and "t1" not in kernel(twin.ns, "ip", "-br", "link")
+
+
+@pytest.mark.parametrize("lines", [
+    ["ip tunnel add t1 mode gre remote 10.0.0.2 local 10.0.0.1 ttl 64", "ip tunnel change t1 ttl 32 key 9"],
+    ["ip tunnel add t1 mode ip6ip6 remote 2001:db8::2 local 2001:db8::1", "ip -6 tunnel change t1 hoplimit 9"],
+])
+def test_ip_tunnel_change_keeps_what_it_is_not_told_as_iproute2(lab, twin, lines):
+    """`ip tunnel change NAME ...` starts from NAME's own parameters (iproute2 reads them first)."""
+    for line in lines:
+        r = lab.run(line)
+        rc, _o, err = twin(line)
+        if not r.ok and "this kernel has no" in r.error:
+            assert not IN_VM, r.error
+            return
+        assert r.ok and rc == 0, (line, r.error, err)
+    assert links_state(None) == links_state(twin.ns)

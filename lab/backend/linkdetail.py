@@ -14,8 +14,8 @@ form, or both), so the two stay in iproute2's order.
   floats `detail_json` returns as `0.0`. Apply to the serialised text for byte equality.
 
 Only attributes iproute2 6.1 knows are printed (a newer kernel sends more; 6.1 ignores them).
-Kinds whose 6.1 printer is not replayed here (vlan, bond, vrf, gre, ipvlan, geneve, ...: none can be
-created in the lab's kernel) print their kind word only.
+Kinds whose 6.1 printer is not replayed here print their kind word only (see KIND_PRINTERS for those
+that are: bridge, vxlan, macvlan, tun, vlan, gre, geneve, ipvlan, vrf, bond and their slaves, ...).
 """
 from __future__ import annotations
 
@@ -665,7 +665,323 @@ def _ipvlan(p: _Printer, tb: dict[int, bytes], names) -> None:
         p.any(key, key + " %s", True, "")
 
 
-KIND_PRINTERS = {"bridge": _bridge, "bridge_slave": _bridge_slave, "vxlan": _vxlan, "macvlan": _macvlan,
+def _flag(p: _Printer, key: str, text: str) -> None:
+    """print_bool(PRINT_ANY, key, text, true)."""
+    p.json(key, True)
+    p.fp(text)
+
+
+def _iptnl(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/link_iptnl.c iptunnel_print_opt (ipip, sit)."""
+    if 19 in tb:
+        _flag(p, "external", "external ")
+    if 9 in tb:
+        word = {4: "ipip", 41: "ip6ip", 137: "mplsip", 0: "any"}.get(_u8(tb[9]))
+        if word:
+            p.any("proto", "%s ", word)
+    _endpoint(p, "remote", tb.get(3), socket.AF_INET)
+    _endpoint(p, "local", tb.get(2), socket.AF_INET)
+    if 1 in tb and _u32(tb[1]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    ttl = _u8(tb[4]) if 4 in tb else 0
+    p.json("ttl", ttl)
+    p.fp(f"ttl {ttl} " if ttl else "ttl inherit ")
+    tos = _u8(tb[5]) if 5 in tb else 0
+    if tos:
+        p.json("tos", _hex(tos))
+        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    on = 10 in tb and _u8(tb[10])
+    p.json("pmtudisc", bool(on))
+    p.fp("pmtudisc " if on else "nopmtudisc ")
+    if 8 in tb and _u16(tb[8]) & 0x1:
+        _flag(p, "isatap", "isatap ")
+    plen = _u16(tb[13]) if 13 in tb else 0
+    if plen:
+        rlen = _u16(tb[14]) if 14 in tb else 0
+        relay = tb.get(12, b"\0\0\0\0")[:4]
+        prefix = socket.inet_ntop(socket.AF_INET6, tb[11][:16])
+        p.json("prefix", prefix)
+        p.json("prefixlen", plen)
+        p.fp(f"6rd-prefix {prefix}/{plen} ")
+        if any(relay):
+            p.json("relay_prefix", socket.inet_ntop(socket.AF_INET, relay))
+            p.json("relay_prefixlen", rlen)
+            p.fp(f"6rd-relay_prefix {socket.inet_ntop(socket.AF_INET, relay)}/{rlen} ")
+    if 20 in tb and _u32(tb[20]):
+        p.hex("fwmark", "fwmark %#llx ", _u32(tb[20]))
+    _encap(p, tb, 15, 16, 17, 18)
+
+
+def _vti(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/link_vti.c vti_print_opt and link_vti6.c vti6_print_opt (the same but for the address family)."""
+    _vti_any(p, tb, names, socket.AF_INET)
+
+
+def _vti6(p: _Printer, tb: dict[int, bytes], names) -> None:
+    _vti_any(p, tb, names, socket.AF_INET6)
+
+
+def _vti_any(p: _Printer, tb: dict[int, bytes], names, family: int) -> None:
+    _endpoint(p, "remote", tb.get(5), family)
+    _endpoint(p, "local", tb.get(4), family)
+    if 1 in tb and _u32(tb[1]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    for a, key in ((2, "ikey"), (3, "okey")):
+        if a in tb and _u32(tb[a]):
+            p.any(key, key + " %s ", socket.inet_ntop(socket.AF_INET, tb[a][:4]))
+    if 6 in tb and _u32(tb[6]):
+        p.hex("fwmark", "fwmark %#llx ", _u32(tb[6]))
+
+
+def _ip6_flow(p: _Printer, tb: dict[int, bytes], flags: int, limit_attr: int, flow_attr: int) -> None:
+    """encaplimit, tclass and flowlabel of link_ip6tnl.c / link_gre6.c."""
+    if flags & 0x1:
+        _flag(p, "ip6_tnl_f_ign_encap_limit", "encaplimit none ")
+    elif limit_attr in tb:
+        p.any("encap_limit", "encaplimit %u ", _u8(tb[limit_attr]))
+    flowinfo = int.from_bytes(tb[flow_attr][:4], "big") if flow_attr in tb else 0
+    if flags & 0x2:
+        _flag(p, "ip6_tnl_f_use_orig_tclass", "tclass inherit ")
+    elif flow_attr in tb:
+        p.any("tclass", "tclass %s ", f"0x{(flowinfo & 0x0FF00000) >> 20:02x}")
+    if flags & 0x4:
+        _flag(p, "ip6_tnl_f_use_orig_flowlabel", "flowlabel inherit ")
+    elif flow_attr in tb:
+        p.any("flowlabel", "flowlabel %s ", f"0x{flowinfo & 0xFFFFF:05x}")
+    if flags & 0x10:
+        _flag(p, "ip6_tnl_f_rcv_dscp_copy", "dscp inherit ")
+
+
+def _fwmark6(p: _Printer, tb: dict[int, bytes], flags: int, attr: int) -> None:
+    if flags & 0x20:
+        _flag(p, "ip6_tnl_f_use_orig_fwmark", "fwmark inherit ")
+    elif attr in tb and _u32(tb[attr]):
+        p.hex("fwmark", "fwmark %#llx ", _u32(tb[attr]))
+
+
+def _ip6tnl(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/link_ip6tnl.c ip6tunnel_print_opt."""
+    if 19 in tb:
+        _flag(p, "external", "external ")
+    flags = _u32(tb[8]) if 8 in tb else 0
+    if 9 in tb:
+        word = {4: "ipip6", 41: "ip6ip6", 0: "any"}.get(_u8(tb[9]))
+        if word:
+            p.any("proto", "%s ", word)
+    _endpoint(p, "remote", tb.get(3), socket.AF_INET6)
+    _endpoint(p, "local", tb.get(2), socket.AF_INET6)
+    if 1 in tb and _u32(tb[1]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    ttl = _u8(tb[4]) if 4 in tb else 0
+    p.json("ttl", ttl)
+    p.fp(f"hoplimit {ttl} " if ttl else "hoplimit inherit ")
+    _ip6_flow(p, tb, flags, 6, 7)
+    if flags & 0x8:
+        _flag(p, "ip6_tnl_f_mip6_dev", "mip6 ")
+    if flags & 0x40:
+        _flag(p, "ip6_tnl_f_allow_local_remote", "allow-localremote ")
+    _fwmark6(p, tb, flags, 20)
+    _encap(p, tb, 15, 16, 17, 18)
+
+
+def _gre6(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/link_gre6.c gre_print_opt (ip6gre, ip6gretap, ip6erspan)."""
+    if 18 in tb:
+        _flag(p, "external", "external ")
+    flags = _u32(tb[13]) if 13 in tb else 0
+    _endpoint(p, "remote", tb.get(7), socket.AF_INET6)
+    _endpoint(p, "local", tb.get(6), socket.AF_INET6)
+    if 1 in tb and _u32(tb[1]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    ttl = _u8(tb[8]) if 8 in tb else 0
+    p.json("ttl", ttl)
+    p.fp(f"hoplimit {ttl} " if ttl else "hoplimit inherit ")
+    _ip6_flow(p, tb, flags, 11, 12)
+    iflags = _be16(tb[2]) if 2 in tb else 0
+    oflags = _be16(tb[3]) if 3 in tb else 0
+    if iflags & 0x2000 and 4 in tb:
+        p.any("ikey", "ikey %s ", socket.inet_ntop(socket.AF_INET, tb[4][:4]))
+    if oflags & 0x2000 and 5 in tb:
+        p.any("okey", "okey %s ", socket.inet_ntop(socket.AF_INET, tb[5][:4]))
+    for flg, bit, key in ((iflags, 0x1000, "iseq"), (oflags, 0x1000, "oseq"), (iflags, 0x8000, "icsum"),
+                          (oflags, 0x8000, "ocsum")):
+        if flg & bit:
+            _flag(p, key, key + " ")
+    if flags & 0x40:
+        _flag(p, "ip6_tnl_f_allow_local_remote", "allow-localremote ")
+    _fwmark6(p, tb, flags, 20)
+    if 21 in tb:
+        p.any("erspan_index", "erspan_index %u ", _u32(tb[21]))
+    if 22 in tb:
+        p.any("erspan_ver", "erspan_ver %u ", _u8(tb[22]))
+    if 23 in tb:
+        p.any("erspan_dir", "erspan_dir %s ", "ingress" if _u8(tb[23]) == 0 else "egress")
+    if 24 in tb:
+        p.hex("erspan_hwid", "erspan_hwid %#llx ", _u16(tb[24]))
+    _encap(p, tb, 14, 15, 16, 17)
+
+
+def _vrf(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/iplink_vrf.c vrf_print_opt and vrf_slave_print_opt (IFLA_VRF_TABLE, IFLA_VRF_PORT_TABLE: both 1)."""
+    if 1 in tb:
+        p.any("table", "table %u ", _u32(tb[1]))
+
+
+# ip/iplink_bond.c
+_BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
+_ARP_VALIDATE = ("none", "active", "backup", "all", "filter", "filter_active", "filter_backup")
+_ARP_ALL_TARGETS = ("any", "all")
+_PRIMARY_RESELECT = ("always", "better", "failure")
+_FAIL_OVER_MAC = ("none", "active", "follow")
+_XMIT_HASH_POLICY = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
+_ON_OFF = ("off", "on")
+_LACP_RATE = ("slow", "fast")
+_AD_SELECT = ("stable", "bandwidth", "count")
+
+
+def _get_name(tbl: tuple[str, ...], i: int) -> str:
+    return tbl[i] if 0 <= i < len(tbl) else "UNKNOWN"
+
+
+def _mac(b: bytes) -> str:
+    """ll_addr_n2a for an Ethernet-like address: colon-separated hex."""
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def _bond_targets(p: _Printer, raw: bytes, key: str, family: int) -> None:
+    """arp_ip_target / ns_ip6_target: the nested list (attributes 0..15), comma-separated."""
+    tb: dict[int, bytes] = {}
+    for t, v in _list(raw):
+        if t <= 16:
+            tb.setdefault(t, v)
+    if 0 not in tb:
+        return
+    n = 4 if family == socket.AF_INET else 16
+    addrs = [socket.inet_ntop(family, tb[i][:n].ljust(n, b"\0")) for i in range(16) if i in tb]
+    p.json(key, addrs)
+    text = ""
+    for i in range(16):
+        if i in tb:
+            text += socket.inet_ntop(family, tb[i][:n].ljust(n, b"\0"))
+        if i < 15 and i + 1 in tb:
+            text += ","
+    p.fp(f"{key} {text} ")
+
+
+def _bond(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/iplink_bond.c bond_print_opt."""
+    if 1 in tb:
+        p.any("mode", "mode %s ", _get_name(_BOND_MODES, _u8(tb[1])))
+    if 2 in tb and _u32(tb[2]):
+        p.any("active_slave", "active_slave %s ", _name(names, _u32(tb[2])))
+    for a, key in ((3, "miimon"), (4, "updelay"), (5, "downdelay"), (28, "peer_notify_delay")):
+        if a in tb:
+            p.any(key, key + " %u ", _u32(tb[a]))
+    if 6 in tb:
+        p.any("use_carrier", "use_carrier %u ", _u8(tb[6]))
+    if 7 in tb:
+        p.any("arp_interval", "arp_interval %u ", _u32(tb[7]))
+    if 30 in tb:
+        p.any("arp_missed_max", "arp_missed_max %u ", _u8(tb[30]))
+    if 8 in tb:
+        _bond_targets(p, tb[8], "arp_ip_target", socket.AF_INET)
+    if 31 in tb:
+        _bond_targets(p, tb[31], "ns_ip6_target", socket.AF_INET6)
+    if 9 in tb:
+        v = _u32(tb[9])
+        p.json("arp_validate", None if not v else _get_name(_ARP_VALIDATE, v))
+        p.fp(f"arp_validate {_get_name(_ARP_VALIDATE, v)} ")
+    if 10 in tb:
+        p.any("arp_all_targets", "arp_all_targets %s ", _get_name(_ARP_ALL_TARGETS, _u32(tb[10])))
+    if 11 in tb and _u32(tb[11]):
+        p.any("primary", "primary %s ", _name(names, _u32(tb[11])))
+    tbl: tuple[str, ...]
+    for a, key, tbl in ((12, "primary_reselect", _PRIMARY_RESELECT), (13, "fail_over_mac", _FAIL_OVER_MAC),
+                        (14, "xmit_hash_policy", _XMIT_HASH_POLICY)):
+        if a in tb:
+            p.any(key, key + " %s ", _get_name(tbl, _u8(tb[a])))
+    if 15 in tb:
+        p.any("resend_igmp", "resend_igmp %u ", _u32(tb[15]))
+    if 16 in tb:
+        p.any("num_peer_notif", "num_grat_arp %u ", _u8(tb[16]))
+    if 17 in tb:
+        p.any("all_slaves_active", "all_slaves_active %u ", _u8(tb[17]))
+    for a, key in ((18, "min_links"), (19, "lp_interval"), (20, "packets_per_slave")):
+        if a in tb:
+            p.any(key, key + " %u ", _u32(tb[a]))
+    for a, key, word, tbl in ((29, "ad_lacp_active", "lacp_active", _ON_OFF),
+                              (21, "ad_lacp_rate", "lacp_rate", _LACP_RATE),
+                              (22, "ad_select", "ad_select", _AD_SELECT)):
+        if a in tb:
+            p.any(key, word + " %s ", _get_name(tbl, _u8(tb[a])))
+    if 23 in tb:
+        ad = _parse(tb[23])
+        p.open("ad_info")
+        for a, key, word in ((1, "aggregator", "ad_aggregator"), (2, "num_ports", "ad_num_ports"),
+                             (3, "actor_key", "ad_actor_key"), (4, "partner_key", "ad_partner_key")):
+            if a in ad:
+                p.any(key, word + " %d ", _u16(ad[a]))
+        if 5 in ad:
+            p.any("partner_mac", "ad_partner_mac %s ", _mac(ad[5][:6]))
+        p.close()
+    if 24 in tb:
+        p.any("ad_actor_sys_prio", "ad_actor_sys_prio %u ", _u16(tb[24]))
+    if 25 in tb:
+        p.any("ad_user_port_key", "ad_user_port_key %u ", _u16(tb[25]))
+    if 26 in tb:
+        p.any("ad_actor_system", "ad_actor_system %s ", _mac(tb[26]))
+    if 27 in tb:
+        p.any("tlb_dynamic_lb", "tlb_dynamic_lb %u ", _u8(tb[27]))
+
+
+_LACP_STATES = ((0x1, "active"), (0x2, "short_timeout"), (0x4, "aggregating"), (0x8, "in_sync"),
+                (0x10, "collecting"), (0x20, "distributing"), (0x40, "defaulted"), (0x80, "expired"))
+
+
+def _oper_state(p: _Printer, key: str, state: int) -> None:
+    """iplink_bond_slave.c print_slave_oper_state (the text names the JSON array first, as 6.1 does)."""
+    words = []
+    for bit, word in _LACP_STATES:
+        if state & bit:
+            state &= ~bit
+            words.append(word)
+    p.json(key, words)
+    p.fp(key + " <" + ",".join(words) + "> ")
+
+
+def _bond_slave(p: _Printer, tb: dict[int, bytes], names) -> None:
+    """ip/iplink_bond_slave.c bond_slave_print_opt."""
+    if 1 in tb:
+        st = _u8(tb[1])
+        if st < 2:
+            p.any("state", "state %s ", ("ACTIVE", "BACKUP")[st])
+        else:
+            p.any("state_index", "state %d ", st)
+    if 2 in tb:
+        st = _u8(tb[2])
+        if st < 4:
+            p.any("mii_status", "mii_status %s ", ("UP", "GOING_DOWN", "DOWN", "GOING_BACK")[st])
+        else:
+            p.any("mii_status_index", "mii_status %d ", st)
+    if 3 in tb:
+        p.any("link_failure_count", "link_failure_count %d ", _i32(_u32(tb[3])))
+    if 4 in tb:
+        p.any("perm_hwaddr", "perm_hwaddr %s ", _mac(tb[4]))
+    if 5 in tb:
+        p.any("queue_id", "queue_id %d ", _u16(tb[5]))
+    if 9 in tb:
+        p.any("prio", "prio %d ", _s32(tb[9]))
+    if 6 in tb:
+        p.any("ad_aggregator_id", "ad_aggregator_id %d ", _u16(tb[6]))
+    for a, key in ((7, "ad_actor_oper_port_state"), (8, "ad_partner_oper_port_state")):
+        if a in tb:
+            st = _u8(tb[a])
+            p.any(key, key + " %d ", st)
+            _oper_state(p, key + "_str", st)
+
+
+KIND_PRINTERS = {"ipip": _iptnl, "sit": _iptnl, "vti": _vti, "vti6": _vti6, "ip6tnl": _ip6tnl, "ip6gre": _gre6,
+                 "ip6gretap": _gre6, "ip6erspan": _gre6, "vrf": _vrf, "vrf_slave": _vrf, "bond": _bond, "bond_slave": _bond_slave, "bridge": _bridge, "bridge_slave": _bridge_slave, "vxlan": _vxlan, "macvlan": _macvlan,
                  "macvtap": _macvlan, "tun": _tun, "vlan": _vlan, "gre": _gre, "gretap": _gre, "erspan": _gre,
                  "geneve": _geneve, "ipvlan": _ipvlan, "ipvtap": _ipvlan}
 

@@ -555,20 +555,23 @@ TUNNEL_MODES = {"ipip": ("ipip", "tunl0", "ipip"), "gre": ("gre", "gre0", "ip_gr
 class TunnelChange(Op):
     verb: str = "add"               # add, change, del
     name: str = ""
-    mode: str = "ipip"
+    mode: str = ""                  # "": not given (iproute2 then goes by the name: gre*, ipip*, sit*, vti*)
     remote: str | None = None
     local: str | None = None
-    ttl: int | None = None          # None: inherit
-    tos: int | None = None
+    ttl: int | None = None          # None: not given or inherit (iproute2 leaves the TTL as it was)
+    tos: int | None = None          # 1: inherit
     dev: str | None = None
     ikey: int | None = None
     okey: int | None = None
-    pmtudisc: bool = True
+    pmtudisc: bool | None = None    # None: not given
+    name_first: bool = False        # `change NAME ...`: iproute2 starts from NAME's parameters
+    family: int | None = None       # -6: the IPv6 tunnel code (as an IPv6 mode)
 
 
 @dataclass(frozen=True)
 class TunnelShow(ShowOp):
     name: str | None = None
+    mode: str | None = None         # `ip tunnel show mode ip6gre`: an IPv6 mode lists the IPv6 tunnels
 
 
 def _tunnel(a: Args, ns, so) -> Op:
@@ -584,8 +587,10 @@ def _tunnel(a: Args, ns, so) -> Op:
                                "          [ remote ADDR ] [ local ADDR ] [ [i|o]key KEY ] [ ttl TTL ] [ tos TOS ] [ dev PHYS_DEV ] [ [no]pmtudisc ]")
     f: dict = {}
     name = None
+    count = 0
     while a:
         w = a.next()
+        count += 1
         if w == "mode":
             m = a.next("a mode")
             if m not in TUNNEL_MODES:
@@ -602,8 +607,7 @@ def _tunnel(a: Args, ns, so) -> Op:
                 f["ttl"] = _num(v, "TTL", 255)
         elif w in ("tos", "dsfield", "tclass"):
             v = a.next("a TOS")
-            if v != "inherit":
-                f["tos"] = _num(v, "TOS", 255)
+            f["tos"] = 1 if v == "inherit" else _num(v, "TOS", 255)
         elif w == "dev":
             f["dev"] = need_name(a.next("a device name"))
         elif w in ("key", "ikey", "okey"):
@@ -616,18 +620,20 @@ def _tunnel(a: Args, ns, so) -> Op:
             f["pmtudisc"] = w == "pmtudisc"
         elif w == "name":
             name = need_name(a.next("a tunnel name"))
+            f["name_first"] = count == 1
         elif w in ("csum", "icsum", "ocsum", "seq", "iseq", "oseq", "encap", "noencap", "prl-default", "6rd-prefix",
                    "encaplimit", "flowlabel", "ignore-df", "nopmtudisc6"):
             raise ParseError(f'lab does not support "{w}" in ip tunnel yet.')
         elif name is None:
             name = need_name(w)
+            f["name_first"] = count == 1
         else:
             raise ParseError(f'Error: either "name" is duplicate, or "{w}" is a garbage.')
     if verb in ("show", "list", "lst"):
-        return TunnelShow(ns, opts=so, name=name)
+        return TunnelShow(ns, opts=so, name=name, mode=f.get("mode"))
     if name is None:
         raise ParseError("Error: tunnel name is required.", "Try: ip tunnel add tun0 mode ipip remote 192.0.2.2 local 192.0.2.1")
-    return TunnelChange(ns, verb="del" if verb == "delete" else verb, name=name, **f)
+    return TunnelChange(ns, verb="del" if verb == "delete" else verb, name=name, family=so.family, **f)
 
 
 def _tunnel_key(w: str) -> int:

@@ -16,7 +16,7 @@ done
 cut -d' ' -f1 /proc/uptime > /out/booted
 mkdir -p /lib/modules && rm -rf "/lib/modules/$KVER" && ln -s "$MODS" "/lib/modules/$KVER"
 # every module a test may need, loaded before any test looks at the machine (some add fallback devices)
-for m in 8021q ip_gre ip6_gre gre geneve dummy ipvlan macvlan wireguard vrf bonding vxlan veth bridge br_netfilter \
+for m in 8021q ip_gre ip6_gre gre ipip sit ip_vti ip6_vti ip6_tunnel geneve dummy ipvlan macvlan wireguard vrf bonding vxlan veth bridge br_netfilter \
          ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_sh sch_netem sch_fq_codel sch_sfq sch_prio sch_tbf sch_htb \
          sch_ingress cls_u32 cls_basic act_mirred nf_tables nft_chain_nat nft_ct nft_nat nf_conntrack nft_compat \
          xt_conntrack xt_MASQUERADE xt_nat xt_comment xt_statistic xt_mark iptable_nat iptable_filter tun; do
