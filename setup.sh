@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 need=()
 pairs="ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping unshare:util-linux tcpdump:tcpdump bird:bird2"
 # the tests drive lab serve in a real browser, and boot a stock Debian kernel under qemu (tests/vm/run)
-[ "${1:-}" = test ] && pairs="$pairs chromium:chromium qemu-system-x86_64:qemu-system-x86 depmod:kmod"
+[ "${1:-}" = test ] && pairs="$pairs chromium:chromium qemu-system-x86_64:qemu-system-x86 depmod:kmod ipvsadm:ipvsadm"
 for pair in $pairs; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done

@@ -54,10 +54,13 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def enter_sandbox() -> None:
+def enter_sandbox(userns: bool = True) -> None:
     """Unshare user+net+mount, map the caller to root, give the lab a private /run/netns, bring lo up.
 
-    Raises LabError with the reason and the fix when the kernel refuses.
+    `userns=False` (real root only): net+mount without a user namespace, so the lab keeps the machine root's
+    capabilities in its own network namespace; what the kernel grants only to them (IPVS's netlink commands
+    need CAP_NET_ADMIN in the initial user namespace) then works. Raises LabError with the reason and the fix
+    when the kernel refuses.
     """
     global _in_sandbox
     if _in_sandbox:
@@ -65,16 +68,20 @@ def enter_sandbox() -> None:
     if threading.active_count() > 1:
         raise LabError("internal: the sandbox must be entered before any thread starts")
     uid, gid = os.geteuid(), os.getegid()
-    helper = _start_map_helper() if uid == 0 else None
+    if not userns and uid != 0:
+        raise LabError("internal: a sandbox without a user namespace needs real root")
+    helper = _start_map_helper() if uid == 0 and userns else None
     try:
-        nsutil.unshare(nsutil.CLONE_NEWUSER | nsutil.CLONE_NEWNET | nsutil.CLONE_NEWNS)
+        nsutil.unshare((nsutil.CLONE_NEWUSER if userns else 0) | nsutil.CLONE_NEWNET | nsutil.CLONE_NEWNS)
     except OSError as e:
         if helper:
             _finish_map_helper(helper, ok=False)
         why = userns_restriction() or f"unshare(user, net, mount) failed: {e.strerror}."
         raise LabError(f"Cannot create the lab's private sandbox: {why}",
                        "Or use --host (as root) to work on this machine's real namespaces.") from None
-    if helper:
+    if not userns:
+        pass
+    elif helper:
         # real root may map every id, but only from the parent user namespace: a forked helper writes it
         _finish_map_helper(helper, ok=True)
     else:

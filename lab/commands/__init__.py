@@ -25,6 +25,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "sysctl": ("lab.commands.sysctl", "read and write net.* kernel settings"),
     "trace": ("lab.commands.trace", "inject a packet and trace it hook by hook"),
     "grade": ("lab.commands.grade", "check the lab as built against a scenario's checks"),
+    "ipvsadm": ("lab.commands.ipvsadm", "IP Virtual Server: virtual services and their real servers (kube-proxy's ipvs mode)"),
     "bird": ("lab.commands.bird", "the BIRD routing daemon (BGP, OSPF), one per namespace: NS bird -c FILE"),
     "birdc": ("lab.commands.bird", "ask a namespace's BIRD daemon: NS birdc show protocols / show route"),
 }
