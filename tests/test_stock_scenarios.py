@@ -158,3 +158,22 @@ def test_ping_measures_netem_delay_in_the_vm(veth):
     r = evaluate(c, veth)
     assert r.passed, r.text()
     assert min(r.data["rtts_ms"]) >= 100
+
+
+@pytest.mark.vm_root
+def test_ipvs_round_robin_plays_green_as_root_or_says_what_it_needs(engine):
+    """13-ipvs-round-robin needs IPVS, which needs the machine's own root: green in tests/vm/run's second pass
+    (the VM's root, no user namespace); elsewhere refused at its requires: line, naming both."""
+    sc = load(_path("13-ipvs-round-robin"))
+    assert sc.requires == ("ipvs",)
+    lacks = requires.missing(sc.requires)
+    as_root = IN_VM and os.environ.get("LAB_TEST_ROOT_SANDBOX") == "1"
+    assert bool(lacks) != as_root, (lacks, as_root)
+    rep = check_scenario(sc, engine)
+    if lacks:
+        assert not rep.ok and requires.message(lacks) in rep.failure, rep.failure
+        assert "IP Virtual Server (ip_vs; its commands need the machine's own root" in rep.failure
+        assert nsutil.list_netns() == []
+        return
+    assert rep.ok, rep.text
+    assert rep.checks_passed >= 8 and rep.checks_skipped == 0, rep.text

@@ -78,7 +78,12 @@ def _attrs(buf: bytes, off: int = 0) -> dict[int, bytes]:
 class Ipvs:
     def __init__(self, ns: str | None) -> None:
         with nsutil.in_netns(ns):
-            self.g = Genl()
+            self.open_here()
+        self._init()
+
+    def open_here(self) -> None:
+        """The socket, in the calling thread's namespace, and the IPVS family's id (LabError without ip_vs)."""
+        self.g = Genl()
         try:
             reply = self.g.request(GENL_ID_CTRL, 0, struct.pack("=BBH", CTRL_CMD_GETFAMILY, 1, 0)
                                    + sattr(CTRL_ATTR_FAMILY_NAME, "IPVS"))
@@ -88,6 +93,8 @@ class Ipvs:
                                     "built (Debian's and Ubuntu's kernels have it). The iptables statistic-match "
                                     "scenario balances without it.") from None
         self.family = struct.unpack("=H", _attrs(reply or b"", 4)[CTRL_ATTR_FAMILY_ID][:2])[0]
+
+    def _init(self) -> None:
         try:                           # ipvs_init asks for the version first: its failure is "Can't initialize"
             self.info = _attrs(self.do(GET_INFO) or b"", 4)
         except NetlinkError as e:

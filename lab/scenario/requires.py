@@ -39,6 +39,8 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "codel": ("qdisc", "codel", "codel (sch_codel)"),
     "cake": ("qdisc", "cake", "cake (sch_cake)"),
     "fq": ("qdisc", "fq", "fq (sch_fq)"),
+    "ipvs": ("ipvs", "IPVS", "IP Virtual Server (ip_vs; its commands need the machine's own root, not a user "
+                             "namespace such as lab's rootless sandbox: sudo unshare --net --mount lab --host)"),
 }
 
 _have: set[str] = set()       # features found (a missing one is asked again: a module may be loaded meanwhile)
@@ -110,6 +112,21 @@ def _ask(what: str, kind: str) -> bool:
     from lab.backend.rtnl import (IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, NLM_F_CREATE,
                                   NLM_F_EXCL, RTM_NEWLINK, Rtnl, attr, ifinfo, sattr)
 
+    if what == "ipvs":       # the family answers, and its version may be read here (the commands' permission)
+        from lab.backend.ipvsadm import GET_INFO, Ipvs
+
+        try:
+            v = Ipvs.__new__(Ipvs)
+            Ipvs.open_here(v)
+        except Exception:  # noqa: BLE001  LabError: no ip_vs, or not allowed here
+            return False
+        try:
+            v.do(GET_INFO)
+            return True
+        except NetlinkError:
+            return False
+        finally:
+            v.close()
     r = Rtnl()
     try:
         if what == "qdisc":
