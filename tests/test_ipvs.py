@@ -115,3 +115,21 @@ def test_ipvsadm_refuses_what_the_real_one_refuses_in_its_words(lab, twin):
         assert not r.ok and rc != 0, (line, r.output)
         assert r.error.splitlines()[0] == err.strip().splitlines()[0], line
     assert lab.run("ipvsadm -Ln").output.rstrip("\n") == twin("ipvsadm -Ln")[1].rstrip("\n"), "nothing half-made"
+
+
+def test_export_writes_the_ipvs_table_and_replays_it(lab, twin):
+    """lab export writes the virtual services as ipvsadm commands; replaying the script rebuilds them."""
+    from lab.scenario.export import export_sh
+
+    if not AS_ROOT:
+        assert "ipvsadm" not in export_sh(lab.backend), "no IPVS here: nothing to write"
+        return
+    for line in BUILD:
+        assert lab.run(line).ok, line
+    before = lab.run("ipvsadm -Sn").output
+    script = export_sh(lab.backend)
+    assert "ipvsadm -A -t 10.0.0.1:80 -s wlc -p 360" in script, script
+    assert lab.run("ipvsadm -C").ok
+    bad = [x for x in lab.run_lines([ln for ln in script.splitlines() if ln.startswith("ipvsadm ")]) if not x.ok]
+    assert not bad, (bad[0].line, bad[0].error)
+    assert lab.run("ipvsadm -Sn").output == before

@@ -98,3 +98,16 @@ def test_errors_read_like_iproute2_and_name_the_fix(line, words):
                 max_size=5))
 def test_grade_any_words_give_op_or_error(words):
     _check("grade " + " ".join(words))
+
+
+IPVSADM_WORDS = ["-A", "-E", "-D", "-C", "-L", "-l", "-a", "-e", "-d", "-Z", "-S", "-t", "-u", "-f", "-s", "-p", "-M",
+                 "-r", "-g", "-i", "-m", "-w", "-x", "-y", "-n", "-o", "-6", "--stats", "--rate", "--exact",
+                 "--tun-type", "ipip", "gue", "10.0.0.1:80", "[2001:db8::1]:443", "[::1", "1.2.3", "rr", "wlc", "0",
+                 "-1", "4294967296", "x", "--persistent=3", "-Ln", "-pn", "--weight=5", ":80", "a:b:c", "--nosort",
+                 "--thresholds", "-R", "--set", "-c", "help", "255.255.255.0", "http"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(IPVSADM_WORDS), min_size=0, max_size=8))
+def test_ipvsadm_any_words_give_op_or_error(words):
+    _check("ipvsadm " + " ".join(words))

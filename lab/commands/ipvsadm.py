@@ -42,7 +42,7 @@ NOT_YET = {"-R": "--restore", "--restore": "--restore", "--set": "--set", "--sta
            "--stop-daemon": "--stop-daemon", "-c": "--connection", "--connection": "--connection",
            "--timeout": "--timeout", "--daemon": "--daemon", "--pe": "--pe", "-b": "--sched-flags",
            "--sched-flags": "--sched-flags", "--mcast-interface": "--mcast-interface", "--syncid": "--syncid",
-           "-j": "--tun-type", "--tun-type": "--tun-type"}
+           "-j": "--tun-type"}
 DEF_SCHED = "wlc"
 PERSISTENT_TIMEOUT = 360      # IPVS_SVC_PERSISTENT_TIMEOUT (6 minutes)
 
@@ -151,16 +151,16 @@ _LONG = {"--add-service": "A", "--edit-service": "E", "--delete-service": "D", "
          "--masquerading": "m", "--weight": "w", "--u-threshold": "x", "--l-threshold": "y", "--numeric": "n",
          "--ops": "o", "--stats": "stats", "--rate": "rate", "--thresholds": "thresholds",
          "--persistent-conn": "persistent-conn", "--nosort": "nosort", "--sort": "sort", "--exact": "exact",
-         "--help": "h", "--version": "v"}
+         "--help": "h", "--version": "v", "--tun-type": "tun-type"}
 _CMDS = {"A": "add", "E": "edit", "D": "del", "C": "flush", "L": "list", "l": "list", "a": "adddest",
          "e": "editdest", "d": "deldest", "Z": "zero", "S": "save"}
-_WITH_ARG = set("tufsMrwxy")
+_WITH_ARG = set("tufsMrwxy") | {"tun-type"}
 _OPT_OF = {"t": "service-address", "u": "service-address", "f": "service-address", "s": "scheduler",
            "p": "persistent", "M": "netmask", "r": "real-server", "g": "forwarding-method",
            "i": "forwarding-method", "m": "forwarding-method", "w": "weight", "x": "u-threshold",
            "y": "l-threshold", "n": "numeric", "o": "ops", "stats": "stats", "rate": "rate",
            "thresholds": "thresholds", "persistent-conn": "persistent-conn", "nosort": "nosort",
-           "exact": "exact"}
+           "exact": "exact", "tun-type": "tun-type"}
 
 
 def _tokens(argv: list[str]):
@@ -247,6 +247,10 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
         if c == "sort":
             continue
         opt = _OPT_OF[c]
+        if opt == "tun-type":
+            if val != "ipip":
+                raise ParseError(f'lab does not support ipvsadm --tun-type {val} yet (ipip is).')
+            continue
         if opt in given:
             raise _fail(f"multiple '{opt}' options specified")
         given.append(opt)
@@ -293,6 +297,9 @@ def parse(head: str, argv: list[str], ctx: Context, ns: str | None) -> Op:
             f["fmt"] = c
         elif c in ("nosort", "exact"):
             f[c] = True
+        elif c == "tun-type":              # ipip is IPVS's tunnel (and the default); gue and gre are not yet
+            if val != "ipip":
+                raise ParseError(f'lab does not support ipvsadm --tun-type {val} yet (ipip is).')
     if cmd is None:
         raise ParseError("ipvsadm: no command specified", "Try: ipvsadm -Ln, or ipvsadm -A -t ADDR:PORT -s rr")
     if svc_word is not None:

@@ -315,8 +315,24 @@ def export_sh(backend, host_mode: bool | None = None) -> str:
     if tc:
         sec("traffic control")
         out += tc
+    ipvs = [line for ns in L.nss if not (host_mode and not ns) for line in _ipvs_lines(backend, ns)]
+    if ipvs:
+        sec("IP virtual servers")
+        out += ipvs
     return "\n".join(out) + "\n"
 
+
+def _ipvs_lines(backend, ns: str) -> list[str]:
+    """The namespace's IPVS table as `ipvsadm -S -n` writes it (nothing where IPVS cannot be read: no ip_vs in
+    the kernel, or lab's rootless sandbox, where the kernel refuses IPVS's commands)."""
+    from lab.commands.ipvsadm import IpvsOp
+    from lab.errors import LabError
+
+    try:
+        text = backend.apply(IpvsOp(ns or None, cmd="save", numeric=True))
+    except LabError:
+        return []
+    return [f"{_exec(ns)}ipvsadm {line}" for line in text.splitlines() if line.strip()]
 
 def _fdb_lines(L: _Lab, kept: dict[str, set[str]]) -> list[str]:
     """Static VXLAN FDB entries with a remote (`bridge fdb append MAC dev vxlan0 dst ADDR`)."""
