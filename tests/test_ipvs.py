@@ -133,3 +133,29 @@ def test_export_writes_the_ipvs_table_and_replays_it(lab, twin):
     bad = [x for x in lab.run_lines([ln for ln in script.splitlines() if ln.startswith("ipvsadm ")]) if not x.ok]
     assert not bad, (bad[0].line, bad[0].error)
     assert lab.run("ipvsadm -Sn").output == before
+
+
+def test_the_ipvs_pane_shows_services_and_real_servers_as_they_change(lab, monkeypatch, tmp_path):
+    """The dashboard's IPVS tab: typed ipvsadm commands appear as a service with its real servers; where IPVS
+    cannot be read it says what IPVS needs."""
+    from tests.test_ui_support import pane_rows, pane_text, run_ui, type_command, wait_for
+
+    monkeypatch.setenv("LAB_HISTORY", str(tmp_path / "h"))
+
+    async def body(app, pilot):
+        app.show_tab("tab-ipvs")
+        if not AS_ROOT:
+            await wait_for(pilot, lambda: "IPVS needs ip_vs and the machine's own root" in pane_text(app, "ipvs"),
+                           what="the empty pane's words")
+            return
+        await type_command(pilot, "ipvsadm -A -t 10.0.0.1:80 -s rr")
+        await type_command(pilot, "ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.2:8080 -m -w 2")
+        await wait_for(pilot, lambda: any("TCP  10.0.0.1:80" in r[1] and "10.0.1.2:8080" in r[4]
+                                          for r in pane_rows(app, "ipvs")), what="the service and its server")
+        await type_command(pilot, "ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.3:8080 -m")
+        await wait_for(pilot, lambda: "10.0.1.3:8080" in pane_text(app, "ipvs"), what="the second real server")
+        rows = pane_rows(app, "ipvs")
+        assert [r[4:7] for r in rows] == [["10.0.1.2:8080", "Masq", "2"], ["10.0.1.3:8080", "Masq", "1"]], rows
+        await type_command(pilot, "ipvsadm -C")
+        await wait_for(pilot, lambda: "10.0.1.2" not in pane_text(app, "ipvs"), what="the table cleared")
+    run_ui(lab, body)

@@ -9,7 +9,7 @@ import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.backend import nsutil
+from lab.backend import nsutil, state
 from lab.backend.core import applies
 from lab.backend.rtnl import Rtnl, attr, sattr, u32attr
 from lab.commands import ipvsadm as c
@@ -419,3 +419,35 @@ def _same(s: dict, svc: c.Service) -> bool:
         return s["fwmark"] == svc.fwmark
     return (not s["fwmark"] and s["af"] == svc.af and s["proto"] == PROTO[svc.proto] and s["addr"] == svc.addr
             and s["port"] == svc.port)
+
+
+def services(b, ns: str | None) -> list:
+    """The namespace's virtual services for the IPVS pane (none where IPVS cannot be read: no ip_vs, or a user
+    namespace such as the rootless sandbox)."""
+    from lab.model import IpvsDest, IpvsService
+
+    try:
+        v = Ipvs(ns)
+    except (LabError, OSError):
+        return []
+    op = c.IpvsOp(ns, cmd="list", numeric=True)
+    out = []
+    try:
+        svcs = _services(v)
+        svcs.sort(key=functools.cmp_to_key(_cmp_services))
+        for se in svcs:
+            line = _service_lines(v, se, op, False)[0]
+            name, _, rest = line.rpartition(f" {se['sched']}")
+            dests = _dests(v, se)
+            dests.sort(key=functools.cmp_to_key(_cmp_dests))
+            out.append(IpvsService(ns=ns or "", key=name, sched=se["sched"], flags=rest.strip(), dests=tuple(
+                IpvsDest(_anyname(se["af"], d["addr"], d["port"], se["proto"], True), FWD_NAME.get(d["fwd"], "?"),
+                         d["weight"], d["active"], d["inact"]) for d in dests)))
+    except NetlinkError:
+        return []
+    finally:
+        v.close()
+    return out
+
+
+state.EXTRAS["ipvs"] = lambda b, ns: {"ipvs": tuple(services(b, ns))}

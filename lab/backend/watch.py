@@ -59,7 +59,7 @@ IMPLIES = {"link": frozenset({"link", "route", "neighbour"}), "address": frozens
            "route": frozenset({"route"}),
            "neighbour": frozenset({"neighbour"})}
 EXTRA_MODULES = ("lab.backend.iptables", "lab.backend.tc", "lab.backend.bridge", "lab.backend.sysctl",
-                 "lab.backend.conntrack_state")
+                 "lab.backend.conntrack_state", "lab.backend.ipvsadm")
 
 IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
 IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000

@@ -207,6 +207,26 @@ class ConntrackEntry:
 
 
 @dataclass(frozen=True)
+class IpvsDest:
+    """A real server of an IPVS virtual service, as `ipvsadm -Ln` lists it."""
+    addr: str            # "10.10.0.11:8080", "[2001:db8::20]:8443"
+    fwd: str             # Masq, Route, Tunnel, Local
+    weight: int
+    active: int = 0
+    inactive: int = 0
+
+
+@dataclass(frozen=True)
+class IpvsService:
+    """An IPVS virtual service: `key` as ipvsadm names it ("TCP  10.0.0.1:80", "FWM  7")."""
+    ns: str
+    key: str
+    sched: str
+    flags: str = ""      # "persistent 360 mask 255.255.255.0", "ops"
+    dests: tuple[IpvsDest, ...] = ()
+
+
+@dataclass(frozen=True)
 class NsState:
     """Everything the panes show about one namespace."""
     name: str
@@ -217,6 +237,7 @@ class NsState:
     fdb: tuple[FdbEntry, ...] = ()
     chains: tuple[Chain, ...] = ()
     qdiscs: tuple[Qdisc, ...] = ()
+    ipvs: tuple[IpvsService, ...] = ()
     conntrack: tuple[ConntrackEntry, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
 
@@ -248,6 +269,7 @@ _KEYS = {
     "fdb": ("fdb", lambda o: f"{o.dev} {o.mac} {o.dst}"),
     "chains": ("chain", lambda o: o.key),
     "qdiscs": ("qdisc", lambda o: f"{o.dev} {o.handle} {o.parent}"),
+    "ipvs": ("ipvs", lambda o: o.key),
 }
 
 

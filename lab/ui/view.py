@@ -13,7 +13,7 @@ HIGHLIGHT_SECONDS = 2.0
 FIELDS = tuple(f.name for f in dataclasses.fields(NsState) if f.name != "name")
 # an extra read for the first time (its tab just opened): its rows are not "just changed"
 FIRST_READ_KINDS = {"chains": ("chain", "rule"), "qdiscs": ("qdisc",), "fdb": ("fdb",), "conntrack": ("conntrack",),
-                    "sysctls": ("sysctl",)}
+                    "sysctls": ("sysctl",), "ipvs": ("ipvs",)}
 
 
 def row_key(ns: str, kind: str, key: str) -> str:

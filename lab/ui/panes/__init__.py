@@ -4,6 +4,7 @@ from __future__ import annotations
 from lab.ui.panes.addresses import AddressesPane
 from lab.ui.panes.conntrack import ConntrackPane
 from lab.ui.panes.iptables import IptablesPane
+from lab.ui.panes.ipvs import IpvsPane
 from lab.ui.panes.links import LinksPane
 from lab.ui.panes.neighbours import FdbPane, NeighboursPane
 from lab.ui.panes.qdiscs import QdiscsPane
@@ -11,4 +12,4 @@ from lab.ui.panes.routes import RoutesPane
 from lab.ui.panes.sysctls import SysctlsPane
 
 ALL_PANES = (LinksPane, AddressesPane, RoutesPane, NeighboursPane, FdbPane, IptablesPane, QdiscsPane,
-             ConntrackPane, SysctlsPane)
+             ConntrackPane, SysctlsPane, IpvsPane)

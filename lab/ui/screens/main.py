@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
 
 from lab.ui.panes import (AddressesPane, ConntrackPane, FdbPane, IptablesPane, LinksPane, NeighboursPane,
-                          QdiscsPane, RoutesPane, SysctlsPane)
+                          IpvsPane, QdiscsPane, RoutesPane, SysctlsPane)
 from lab.ui.panes.base import TablePane
 from lab.ui.view import ns_label
 from lab.ui.widgets.commandbar import CommandBar
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from lab.ui.app import LabApp
 
 ALL = {"all", "namespaces", "hot", "links", "addresses", "routes", "neighbours", "fdb", "chains", "qdiscs",
-       "conntrack", "sysctls"}
+       "conntrack", "sysctls", "ipvs"}
 TABS = [("tab-map", "Map"), ("tab-links", "Links"), ("tab-addresses", "Addresses"), ("tab-routes", "Routes"),
         ("tab-neigh", "Neighbours"), ("tab-iptables", "iptables"), ("tab-qdiscs", "Qdiscs"),
-        ("tab-conntrack", "Conntrack"), ("tab-sysctls", "Sysctls")]
+        ("tab-conntrack", "Conntrack"), ("tab-sysctls", "Sysctls"), ("tab-ipvs", "IPVS")]
 
 
 class MainScreen(Screen):
@@ -38,7 +38,7 @@ class MainScreen(Screen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(f"f{i + 2}", f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)),
-        *(Binding(str(i + 1), f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS)),
+        *(Binding(str(i + 1), f"tab('{tid}')", name, show=False) for i, (tid, name) in enumerate(TABS) if i < 9),
         Binding("a", "app.select_ns_all", "All namespaces", show=False),
         Binding("n", "focus_tree", "Namespaces tree", show=False),
         Binding("!", "app.shell", "Shell here", show=False),
@@ -80,6 +80,8 @@ class MainScreen(Screen):
                         yield ConntrackPane(id="conntrack")
                     with TabPane("Sysctls", id="tab-sysctls"):
                         yield SysctlsPane(id="sysctls")
+                    with TabPane("IPVS", id="tab-ipvs"):
+                        yield IpvsPane(id="ipvs")
                 yield OutputLog(id="output")
                 yield Static(id="last-error")
             with Vertical(id="side"):   # a projector-size terminal shows more at once (roomy: app.tcss)
