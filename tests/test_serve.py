@@ -279,7 +279,11 @@ def test_the_instructor_watches_a_seat_read_only():
             assert b"sandbox" in await _until(ws, b"sandbox")
             await ws.send_json(["stdin", "ip netns add before\r"])
             assert b"before" in await _until(ws, b"before")
-            seat_pid = next(iter(_seat_pids(srv)))
+            end = time.monotonic() + 30    # the seat: the server's child whose sandbox has "before"
+            while not (seat := [p for p in _seat_pids(srv) if os.path.exists(f"/proc/{p}/root/run/netns/before")]):
+                assert time.monotonic() < end, _seat_pids(srv)
+                await asyncio.sleep(0.1)
+            seat_pid = seat[0]
             _, room = await _page(s, f"{base}/instructor/room?token={token}")
             link = re.search(r"href='(watch/[^?']+)\?token=", room)
             assert link and "Ada" in room, room
