@@ -4,7 +4,7 @@
 # host (/out/job.sh), report its exit status in /out/rc, power off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 mount -t tmpfs -o mode=755 run /run
-mount -t tmpfs -o mode=1777 tmp /tmp
+# /tmp stays the overlay's (writable, in RAM): the checkout or the kernel cache may live under the host's /tmp
 mkdir -p /dev/pts /dev/shm /out
 mount -t devpts -o newinstance,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs shm /dev/shm
