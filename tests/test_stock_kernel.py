@@ -363,3 +363,23 @@ def test_ip_tunnel_change_keeps_what_it_is_not_told_as_iproute2(lab, twin, lines
             return
         assert r.ok and rc == 0, (line, r.error, err)
     assert links_state(None) == links_state(twin.ns)
+
+
+def test_a_plain_trace_claims_nothing_invalid_on_any_kernel(lab, uniq):
+    """Kernels before 6.3 (Debian 12's 6.1) send no conntrack data in trace events: the tracer must not read
+    that silence as INVALID (it did, at every hop, in the VM)."""
+    from lab.tracer import run_trace
+    from lab.tracer.path import kernel_reports_ct
+
+    a, b = f"ta{uniq}", f"tb{uniq}"
+    for line in (f"ip netns add {a}", f"ip netns add {b}", "ip link add va type veth peer name vb",
+                 f"ip link set va netns {a}", f"ip link set vb netns {b}", f"ip -n {a} addr add 10.61.0.1/24 dev va",
+                 f"ip -n {b} addr add 10.61.0.2/24 dev vb", f"ip -n {a} link set va up", f"ip -n {b} link set vb up"):
+        assert lab.run(line).ok, line
+    if IN_VM:
+        assert not kernel_reports_ct(), "the VM's stock kernel (6.1) is the case this test is for"
+    for spec in (f"{a} icmp 10.61.0.2", f"{a} tcp 10.61.0.2:80"):
+        path = run_trace(lab.backend, spec)
+        assert path.outcome == "answered", path.summary
+        assert not [h for h in path.hops if h.ct_state == "invalid" and "RST" not in h.explanation], \
+            [h.explanation for h in path.hops if h.ct_state == "invalid"]
