@@ -567,6 +567,19 @@ def _encap(p: _Printer, tb: dict[int, bytes], t_type: int, t_flags: int, t_sport
         p.fp(f"encap-{word} " if flags & bit else f"noencap-{word} ")
 
 
+def _erspan_and_encap(p: _Printer, tb: dict[int, bytes]) -> None:
+    """The tail gre_print_opt and ip6gre's print alike: ERSPAN's fields (IFLA_GRE_ERSPAN_*), then fou/gue."""
+    if 21 in tb:
+        p.any("erspan_index", "erspan_index %u ", _u32(tb[21]))
+    if 22 in tb:
+        p.any("erspan_ver", "erspan_ver %u ", _u8(tb[22]))
+    if 23 in tb:
+        p.any("erspan_dir", "erspan_dir %s ", "ingress" if _u8(tb[23]) == 0 else "egress")
+    if 24 in tb:
+        p.hex("erspan_hwid", "erspan_hwid %#llx ", _u16(tb[24]))
+    _encap(p, tb, 14, 15, 16, 17)
+
+
 def _gre(p: _Printer, tb: dict[int, bytes], names) -> None:
     """ip/link_gre.c gre_print_opt (gre, gretap, erspan)."""
     if 18 in tb:
@@ -601,15 +614,7 @@ def _gre(p: _Printer, tb: dict[int, bytes], names) -> None:
             p.any(key, key + " %s", True, "")
     if 20 in tb and _u32(tb[20]):
         p.hex("fwmark", "fwmark %#llx ", _u32(tb[20]))
-    if 21 in tb:
-        p.any("erspan_index", "erspan_index %u ", _u32(tb[21]))
-    if 22 in tb:
-        p.any("erspan_ver", "erspan_ver %u ", _u8(tb[22]))
-    if 23 in tb:
-        p.any("erspan_dir", "erspan_dir %s ", "ingress" if _u8(tb[23]) == 0 else "egress")
-    if 24 in tb:
-        p.hex("erspan_hwid", "erspan_hwid %#llx ", _u16(tb[24]))
-    _encap(p, tb, 14, 15, 16, 17)
+    _erspan_and_encap(p, tb)
 
 
 def _geneve(p: _Printer, tb: dict[int, bytes], names) -> None:
@@ -810,15 +815,7 @@ def _gre6(p: _Printer, tb: dict[int, bytes], names) -> None:
     if flags & 0x40:
         _flag(p, "ip6_tnl_f_allow_local_remote", "allow-localremote ")
     _fwmark6(p, tb, flags, 20)
-    if 21 in tb:
-        p.any("erspan_index", "erspan_index %u ", _u32(tb[21]))
-    if 22 in tb:
-        p.any("erspan_ver", "erspan_ver %u ", _u8(tb[22]))
-    if 23 in tb:
-        p.any("erspan_dir", "erspan_dir %s ", "ingress" if _u8(tb[23]) == 0 else "egress")
-    if 24 in tb:
-        p.hex("erspan_hwid", "erspan_hwid %#llx ", _u16(tb[24]))
-    _encap(p, tb, 14, 15, 16, 17)
+    _erspan_and_encap(p, tb)
 
 
 def _vrf(p: _Printer, tb: dict[int, bytes], names) -> None:
