@@ -154,7 +154,7 @@ def test_tunnel_options_lab_does_not_take_are_said_plainly(lab, twin, line, erro
 def test_link_kind_as_iproute2_makes_and_shows_it(lab, twin, case):
     lines, devs = LINK_CASES[case]
     if not made(lab, twin, lines, FEATURE[case]):
-        made_before = {w for line in lines[:-1] for w in line.split()[3:4]} | {"v1"}
+        made_before = {w for line in lines[:-1] for w in line.split()[3:4]} | {"v1"}   # `ip link add NAME` of earlier lines, and a veth's peer
         assert {link["ifname"] for link in json.loads(kernel(None, "ip", "-j", "link"))} <= {"lo"} | made_before, \
             "a refused command leaves nothing half-made"
         return

@@ -76,9 +76,14 @@ def _attrs(buf: bytes, off: int = 0) -> dict[int, bytes]:
 
 
 class Ipvs:
-    def __init__(self, ns: str | None) -> None:
-        with nsutil.in_netns(ns):
+    def __init__(self, ns: str | None, here: bool = False) -> None:
+        """IPVS in namespace `ns`, or (here=True) in the calling thread's current one. LabError when IPVS
+        cannot be used there (no ip_vs; or a user namespace), worded as ipvsadm words it."""
+        if here:
             self.open_here()
+        else:
+            with nsutil.in_netns(ns):
+                self.open_here()
         self._init()
 
     def open_here(self) -> None:
@@ -319,20 +324,35 @@ def _title(fmt: str) -> list[str]:
             "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"]
 
 
+def _svc_name(se: dict, numeric: bool, rule: bool) -> str:
+    """How ipvsadm names a service: "TCP  10.0.0.1:80" / "FWM  7" in a listing, "-t 10.0.0.1:80" in -S."""
+    v6 = se["af"] == socket.AF_INET6
+    if se["fwmark"]:
+        return (f"-f {se['fwmark']}" + (" -6" if v6 else "")) if rule else (f"FWM  {se['fwmark']}" + (" IPv6" if v6 else ""))
+    vname = _anyname(se["af"], se["addr"], se["port"], se["proto"], numeric)
+    tcp = se["proto"] == socket.IPPROTO_TCP
+    if rule:
+        return f"{'-t' if tcp else '-u'} {vname}"
+    name = f"{'TCP' if tcp else 'UDP'}  {vname}"
+    return name if v6 else name[:33]
+
+
+def _svc_flags(se: dict) -> str:
+    """What a listing prints after the scheduler: " persistent T [mask M] [pe P] [ops]"."""
+    if not se["flags"] & F_PERSISTENT:
+        return ""
+    out = f" persistent {se['timeout']}" + _mask(se, "mask")
+    if se["pe"]:
+        out += f" pe {se['pe']}"
+    if se["flags"] & F_ONEPACKET:
+        out += " ops"
+    return out
+
+
 def _service_lines(v: Ipvs, se: dict, op: c.IpvsOp, rule: bool) -> list[str]:
     numeric, exact = op.numeric, op.exact
     v6 = se["af"] == socket.AF_INET6
-    if se["fwmark"]:
-        name = (f"-f {se['fwmark']}" + (" -6" if v6 else "")) if rule else (f"FWM  {se['fwmark']}" + (" IPv6" if v6 else ""))
-    else:
-        vname = _anyname(se["af"], se["addr"], se["port"], se["proto"], numeric)
-        tcp = se["proto"] == socket.IPPROTO_TCP
-        if rule:
-            name = f"{'-t' if tcp else '-u'} {vname}"
-        else:
-            name = f"{'TCP' if tcp else 'UDP'}  {vname}"
-            if not v6:
-                name = name[:33]
+    name = _svc_name(se, numeric, rule)
     st = se["stats"]
     if rule:
         line = f"-A {name} -s {se['sched']}"
@@ -348,13 +368,7 @@ def _service_lines(v: Ipvs, se: dict, op: c.IpvsOp, rule: bool) -> list[str]:
     elif op.fmt == "rate":
         line = f"{name:<33}" + "".join(_largenum(st.get(k, 0), exact) for k in (6, 7, 8, 9, 10))
     else:
-        line = f"{name} {se['sched']}"
-        if se["flags"] & F_PERSISTENT:
-            line += f" persistent {se['timeout']}" + _mask(se, "mask")
-            if se["pe"]:
-                line += f" pe {se['pe']}"
-            if se["flags"] & F_ONEPACKET:
-                line += " ops"
+        line = f"{name} {se['sched']}" + _svc_flags(se)
     out = [line]
     dests = _dests(v, se)
     if not op.nosort:
@@ -430,17 +444,15 @@ def services(b, ns: str | None) -> list:
         v = Ipvs(ns)
     except (LabError, OSError):
         return []
-    op = c.IpvsOp(ns, cmd="list", numeric=True)
     out = []
     try:
         svcs = _services(v)
         svcs.sort(key=functools.cmp_to_key(_cmp_services))
         for se in svcs:
-            line = _service_lines(v, se, op, False)[0]
-            name, _, rest = line.rpartition(f" {se['sched']}")
             dests = _dests(v, se)
             dests.sort(key=functools.cmp_to_key(_cmp_dests))
-            out.append(IpvsService(ns=ns or "", key=name, sched=se["sched"], flags=rest.strip(), dests=tuple(
+            out.append(IpvsService(ns=ns or "", key=_svc_name(se, True, False), sched=se["sched"],
+                                   flags=_svc_flags(se).strip(), dests=tuple(
                 IpvsDest(_anyname(se["af"], d["addr"], d["port"], se["proto"], True), FWD_NAME.get(d["fwd"], "?"),
                          d["weight"], d["active"], d["inact"]) for d in dests)))
     except NetlinkError:

@@ -388,10 +388,7 @@ def _vxlan(p: _Printer, tb: dict[int, bytes], names) -> None:
         a = tb[17][:16]
         if a != bytes(16):
             p.any("local6", "local %s ", socket.inet_ntop(socket.AF_INET6, a))
-    if 3 in tb:
-        link = _u32(tb[3])
-        if link:
-            p.any("link", "dev %s ", _name(names, link))
+    _dev(p, tb, 3, names)
     if 10 in tb:
         low, high = struct.unpack_from("!HH", tb[10])
         p.json("port_range", {"low": low, "high": high})
@@ -407,10 +404,7 @@ def _vxlan(p: _Printer, tb: dict[int, bytes], names) -> None:
                          (14, "l3miss", "l3miss")):
         if attr in tb and _u8(tb[attr]):
             p.any(key, word + " %s", True, "")
-    tos = _u8(tb[6]) if 6 in tb else 0
-    if tos:
-        p.json("tos", _hex(tos))
-        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    _tos(p, tb, 6)
     if 28 in tb and _u8(tb[28]):
         p.fp("ttl inherit ")
     elif 5 in tb:
@@ -547,6 +541,27 @@ def _endpoint(p: _Printer, name: str, raw: bytes | None, family: int) -> None:
     p.fp(f"{name} {value} ")
 
 
+def _dev(p: _Printer, tb: dict[int, bytes], attr: int, names) -> None:
+    """A tunnel's lower device (its IFLA_*_LINK): "dev NAME", nothing for 0."""
+    if attr in tb and _u32(tb[attr]):
+        p.any("link", "dev %s ", _name(names, _u32(tb[attr])))
+
+
+def _ttl(p: _Printer, tb: dict[int, bytes], attr: int, word: str = "ttl") -> None:
+    """ttl (hoplimit for IPv6 tunnels) N, 0 as "inherit" in text; always the number in JSON."""
+    ttl = _u8(tb[attr]) if attr in tb else 0
+    p.json("ttl", ttl)
+    p.fp(f"{word} {ttl} " if ttl else f"{word} inherit ")
+
+
+def _tos(p: _Printer, tb: dict[int, bytes], attr: int) -> None:
+    """tos, printed only when set: 1 is "inherit" in text, the hex value in JSON."""
+    tos = _u8(tb[attr]) if attr in tb else 0
+    if tos:
+        p.json("tos", _hex(tos))
+        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+
+
 def _encap(p: _Printer, tb: dict[int, bytes], t_type: int, t_flags: int, t_sport: int, t_dport: int) -> None:
     """tunnel.c tnl_print_encap (fou/gue encapsulation of a tunnel)."""
     if t_type not in tb or _u16(tb[t_type]) == 0:
@@ -586,15 +601,9 @@ def _gre(p: _Printer, tb: dict[int, bytes], names) -> None:
         p.any("external", "external %s", True, "")
     _endpoint(p, "remote", tb.get(7), socket.AF_INET)
     _endpoint(p, "local", tb.get(6), socket.AF_INET)
-    if 1 in tb and _u32(tb[1]):
-        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
-    ttl = _u8(tb[8]) if 8 in tb else 0
-    p.json("ttl", ttl)
-    p.fp(f"ttl {ttl} " if ttl else "ttl inherit ")
-    tos = _u8(tb[9]) if 9 in tb else 0
-    if tos:
-        p.json("tos", _hex(tos))
-        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    _dev(p, tb, 1, names)
+    _ttl(p, tb, 8)
+    _tos(p, tb, 9)
     if 10 in tb:
         if not _u8(tb[10]):
             p.any("pmtudisc", "nopmtudisc %s", False, "")
@@ -636,10 +645,7 @@ def _geneve(p: _Printer, tb: dict[int, bytes], names) -> None:
         ttl = _u8(tb[3])
         p.json("ttl", ttl)
         p.fp(f"ttl {ttl} " if ttl else "ttl auto ")
-    tos = _u8(tb[4]) if 4 in tb else 0
-    if tos:
-        p.json("tos", _hex(tos))
-        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    _tos(p, tb, 4)
     if 13 in tb:
         df = _u8(tb[13])
         if df == 0:
@@ -686,15 +692,9 @@ def _iptnl(p: _Printer, tb: dict[int, bytes], names) -> None:
             p.any("proto", "%s ", word)
     _endpoint(p, "remote", tb.get(3), socket.AF_INET)
     _endpoint(p, "local", tb.get(2), socket.AF_INET)
-    if 1 in tb and _u32(tb[1]):
-        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
-    ttl = _u8(tb[4]) if 4 in tb else 0
-    p.json("ttl", ttl)
-    p.fp(f"ttl {ttl} " if ttl else "ttl inherit ")
-    tos = _u8(tb[5]) if 5 in tb else 0
-    if tos:
-        p.json("tos", _hex(tos))
-        p.fp(f"tos {_hex(tos)} " if tos != 1 else "tos inherit ")
+    _dev(p, tb, 1, names)
+    _ttl(p, tb, 4)
+    _tos(p, tb, 5)
     on = 10 in tb and _u8(tb[10])
     p.json("pmtudisc", bool(on))
     p.fp("pmtudisc " if on else "nopmtudisc ")
@@ -729,8 +729,7 @@ def _vti6(p: _Printer, tb: dict[int, bytes], names) -> None:
 def _vti_any(p: _Printer, tb: dict[int, bytes], names, family: int) -> None:
     _endpoint(p, "remote", tb.get(5), family)
     _endpoint(p, "local", tb.get(4), family)
-    if 1 in tb and _u32(tb[1]):
-        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
+    _dev(p, tb, 1, names)
     for a, key in ((2, "ikey"), (3, "okey")):
         if a in tb and _u32(tb[a]):
             p.any(key, key + " %s ", socket.inet_ntop(socket.AF_INET, tb[a][:4]))
@@ -775,11 +774,8 @@ def _ip6tnl(p: _Printer, tb: dict[int, bytes], names) -> None:
             p.any("proto", "%s ", word)
     _endpoint(p, "remote", tb.get(3), socket.AF_INET6)
     _endpoint(p, "local", tb.get(2), socket.AF_INET6)
-    if 1 in tb and _u32(tb[1]):
-        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
-    ttl = _u8(tb[4]) if 4 in tb else 0
-    p.json("ttl", ttl)
-    p.fp(f"hoplimit {ttl} " if ttl else "hoplimit inherit ")
+    _dev(p, tb, 1, names)
+    _ttl(p, tb, 4, "hoplimit")
     _ip6_flow(p, tb, flags, 6, 7)
     if flags & 0x8:
         _flag(p, "ip6_tnl_f_mip6_dev", "mip6 ")
@@ -796,11 +792,8 @@ def _gre6(p: _Printer, tb: dict[int, bytes], names) -> None:
     flags = _u32(tb[13]) if 13 in tb else 0
     _endpoint(p, "remote", tb.get(7), socket.AF_INET6)
     _endpoint(p, "local", tb.get(6), socket.AF_INET6)
-    if 1 in tb and _u32(tb[1]):
-        p.any("link", "dev %s ", _name(names, _u32(tb[1])))
-    ttl = _u8(tb[8]) if 8 in tb else 0
-    p.json("ttl", ttl)
-    p.fp(f"hoplimit {ttl} " if ttl else "hoplimit inherit ")
+    _dev(p, tb, 1, names)
+    _ttl(p, tb, 8, "hoplimit")
     _ip6_flow(p, tb, flags, 11, 12)
     iflags = _be16(tb[2]) if 2 in tb else 0
     oflags = _be16(tb[3]) if 3 in tb else 0

@@ -79,12 +79,10 @@ def enter_sandbox(userns: bool = True) -> None:
         why = userns_restriction() or f"unshare(user, net, mount) failed: {e.strerror}."
         raise LabError(f"Cannot create the lab's private sandbox: {why}",
                        "Or use --host (as root) to work on this machine's real namespaces.") from None
-    if not userns:
-        pass
-    elif helper:
+    if helper:
         # real root may map every id, but only from the parent user namespace: a forked helper writes it
         _finish_map_helper(helper, ok=True)
-    else:
+    elif userns:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1\n")
         _write("/proc/self/gid_map", f"0 {gid} 1\n")

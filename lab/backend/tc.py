@@ -169,19 +169,6 @@ def xmitsize(rate: int, ticks: int) -> int:
     return int(rate * int(ticks / TICKS_PER_US) / 1e6)
 
 
-def fmt_rate(bytes_per_s: float) -> str:
-    """tc's sprint_rate: 1Mbit, 1500Kbit, 1Gbit, 800bit."""
-    rate: float = int(bytes_per_s) * 8
-    units = ["", "K", "M", "G", "T"]
-    i = 0
-    while i < len(units) - 1:
-        if rate < 1000 or (rate % 1000 and rate < 1000 * 1000):
-            break
-        rate /= 1000
-        i += 1
-    return f"{rate:.0f}{units[i]}bit"
-
-
 def fmt_size(sz: int) -> str:
     """tc's sprint_size: 32Kb, 1Mb, 1600b."""
     if sz >= 1024 * 1024 and abs(1024 * 1024 * round(sz / (1024 * 1024)) - sz) < 1024:
@@ -189,15 +176,6 @@ def fmt_size(sz: int) -> str:
     if sz >= 1024 and abs(1024 * round(sz / 1024) - sz) < 16:
         return f"{round(sz / 1024):g}Kb"
     return f"{sz}b"
-
-
-def fmt_time(us: float) -> str:
-    """tc's sprint_time: 50ms, 1s, 5.6ms, 800us."""
-    if us >= 1e6:
-        return f"{us / 1e6:g}s"
-    if us >= 1000:
-        return f"{round(us / 1000, 1):g}ms"
-    return f"{int(us)}us"
 
 
 def _pct(u32: int) -> str:
@@ -620,16 +598,16 @@ def qdisc_options(m, details: bool = False, stats: bool = False) -> tuple[str, d
             return "", {}
         rate, peak = p["rate"], p["peak"]
         burst = xmitsize(rate, p["buffer"])
-        text = f"rate {fmt_rate(rate)} burst {fmt_size(burst)} "
+        text = f"rate {sprint_rate(rate)} burst {fmt_size(burst)} "
         d: dict = {"rate": rate, "burst": burst}
         latency = 1e6 * p["limit"] / rate - p["buffer"] / TICKS_PER_US if rate else -1
         if peak:
             minburst = xmitsize(peak, p["mtu"])
-            text += f"peakrate {fmt_rate(peak)} minburst {fmt_size(minburst)} "
+            text += f"peakrate {sprint_rate(peak)} minburst {fmt_size(minburst)} "
             d.update(peakrate=peak, minburst=minburst)
             latency = max(latency, 1e6 * p["limit"] / peak - p["mtu"] / TICKS_PER_US)
         if latency >= 0:
-            text += f"lat {fmt_time(latency)} "
+            text += f"lat {sprint_time(int(latency))} "     # tc passes it as a __u32
             d["lat"] = int(round(latency))
         else:
             text += f"limit {fmt_size(p['limit'])} "
@@ -967,7 +945,7 @@ def _class_fields(m) -> tuple[str | None, str | None, str, dict]:
             s += f"prio {p['prio']} "
             d["prio"] = p["prio"]
         burst, cburst = xmitsize(rate, p["buffer"]), xmitsize(ceil, p["cbuffer"])
-        s += f"rate {fmt_rate(rate)} ceil {fmt_rate(ceil)} burst {fmt_size(burst)} cburst {fmt_size(cburst)} "
+        s += f"rate {sprint_rate(rate)} ceil {sprint_rate(ceil)} burst {fmt_size(burst)} cburst {fmt_size(cburst)} "
         d.update(rate=rate, ceil=ceil, burst=burst, cburst=cburst)
     return parent, leaf, s, d
 

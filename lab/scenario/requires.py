@@ -113,20 +113,14 @@ def _ask(what: str, kind: str) -> bool:
                                   NLM_F_EXCL, RTM_NEWLINK, Rtnl, attr, ifinfo, sattr)
 
     if what == "ipvs":       # the family answers, and its version may be read here (the commands' permission)
-        from lab.backend.ipvsadm import GET_INFO, Ipvs
+        from lab.backend.ipvsadm import Ipvs
+        from lab.errors import LabError
 
         try:
-            v = Ipvs.__new__(Ipvs)
-            Ipvs.open_here(v)
-        except Exception:  # noqa: BLE001  LabError: no ip_vs, or not allowed here
+            Ipvs(None, here=True).close()
+        except LabError:          # no ip_vs, or a user namespace
             return False
-        try:
-            v.do(GET_INFO)
-            return True
-        except NetlinkError:
-            return False
-        finally:
-            v.close()
+        return True
     r = Rtnl()
     try:
         if what == "qdisc":
