@@ -9,12 +9,13 @@ in twin namespaces, list them byte for byte alike and refuse the same mistakes w
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
 
 from lab.backend import nsutil
-from tests.conftest import kernel
+from tests.conftest import kernel, run_ok
 
 pytestmark = [pytest.mark.vm, pytest.mark.vm_root]
 IN_VM = os.environ.get("LAB_VM") == "1"
@@ -159,3 +160,139 @@ def test_the_ipvs_pane_shows_services_and_real_servers_as_they_change(lab, monke
         await type_command(pilot, "ipvsadm -C")
         await wait_for(pilot, lambda: "10.0.1.2" not in pane_text(app, "ipvs"), what="the table cleared")
     run_ui(lab, body)
+
+
+# ---- the tracer through an IPVS director (scenario 13's topology, built here) ---------------------------------
+VIP = "192.168.50.10"
+DR_VIP = "192.168.50.11"
+SERVERS = {"10.10.0.11": "web1", "10.10.0.12": "web2"}
+
+
+def _director(lab) -> None:
+    """The host directs: clients on veth-client (192.168.50.0/24), real servers web1/web2 on bridge rs-net."""
+    lines = ["ip netns add client", "ip link add rs-net type bridge", "ip addr add 10.10.0.1/24 dev rs-net",
+             "ip link set rs-net up", "ip link add veth-client type veth peer name eth0 netns client",
+             "ip addr add 192.168.50.1/24 dev veth-client", "ip link set veth-client up",
+             "ip -n client addr add 192.168.50.100/24 dev eth0", "ip -n client link set eth0 up",
+             "ip -n client route add default via 192.168.50.1", "sysctl -w net.ipv4.ip_forward=1",
+             f"ip addr add {VIP}/32 dev veth-client", f"ip addr add {DR_VIP}/32 dev veth-client"]
+    for addr, ns in SERVERS.items():
+        lines += [f"ip netns add {ns}", f"ip link add veth-{ns} type veth peer name eth0 netns {ns}",
+                  f"ip link set veth-{ns} master rs-net", f"ip link set veth-{ns} up",
+                  f"ip -n {ns} addr add {addr}/24 dev eth0", f"ip -n {ns} link set eth0 up",
+                  f"ip -n {ns} link set lo up", f"ip -n {ns} route add default via 10.10.0.1"]
+    run_ok(lab, *lines)
+
+
+def _conns(lab, vip: str, port: int) -> dict[str, int]:
+    """Conns per real server of one virtual service, as the kernel counts them (ipvsadm -Ln --stats)."""
+    out = lab.run(f"ipvsadm -Ln --stats -t {vip}:{port}").output
+    return {w[1].rsplit(":", 1)[0]: int(w[2]) for w in (ln.split() for ln in out.splitlines()) if w[:1] == ["->"]
+            and w[1][0].isdigit()}
+
+
+def _wait(cond, what: str, timeout: float = 60.0):
+    """IPVS's counters are read by its estimator (every 2 s): wait for them, not for a time."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_the_trace_follows_ipvs_to_the_real_server_the_kernel_chose(lab):
+    """A client's SYN to the virtual service: the director takes it in INPUT, IPVS hands it to the next real
+    server (rr) and rewrites its destination, it leaves again through OUTPUT, and the answer is rewritten back
+    at FORWARD. The server the trace names is the one the kernel's IPVS counters and connection table name;
+    rr alternates between the two. Direct routing (-g) keeps the addresses and is said so."""
+    if not AS_ROOT:
+        pytest.skip("needs the stock-kernel VM's own root (tests/vm/run, second pass)")
+    from lab.tracer import run_trace
+
+    _director(lab)
+    run_ok(lab, f"ipvsadm -A -t {VIP}:80 -s rr", f"ipvsadm -a -t {VIP}:80 -r 10.10.0.11:8080 -m",
+           f"ipvsadm -a -t {VIP}:80 -r 10.10.0.12:8080 -m")
+    chosen: list[str] = []
+    for n in (1, 2):
+        path = run_trace(lab.backend, f"client tcp {VIP}:80")
+        assert path.outcome == "answered", path.summary
+        host_req = [h for h in path.hops if h.ns == "" and h.direction == "request"]
+        ipvs = [h for h in host_req if h.table == "ipvs"]
+        assert len(ipvs) == 1, [h.explanation for h in host_req]
+        h = ipvs[0]
+        server = h.after.dst
+        assert server in SERVERS and h.after.dport == 8080 and h.before.dst == VIP and h.before.dport == 80, h
+        assert h.hook == "input" and h.verdict == "ipvs Masq" and h.rule == f"TCP {VIP}:80 -> {server}:8080", h
+        assert "virtual service TCP 192.168.50.10:80 (scheduler rr, 2 real servers)" in h.explanation, h.explanation
+        assert "route 10.10.0.0/24 dev rs-net" in h.explanation, h.explanation
+        # the director's steps in the kernel's order: in on veth-client, PREROUTING, the local route, IPVS in
+        # INPUT, then OUTPUT and POSTROUTING with the new destination, out through the real server's port
+        steps = [(x.kind, x.hook) for x in host_req]
+        assert steps[:4] == [("note", "prerouting"), ("hook", "prerouting"), ("route", ""), ("nat", "input")], steps
+        assert ("hook", "output") in steps[4:] and ("hook", "postrouting") in steps[4:], steps
+        assert host_req[0].iif == "veth-client" and host_req[2].verdict == "local", host_req[:3]
+        assert host_req[-1].kind == "qdisc" and host_req[-1].oif == f"veth-{SERVERS[server]}", host_req[-1]
+        deliver = next(x for x in path.hops if x.kind == "deliver" and x.direction == "request")
+        assert deliver.ns == SERVERS[server] and deliver.before.dst == server, deliver
+        back = [x for x in path.hops if x.ns == "" and x.direction == "reply" and x.table == "ipvs"]
+        assert len(back) == 1 and back[0].hook == "forward", back
+        assert (back[0].before.src, back[0].before.sport, back[0].after.src, back[0].after.sport) == (
+            server, 8080, VIP, 80), back[0]
+        got = next(x for x in path.hops if x.kind == "deliver" and x.direction == "reply")
+        assert got.ns == "client" and got.before.src == VIP and got.before.sport == 80, got
+        assert f"IPVS in host gave the connection to real server {server}:8080" in path.summary, path.summary
+        # the kernel's own evidence: its connection table (read directly) and its per-server counters
+        sport = path.hops[0].before.sport
+        table = kernel(None, "cat", "/proc/net/ip_vs_conn")
+        row = next(w for w in (ln.split() for ln in table.splitlines()) if w[0] == "TCP" and int(w[2], 16) == sport)
+        assert socket.inet_ntoa(bytes.fromhex(row[5])) == server, row
+        chosen.append(server)
+        _wait(lambda: _conns(lab, VIP, 80) == {s: chosen.count(s) for s in SERVERS},
+              f"IPVS counting {chosen} (now {_conns(lab, VIP, 80)})")
+    assert sorted(chosen) == sorted(SERVERS), chosen       # round robin: one each
+
+    # direct routing: web2 holds the second VIP itself (on lo, not answering ARP for it)
+    run_ok(lab, f"ip -n web2 addr add {DR_VIP}/32 dev lo", "ip netns exec web2 sysctl -w net.ipv4.conf.all.arp_ignore=1",
+           "ip netns exec web2 sysctl -w net.ipv4.conf.all.arp_announce=2",
+           f"ipvsadm -A -t {DR_VIP}:80 -s rr", f"ipvsadm -a -t {DR_VIP}:80 -r 10.10.0.12 -g")
+    path = run_trace(lab.backend, f"client tcp {DR_VIP}:80")
+    (h,) = [x for x in path.hops if x.table == "ipvs"]
+    assert h.verdict == "ipvs Route" and h.rule == f"TCP {DR_VIP}:80 -> 10.10.0.12:80" and not h.nat, h
+    assert "the addresses stay" in h.explanation, h.explanation
+    neigh = next(x for x in path.hops if x.kind == "neigh" and x.ns == "" and x.direction == "request")
+    assert neigh.rule.startswith("10.10.0.12 "), neigh        # the next hop is the real server, not the VIP
+    deliver = next(x for x in path.hops if x.kind == "deliver" and x.direction == "request")
+    assert deliver.ns == "web2" and deliver.before.dst == DR_VIP, deliver
+    from lab.tracer import format_text
+    print(format_text(path))
+    # web2 answers the client itself, from the VIP, through its default route: the director (which owns the VIP)
+    assert path.outcome == "delivered", path.summary
+    drop = next(x for x in path.hops if x.kind == "drop")
+    assert drop.ns == "" and drop.direction == "reply" and "drops it as a martian: its source 192.168.50.11" in \
+        drop.explanation and "direct routing (-g)" in drop.explanation, drop.explanation
+
+
+def test_the_trace_says_why_ipvs_refuses_or_leaves_a_packet(lab):
+    """A virtual service without a real server: IPVS drops the SYN and answers port-unreachable (said, with the
+    fix). A protocol the address has no service for: the local stack gets it, and the trace says so."""
+    if not AS_ROOT:
+        pytest.skip("needs the stock-kernel VM's own root (tests/vm/run, second pass)")
+    from lab.tracer import run_trace
+
+    _director(lab)
+    run_ok(lab, f"ipvsadm -A -t {VIP}:80 -s rr")
+    path = run_trace(lab.backend, f"client tcp {VIP}:80")
+    drop = next(h for h in path.hops if h.kind == "drop")
+    assert drop.ns == "" and "virtual service TCP 192.168.50.10:80 (scheduler rr), which has no real server" \
+        in drop.explanation, drop.explanation
+    assert f"ipvsadm -a -t {VIP}:80 -r SERVER -m" in drop.explanation
+    got = next(h for h in path.hops if h.kind == "deliver" and h.direction == "reply")
+    assert got.ns == "client" and got.before.icmp_type == 3, got      # ip_vs_leave's port-unreachable
+    path = run_trace(lab.backend, f"client udp {VIP}:80")
+    deliver = next(h for h in path.hops if h.kind == "deliver" and h.direction == "request")
+    assert deliver.ns == "" and "IPVS has virtual service TCP 192.168.50.10:80 on this address, but not UDP port 80" \
+        in deliver.explanation, deliver.explanation

@@ -6,6 +6,7 @@ import functools
 import os
 import socket
 import struct
+from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -463,3 +464,95 @@ def services(b, ns: str | None) -> list:
 
 
 state.EXTRAS["ipvs"] = lambda b, ns: {"ipvs": tuple(services(b, ns))}
+
+
+# ---- the kernel's own text view (/proc/net/ip_vs, /proc/net/ip_vs_conn): what the tracer reads -----------------
+@dataclass(frozen=True)
+class ProcDest:
+    addr: str
+    port: int
+    fwd: str            # Masq, Local, Tunnel, Route (the kernel's ip_vs_fwd_name)
+    weight: int
+
+
+@dataclass(frozen=True)
+class ProcService:
+    proto: str          # TCP, UDP, SCTP; FWM for a firewall-mark service
+    addr: str           # "" for a firewall-mark service
+    port: int
+    fwmark: int
+    sched: str
+    persistent: int | None
+    dests: tuple[ProcDest, ...]
+
+    def name(self) -> str:
+        return f"firewall-mark {self.fwmark}" if self.proto == "FWM" else f"{self.proto} {self.addr}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ProcConn:
+    proto: str
+    caddr: str          # the client
+    cport: int
+    vaddr: str          # the virtual service's address and port it asked for
+    vport: int
+    daddr: str          # the real server IPVS chose
+    dport: int
+    state: str
+    expires: int
+
+
+def _hex_ip(h: str) -> str:
+    return socket.inet_ntoa(struct.pack(">I", int(h, 16)))
+
+
+def read_proc(ns: str | None) -> tuple[list[ProcService], list[ProcConn]] | None:
+    """The namespace's IPv4 virtual services and IPVS connection table as the kernel prints them (readable
+    wherever the namespace is, user namespace or not; no ipvs genl access needed). None without ip_vs."""
+    try:
+        with nsutil.in_netns(ns):
+            with open("/proc/thread-self/net/ip_vs") as f:
+                svc_text = f.read()
+            with open("/proc/thread-self/net/ip_vs_conn") as f:
+                conn_text = f.read()
+    except OSError:
+        return None
+    services: list[ProcService] = []
+    cur: dict | None = None
+
+    def close() -> None:
+        if cur is not None:
+            services.append(ProcService(**cur))
+
+    for line in svc_text.splitlines()[3:]:
+        w = line.split()
+        try:
+            if line.startswith("  -> ") and cur is not None and len(w) >= 4 and ":" in w[1] and "[" not in w[1]:
+                a, p = w[1].split(":")
+                cur["dests"] += (ProcDest(_hex_ip(a), int(p, 16), w[2], int(w[3])),)
+            elif w and w[0] == "FWM" and len(w) >= 3:
+                close()
+                cur = dict(proto="FWM", addr="", port=0, fwmark=int(w[1], 16), sched=w[2], dests=(),
+                           persistent=int(w[w.index("persistent") + 1]) if "persistent" in w else None)
+            elif w and len(w) >= 3 and ":" in w[1] and "[" not in w[1]:
+                close()
+                a, p = w[1].split(":")
+                cur = dict(proto=w[0], addr=_hex_ip(a), port=int(p, 16), fwmark=0, sched=w[2], dests=(),
+                           persistent=int(w[w.index("persistent") + 1]) if "persistent" in w else None)
+            else:
+                close()
+                cur = None          # an IPv6 service: the tracer follows IPv4
+        except (ValueError, IndexError, struct.error):
+            cur = None
+    close()
+    conns: list[ProcConn] = []
+    for line in conn_text.splitlines()[1:]:
+        w = line.split()
+        if len(w) < 9 or len(w[1]) != 8:
+            continue
+        try:
+            conns.append(ProcConn(w[0], _hex_ip(w[1]), int(w[2], 16), _hex_ip(w[3]), int(w[4], 16), _hex_ip(w[5]),
+                                  int(w[6], 16), w[7], int(w[8])))
+        except (ValueError, struct.error):
+            continue
+    return services, conns

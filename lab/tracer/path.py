@@ -215,6 +215,7 @@ class Kernel:
         self._links: dict[tuple[str, int], LinkInfo | None] = {}
         self._chains: dict[str, list[N.ChainInfo]] = {}
         self._legacy: dict[str, list[str]] = {}
+        self._ipvs: dict[str, tuple | None] = {}
         self.rules = RuleBook(backend, self.st, self._chains)
 
     def link(self, ns: str, idx: int | None) -> LinkInfo | None:
@@ -353,6 +354,14 @@ class Kernel:
             pass
         return None
 
+    def ipvs(self, ns: str):
+        """The namespace's IPVS services and connection table (the kernel's /proc text), or None without ip_vs."""
+        if ns not in self._ipvs:
+            from lab.backend.ipvsadm import read_proc
+
+            self._ipvs[ns] = read_proc(ns or None)
+        return self._ipvs[ns]
+
     def sysctl(self, ns: str, key: str) -> str | None:
         try:
             return self.b.sysctl_get(ns or None, key)
@@ -374,13 +383,39 @@ class Kernel:
 
 
 # ---- ordering ------------------------------------------------------------------------------------------
-def stage_key(e: Eval, bridged: bool) -> tuple:
+def stage_key(e: Eval, bridged: bool, resent: int | None = None) -> tuple:
     if e.family == "bridge":
         s = {"prerouting": 10, "input": 20, "forward": 20, "output": 29, "postrouting": 30}.get(e.hook, 40)
+    elif e.hook == "output" and resent is not None and e.order >= resent:
+        s = 25                  # IPVS's re-send: OUTPUT again after INPUT (or after the first OUTPUT)
     else:
         s = {"output": 0, "prerouting": 11, "input": 21, "forward": 19 if bridged else 21,
              "postrouting": 31 if bridged else 28}.get(e.hook, 40)
     return (s, e.prio, e.order)
+
+
+def resent_at(evs: list[Eval]) -> int | None:
+    """Where (event order) the packet enters IP OUTPUT a second time in one visit: after PREROUTING (IPVS took
+    it in INPUT and sent it on to a real server) or after an OUTPUT pass of its own (IPVS took a local
+    client's packet in OUTPUT). Nothing else in the kernel sends the same packet through OUTPUT again."""
+    seen: set[tuple[str, str]] = set()
+    pre = False
+    for e in sorted(evs, key=lambda x: x.order):
+        if e.family != "ip":
+            continue
+        if e.hook == "prerouting":
+            pre = True
+        elif e.hook == "output":
+            if pre or (e.table, e.chain) in seen:
+                return e.order
+            seen.add((e.table, e.chain))
+    return None
+
+
+def visit_order(evs: list[Eval]) -> list[Eval]:
+    """One visit's evaluations in the kernel's processing order."""
+    br, rs = is_bridged(evs), resent_at(evs)
+    return sorted(evs, key=lambda e: stage_key(e, br, rs))
 
 
 def is_bridged(evs: list[Eval]) -> bool:
@@ -400,7 +435,9 @@ def split_visits(evs: list[Eval]) -> list[list[Eval]]:
             out.append(cur)
             cur, ended = [], False
         cur.append(e)
-        if (e.hook == "postrouting" and e.oif) or (e.family == "ip" and e.hook == "input"):
+        # delivered means past lab's own INPUT observer (priority 500): a packet IPVS takes in INPUT before it
+        # (priority 98-99) is sent on from there through OUTPUT, in the same visit
+        if (e.hook == "postrouting" and e.oif) or (e.family == "ip" and e.hook == "input" and e.own):
             ended = True
     if cur:
         out.append(cur)
@@ -428,9 +465,7 @@ def walk(evals: list[Eval], k: Kernel, encaps: list[list[Eval]] | None = None) -
     while cur is not None and cur not in used:
         used.add(cur)
         ns, i = cur
-        evs = segs[ns][i]
-        br = is_bridged(evs)
-        evs = sorted(evs, key=lambda e: stage_key(e, br))
+        evs = visit_order(segs[ns][i])
         visits.append((ns, evs))
         cur = next_visit(ns, evs, segs, used, k)
         if cur is None and encaps:
@@ -439,8 +474,7 @@ def walk(evals: list[Eval], k: Kernel, encaps: list[list[Eval]] | None = None) -
     rest.sort(key=lambda key: (-max(e.pkt.ttl or 0 for e in segs[key[0]][key[1]]),
                                min(e.order for e in segs[key[0]][key[1]])))
     for ns, i in rest:
-        br = is_bridged(segs[ns][i])
-        visits.append((ns, sorted(segs[ns][i], key=lambda e: stage_key(e, br))))
+        visits.append((ns, visit_order(segs[ns][i])))
     return visits
 
 
@@ -638,6 +672,16 @@ class Builder:
                 f"{nsname(ns)} cannot send to {p.dst}: {said}.")
 
     def probe_path(self, probe, g: list[Eval], others: dict[tuple, list[Eval]]) -> tuple[str, str, bool]:
+        start = len(self.hops)
+        outcome, summary, reply = self._probe_path(probe, g, others)
+        for h in self.hops[start:]:
+            if h.table == "ipvs" and h.direction == "request" and " -> " in h.rule:
+                svc, rs = h.rule.split(" -> ", 1)
+                summary += (f" IPVS in {nsname(h.ns)} gave the connection to real server {rs} (virtual service {svc}, "
+                            f"{h.verdict.removeprefix('ipvs ')}).")
+        return outcome, summary, reply
+
+    def _probe_path(self, probe, g: list[Eval], others: dict[tuple, list[Eval]]) -> tuple[str, str, bool]:
         spec, src_ns = self.spec, self.spec.ns or ""
         first = Packet(probe.src, probe.dst, spec.proto, probe.sport, spec.dport,
                        spec.flags if spec.proto == "tcp" else "",
@@ -803,6 +847,24 @@ class Builder:
         user_hooks = {(e.family, e.hook) for e in evs if not e.own}
         routed = False
         bridged = is_bridged(evs)
+        resent = resent_at(evs)
+
+        def between(e: Eval, nx: Eval | None, rule_done: bool = False) -> None:
+            """What changed the packet between two evaluations: IPVS (taking it in INPUT and sending it on
+            through OUTPUT, or rewriting a real server's answer), else conntrack's NAT."""
+            nonlocal routed
+            if nx is not None and resent is not None and nx.order >= resent > e.order and nx.family == "ip":
+                if not routed and direction == "request" and e.hook != "output":
+                    pre = [x for x in evs if x.family == "ip" and x.hook == "prerouting"]
+                    self.route_hop(ns, pre[-1] if pre else e, pi, direction, output=False)
+                    routed = True
+                if self.ipvs_hop(ns, e, nx, direction, pi, resent=True):
+                    return
+            elif (nx is not None and e.family == nx.family == "ip" and not same_addrs(e.pkt, nx.pkt)
+                  and self.ipvs_hop(ns, e, nx, direction, pi)):
+                return
+            self.nat_between(ns, e, nx, direction, pi, rule_done=rule_done)
+
         passed_hooks: set[tuple[str, str]] = set()
         if is_origin and direction == "request":
             obs_out = [x for x in evs if x.own and x.chain == "obs_out"]
@@ -848,12 +910,12 @@ class Builder:
                              ct_state=e.ct_state, ct_direction=_ctdir(e.ct_dir), direction=direction, probe=pi,
                              raw=e.raw, explanation=f"{nsname(ns)}: {hook_label(e).upper()} has no rules for it; "
                                                     "it passes.")
-                self.nat_between(ns, e, _next_same(evs, i), direction, pi)
+                between(e, _next_same(evs, i))
                 continue
             res = self.hook_hops(ns, e, nxt, direction, pi)
             if res is not None:
                 return res
-            self.nat_between(ns, e, _next_same(evs, i), direction, pi, rule_done=True)
+            between(e, _next_same(evs, i), rule_done=True)
         # the end of this namespace: delivered, or leaving
         if any(e.family == "ip" and e.hook == "input" and e.chain == "obs_in" for e in evs):
             last_in = [e for e in evs if e.family == "ip" and e.hook == "input"][-1]
@@ -863,7 +925,8 @@ class Builder:
             self.add(ns=ns, kind="deliver", hook="input", verdict="accept", before=last_in.pkt, after=last_in.pkt,
                      iif=k.ifname(ns, last_in.iif), ct_state=last_in.ct_state, direction=direction, probe=pi,
                      raw=last_in.raw, explanation=f"{nsname(ns)} accepts {who} for its own address "
-                                                  f"{last_in.pkt.dst}: delivered to its local stack{what}.")
+                                                  f"{last_in.pkt.dst}: delivered to its local stack{what}"
+                                                  + self.not_a_service(ns, last_in.pkt) + ".")
             return ("deliver", ns)
         ex = exit_eval(evs)
         if ex is not None and direction == "request":
@@ -942,6 +1005,92 @@ class Builder:
                     return ("drop", ns, h)
                 return None
         return None
+
+    def ipvs_hop(self, ns: str, e: Eval, nx: Eval, direction: str, pi: int, resent: bool = False) -> Hop | None:
+        """IPVS's part, from the kernel's own tables (/proc/net/ip_vs and ip_vs_conn in that namespace): which
+        virtual service took the packet, the real server its connection entry names, the forwarding method and
+        what it rewrote. None when the namespace's IPVS has no connection entry that explains the change."""
+        view = self.k.ipvs(ns)
+        if view is None:
+            return None
+        services, conns = view
+        a, b = e.pkt, nx.pkt
+        proto = a.proto.upper()
+        if direction == "request":       # the client's side names the entry; a rewrite must lead to its server
+            conn = next((c for c in conns if c.proto == proto and (c.caddr, c.cport, c.vaddr, c.vport) ==
+                         (a.src, a.sport, a.dst, a.dport)), None)
+            if conn is not None and not resent and b.dst != conn.daddr:
+                conn = None
+        else:
+            conn = next((c for c in conns if c.proto == proto and (c.daddr, c.dport, c.caddr, c.cport) ==
+                         (a.src, a.sport, a.dst, a.dport) and (c.vaddr, c.vport) == (b.src, b.sport)), None)
+        if conn is None:
+            return None
+        svc = next((s for s in services if s.proto == conn.proto and (s.addr, s.port) == (conn.vaddr, conn.vport)),
+                   None) or next((s for s in services if s.proto == "FWM" and any(
+                       (d.addr, d.port) == (conn.daddr, conn.dport) for d in s.dests)), None)
+        dest = next((d for d in (svc.dests if svc else ()) if (d.addr, d.port) == (conn.daddr, conn.dport)), None)
+        fwd = dest.fwd if dest is not None else ""
+        rs = f"{conn.daddr}:{conn.dport}"
+        after = replace(b, ttl=a.ttl)
+        where = nsname(ns)
+        if direction == "reply":
+            hook = "forward" if nx.hook in ("forward", "postrouting") else hook_label(nx)
+            expl = (f"{where}: IPVS ({hook.upper()}) finds this answer from real server {rs} in its connection "
+                    f"table (client {conn.caddr}:{conn.cport}, state now {conn.state}) and rewrites it back to the "
+                    f"virtual service's address: {addr_change(a, after)}.")
+            return self.add(ns=ns, kind="nat", hook=hook, family="ip", table="ipvs", verdict="ipvs de-nat",
+                            rule=f"{svc.name() if svc else conn.vaddr} <- {rs}", before=a, after=after,
+                            direction=direction, probe=pi, raw=nx.raw, explanation=expl)
+        hook = "output" if e.hook == "output" else "input"
+        what = (f"virtual service {svc.name()} (scheduler {svc.sched}"
+                + (f", persistent {svc.persistent} s" if svc.persistent is not None else "")
+                + f", {len(svc.dests)} real server{'s' if len(svc.dests) != 1 else ''})") if svc else \
+            f"virtual service {conn.proto} {conn.vaddr}:{conn.vport}"
+        route, _err = self.k.route(ns, conn.daddr)
+        via = f" (route {self.route_text(ns, route, conn.daddr)})" if route else ""
+        if route:       # its next hop is the real server (or its gateway), whatever the packet's destination says
+            self.routes[(ns, pi, direction)] = {**route, "gateway": route.get("gateway") or conn.daddr}
+        how = {"Masq": f"Masq (NAT): it rewrites the {addr_change(a, after)} and sends it on through OUTPUT{via}",
+               "Route": (f"Route (direct routing): the addresses stay; it sends the frame to {conn.daddr}'s own "
+                         f"link-layer address{via}, so {conn.daddr} must hold {conn.vaddr} itself"),
+               "Tunnel": (f"Tunnel: it wraps the packet in a new IP header to {conn.daddr}{via}; the trace follows the "
+                          "probe's own header, not the tunnel's"),
+               "Local": "Local: a server in this namespace takes it"}.get(
+                   fwd, f"{fwd or 'unknown'}: {addr_change(a, after) if not same_addrs(a, after) else 'addresses kept'}")
+        taken = "INPUT, where packets for its own addresses go" if hook == "input" else "OUTPUT, as a local client sent it"
+        expl = (f"{where}: IPVS takes it in {taken}: {conn.vaddr}:{conn.vport} is its {what}. Its connection table "
+                f"gives this connection (client {conn.caddr}:{conn.cport}, state now {conn.state}) to real server {rs}; "
+                f"forwarding {how}.")
+        return self.add(ns=ns, kind="nat", hook=hook, family="ip", table="ipvs", verdict=f"ipvs {fwd or 'NAT'}",
+                        rule=f"{svc.name() if svc else conn.vaddr} -> {rs}", before=a, after=after,
+                        oif=self.k.ifname(ns, route.get("oif")) if route else "", direction=direction, probe=pi,
+                        raw=nx.raw, explanation=expl)
+
+    def ipvs_services_at(self, ns: str, p: Packet) -> list:
+        """IPVS virtual services of ns on the packet's destination address (any protocol or port)."""
+        view = self.k.ipvs(ns) if p.dst else None
+        return [s for s in view[0] if s.addr == p.dst] if view else []
+
+    def not_a_service(self, ns: str, p: Packet) -> str:
+        """For a packet delivered to an address where IPVS has virtual services, none of them its own."""
+        svcs = self.ipvs_services_at(ns, p)
+        if not svcs or any(s.proto == p.proto.upper() and s.port == p.dport for s in svcs):
+            return ""
+        names = ", ".join(s.name() for s in svcs)
+        return (f" (IPVS has virtual service{'s' if len(svcs) > 1 else ''} {names} on this address, but not "
+                f"{p.proto.upper()}" + (f" port {p.dport}" if p.dport else "") + ": IPVS leaves it to the local stack)")
+
+    def ipvs_refused(self, ns: str, p: Packet) -> str | None:
+        """A packet for a virtual service with no real server that can take it: IPVS drops it (and answers ICMP
+        port-unreachable, as ip_vs_leave does). None if that is not the case."""
+        svc = next((s for s in self.ipvs_services_at(ns, p) if s.proto == p.proto.upper() and s.port == p.dport), None)
+        if svc is None or any(d.weight > 0 for d in svc.dests):
+            return None
+        why = "has no real server" if not svc.dests else "has only real servers of weight 0 (quiesced)"
+        return (f"IPVS in {nsname(ns)} takes it in INPUT for its virtual service {svc.name()} (scheduler {svc.sched}), "
+                f"which {why}: no server can take the connection, so IPVS drops it and answers ICMP port-unreachable "
+                f"(fix: ipvsadm -a -{'t' if svc.proto == 'TCP' else 'u'} {svc.addr}:{svc.port} -r SERVER -m).")
 
     def nat_between(self, ns: str, e: Eval, nxt: Eval | None, direction: str, pi: int, rule_done: bool = False):
         """Addresses changed between two evaluations without a NAT rule in between: conntrack did it."""
@@ -1150,6 +1299,13 @@ class Builder:
                        f"is not through {dev}, where it came in.")
             elif err == errno.EINVAL:
                 msg = f"{nsname(ns)} drops it as a martian (invalid source {e.pkt.src} on {dev})."
+                if self.ipvs_services_at(ns, replace(e.pkt, dst=e.pkt.src)):
+                    msg = (f"{nsname(ns)} drops it as a martian: its source {e.pkt.src} is {nsname(ns)}'s own address "
+                           f"(an IPVS virtual service's). In IPVS direct routing (-g) the real server answers the client "
+                           f"itself, from the virtual address: that answer must reach the client by another way than "
+                           f"the director (the real server's own router), or use masquerading (-m).")
+            elif info and info.get("type") == 2 and (why := self.ipvs_refused(ns, e.pkt)):
+                msg = why
             elif err:
                 msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
             elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
