@@ -254,6 +254,17 @@ def test_the_trace_follows_ipvs_to_the_real_server_the_kernel_chose(lab):
         _wait(lambda: _conns(lab, VIP, 80) == {s: chosen.count(s) for s in SERVERS},
               f"IPVS counting {chosen} (now {_conns(lab, VIP, 80)})")
     assert sorted(chosen) == sorted(SERVERS), chosen       # round robin: one each
+    # a client on the director itself: IPVS takes its packet in OUTPUT and sends it through OUTPUT again
+    path = run_trace(lab.backend, f"host tcp {VIP}:80")
+    (h,) = [x for x in path.hops if x.table == "ipvs" and x.direction == "request"]
+    assert h.ns == "" and h.hook == "output" and h.verdict == "ipvs Masq" and h.after.dst in SERVERS, h
+    assert "IPVS takes it in OUTPUT, as a local client sent it" in h.explanation, h.explanation
+    deliver = next(x for x in path.hops if x.kind == "deliver" and x.direction == "request")
+    assert deliver.ns == SERVERS[h.after.dst], deliver
+    (back,) = [x for x in path.hops if x.table == "ipvs" and x.direction == "reply"]
+    assert back.hook == "input" and back.after.src == VIP, back       # ip_vs_reply4 in LOCAL_IN for a local client
+    got = next(x for x in path.hops if x.kind == "deliver" and x.direction == "reply")
+    assert got.ns == "" and "IPVS" not in got.explanation, got
 
     # direct routing: web2 holds the second VIP itself (on lo, not answering ARP for it)
     run_ok(lab, f"ip -n web2 addr add {DR_VIP}/32 dev lo", "ip netns exec web2 sysctl -w net.ipv4.conf.all.arp_ignore=1",

@@ -926,7 +926,8 @@ class Builder:
                      iif=k.ifname(ns, last_in.iif), ct_state=last_in.ct_state, direction=direction, probe=pi,
                      raw=last_in.raw, explanation=f"{nsname(ns)} accepts {who} for its own address "
                                                   f"{last_in.pkt.dst}: delivered to its local stack{what}"
-                                                  + self.not_a_service(ns, last_in.pkt) + ".")
+                                                  + (self.not_a_service(ns, last_in.pkt) if direction == "request"
+                                                     else "") + ".")
             return ("deliver", ns)
         ex = exit_eval(evs)
         if ex is not None and direction == "request":
