@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"lab {__version__}")
     p.add_argument("--host", action="store_true",
                    help="work on this machine's real network namespaces (root); `lab clean` undoes what lab created")
+    p.add_argument("--privileged", action="store_true",
+                   help="(root) the sandbox without a user namespace: still private and gone when lab ends, and "
+                        "what only the machine's root may do works in it (IPVS)")
     p.add_argument("--read-only", action="store_true",
                    help="with --host: look only; every command that would change the machine is refused")
     p.add_argument("--theme", default=None, help="TUI theme name or path to a theme file (see themes/)")
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.errors import LabError
 
     engine.LOAD_HANDLERS = extensions.load      # trace and grade load when first used
+    engine.PRIVILEGED = args.privileged
     try:
         return _dispatch(args)
     except LabError as e:

@@ -223,6 +223,9 @@ def has_net_admin() -> bool:
     return False
 
 
+PRIVILEGED = False     # lab --privileged: the sandbox without a user namespace (set by lab.cli)
+
+
 def setup(host: bool, read_only: bool = False):
     """Enter the sandbox (or check --host rights) and return a ready Engine (`read_only`: lab attach, every
     change refused)."""
@@ -231,6 +234,9 @@ def setup(host: bool, read_only: bool = False):
     if read_only and not host:
         raise LabError("--read-only looks at this machine's own namespaces: use it with --host (or: lab attach).",
                        "The sandbox is yours to change: drop --read-only there.")
+    if host and PRIVILEGED:
+        raise LabError("--privileged is a kind of sandbox, and --host works on this machine's own namespaces: "
+                       "use one of them.", "sudo lab --privileged: a private lab as the machine's root (IPVS works).")
     if host:
         if not has_net_admin():
             if read_only:
@@ -243,9 +249,13 @@ def setup(host: bool, read_only: bool = False):
 
         discover.enable()      # every namespace of the machine, containers' included, not only /run/netns
     else:
-        from lab.backend.sandbox import enter_sandbox
+        from lab.backend.sandbox import enter_sandbox, is_machine_root
 
-        enter_sandbox()
+        if PRIVILEGED and not is_machine_root():
+            raise LabError("--privileged needs the machine's own root: the sandbox then has no user namespace, so "
+                           "what only that root may do (IPVS) works in it.",
+                           "Run it with sudo: sudo lab --privileged ... (without it, the rootless sandbox).")
+        enter_sandbox(userns=not PRIVILEGED)
     from lab.backend.core import Backend
 
     return Engine(Backend(host=host, read_only=read_only))

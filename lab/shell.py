@@ -28,15 +28,17 @@ def run_shell(engine) -> int:
         history = InMemoryHistory()
     style = Style.from_dict({"command": "bold ansicyan", "option": "ansiyellow", "address": "ansigreen",
                              "target": "bold ansimagenta", "prompt": "bold"})
-    where = ("host, read-only" if engine.backend.read_only else "host") if engine.backend.host else "sandbox"
+    from lab.backend.sandbox import where as where_of
+
+    where = where_of(engine.backend).replace(" (--host)", "")
     # the completer reads the kernel in a thread of its own (lab.commands.complete.Providers), never in
     # prompt_toolkit's event loop, where pyroute2's sync API fails
     completer = LabCompleter(engine)
     session: PromptSession[str] = PromptSession(history=history, completer=completer, lexer=make_lexer(), style=style,
                                                 complete_while_typing=True)
     print(f"lab shell ({where}). Type commands like `ip netns add red`; Tab completes; `help`; Ctrl-D exits.")
-    if where == "sandbox":
-        print("Everything you build lives in a private sandbox and disappears when you exit.")
+    if not engine.backend.host:
+        print(f"Everything you build lives in a private {where} and disappears when you exit.")
     try:
         while True:
             try:

@@ -47,6 +47,7 @@ def test_where_ipvs_cannot_work_lab_says_why(lab):
         assert "Are you sure that IP Virtual Server is built in the kernel or as module?" in r.error
         if IN_VM:          # the stock kernel has ip_vs: the user namespace is what stops it
             assert "Permission denied (you must be root)" in r.error and "initial user namespace" in r.error, r.error
+            assert r.error.endswith("sudo lab --privileged"), r.error
         else:
             assert "this kernel has no IP Virtual Server (IPVS) support" in r.error, r.error
 
@@ -307,3 +308,23 @@ def test_the_trace_says_why_ipvs_refuses_or_leaves_a_packet(lab):
     deliver = next(h for h in path.hops if h.kind == "deliver" and h.direction == "request")
     assert deliver.ns == "" and "IPVS has virtual service TCP 192.168.50.10:80 on this address, but not UDP port 80" \
         in deliver.explanation, deliver.explanation
+
+
+def test_sudo_lab_privileged_plays_the_ipvs_scenario_and_keeps_to_its_namespace(fresh_top):
+    """The way out the messages name, as a user types it: `sudo lab --privileged play 13-ipvs-round-robin
+    --check` plays green (IPVS works in that sandbox); a setting outside its network namespace is refused."""
+    if not AS_ROOT:
+        pytest.skip("needs the stock-kernel VM's own root (tests/vm/run, second pass)")
+    from tests import labproc
+
+    r = labproc.run(labproc.lab_argv() + ["--privileged", "play", "13-ipvs-round-robin", "--check"], env=labproc.env(),
+                    timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    with open("/proc/sys/kernel/domainname") as f:
+        before = f.read()
+    r = labproc.run(labproc.lab_argv() + ["--privileged", "run", "-"], env=labproc.env(),
+                    input="sysctl -w net.ipv4.ip_forward=1\nsysctl -w kernel.domainname=lab-was-here\n")
+    assert r.returncode == 1 and "net.ipv4.ip_forward = 1" in r.stdout, r.stdout + r.stderr
+    assert 'sysctl: "kernel.domainname" is outside net.*: the lab only changes network settings' in r.stderr, r.stderr
+    with open("/proc/sys/kernel/domainname") as f:
+        assert f.read() == before

@@ -59,6 +59,19 @@ def test_host_mode_refused_without_privileges(fresh_top):
     assert r.returncode != 0 and "lab attach (--host --read-only) needs root" in r.stderr, r.stderr
 
 
+def test_privileged_sandbox_needs_the_machines_own_root_and_is_not_host(fresh_top):
+    """lab --privileged (the sandbox without a user namespace, for IPVS) asks for the machine's own root: root of
+    a user namespace (this suite's own sandbox) is not it. It is a sandbox: not with --host. (It works in
+    tests/vm/run's root pass: tests/test_ipvs.py.)"""
+    if os.environ.get("LAB_TEST_ROOT_SANDBOX") == "1":
+        pytest.skip("here the machine's root runs the suite: --privileged works (tests/test_ipvs.py)")
+    r = labproc.run(labproc.lab_argv() + ["--privileged", "run", "-"], input="ip netns add x\n", env=labproc.env())
+    assert r.returncode == 1 and r.stderr.startswith("lab: --privileged needs the machine's own root"), r.stderr
+    assert "sudo lab --privileged" in r.stderr and "Traceback" not in r.stderr
+    r = labproc.run(labproc.lab_argv() + ["--privileged", "--host", "run", "-"], input="ip link\n", env=labproc.env())
+    assert r.returncode == 1 and "--privileged is a kind of sandbox" in r.stderr, r.stderr
+
+
 def test_sandbox_as_root_in_process_tree_then_gone(fresh_top):
     r = labproc.run(labproc.lab_argv() + ["run", "-"], input=SCRIPT, env=labproc.env())
     assert r.returncode == 0, r.stderr

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lab.backend import nsutil, state
+from lab.backend import nsutil, sandbox, state
 from lab.backend.core import applies
 from lab.backend.rtnl import Rtnl, attr, sattr, u32attr
 from lab.commands import ipvsadm as c
@@ -57,14 +57,6 @@ class Genl(Rtnl):
         self._link_cache = {}
 
 
-def ns_is_machine_root() -> bool:
-    """True when this process is in the machine's initial user namespace (IPVS's commands need it)."""
-    try:
-        return os.readlink("/proc/self/ns/user") == os.readlink("/proc/1/ns/user")
-    except OSError:
-        return False
-
-
 def _attrs(buf: bytes, off: int = 0) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     while off + 4 <= len(buf):
@@ -107,11 +99,11 @@ class Ipvs:
             self.g.close()
             text = STRERROR.get((None, e.code)) or os.strerror(e.code)
             hint = None
-            if e.code == 1 and not ns_is_machine_root():
+            if e.code == 1 and not sandbox.is_machine_root():
                 hint = ("The kernel lets only the machine's own root configure IPVS (CAP_NET_ADMIN in the initial user "
-                        "namespace), and lab's rootless sandbox is a user namespace. Run it as root with --host, inside "
-                        "a throwaway network namespace so the machine's own is untouched: "
-                        "sudo unshare --net --mount lab --host")
+                        "namespace), and lab's rootless sandbox is a user namespace. Run lab in the privileged sandbox "
+                        "(a private network namespace as the machine's root, still gone when lab ends): "
+                        "sudo lab --privileged")
             raise LabError(f"Can't initialize ipvs: {text}\n"
                            "Are you sure that IP Virtual Server is built in the kernel or as module?", hint) from None
 

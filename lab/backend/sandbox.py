@@ -19,10 +19,31 @@ MS_PRIVATE = 1 << 18
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 
 _in_sandbox = False
+_privileged = False
 
 
 def in_sandbox() -> bool:
     return _in_sandbox
+
+
+def privileged() -> bool:
+    """The sandbox has no user namespace of its own (lab --privileged): its root is the machine's root."""
+    return _privileged
+
+
+def where(backend) -> str:
+    """What the lab works on, as the dashboard's title, shells and prompts name it."""
+    if backend.host:
+        return "host, read-only" if backend.read_only else "host (--host)"
+    return "privileged sandbox" if _privileged else "sandbox"
+
+
+def is_machine_root() -> bool:
+    """This process is root in the machine's initial user namespace (not root of a user namespace)."""
+    try:
+        return os.geteuid() == 0 and os.readlink("/proc/self/ns/user") == os.readlink("/proc/1/ns/user")
+    except OSError:
+        return False
 
 
 def _read(path: str) -> str | None:
@@ -57,12 +78,14 @@ def _write(path: str, text: str) -> None:
 def enter_sandbox(userns: bool = True) -> None:
     """Unshare user+net+mount, map the caller to root, give the lab a private /run/netns, bring lo up.
 
-    `userns=False` (real root only): net+mount without a user namespace, so the lab keeps the machine root's
-    capabilities in its own network namespace; what the kernel grants only to them (IPVS's netlink commands
-    need CAP_NET_ADMIN in the initial user namespace) then works. Raises LabError with the reason and the fix
-    when the kernel refuses.
+    `userns=False` (lab --privileged, real root only): net+mount without a user namespace, so the lab keeps the
+    machine root's capabilities in its own network namespace; what the kernel grants only to them (IPVS's
+    netlink commands need CAP_NET_ADMIN in the initial user namespace) then works. The network and /run/netns
+    are still the sandbox's own and vanish with it (lab's sysctl changes only net.* keys, the namespace's own;
+    programs run with `ip netns exec` run as the machine's root). Raises LabError with the reason and the
+    fix when the kernel refuses.
     """
-    global _in_sandbox
+    global _in_sandbox, _privileged
     if _in_sandbox:
         return
     if threading.active_count() > 1:
@@ -99,6 +122,7 @@ def enter_sandbox(userns: bool = True) -> None:
         pass
     nsutil.TOP.reset()
     _in_sandbox = True
+    _privileged = not userns
     os.environ["LAB_SANDBOX"] = "1"
     set_lo_up()
     apply_limits(os.environ.pop("LAB_SEAT_LIMITS", ""))

@@ -40,7 +40,7 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "cake": ("qdisc", "cake", "cake (sch_cake)"),
     "fq": ("qdisc", "fq", "fq (sch_fq)"),
     "ipvs": ("ipvs", "IPVS", "IP Virtual Server (ip_vs; its commands need the machine's own root, not a user "
-                             "namespace such as lab's rootless sandbox: sudo unshare --net --mount lab --host)"),
+                             "namespace such as lab's rootless sandbox: sudo lab --privileged)"),
 }
 
 _have: set[str] = set()       # features found (a missing one is asked again: a module may be loaded meanwhile)

@@ -542,7 +542,9 @@ class LabApp(App):
 
         shell = tuple(argv or (os.environ.get("SHELL") if os.path.basename(os.environ.get("SHELL", "")) in SHELLS
                                else "bash",))
-        where = "host (--host)" if self.engine.backend.host else "sandbox"
+        from lab.backend.sandbox import where as where_of
+
+        where = where_of(self.engine.backend)
         if argv is None:
             cmd, env, tmp = shell_prompt(shell, f"lab {where} · {ns_label(ns or '')}")
         else:

@@ -11,7 +11,7 @@ class IpvsPane(TablePane):
     COLUMNS = ("SERVICE", "SCHED", "FLAGS", "REAL SERVER", "FORWARD", "WEIGHT", "ACTIVE", "INACT")
     FIELDS = frozenset({"ipvs"})
     EXTRA = "ipvs"
-    EMPTY = "no IPVS virtual services (ipvsadm -A; IPVS needs ip_vs and the machine's own root)"
+    EMPTY = "no IPVS virtual services (ipvsadm -A; IPVS needs ip_vs and the machine's own root: sudo lab --privileged)"
 
     def build_rows(self, view, theme):
         for st in view.shown():

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
 
 from lab.ui.panes import (AddressesPane, ConntrackPane, FdbPane, IptablesPane, LinksPane, NeighboursPane,
                           IpvsPane, QdiscsPane, RoutesPane, SysctlsPane)
+from lab.backend.sandbox import where as where_of
 from lab.ui.panes.base import TablePane
 from lab.ui.view import ns_label
 from lab.ui.widgets.commandbar import CommandBar
@@ -157,7 +158,7 @@ class MainScreen(Screen):
         app = self.app
         view = getattr(app, "view", None)
         backend = self.engine.backend
-        where = ("host, read-only" if backend.read_only else "host (--host)") if backend.host else "sandbox"
+        where = where_of(backend)
         showing = "all namespaces" if view is None or view.selected is None else f"namespace {ns_label(view.selected)}"
         count = len(view.order) if view is not None else 0
         # what fits the width, most useful first; a title cut anyway ends in an ellipsis, never mid-word
