@@ -304,6 +304,15 @@ def test_the_trace_says_why_ipvs_refuses_or_leaves_a_packet(lab):
     assert f"ipvsadm -a -t {VIP}:80 -r SERVER -m" in drop.explanation
     got = next(h for h in path.hops if h.kind == "deliver" and h.direction == "reply")
     assert got.ns == "client" and got.before.icmp_type == 3, got      # ip_vs_leave's port-unreachable
+    # a tunnelled real server: the packet leaves inside an IPIP header the trace rules do not follow; the step
+    # still says where IPVS sent it, as its connection table does
+    run_ok(lab, f"ipvsadm -a -t {VIP}:80 -r 10.10.0.11 -i")
+    path = run_trace(lab.backend, f"client tcp {VIP}:80")
+    (h,) = [x for x in path.hops if x.table == "ipvs"]
+    assert h.ns == "" and h.verdict == "ipvs Tunnel" and h.rule == f"TCP {VIP}:80 -> 10.10.0.11:80", h
+    assert "wraps the packet in a new IP header to 10.10.0.11" in h.explanation, h.explanation
+    assert path.outcome == "lost" and "IPVS in host gave the connection to real server 10.10.0.11:80" in path.summary
+    run_ok(lab, f"ipvsadm -d -t {VIP}:80 -r 10.10.0.11")
     path = run_trace(lab.backend, f"client udp {VIP}:80")
     deliver = next(h for h in path.hops if h.kind == "deliver" and h.direction == "request")
     assert deliver.ns == "" and "IPVS has virtual service TCP 192.168.50.10:80 on this address, but not UDP port 80" \

@@ -1068,6 +1068,17 @@ class Builder:
                         oif=self.k.ifname(ns, route.get("oif")) if route else "", direction=direction, probe=pi,
                         raw=nx.raw, explanation=expl)
 
+    def ipvs_took(self, ns: str, e: Eval, direction: str, pi: int) -> Hop | None:
+        """The packet's last trace event was PREROUTING, and IPVS has a connection entry for it: IPVS took it in
+        INPUT and sent it on in a form the trace rules do not follow (an IPIP tunnel to the real server)."""
+        view = self.k.ipvs(ns)
+        p = e.pkt
+        if not view or not any(c.proto == p.proto.upper() and (c.caddr, c.cport, c.vaddr, c.vport) ==
+                               (p.src, p.sport, p.dst, p.dport) for c in view[1]):
+            return None
+        self.route_hop(ns, e, pi, direction, output=False)
+        return self.ipvs_hop(ns, e, e, direction, pi, resent=True)
+
     def ipvs_services_at(self, ns: str, p: Packet) -> list:
         """IPVS virtual services of ns on the packet's destination address (any protocol or port)."""
         view = self.k.ipvs(ns) if p.dst else None
@@ -1307,6 +1318,9 @@ class Builder:
                            f"the director (the real server's own router), or use masquerading (-m).")
             elif info and info.get("type") == 2 and (why := self.ipvs_refused(ns, e.pkt)):
                 msg = why
+            elif info and info.get("type") == 2 and direction == "request" and (
+                    took := self.ipvs_took(ns, e, direction, pi)):
+                return took
             elif err:
                 msg = f"{nsname(ns)} cannot route it: {os.strerror(err)}."
             elif info and info.get("type") != 2 and (e.pkt.ttl or 0) <= 1:
