@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from lab import confine
 from lab.commands import parse
-from lab.commands.base import Context, Op
+from lab.commands.base import Context, LiveContext, Op
 from lab.errors import LabError
 
 if TYPE_CHECKING:
@@ -81,8 +81,15 @@ class Engine:
         self.files_from: str | None = None
 
     def context(self) -> Context:
-        """Namespace names for the parser, re-listed only when /run/netns changed (cheap stat) or, with --host,
-        when the namespaces found elsewhere changed (looked for at most once a second)."""
+        """Namespace names for the parser, listed when a parser asks for them (LiveContext)."""
+        ctx = getattr(self, "_live", None)
+        if ctx is None:
+            ctx = self._live = LiveContext(self.namespace_names)
+        return ctx
+
+    def namespace_names(self) -> tuple[str, ...]:
+        """The namespaces' names, re-listed only when /run/netns changed (cheap stat) or, with --host, when the
+        namespaces found elsewhere changed (looked for at most once a second)."""
         from lab.backend import nsutil
 
         try:
@@ -92,7 +99,7 @@ class Engine:
             stamp = None
         cached = getattr(self, "_ctx", None)
         if cached is None or stamp is None or cached[0] != stamp:
-            cached = (stamp, Context(namespaces=tuple(self.backend.namespaces())))
+            cached = (stamp, tuple(self.backend.namespaces()))
             self._ctx = cached
         return cached[1]
 

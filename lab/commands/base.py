@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from lab.errors import LabError
 
@@ -106,6 +106,19 @@ class Context:
     """What a pure parser may know about the lab: names only, for shorthands and did-you-mean."""
 
     namespaces: tuple[str, ...] = ()
+
+
+class LiveContext(Context):
+    """A Context whose namespace names are listed only when a parser asks for them (a shorthand like `red ping`,
+    a did-you-mean): most commands never do, and listing thousands of namespaces per command would make
+    building a large lab quadratic."""
+
+    def __init__(self, lister: Callable[[], tuple[str, ...]]) -> None:   # noqa: D107 - no dataclass fields
+        object.__setattr__(self, "_lister", lister)
+
+    @property  # type: ignore[override]
+    def namespaces(self) -> tuple[str, ...]:
+        return self._lister()
 
 
 def tokenize(line: str) -> list[str]:
