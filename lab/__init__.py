@@ -7,6 +7,10 @@ __version__ = "0.1.0"
 
 import logging as _logging
 
+from lab import _lazy
+
+_lazy.install()      # pyroute2's own __init__ (all of pyroute2) runs only when one of its names is asked for
+
 # internal errors are logged, never printed as tracebacks (set LAB_DEBUG=1 to see them on stderr)
 _logging.getLogger("lab").addHandler(_logging.NullHandler())
 if __import__("os").environ.get("LAB_DEBUG"):

@@ -12,7 +12,7 @@ from tests.conftest import run_ok
 def test_help_and_version_are_fast_and_light():
     code = ("import sys, lab.cli\n"
             "try:\n    lab.cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('scapy', 'textual', 'pyroute2', 'prompt_toolkit') if m in sys.modules]\n"
+            "heavy = [m for m in ('scapy', 'textual', 'pyroute2.iproute', 'prompt_toolkit') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=labproc.ROOT, env=labproc.env())
     assert "lab 0." in r.stdout and "HEAVY []" in r.stdout

@@ -58,3 +58,15 @@ def test_errors_are_plain(setup_file):
     assert r.returncode != 0 and "green" in r.stderr and "Traceback" not in r.stderr
     r = lab("trace")
     assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_a_trace_command_starts_light(setup_file):
+    """`lab trace` loads what a trace needs and no more (issue 17's start-up: at most 0.6 s in all, measured by
+    bench/bench_trace.py --cli): not scapy (the probe is packed by hand; only --pcap and a few ICMP types need it)
+    and not pyroute2's package body (all of pyroute2: NDB, IPDB, conntrack...; lab's own netlink does the work)."""
+    code = ("import sys\nfrom lab.cli import main\n"
+            f"rc = main(['trace', '--setup', {setup_file!r}, 'red', 'tcp', '10.0.0.2:80'])\n"
+            "print('RC', rc, 'HEAVY', [m for m in ('scapy', 'pyroute2.iproute', 'pyroute2.ndb', 'textual') "
+            "if m in sys.modules])\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "red sends TCP [S]" in r.stdout and "RC 0 HEAVY []" in r.stdout, r.stdout + r.stderr

@@ -249,8 +249,9 @@ class Backend:
 
     def _has_link(self, ns: str | None, name: str) -> bool:
         try:
-            return bool(self.ipr(ns).link_lookup(ifname=name))
-        except Exception:  # noqa: BLE001
+            self.rtnl(ns).link_index(name)
+            return True
+        except Exception:  # noqa: BLE001  (ENODEV; or the namespace is gone)
             return False
 
     # ---- apply ------------------------------------------------------------------------------------

@@ -50,8 +50,18 @@ EXTRA: dict[str, tuple[str, int]] = {}
 _discover: Any = None           # set by lab.backend.discover.enable(): refreshes EXTRA (throttled)
 
 
+def _extra(name: str) -> tuple[str, int] | None:
+    """A discovered namespace by name (--host); an unknown name not in /run/netns asks discovery again
+    (throttled: at most one scan a second), so a container started a moment ago is found."""
+    got = EXTRA.get(name)
+    if got is None and _discover is not None and not os.path.exists(os.path.join(NETNS_RUN_DIR, name)):
+        _discover()
+        got = EXTRA.get(name)
+    return got
+
+
 def ns_path(name: str) -> str:
-    extra = EXTRA.get(name)
+    extra = _extra(name)
     return extra[0] if extra is not None else os.path.join(NETNS_RUN_DIR, name)
 
 
@@ -79,9 +89,10 @@ def netns_exists(name: str) -> bool:
 
 def ns_known(name: str) -> bool:
     """A namespace commands can address: in /run/netns, or discovered (--host) and still the same one."""
-    if name in EXTRA:
+    extra = _extra(name)
+    if extra is not None:
         try:
-            return os.stat(EXTRA[name][0]).st_ino == EXTRA[name][1]
+            return os.stat(extra[0]).st_ino == extra[1]
         except OSError:
             return False
     return netns_exists(name)

@@ -280,6 +280,53 @@ class Rtnl:
             raise NetlinkError(19, "No such device")
         return struct.unpack_from("=i", reply, 4)[0]
 
+    def link_brief(self, index: int) -> dict | None:
+        """One link by index (a targeted RTM_GETLINK): name, kind, master, link (IFLA_LINK), flags, qdisc,
+        mtu, and a bridge port's mode (hairpin); None when the kernel has no such link."""
+        try:
+            reply = self.request(RTM_GETLINK, 0, ifinfo(index))
+        except NetlinkError:
+            return None
+        if not reply or len(reply) < 16:
+            return None
+        _fam, _type, idx, flags, _chg = struct.unpack_from("=BxHiII", reply, 0)
+        a = _attrs(reply, 16, len(reply))
+        info = _attrs(a.get(IFLA_LINKINFO, b""), 0, len(a.get(IFLA_LINKINFO, b"")))
+        slave = info.get(5, b"")                             # IFLA_INFO_SLAVE_DATA
+        mode = _attrs(slave, 0, len(slave)).get(4)           # IFLA_BRPORT_MODE
+        return {"index": idx, "name": _asciiz(a.get(IFLA_IFNAME, b"")), "flags": flags,
+                "kind": _asciiz(info.get(IFLA_INFO_KIND, b"")), "master": _u32(a.get(IFLA_MASTER)),
+                "link": _u32(a.get(5)), "qdisc": _asciiz(a.get(6, b"")), "mtu": _u32(a.get(IFLA_MTU)),
+                "hairpin": bool(mode and mode[0])}
+
+    def neigh_get(self, addr: str, index: int) -> tuple[int, str | None] | None:
+        """(NUD state, link-layer address) of one neighbour entry on a device (`ip neigh get`), or None."""
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        body = struct.pack("=BxxxiHBB", fam, index, 0, 0, 0) + attr(_NDA_DST, socket.inet_pton(fam, addr))
+        try:
+            reply = self.request(RTM_GETNEIGH, 0, body)
+        except NetlinkError:
+            return None
+        if not reply or len(reply) < 12:
+            return None
+        state = struct.unpack_from("=H", reply, 8)[0]
+        ll = _attrs(reply, 12, len(reply)).get(_NDA_LLADDR)
+        return state, (_hwaddr(ll) if ll else None)
+
+    def fdb_get(self, mac: str, bridge: int) -> tuple[int, int] | None:
+        """(port ifindex, NUD state) of a bridge's fdb entry for mac (`bridge fdb get MAC br BRIDGE`), or None
+        when the bridge does not know that address (it floods)."""
+        body = struct.pack("=BxxxiHBB", socket.AF_BRIDGE, 0, 0, 0, 0) + attr(_NDA_LLADDR, mac_bytes(mac))
+        body += u32attr(9, bridge)                           # NDA_MASTER
+        try:
+            reply = self.request(RTM_GETNEIGH, 0, body)
+        except NetlinkError:
+            return None
+        if not reply or len(reply) < 12:
+            return None
+        _fam, port, state = struct.unpack_from("=BxxxiH", reply, 0)
+        return port, state
+
     def link_add(self, name: str, kind: str, peer: str | None = None, peer_netns_fd: int | None = None,
                  mtu: int | None = None, address: str | None = None, peer_address: str | None = None,
                  peer_mtu: int | None = None, extra: tuple[bytes, int, int] = (b"", 0, 0), index: int = 0) -> None:

@@ -176,12 +176,13 @@ def _finish_map_helper(helper: tuple[int, int], ok: bool) -> None:
 
 
 def set_lo_up() -> None:
-    from pyroute2 import IPRoute
+    from lab.backend.rtnl import Rtnl
 
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname="lo")
-        if idx:
-            ipr.link("set", index=idx[0], state="up")
+    rt = Rtnl()
+    try:
+        rt.link_set("lo", up=True)
+    finally:
+        rt.close()
 
 
 def new_top() -> None:

@@ -226,16 +226,12 @@ class Kernel:
         if key not in self._links:
             li = None
             try:
-                for m in self.b.ipr(ns or None).get_links(idx):
-                    info = m.get_attr("IFLA_LINKINFO")
-                    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else ""
-                    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
-                    li = LinkInfo(m["index"], m.get_attr("IFLA_IFNAME"), kind or "", m.get_attr("IFLA_MASTER"),
-                                  m.get_attr("IFLA_LINK"), bool(m["flags"] & 1), bool(m["flags"] & 0x10000),
-                                  m.get_attr("IFLA_QDISC") or "", m.get_attr("IFLA_MTU"),
-                                  bool(slave.get_attr("IFLA_BRPORT_MODE")) if slave is not None else False)
-            except Exception:  # noqa: BLE001
-                pass
+                m = self.b.rtnl(ns or None).link_brief(idx)
+            except Exception:  # noqa: BLE001  (the namespace is gone)
+                m = None
+            if m is not None:
+                li = LinkInfo(m["index"], m["name"], m["kind"], m["master"], m["link"], bool(m["flags"] & 1),
+                              bool(m["flags"] & 0x10000), m["qdisc"], m["mtu"], m["hairpin"])
             self._links[key] = li
         return self._links[key]
 
@@ -331,13 +327,17 @@ class Kernel:
         return li.mtu if li else None
 
     def neighbour(self, ns: str, addr: str, ifindex: int | None):
-        try:
-            for m in list(self.b.ipr(ns or None).get_neighbours(dst=addr)):   # exhausted (pyroute2)
-                if ifindex is None or m["ifindex"] == ifindex:
-                    from lab.backend.state import nud_name
+        from lab.backend.state import nud_name
 
-                    return nud_name(m["state"]), m.get_attr("NDA_LLADDR")
-        except Exception:  # noqa: BLE001
+        try:
+            rt = self.b.rtnl(ns or None)
+            if ifindex is not None:
+                got = rt.neigh_get(addr, ifindex)
+                return (nud_name(got[0]), got[1]) if got else (None, None)
+            for n in rt.neighbours(ns or None, {}):
+                if n.dst == addr:
+                    return n.state, n.lladdr
+        except Exception:  # noqa: BLE001  (the namespace is gone)
             pass
         return None, None
 
@@ -346,13 +346,14 @@ class Kernel:
         if bridge is None:
             return None
         try:
-            for m in list(self.b.ipr(ns or None).neigh("get", family=socket.AF_BRIDGE, lladdr=mac, master=bridge)):
-                how = "the port's own address" if m["state"] & 0x80 else (
-                    "static" if m["state"] & 0x40 else "learned")
-                return self.ifname(ns, m["ifindex"]), how
-        except Exception:  # noqa: BLE001  ENOENT: unknown MAC, the bridge floods
-            pass
-        return None
+            got = self.b.rtnl(ns or None).fdb_get(mac, bridge)
+        except Exception:  # noqa: BLE001  (the namespace is gone)
+            got = None
+        if got is None:        # ENOENT: unknown MAC, the bridge floods
+            return None
+        port, state = got
+        how = "the port's own address" if state & 0x80 else ("static" if state & 0x40 else "learned")
+        return self.ifname(ns, port), how
 
     def ipvs(self, ns: str):
         """The namespace's IPVS services and connection table (the kernel's /proc text), or None without ip_vs."""

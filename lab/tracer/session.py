@@ -211,15 +211,13 @@ def _wait_acks(s: N.NfnlSocket, acks: set[int], ignore: tuple[int, ...] = (2,)) 
 
 def route_source(backend, ns: str | None, dst: str) -> tuple[str | None, str | None]:
     """The source address the kernel would pick for dst from ns (RTM_GETROUTE), or (None, error)."""
+    from lab.backend.rtnl import RTA_PREFSRC
+
     try:
-        r = backend.ipr(ns).route("get", dst=dst)
+        r = backend.rtnl(ns).route_get(dst)
     except Exception as e:  # noqa: BLE001  NetlinkError: no route
         return None, _nl_err(e)
-    for m in r:
-        src = m.get_attr("RTA_PREFSRC")
-        if src:
-            return src, None
-    return None, None
+    return r.addr(RTA_PREFSRC), None
 
 
 def _nl_err(e: Exception) -> str:
@@ -230,10 +228,9 @@ def _nl_err(e: Exception) -> str:
 
 
 def any_address(backend, ns: str | None) -> str | None:
-    for m in list(backend.ipr(ns).get_addr(family=socket.AF_INET)):   # exhausted: pyroute2's async
-        a = m.get_attr("IFA_ADDRESS")
-        if a and not a.startswith("127."):
-            return a
+    for a in backend.rtnl(ns).addresses(ns, {}):
+        if a.family == "inet" and not a.local.startswith("127."):
+            return a.local
     return None
 
 
