@@ -108,10 +108,8 @@ def main() -> int:
     enter_sandbox()
     from lab.backend.core import Backend
     from lab.engine import Engine
-    from lab.tracer import format_text
-    from lab.tracer.path import build_path
-    from lab.tracer.session import run_capture
     from lab.commands.tracespec import parse_spec
+    from lab.tracer import format_text, run_trace
 
     engine = Engine(Backend())
     t = time.perf_counter()
@@ -128,19 +126,24 @@ def main() -> int:
             j = (j + 1) % a.n
         proto = ("icmp", "tcp")[k % 2]
         spec = f"n{i} icmp {addr(j)}" if proto == "icmp" else f"n{i} tcp {addr(j)}:80"
+        shown = {}
+
+        def show(p) -> None:         # what the user sees: the path rendered (the trace tables go after it)
+            shown["text"] = format_text(p)
+            shown["t"] = time.perf_counter()
+
         t0 = time.perf_counter()
-        cap = run_capture(b, parse_spec(spec, names))
-        t1 = time.perf_counter()
-        path = build_path(cap, b)
-        text = format_text(path)
-        t2 = time.perf_counter()
+        path = run_trace(b, parse_spec(spec, names), then=show)
+        text, t2 = shown["text"], shown["t"]
         assert path.outcome == "answered", (spec, text)
         once.last = text
-        return t2 - t0, t1 - t0, t2 - t1, cap.timings
+        tm = {k: v / 1000 for k, v in path.timings}
+        cap_s = sum(v for k, v in tm.items() if k not in ("path", "remove"))
+        return t2 - t0, cap_s, t2 - t0 - cap_s, tm
 
     t = time.perf_counter()
     once(0)
-    print(f"first trace (imports scapy, opens sockets, renders iptables text): {(time.perf_counter() - t) * 1000:.0f} ms")
+    print(f"first trace (opens sockets, renders iptables text): {(time.perf_counter() - t) * 1000:.0f} ms")
     totals, caps, paths, parts = [], [], [], {}
     prof = None
     if os.environ.get("BENCH_PROFILE"):
@@ -166,12 +169,12 @@ def main() -> int:
         xs = sorted(xs)
         return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
 
-    print(f"inject -> full rendered path over {a.runs} traces: p50 {pct(totals, 50):.1f} ms, "
+    print(f"inject -> full rendered path (as the user sees it; the trace tables are removed after) over {a.runs} traces: p50 {pct(totals, 50):.1f} ms, "
           f"p95 {pct(totals, 95):.1f} ms, max {max(totals):.1f} ms  (target p95 <= 150 ms: "
           f"{'OK' if pct(totals, 95) <= 150 else 'MISSED'})")
     print(f"  capture p50 {pct(caps, 50):.1f} / p95 {pct(caps, 95):.1f} ms; "
           f"path rebuild + render p50 {pct(paths, 50):.1f} / p95 {pct(paths, 95):.1f} ms")
-    print("  capture parts (p50 ms): " + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in parts.items()))
+    print("  parts (p50 ms; remove comes after the path is shown): " + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in parts.items()))
     if a.show:
         print(once.last)
     return 0 if pct(totals, 95) <= 150 else 1

@@ -10,19 +10,37 @@ from __future__ import annotations
 from lab.model.trace import TracePath
 
 
-def run_trace(backend, spec, namespaces: tuple[str, ...] | None = None) -> TracePath:
+def run_trace(backend, spec, namespaces: tuple[str, ...] | None = None, then=None) -> TracePath:
     """Trace `spec` ("fox icmp 192.168.202.12", "red tcp 10.0.0.2:80 --flags S", or a TraceSpec).
 
-    Raises LabError for a malformed spec or an unknown namespace."""
+    `then(path)`, if given, is called with the path as soon as it is built, before the trace tables are taken
+    out of the namespaces (the user sees it that much sooner); the path returned afterwards is the same, with
+    the removal's timing and any warning it brought. Raises LabError for a malformed spec or an unknown
+    namespace."""
+    from dataclasses import replace
+
+    from lab.commands.tracespec import TraceSpec, parse_spec
     from lab.tracer.path import build_path
     from lab.tracer.session import run_capture
-    from lab.commands.tracespec import TraceSpec, parse_spec
 
     if not isinstance(spec, TraceSpec):
         spec = parse_spec(spec, tuple(backend.namespaces()) if namespaces is None else namespaces)
+    early: list[TracePath] = []
+
+    def captured(cap) -> None:
+        early.append(build_path(cap, backend))
+        if then is not None:
+            then(early[0])
+
     with backend.lock:
-        cap = run_capture(backend, spec)
-        return build_path(cap, backend)
+        cap = run_capture(backend, spec, on_captured=captured)
+        if not early:
+            return build_path(cap, backend)
+        path = early[0]
+        known = set(path.warnings)
+        return replace(path, warnings=path.warnings + tuple(w for w in cap.warnings if w not in known),
+                       timings=tuple((k, round(v * 1000, 3)) for k, v in cap.timings.items())
+                       + tuple((k, v) for k, v in path.timings if k == "path"))
 
 
 def format_text(path: TracePath, verbose: bool = False) -> str:

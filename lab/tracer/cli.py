@@ -58,8 +58,19 @@ def main(args) -> int:
         run_scripts(engine, scripts)
         from lab.tracer import format_text, run_trace, to_json, write_pcap
 
-        path = run_trace(engine.backend, parse_spec(rest, tuple(engine.backend.namespaces())))
-        print(to_json(path) if as_json else format_text(path, verbose))
+        shown: list = []
+
+        def show(early) -> None:     # the path as soon as it is built; the trace tables are removed after
+            if not as_json and not verbose:
+                print(format_text(early), flush=True)
+                shown.append(early)
+
+        path = run_trace(engine.backend, parse_spec(rest, tuple(engine.backend.namespaces())), then=show)
+        if shown:
+            for w in path.warnings[len(shown[0].warnings):]:     # what removing the tables had to say
+                print(f"warning: {w}")
+        else:
+            print(to_json(path) if as_json else format_text(path, verbose))
         if pcap:
             n = write_pcap(path, pcap)
             print(f"wrote {n} packets to {pcap}", file=sys.stderr)

@@ -127,6 +127,12 @@ def e_cmp(value: bytes, op: int = NFT_CMP_EQ, sreg: int = NFT_REG_1) -> bytes:
     return expr("cmp", be32(1, sreg), be32(2, op), nest(3, attr(1, value)))
 
 
+def e_bitwise(mask: bytes, xor: bytes, sreg: int = NFT_REG_1, dreg: int = NFT_REG_1) -> bytes:
+    """reg = (reg & mask) ^ xor, over len(mask) bytes."""
+    return expr("bitwise", be32(1, sreg), be32(2, dreg), be32(3, len(mask)), nest(4, attr(1, mask)),
+                nest(5, attr(1, xor)))
+
+
 def e_meta_get(key: int, dreg: int = NFT_REG_1) -> bytes:
     return expr("meta", be32(2, key), be32(1, dreg))
 

@@ -73,9 +73,10 @@ def _reply_matches(m: ProbeMatch) -> list[list[bytes]]:
                             N.e_payload(4, 2, th), N.e_cmp(struct.pack(">H", m.echo_id))])
     if m.reply_port is not None:
         out.append(proto + [N.e_cmp(bytes([m.proto])), N.e_payload(2, 2, th), N.e_cmp(struct.pack(">H", m.reply_port))])
-    for icmp_type in (3, 11):   # destination unreachable, time exceeded: the quoted IP header's id
-        out.append(proto + [N.e_cmp(bytes([socket.IPPROTO_ICMP])), N.e_payload(0, 1, th), N.e_cmp(bytes([icmp_type]))]
-                   + _id_range(m, 12, th))
+    # destination unreachable (3) or time exceeded (11), in one rule: (type & 0xf7) == 3 holds for those two
+    # types only; the quoted IP header's id
+    out.append(proto + [N.e_cmp(bytes([socket.IPPROTO_ICMP])), N.e_payload(0, 1, th), N.e_bitwise(b"\xf7", b"\x00"),
+                        N.e_cmp(b"\x03")] + _id_range(m, 12, th))
     return out
 
 
@@ -85,9 +86,12 @@ def _encap_matches(m: ProbeMatch) -> list[list[bytes]]:
     th = N.NFT_PAYLOAD_TRANSPORT
     ip = INNER_IP
     out = []
-    for port in m.encap_ports:
-        outer = [N.e_payload(9, 1), N.e_cmp(bytes([socket.IPPROTO_UDP])), N.e_payload(2, 2, th),
-                 N.e_cmp(struct.pack(">H", port))]
+    if m.encap_ports:       # one rule per signature for every port: the range between the lowest and highest (a
+        # datagram to another port there would still need the probe's id and protocol at the inner offsets)
+        lo, hi = min(m.encap_ports), max(m.encap_ports)
+        port = [N.e_cmp(struct.pack(">H", lo))] if lo == hi else [
+            N.e_cmp(struct.pack(">H", lo), N.NFT_CMP_GTE), N.e_cmp(struct.pack(">H", hi), N.NFT_CMP_LTE)]
+        outer = [N.e_payload(9, 1), N.e_cmp(bytes([socket.IPPROTO_UDP])), N.e_payload(2, 2, th)] + port
         out.append(outer + _id_range(m, ip + 4, th) + [N.e_payload(ip + 9, 1, th), N.e_cmp(bytes([m.proto]))])
         if m.echo_id is not None:
             out.append(outer + [N.e_payload(ip + 9, 1, th), N.e_cmp(bytes([socket.IPPROTO_ICMP])),
@@ -104,9 +108,10 @@ def _nftrace(limit: int) -> list[bytes]:
 
 
 def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200,
-                 guard: tuple[int, ...] = ()) -> tuple[list[bytes], set[int]]:
+                 guard: tuple[int, ...] = (), clean: bool = False) -> tuple[list[bytes], set[int]]:
     """One batch that (re)creates the trace tables in the socket's namespace; returns (bytes, ack seqs).
-    `guard`: ifindexes (in that namespace) through which the probe must not leave the machine."""
+    `guard`: ifindexes (in that namespace) through which the probe must not leave the machine. `clean`: this
+    tracer removed its tables there after the last trace, so no table left by a killed one can be in the way."""
     msgs: list[bytes] = []
     seq0 = s.next_seq(64)
     seq = seq0 + 1
@@ -120,8 +125,9 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200,
     mark = struct.pack("=I", m.ctmark)
     for fam in ((ip, br) if bridge else (ip,)):
         add(N.msg_table, fam, TABLE)
-        add(N.msg_deltable, fam, TABLE)      # a table left by a killed trace goes too
-        add(N.msg_table, fam, TABLE)
+        if not clean:
+            add(N.msg_deltable, fam, TABLE)      # a table left by a killed trace goes too
+            add(N.msg_table, fam, TABLE)
     add(N.msg_chain, ip, TABLE, "mark_pre", 0, -350)
     add(N.msg_chain, ip, TABLE, "mark_out", 3, -350)
     add(N.msg_chain, ip, TABLE, "ct_pre", 0, -199)
@@ -158,7 +164,18 @@ def install_msgs(s: N.NfnlSocket, m: ProbeMatch, bridge: bool, limit: int = 200,
                 oif = [N.e_meta_get(N.NFT_META_OIF), N.e_cmp(struct.pack("=I", idx))]
                 for sig in [_ip_match(m)] + _reply_matches(m):
                     add(N.msg_rule, br, TABLE, GUARD, oif + is_ip + sig + [N.e_drop()])
-    return [N.batch(msgs, seq0)], set(range(seq0 + 1, seq))
+    return [N.batch(only_last_acked(msgs), seq0)], {seq - 1}
+
+
+def only_last_acked(msgs: list[bytes]) -> list[bytes]:
+    """The batch's messages with NLM_F_ACK on the last one only: the kernel still reports every message that
+    fails (and a failure aborts the whole batch), so one ack says the batch is through; 37 acks per namespace
+    were as many kernel replies to build and to read."""
+    out = []
+    for m in msgs[:-1]:
+        flags = struct.unpack_from("=H", m, 6)[0] & ~N.NLM_F_ACK
+        out.append(m[:6] + struct.pack("=H", flags) + m[8:])
+    return out + msgs[-1:]
 
 
 def remove_msgs(s: N.NfnlSocket, bridge: bool = True) -> tuple[list[bytes], set[int]]:

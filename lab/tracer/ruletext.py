@@ -60,7 +60,7 @@ class RuleBook:
         ckey = (nskey, family, table)
         cached = self.cache.get(ckey)      # (generation it was good at, policies, handles, text)
         if cached is not None and gen is not None and cached[1] == pol and (
-                cached[0] == gen or self.state.quiet.get(nskey) == (cached[0], gen)):
+                cached[0] == gen or (cached[0], gen) in self.state.quiet.get(nskey, ())):
             self.cache[ckey] = (gen,) + cached[1:]
             self._tables[key] = cached[3]
             return cached[3]

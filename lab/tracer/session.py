@@ -52,10 +52,11 @@ class TracerState:
         self.nsids: dict[tuple[int, int], int] = {}
         self.lock = threading.Lock()
         self.bridge_ok: dict[tuple[str, int], bool] = {}
+        self.clean: set[tuple[str, int]] = set()      # (ns, inode) where the last trace's tables were removed
         # rule text cached for these namespaces (lab.tracer.ruletext); for each, the nf_tables generation
         # before and after the last trace when the trace's own commits were the only ones in between
         self.gen_watch: set[tuple[str, int]] = set()
-        self.quiet: dict[tuple[str, int], tuple[int, int]] = {}
+        self.quiet: dict[tuple[str, int], set[tuple[int, int]]] = {}
 
     def sock(self, ns: str) -> N.NfnlSocket:
         key = (ns, nsutil.netns_inode(ns or None))
@@ -193,14 +194,19 @@ def _pipeline(st: TracerState, names: list[str], build) -> dict[str, Exception]:
 
 
 def _wait_acks(s: N.NfnlSocket, acks: set[int], ignore: tuple[int, ...] = (2,)) -> None:
+    """Wait for the acks of `acks` (a batch asks one, on its last message); an error reported for any other
+    message of the batch (the kernel always reports those) counts too."""
     import struct
 
     pending = set(acks)
     first = None
     while pending:
-        data = s.sock.recv(1 << 16)
+        try:    # the kernel delivers a batch's acks and errors together, after it: once an error is in, the rest
+            data = s.sock.recv(1 << 16, socket.MSG_DONTWAIT if first is not None else 0)   # is already queued
+        except BlockingIOError:
+            break
         for t, _fl, seq, body in N.iter_msgs(data):
-            if t == N.NLMSG_ERROR and seq in pending:
+            if t == N.NLMSG_ERROR:
                 code = struct.unpack_from("=i", body, 0)[0]
                 pending.discard(seq)
                 if code and -code not in ignore and first is None:
@@ -234,8 +240,9 @@ def any_address(backend, ns: str | None) -> str | None:
     return None
 
 
-def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
-    """Run one trace and return the raw material (events, probes, namespace names)."""
+def run_capture(backend, spec: TraceSpec, idle: float = 0.012, on_captured=None) -> Capture:
+    """Run one trace and return the raw material (events, probes, namespace names). `on_captured(cap)` runs
+    once the events are in, before the trace tables are removed (timings then lack "remove")."""
     t0 = time.perf_counter()
     backend.require_ns(spec.ns)
     st = state_of(backend)
@@ -259,6 +266,11 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
         nsids = nsid_map(backend, st, names, assigned)
         t2 = time.perf_counter()
         cap = Capture(spec, probes, [], nsids, names, src_route_error=src_err, ctmark=ctmark)
+        if backend.read_only:
+            cap.warnings.append("read-only session: this trace's one change was its own nft table lab_trace in each "
+                                "namespace, installed for the probe and removed after"
+                                + (f"; and the kernel now keeps an nsid for {', '.join(assigned)} (the trace's one "
+                                   "listener needs it; `ip netns list-id`)" if assigned else "") + ".")
         if backend.host:      # never off the machine: a guard drops the probe where it would leave
             cap.guards = {ns: g for ns in names if (g := leaving_links(backend, ns))}
         listener = None
@@ -270,11 +282,14 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
             prebuilt: dict[tuple, tuple] = {}   # the same bytes serve every namespace (sequence numbers are per socket)
 
             def build(ns, s):
-                br = st.bridge_ok.get((ns, nsutil.netns_inode(ns or None)), True)
+                key = (ns, nsutil.netns_inode(ns or None))
+                br = st.bridge_ok.get(key, True)
                 guard = tuple(sorted(cap.guards.get(ns, ())))
-                if (br, guard) not in prebuilt:
-                    prebuilt[br, guard] = R.install_msgs(s, match, bridge=br, guard=guard)
-                return prebuilt[br, guard]
+                clean = key in st.clean
+                st.clean.discard(key)
+                if (br, guard, clean) not in prebuilt:
+                    prebuilt[br, guard, clean] = R.install_msgs(s, match, bridge=br, guard=guard, clean=clean)
+                return prebuilt[br, guard, clean]
 
             journaled = _journal_tables(backend, names)
             watched = [k for k in st.gen_watch if k[0] in names]
@@ -303,6 +318,13 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                                   early.events)
             cap.overrun = listener.overrun
             t5 = time.perf_counter()
+            if on_captured is not None:
+                listener.close()
+                listener = None
+                cap.timings = {"build": t1 - t0, "nsid": t2 - t1, "install": t3 - t2, "send": t4 - t3,
+                               "collect": t5 - t4}
+                on_captured(cap)
+            t5b = time.perf_counter()
         finally:
             if listener is not None:
                 listener.close()
@@ -310,25 +332,31 @@ def run_capture(backend, spec: TraceSpec, idle: float = 0.012) -> Capture:
                 s, bridge=st.bridge_ok.get((ns, nsutil.netns_inode(ns or None)), True)))
             for ns, e in errs.items():
                 cap.warnings.append(f'Could not remove the trace table in "{ns or "host"}": {e}')
-            if watched:   # nobody else changed these rulesets during the trace: their rule text stays good
-                gen1 = _genids(st, watched)
-                for k, g0 in gen0.items():
+            st.clean.update((ns, nsutil.netns_inode(ns or None)) for ns in names if ns not in errs and ns not in failed)
+            # nobody else changed these rulesets during the trace: their rule text stays good. The path is built
+            # after the install (generation g0 + 1) and before the removal, so what was read then is good when
+            # the next trace builds its path: one removal and one install later. A namespace whose text was
+            # first read in this trace (not watched at its start) was read at gen1 - removal.
+            now = [k for k in st.gen_watch if k[0] in names]
+            if now:
+                gen1 = _genids(st, now)
+                for k in now:
                     ours = 2 + (1 if st.bridge_ok.get(k, True) else 0)   # install; remove ip (and bridge)
-                    if k[0] not in failed and k[0] not in errs and g0 is not None and gen1.get(k) == g0 + ours:
-                        st.quiet[k] = (g0, g0 + ours)
+                    g0, g1 = gen0.get(k), gen1.get(k)
+                    if k[0] in failed or k[0] in errs or g1 is None:
+                        st.quiet.pop(k, None)
+                    elif g0 is not None and g1 == g0 + ours:
+                        st.quiet[k] = {(g0, g0 + ours), (g0 + 1, g1 + 1)}
+                    elif g0 is None:
+                        st.quiet[k] = {(g1 - ours + 1, g1 + 1)}
                     else:
                         st.quiet.pop(k, None)
             for ns, ent in journaled.items():
                 if ns not in errs and backend.journal is not None:
                     backend.journal.retire(ent.id)      # removed: nothing for lab clean
         t6 = time.perf_counter()
-    if backend.read_only:
-        cap.warnings.append("read-only session: this trace's one change was its own nft table lab_trace in each "
-                            "namespace, installed for the probe and removed after"
-                            + (f"; and the kernel now keeps an nsid for {', '.join(assigned)} (the trace's one "
-                               "listener needs it; `ip netns list-id`)" if assigned else "") + ".")
     cap.timings = {"build": t1 - t0, "nsid": t2 - t1, "install": t3 - t2, "send": t4 - t3,
-                   "collect": t5 - t4, "remove": t6 - t5}
+                   "collect": t5 - t4, "remove": t6 - t5b}
     return cap
 
 
@@ -354,16 +382,23 @@ class _Reader:
         self._th.join()
 
 
+IN_FLIGHT = 0.3      # seconds: the longest wait for a leaving packet's next event (ARP on a busy machine)
+
+
 def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int | None = None,
              probe_ids: set[int] | None = None, first: list | None = None) -> list[N.TraceEvent]:
     """Read events until none came for `idle` seconds (everything on a veth path happens inside
-    sendto(); the idle gap covers ARP and softirq deferral), at most `wait` seconds. Once every
-    probe's answer has reached the sender's INPUT, a short gap is enough (for the sender's own RST)."""
+    sendto(); the idle gap covers softirq deferral), at most `wait` seconds. Once every probe's answer has
+    reached the sender's INPUT, a short gap is enough (for the sender's own RST). While the last event is a
+    packet leaving a namespace (lab's POSTROUTING observer) and no answer is in yet, the gap is IN_FLIGHT:
+    the kernel may hold that packet for ARP, whose answer takes longer than `idle` on a busy machine (a
+    request flooded over a 200-port bridge), and stopping then would report an ARP failure that is not one."""
     events: list[N.TraceEvent] = []
     deadline = time.perf_counter() + wait
     last = time.perf_counter()
     answered = 0
     gap = idle
+    in_flight = False
     pending = list(first or [])          # read while the probe was sent: taken as the first batch
     while True:
         got, pending = pending + listener.read_ready(), []
@@ -371,6 +406,7 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
         if got:
             events.extend(got)
             last = now
+            in_flight = got[-1].chain == "obs_post" and got[-1].table == R.TABLE
             if probe_ids:
                 for ev in got:
                     if (ev.nsid == src_nsid and ev.chain == "obs_in" and ev.table == R.TABLE and ev.nh
@@ -378,9 +414,10 @@ def _collect(listener: N.TraceListener, idle: float, wait: float, src_nsid: int 
                         answered += 1
                 if answered >= len(probe_ids):
                     gap = min(idle, 0.002)
-        if now >= deadline or now - last >= gap:
+        g = max(gap, IN_FLIGHT) if in_flight and not answered else gap
+        if now >= deadline or now - last >= g:
             break
-        select.select([listener.fileno()], [], [], max(0.0, min(gap - (now - last), deadline - now)))
+        select.select([listener.fileno()], [], [], max(0.0, min(g - (now - last), deadline - now)))
     return events
 
 

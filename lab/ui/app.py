@@ -497,7 +497,15 @@ class LabApp(App):
         from lab.tracer import run_trace
 
         try:
-            self.post_message(TraceDone(line, path=run_trace(self.engine.backend, op.spec)))
+            early: list = []
+
+            def show(path) -> None:     # on screen before the trace tables are taken out again
+                early.append(path)
+                self.post_message(TraceDone(line, path=path))
+
+            path = run_trace(self.engine.backend, op.spec, then=show)
+            if not early:
+                self.post_message(TraceDone(line, path=path))
         except LabError as e:
             self.post_message(TraceDone(line, error=str(e)))
         except Exception as e:  # noqa: BLE001  (never a traceback in the dashboard)
