@@ -302,12 +302,9 @@ class Rtnl:
     def neigh_get(self, addr: str, index: int) -> tuple[int, str | None] | None:
         """(NUD state, link-layer address) of one neighbour entry on a device (`ip neigh get`), or None."""
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        body = struct.pack("=BxxxiHBB", fam, index, 0, 0, 0) + attr(_NDA_DST, socket.inet_pton(fam, addr))
-        try:
-            reply = self.request(RTM_GETNEIGH, 0, body)
-        except NetlinkError:
-            return None
-        if not reply or len(reply) < 12:
+        reply = self._neigh_get(struct.pack("=BxxxiHBB", fam, index, 0, 0, 0)
+                                + attr(_NDA_DST, socket.inet_pton(fam, addr)))
+        if reply is None:
             return None
         state = struct.unpack_from("=H", reply, 8)[0]
         ll = _attrs(reply, 12, len(reply)).get(_NDA_LLADDR)
@@ -316,16 +313,20 @@ class Rtnl:
     def fdb_get(self, mac: str, bridge: int) -> tuple[int, int] | None:
         """(port ifindex, NUD state) of a bridge's fdb entry for mac (`bridge fdb get MAC br BRIDGE`), or None
         when the bridge does not know that address (it floods)."""
-        body = struct.pack("=BxxxiHBB", socket.AF_BRIDGE, 0, 0, 0, 0) + attr(_NDA_LLADDR, mac_bytes(mac))
-        body += u32attr(9, bridge)                           # NDA_MASTER
+        reply = self._neigh_get(struct.pack("=BxxxiHBB", socket.AF_BRIDGE, 0, 0, 0, 0)
+                                + attr(_NDA_LLADDR, mac_bytes(mac)) + u32attr(9, bridge))   # NDA_MASTER
+        if reply is None:
+            return None
+        _fam, port, state = struct.unpack_from("=BxxxiH", reply, 0)
+        return port, state
+
+    def _neigh_get(self, body: bytes) -> bytes | None:
+        """One RTM_GETNEIGH answer (an ndmsg and its attributes), or None when the kernel has no such entry."""
         try:
             reply = self.request(RTM_GETNEIGH, 0, body)
         except NetlinkError:
             return None
-        if not reply or len(reply) < 12:
-            return None
-        _fam, port, state = struct.unpack_from("=BxxxiH", reply, 0)
-        return port, state
+        return reply if reply and len(reply) >= 12 else None
 
     def link_add(self, name: str, kind: str, peer: str | None = None, peer_netns_fd: int | None = None,
                  mtu: int | None = None, address: str | None = None, peer_address: str | None = None,
