@@ -19,6 +19,7 @@ def install(name: str = "pyroute2") -> None:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None or spec.loader is None:
         return
+    loader = spec.loader
     module = importlib.util.module_from_spec(spec)
     lock = threading.RLock()
     state = {"loading": False, "done": False}
@@ -26,12 +27,16 @@ def install(name: str = "pyroute2") -> None:
     def __getattr__(attr: str):
         if attr == "__wrapped__":      # probed by inspect and pytest: not a reason to load all of pyroute2
             raise AttributeError(attr)
+        if not state["done"] and importlib.util.find_spec(f"{name}.{attr}") is not None:
+            # `from pyroute2 import protocols` inside a pyroute2 submodule: that submodule, as an import would
+            # give it (running the package body here would re-enter the submodule being imported)
+            return importlib.import_module(f"{name}.{attr}")
         with lock:
             if not state["done"] and not state["loading"]:
                 state["loading"] = True
                 try:
                     del module.__dict__["__getattr__"]
-                    spec.loader.exec_module(module)      # the package's own body, in its own module object
+                    loader.exec_module(module)      # the package's own body, in its own module object
                     state["done"] = True
                 finally:
                     state["loading"] = False
@@ -40,5 +45,5 @@ def install(name: str = "pyroute2") -> None:
         except KeyError:
             raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
 
-    module.__getattr__ = __getattr__   # type: ignore[attr-defined]
+    setattr(module, "__getattr__", __getattr__)   # noqa: B010 - a module-level __getattr__ (PEP 562)
     sys.modules[name] = module

@@ -113,10 +113,12 @@ class LiveContext(Context):
     a did-you-mean): most commands never do, and listing thousands of namespaces per command would make
     building a large lab quadratic."""
 
+    _lister: Callable[[], tuple[str, ...]]
+
     def __init__(self, lister: Callable[[], tuple[str, ...]]) -> None:   # noqa: D107 - no dataclass fields
         object.__setattr__(self, "_lister", lister)
 
-    @property  # type: ignore[override]
+    @property
     def namespaces(self) -> tuple[str, ...]:
         return self._lister()
 
