@@ -92,3 +92,16 @@ def test_did_you_mean_ignores_case_last():
     assert did_you_mean("DROPP", ["ACCEPT", "DROP"]) == ' — did you mean "DROP"?'
     assert did_you_mean("iplnk", ["ip", "iptables"], cutoff=0.85, prefixes=False) == ""
     assert did_you_mean("lnik", ["link"], shown="ip {}") == ' — did you mean "ip link"?'
+
+
+def test_a_full_bridge_says_how_many_ports_a_bridge_takes(lab):
+    """The 1024th port: the kernel's EXFULL, as ip prints it, and why (BR_MAX_PORTS), with the way on."""
+    lines = ["ip link add br0 type bridge"]
+    for i in range(1024):
+        lines += [f"ip link add p{i} type veth peer name q{i}", f"ip link set p{i} master br0"]
+    rs = lab.run_lines(lines)
+    bad = [r for r in rs if not r.ok]
+    assert [r.line for r in bad] == ["ip link set p1023 master br0"], [(r.line, r.error) for r in bad[:3]]
+    assert bad[0].error.startswith("RTNETLINK answers: Exchange full\n"), bad[0].error
+    assert "1023 ports, the most a Linux bridge takes" in bad[0].error
+    assert "master br0" not in kernel(None, "ip", "-o", "link", "show", "p1023")

@@ -519,6 +519,11 @@ def link_set(b, op: c.LinkSet) -> str:
                            f'"{op.master}" is not a bridge; create one: ip link add {op.master}-br type bridge') from None
         if e.code == 22 and op.master == op.dev:
             raise LabError("RTNETLINK answers: Invalid argument", "A device cannot be its own master.") from None
+        if e.code == 54 and op.master:          # EXFULL: br_add_if finds no free port number
+            raise LabError("RTNETLINK answers: Exchange full",
+                           f'Bridge "{op.master}" has its 1023 ports, the most a Linux bridge takes (port numbers 1-1023: BR_MAX_PORTS): '
+                           "put the next ones on another bridge linked to it (a tree of bridges, as Mininet's "
+                           "topologies do).") from None
         raise nl_error(e) from None
     finally:
         if fd is not None:
