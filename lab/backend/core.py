@@ -15,6 +15,8 @@ import threading
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from pyroute2.netlink.exceptions import NetlinkError
+
 from lab.backend import nsutil
 from lab.backend.journal import NOOP, Entry, Journal
 from lab.errors import LabError, did_you_mean
@@ -230,11 +232,12 @@ class Backend:
 
         When `name` is in another namespace the hint says how to reach it with the tool that was typed
         (`tool`: "ip", "tc" or "bridge"; all three take -n NS)."""
-        ipr = self.ipr(ns)
-        idx = ipr.link_lookup(ifname=name)
-        if idx:
-            return idx[0]
-        names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
+        try:                      # one RTM_GETLINK by name, as iproute2 asks (the kernel knows altnames too)
+            return self.rtnl(ns).link_index(name)
+        except NetlinkError as e:     # ENODEV: the friendly error below
+            if e.code != 19:
+                raise
+        names = [link.name for link in self.rtnl(ns).links(ns)]
         where = f' in namespace "{ns}"' if ns else ""
         near = did_you_mean(name, names)
         hint = f"Devices here: {', '.join(names)}" if len(names) <= 12 else None
