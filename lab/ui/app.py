@@ -124,18 +124,20 @@ class LabApp(App):
         self._gc_threshold: tuple[int, int, int] | None = None
         self._last_activity = 0.0
         self._seat_status_written: dict | None = None
+        self._player_loaded = False               # a scenario player was opened (start_scenario)
+        self._first_gc_asked = False              # the deep heap pass after the first state is scheduled
         self.heap_stats = {"young": 0, "deep": 0, "young_ms_max": 0.0, "deep_ms_max": 0.0, "young_ms": 0.0,
                            "deep_ms": 0.0}
 
     # ---- life cycle -------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.watcher is not None:   # first: its first read (~1 s at 1,000 namespaces) runs while the screen is built
+            self.watcher.want(set(), (), False)
+            self.watcher.start()
         self._install_theme(self.lab_theme)
         self._one_theme_system()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(MainScreen(self.engine, self.history))
-        if self.watcher is not None:
-            self.watcher.want(set(), (), False)
-            self.watcher.start()
         self.set_interval(0.5, self.visibility_changed)
         self._start_heap_policy()
         if os.environ.get("LAB_SEAT_STATUS"):   # a `lab serve` seat: progress for the instructor's page
@@ -150,6 +152,7 @@ class LabApp(App):
         main = self.main
         if main is None:
             return
+        self._player_loaded = True
         await main.query(PlayerPane).remove()
         await main.query_one("#body").mount(PlayerPane(scenario, self.engine, self.lab_theme,
                                                        type_delay=self.type_delay, start_step=step))
@@ -158,9 +161,7 @@ class LabApp(App):
 
     def seat_status(self) -> dict:
         """Where this learner is: the scenario, the step, its checks (what `lab serve` shows the instructor)."""
-        from lab.ui.widgets.player import PlayerPane
-
-        panes = list(self.main.query(PlayerPane)) if self.main is not None else []
+        panes = self._player_panes()
         if not panes:
             return {"scenario": "", "step": 0, "steps": 0}
         pane = panes[0]
@@ -230,10 +231,16 @@ class LabApp(App):
             bar.value = text
             bar.cursor_position = len(text)
 
-    def action_scenario(self, what: str, *args) -> None:
+    def _player_panes(self) -> list:
+        """The scenario player, if one was opened (its module, ~0.2 s of imports, is loaded only then)."""
+        if not self._player_loaded or self.main is None:
+            return []
         from lab.ui.widgets.player import PlayerPane
 
-        panes = list(self.main.query(PlayerPane)) if self.main is not None else []
+        return list(self.main.query(PlayerPane))
+
+    def action_scenario(self, what: str, *args) -> None:
+        panes = self._player_panes()
         if panes:
             getattr(panes[0], what)(*args)
 
@@ -316,12 +323,15 @@ class LabApp(App):
             assert self._command_since is not None   # _command_first() is False without it
             self.set_timer(max(0.01, COMMAND_FIRST - (time.monotonic() - self._command_since)), self._render_pending)
             return
+        main = self.main
+        if main is None or not main.is_mounted:   # the first state came before the screen was built: soon
+            self.set_timer(0.02, self._render_pending)
+            return
         self._render_scheduled = False
         t0 = self._last_activity = time.monotonic()
         changed, self._unrendered = self._unrendered, set()
         updates, self._updates = self._updates, []
-        main = self.main
-        if main is not None and changed and main.is_mounted:
+        if changed:
             try:
                 main.render_view(self.view, self.lab_theme, changed)
             except NoMatches:  # the screen is being torn down
@@ -332,6 +342,9 @@ class LabApp(App):
                 self.visibility_changed()
         cost = time.monotonic() - t0
         self._render_not_before = t0 + max(FRAME, RENDER_DUTY * cost)
+        if self.view.loaded and not self._first_gc_asked:
+            self._first_gc_asked = True
+            self.call_after_refresh(self.set_timer, 0.2, self._first_deep_gc)   # once the first state is painted
         for hook in self.painted_hooks:
             for update in updates:
                 self.call_after_refresh(hook, update)
@@ -376,24 +389,15 @@ class LabApp(App):
 
     def _idle_gc(self) -> None:
         now = time.monotonic()
-        if self._command_first():
-            return   # a typed command is running: not now
+        if self._command_first() or not self.view.loaded:
+            return   # a typed command is running, or the first state is being read (1,000 namespaces: ~1 s): not now
         busy = now - self._last_activity < 1.0 or self._render_scheduled
         if busy:
             self._active_since_deep = True
         since_deep = now - self._last_deep_gc
         if ((not busy and self._active_since_deep and (since_deep >= 30.0 or self._young_since_deep >= 3))
                 or (busy and self._young_slow and since_deep >= 30.0)):
-            t = time.perf_counter()
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
-            _malloc_trim()
-            self._note_gc("deep", t)
-            self._last_deep_gc = self._last_young_gc = time.monotonic()
-            self._active_since_deep = busy
-            self._young_since_deep = 0
-            self._young_slow = False
+            self._deep_gc(busy)
             return
         young = gc.get_count()[2]
         if young >= self.YOUNG_GC_PASSES or (young and now - self._last_young_gc >= 5.0):
@@ -402,6 +406,26 @@ class LabApp(App):
             self._young_slow = self._note_gc("young", t) > self.YOUNG_SLOW_MS
             self._last_young_gc = time.monotonic()
             self._young_since_deep += 1
+
+    def _deep_gc(self, busy: bool = False) -> None:
+        t = time.perf_counter()
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _malloc_trim()
+        self._note_gc("deep", t)
+        self._last_deep_gc = self._last_young_gc = time.monotonic()
+        self._active_since_deep = busy
+        self._young_since_deep = 0
+        self._young_slow = False
+
+    def _first_deep_gc(self) -> None:
+        """Right after the first state is on screen: one deep pass, so what was built to show the lab (a
+        large lab: ~1 s of reading, 1,000 namespaces' objects) is frozen at once. Otherwise the first young
+        pass and the first idle deep pass, each ~100 ms of the interpreter at 1,000 namespaces, came a few
+        seconds later, in the middle of whatever the user (or the watcher) was doing."""
+        if self._gc_threshold is not None and self._last_deep_gc == 0.0 and not self._command_first():
+            self._deep_gc(busy=True)
 
     def _note_gc(self, kind: str, t: float) -> float:
         ms = (time.perf_counter() - t) * 1000
@@ -583,10 +607,11 @@ class LabApp(App):
                 tmp.cleanup()
         if self.watcher is not None:
             self.watcher.refresh(None)
-        from lab.ui.widgets.player import PlayerPane
+        if self._player_panes():
+            from lab.ui.widgets.player import PlayerPane
 
-        # anything may have changed in the shell, sysctls included (no netlink event): check again
-        self.action_scenario("state_changed", set(PlayerPane.WATCHED))
+            # anything may have changed in the shell, sysctls included (no netlink event): check again
+            self.action_scenario("state_changed", set(PlayerPane.WATCHED))
 
     # ---- themes -----------------------------------------------------------------------------------
     def _install_theme(self, t: LabTheme) -> None:

@@ -22,6 +22,11 @@ def lab_commands(app) -> Iterable[SystemCommand]:
     for ns in app.view.order:
         yield SystemCommand(f"Shell in {ns_label(ns)}", "Suspend the dashboard and open bash in this namespace",
                             partial(app.open_shell, ns or None, None))
+    from lab.ui.topology import is_large
+
+    if is_large(app.view.order) and app.main is not None:
+        yield SystemCommand("Filter the map", "Draw the namespaces whose names match as boxes (/)",
+                            app.main.action_map_filter)
     for tid, name in TABS:
         yield SystemCommand(f"Show {name}", f"Switch to the {name} pane", partial(app.show_tab, tid))
     for name in available_themes():

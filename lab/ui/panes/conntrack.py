@@ -16,17 +16,17 @@ class ConntrackPane(TablePane):
     FIELDS = frozenset({"conntrack"})
     EXTRA = "conntrack"
     EMPTY = "no tracked connections"
+    SOURCES = ("conntrack",)
 
-    def build_rows(self, view, theme):
-        for st in view.shown():
-            for e in st.conntrack:
-                o, r = e.orig, e.reply
-                natted = (r[0], r[1]) != (o[1], o[0])
-                orig = f"{_end(o[0], o[2])} → {_end(o[1], o[3])}"
-                reply = f"{_end(r[0], r[2])} → {_end(r[1], r[3])}"
-                yield (row_key(st.name, "conntrack", f"{e.proto} {e.orig}"), st.name,
-                       (e.proto, orig, styled(reply, f"bold {theme.color('nat')}" if natted else ""),
-                        styled(e.state, state_color(theme, e.state)) if e.state else "",
-                        ",".join(f for f in e.flags if f in ("ASSURED", "SEEN_REPLY", "DST_NAT", "SRC_NAT",
-                                                              "CONFIRMED")),
-                        str(e.timeout), str(e.mark) if e.mark else ""))
+    def ns_rows(self, st, theme):
+        for e in st.conntrack:
+            o, r = e.orig, e.reply
+            natted = (r[0], r[1]) != (o[1], o[0])
+            orig = f"{_end(o[0], o[2])} → {_end(o[1], o[3])}"
+            reply = f"{_end(r[0], r[2])} → {_end(r[1], r[3])}"
+            yield (row_key(st.name, "conntrack", f"{e.proto} {e.orig}"), st.name,
+                   (e.proto, orig, styled(reply, f"bold {theme.color('nat')}" if natted else ""),
+                    styled(e.state, state_color(theme, e.state)) if e.state else "",
+                    ",".join(f for f in e.flags if f in ("ASSURED", "SEEN_REPLY", "DST_NAT", "SRC_NAT",
+                                                          "CONFIRMED")),
+                    str(e.timeout), str(e.mark) if e.mark else ""))

@@ -16,28 +16,28 @@ class IptablesPane(TablePane):
     FIELDS = frozenset({"chains"})
     EXTRA = "chains"
     EMPTY = "no rules"
+    SOURCES = ("chains",)
 
-    def build_rows(self, view, theme):
-        for st in view.shown():
-            table = None
-            for c in sorted(st.chains, key=lambda c: (c.family, TABLE_ORDER.get(c.table, 9), c.table,
-                                                      c.policy is None)):
-                tkey = c.key.rsplit(" ", 1)[0]          # "nat", "ip6 filter"
-                if tkey != table:
-                    table = tkey
-                    yield (row_key(st.name, "table", table), st.name,
-                           (Text(table, style=f"bold {theme.color('namespace')}"), "", "", ""))
-                head = Text("  ")
-                head.append(c.name, style="bold")
-                if c.policy:
-                    head.append(" (policy ")
-                    head.append(c.policy, style=f"bold {target_color(theme, c.policy)}")
-                    head.append(")")
-                yield (row_key(st.name, "chain", c.key), st.name,
-                       (head, "", num(c.packets) if c.policy else "", num(c.bytes) if c.policy else ""))
-                for i, r in enumerate(c.rules):
-                    spec = Text("    ")
-                    spec.append(r.spec or "(all)")
-                    tgt = Text(r.target, style=f"bold {target_color(theme, r.target)}")
-                    yield (row_key(st.name, "rule", f"{c.key} {i}"), st.name,
-                           (spec, tgt, num(r.packets), num(r.bytes)))
+    def ns_rows(self, st, theme):
+        table = None
+        for c in sorted(st.chains, key=lambda c: (c.family, TABLE_ORDER.get(c.table, 9), c.table,
+                                                  c.policy is None)):
+            tkey = c.key.rsplit(" ", 1)[0]          # "nat", "ip6 filter"
+            if tkey != table:
+                table = tkey
+                yield (row_key(st.name, "table", table), st.name,
+                       (Text(table, style=f"bold {theme.color('namespace')}"), "", "", ""))
+            head = Text("  ")
+            head.append(c.name, style="bold")
+            if c.policy:
+                head.append(" (policy ")
+                head.append(c.policy, style=f"bold {target_color(theme, c.policy)}")
+                head.append(")")
+            yield (row_key(st.name, "chain", c.key), st.name,
+                   (head, "", num(c.packets) if c.policy else "", num(c.bytes) if c.policy else ""))
+            for i, r in enumerate(c.rules):
+                spec = Text("    ")
+                spec.append(r.spec or "(all)")
+                tgt = Text(r.target, style=f"bold {target_color(theme, r.target)}")
+                yield (row_key(st.name, "rule", f"{c.key} {i}"), st.name,
+                       (spec, tgt, num(r.packets), num(r.bytes)))

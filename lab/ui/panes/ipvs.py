@@ -12,15 +12,15 @@ class IpvsPane(TablePane):
     FIELDS = frozenset({"ipvs"})
     EXTRA = "ipvs"
     EMPTY = "no IPVS virtual services (ipvsadm -A; IPVS needs ip_vs and the machine's own root: sudo lab --privileged)"
+    SOURCES = ("ipvs",)
 
-    def build_rows(self, view, theme):
-        for st in view.shown():
-            for svc in st.ipvs:
-                head = (styled(svc.key, "bold"), svc.sched, svc.flags)
-                if not svc.dests:
-                    yield (row_key(st.name, "ipvs", svc.key), st.name, (*head, "", "", "", "", ""))
-                for i, d in enumerate(svc.dests):
-                    key = svc.key if i == 0 else f"{svc.key} {d.addr}"
-                    yield (row_key(st.name, "ipvs", key), st.name,
-                           ((*head,) if i == 0 else ("", "", "")) + (d.addr, d.fwd, num(d.weight), num(d.active),
-                                                                    num(d.inactive)))
+    def ns_rows(self, st, theme):
+        for svc in st.ipvs:
+            head = (styled(svc.key, "bold"), svc.sched, svc.flags)
+            if not svc.dests:
+                yield (row_key(st.name, "ipvs", svc.key), st.name, (*head, "", "", "", "", ""))
+            for i, d in enumerate(svc.dests):
+                key = svc.key if i == 0 else f"{svc.key} {d.addr}"
+                yield (row_key(st.name, "ipvs", key), st.name,
+                       ((*head,) if i == 0 else ("", "", "")) + (d.addr, d.fwd, num(d.weight), num(d.active),
+                                                                num(d.inactive)))

@@ -12,12 +12,12 @@ class QdiscsPane(TablePane):
     FIELDS = frozenset({"qdiscs"})
     EXTRA = "qdiscs"
     EMPTY = "no qdiscs"
+    SOURCES = ("qdiscs",)
 
-    def build_rows(self, view, theme):
-        for st in view.shown():
-            for q in st.qdiscs:
-                yield (row_key(st.name, "qdisc", f"{q.dev} {q.handle} {q.parent}"), st.name,
-                       (q.dev, styled(q.kind, "bold"), q.handle, q.parent, q.params, num(q.sent_bytes),
-                        num(q.sent_packets),
-                        styled(num(q.drops).plain, theme.color("drop") if q.drops else ""),
-                        num(q.overlimits), num(q.backlog)))
+    def ns_rows(self, st, theme):
+        for q in st.qdiscs:
+            yield (row_key(st.name, "qdisc", f"{q.dev} {q.handle} {q.parent}"), st.name,
+                   (q.dev, styled(q.kind, "bold"), q.handle, q.parent, q.params, num(q.sent_bytes),
+                    num(q.sent_packets),
+                    styled(num(q.drops).plain, theme.color("drop") if q.drops else ""),
+                    num(q.overlimits), num(q.backlog)))

@@ -29,18 +29,18 @@ class RoutesPane(TablePane):
     COLUMNS = ("TABLE", "DESTINATION", "KIND", "GATEWAY", "DEV", "PROTO", "SCOPE", "SRC", "METRIC")
     FIELDS = frozenset({"routes"})
     EMPTY = "no routes"
+    SOURCES = ("routes",)
 
-    def build_rows(self, view, theme):
+    def ns_rows(self, st, theme):
         colors = {"default": theme.color("default"), "via": theme.color("via"),
                   "connected": theme.color("connected"), "blackhole": theme.color("drop"),
                   "unreachable": theme.color("drop"), "prohibit": theme.color("drop")}
-        for st in view.shown():
-            for r in sorted(st.routes, key=lambda r: (r.family != "inet",) + _table_order(r)):
-                kind = route_kind(r)
-                color = colors.get(kind, theme.color("muted") if r.table == 255 else "")
-                dst_style = f"bold {color}" if r.table != 255 else color
-                kind_word = kind + (" linkdown" if "linkdown" in r.flags else "")
-                yield (row_key(st.name, "route", f"{r.table} {r.dst} {r.metric} {r.dev}"), st.name,
-                       (table_name(r.table), styled(r.dst, dst_style), styled(kind_word, color),
-                        styled(r.gateway or "", theme.color("via")), r.dev or "", r.proto, r.scope,
-                        r.prefsrc or "", "" if r.metric is None else str(r.metric)))
+        for r in sorted(st.routes, key=lambda r: (r.family != "inet",) + _table_order(r)):
+            kind = route_kind(r)
+            color = colors.get(kind, theme.color("muted") if r.table == 255 else "")
+            dst_style = f"bold {color}" if r.table != 255 else color
+            kind_word = kind + (" linkdown" if "linkdown" in r.flags else "")
+            yield (row_key(st.name, "route", f"{r.table} {r.dst} {r.metric} {r.dev}"), st.name,
+                   (table_name(r.table), styled(r.dst, dst_style), styled(kind_word, color),
+                    styled(r.gateway or "", theme.color("via")), r.dev or "", r.proto, r.scope,
+                    r.prefsrc or "", "" if r.metric is None else str(r.metric)))

@@ -12,9 +12,9 @@ class SysctlsPane(TablePane):
     FIELDS = frozenset({"sysctls"})
     EXTRA = "sysctls"
     EMPTY = "no sysctls read"
+    SOURCES = ("sysctls",)
 
-    def build_rows(self, view, theme):
-        for st in view.shown():
-            for key, value in st.sysctls:
-                color = theme.color("up") if value == "1" else theme.color("muted") if value == "0" else ""
-                yield (row_key(st.name, "sysctl", key), st.name, (key, styled(value, f"bold {color}")))
+    def ns_rows(self, st, theme):
+        for key, value in st.sysctls:
+            color = theme.color("up") if value == "1" else theme.color("muted") if value == "0" else ""
+            yield (row_key(st.name, "sysctl", key), st.name, (key, styled(value, f"bold {color}")))

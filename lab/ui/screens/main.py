@@ -17,6 +17,7 @@ from lab.ui.panes import (AddressesPane, ConntrackPane, FdbPane, IptablesPane, L
                           IpvsPane, QdiscsPane, RoutesPane, SysctlsPane)
 from lab.backend.sandbox import where as where_of
 from lab.ui.panes.base import TablePane
+from lab.ui.topology import FULL_MAP_MAX, is_large
 from lab.ui.view import ns_label
 from lab.ui.widgets.commandbar import CommandBar
 from lab.ui.widgets.nstree import NamespaceTree
@@ -43,6 +44,8 @@ class MainScreen(Screen):
         Binding("a", "app.select_ns_all", "All namespaces", show=False),
         Binding("n", "focus_tree", "Namespaces tree", show=False),
         Binding("!", "app.shell", "Shell here", show=False),
+        Binding("slash", "map_filter", f"Filter the map by name (labs of more than {FULL_MAP_MAX} namespaces)",
+                show=False),
     ]
 
     def __init__(self, engine, history) -> None:
@@ -52,6 +55,7 @@ class MainScreen(Screen):
         self._pending: dict[str | None, set[str]] = {}    # widget id -> fields changed while it was hidden
         self._tab_cache: dict[str | None, str | None] = {}
         self._title = ""
+        self._panes: list[TablePane] | None = None
 
     def compose(self):
         yield Static(id="titlebar")
@@ -99,7 +103,13 @@ class MainScreen(Screen):
 
     # ---- drawing ----------------------------------------------------------------------------------
     def panes(self) -> list[TablePane]:
-        return list(self.query(TablePane))
+        """Every table pane (the same for the screen's life: looked up once)."""
+        if self._panes is not None:
+            return self._panes
+        panes = list(self.query(TablePane))
+        if self.is_mounted and panes:
+            self._panes = panes
+        return panes
 
     def active_tab(self) -> str:
         return self.query_one("#tabs", TabbedContent).active or "tab-map"
@@ -220,15 +230,27 @@ class MainScreen(Screen):
         """The layout follows the terminal (app.tcss): compact below 100 columns or 30 rows (the tree
         folds away, the log shrinks), roomy from 170 columns and 50 rows (a wider tree, a taller log)."""
         w, h = event.size.width, event.size.height
-        self.set_class(w < 100, "compact")
-        self.set_class(w >= 170, "wide")
-        self.set_class(h < 30, "short")
-        self.set_class(h >= 50, "tall")
         was = self.has_class("roomy")
-        self.set_class(w >= 200 and h >= 50, "roomy")
+        want = {"compact": w < 100, "wide": w >= 170, "short": h < 30, "tall": h >= 50, "roomy": w >= 200 and h >= 50}
+        # all at once: each class changed alone restyles the whole screen (twice at start: tens of ms)
+        add = [c for c, on in want.items() if on and not self.has_class(c)]
+        remove = [c for c, on in want.items() if not on and self.has_class(c)]
+        if add:
+            self.add_class(*add)
+        if remove:
+            self.remove_class(*remove)
         if self.has_class("roomy") and not was:
             self.call_after_refresh(self._side_shown)
         self.update_title()
+
+    def action_map_filter(self) -> None:
+        """The map's filter by name, when the lab is large enough to be drawn in groups."""
+        if not is_large(self.app.view.order):
+            return
+        self.action_tab("tab-map")
+        mp = self.query_one(TopologyMap)
+        mp.add_class("large")
+        mp.query_one("#map-filter").focus()
 
     def action_tab(self, tab_id: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab_id

@@ -3,8 +3,9 @@
 Textual's DataTable drops its render caches on any cell update, so one changed link re-renders every
 visible cell of a 200-row pane (~30-60 ms on the dashboard). Here each row is rendered once into a
 Strip and cached; `set_rows` compares the new rows with the old and repaints only the lines of rows
-that changed (or everything when a column had to grow or the rows moved). Horizontal scrolling crops
-the cached strips. A fixed header line, a row cursor (keys, mouse) that stays on the same row key
+that changed (or everything when a column had to grow or the rows moved); `update_rows` patches rows
+in place when the caller knows which changed (3,000 rows need not be compared). Horizontal scrolling
+crops the cached strips. A fixed header line, a row cursor (keys, mouse) that stays on the same row key
 across updates, and the DataTable look (header on $panel, block cursor) are kept.
 
 Leaves what the rows contain to lab.ui.panes.
@@ -139,6 +140,30 @@ class LineTable(ScrollView, can_focus=True):
                                   min(self.cursor_row, max(0, len(rows) - 1)))
             self.cursor_row = max(0, min(new_cursor, len(rows) - 1))
         self.virtual_size = Size(self._total_width(), len(rows) + 1)
+
+    def update_rows(self, changes: dict[int, tuple]) -> None:
+        """Replace rows in place, each (key, cells[, style]) at an index whose key it keeps; repaint only
+        those (or all, when a column had to grow)."""
+        n = len(self._columns)
+        widths = self._widths
+        grown = False
+        for i, r in changes.items():
+            if not 0 <= i < len(self._rows):
+                continue
+            row = (r[0], (tuple(r[1]) + ("",) * (n - len(r[1])))[:n], r[2] if len(r) > 2 else "")
+            self._rows[i] = row
+            for j, c in enumerate(row[1]):
+                w = _width(c)
+                if w > widths[j]:
+                    widths[j] = w
+                    grown = True
+        if grown:
+            self._invalidate_all()
+            self.virtual_size = Size(self._total_width(), len(self._rows) + 1)
+            return
+        for i in changes:
+            self._strips.pop(i, None)
+            self._refresh_row(i)
 
     def _total_width(self) -> int:
         return sum(w + 2 * PAD for w in self._widths)
