@@ -26,11 +26,6 @@ def in_sandbox() -> bool:
     return _in_sandbox
 
 
-def privileged() -> bool:
-    """The sandbox has no user namespace of its own (lab --privileged): its root is the machine's root."""
-    return _privileged
-
-
 def where(backend) -> str:
     """What the lab works on, as the dashboard's title, shells and prompts name it."""
     if backend.host:
