@@ -180,8 +180,9 @@ def test_the_map_of_60_namespaces_groups_them_and_opens_the_group_a_page_at_a_ti
 
     async def body(app, pilot):
         canvas = app.main.query_one("#map-canvas")
-        await wait_for(pilot, lambda: "60 namespaces on br0 @ host" in screen_text(app), timeout=15,
-                       what="the group box")
+        await wait_for(pilot, lambda: "60 namespaces on br0 @ host" in screen_text(app)
+                       and "61 namespaces: 1 drawn, 60 in 1 group" in screen_text(app), timeout=15,
+                       what="the group box and the bar above the map (painted apart)")
         text = screen_text(app)
         assert "s00 … s59" in text and "60 up" in text and "▸ 60 ports, all up" in text
         assert "61 namespaces: 1 drawn, 60 in 1 group" in text      # the bar above the map
