@@ -2,6 +2,7 @@
 and link events update the view incrementally (only what the event names is re-read)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from lab.backend import state
@@ -148,3 +149,84 @@ def test_map_canvas_repaints_only_changed_lines():
             assert c.render_line(0).text.startswith("12 xxx")
 
     asyncio.run(main())
+
+
+def test_link_events_applied_without_dumps_equal_the_kernels_links(lab, uniq):
+    """After the first read, the watcher builds a namespace's links from the link events' own messages
+    (no dump): a bridge renamed under its ports, links downed, re-addressed, moved to another namespace,
+    deleted and added must end equal to a fresh dump of the kernel's (counters aside: they move on their
+    own), and with no link dump of that namespace since the first."""
+    from lab.backend.watch import Watcher
+    ns, other = f"le{uniq}", f"lo{uniq}"
+    run_ok(lab, f"ip netns add {ns}", f"ip netns add {other}", f"ip -n {ns} link add br0 type bridge",
+           *(f"ip -n {ns} link add p{i} type veth peer name q{i}" for i in range(4)),
+           *(f"ip -n {ns} link set p{i} master br0" for i in range(4)), f"ip -n {ns} link set br0 up")
+    w = Watcher(lab.backend, lambda update: None)
+    w.want(set(), (), False)   # nothing visible: no counters tick, no extras; only events
+    w.start()
+
+    def shown():
+        st = w.states.get(ns)
+        return None if st is None else [dataclasses.replace(link, stats=(0, 0, 0, 0), peer_ns=None, peer_name=None)
+                                        for link in st.links]
+
+    def kernel():
+        return [dataclasses.replace(link, stats=(0, 0, 0, 0)) for link in lab.backend.rtnl(ns).links(ns)]
+
+    def settles(what: str) -> None:
+        deadline = time.monotonic() + 15
+        while shown() != kernel():
+            assert time.monotonic() < deadline, f"{what}: watcher shows {shown()}, kernel {kernel()}"
+            time.sleep(0.05)
+
+    try:
+        settles("start")
+        dumps, events = w.stats["link_dumps"], w.stats["link_events"]
+        run_ok(lab, f"ip -n {ns} link set br0 down", f"ip -n {ns} link set br0 name core0",
+               f"ip -n {ns} link set core0 up")
+        settles("bridge renamed")
+        assert {link.master for link in w.states[ns].links if link.name.startswith("p")} == {"core0"}
+        run_ok(lab, f"ip -n {ns} link set p1 down", f"ip -n {ns} link set q2 mtu 1400",
+               f"ip -n {ns} link set dev q3 address 02:00:00:00:00:33", f"ip -n {ns} link set q0 netns {other}",
+               f"ip -n {ns} link del p2", f"ip -n {ns} link add x0 type bridge",
+               f"ip -n {ns} link set p3 nomaster", f"ip -n {ns} link set p0 master x0", f"ip -n {ns} link set p1 up",
+               # veths made across namespaces, either end here (the kernel announces the peer end unpaired)
+               f"ip -n {ns} link add v9 type veth peer name w9 netns {other}",
+               f"ip -n {other} link add y0 type veth peer name y1 netns {ns}")
+        settles("after ten changes")
+        peers = {link.name: (link.peer_ns, link.peer_name) for link in w.states[ns].links}
+        assert peers["v9"] == (other, "w9") and peers["y1"] == (other, "y0"), peers
+        names = {link.name for link in w.states[ns].links}
+        assert "q0" not in names and "p2" not in names and "q2" not in names and {"x0", "v9", "y1"} <= names
+        assert next(link for link in w.states[ns].links if link.name == "p0").master == "x0"
+        assert w.stats["link_dumps"] == dumps, "the namespace's links were dumped again"
+        assert w.stats["link_events"] > events
+    finally:
+        w.stop()
+    assert not w.errors, w.errors
+
+
+def test_counters_from_getstats_equal_the_link_dumps(lab, uniq):
+    """The once-a-second counters come from RTM_GETSTATS (counters only); they are the link dump's
+    IFLA_STATS64, link for link (read at a quiet moment: traffic is made first, then compared)."""
+    from lab.backend.rtnl import Rtnl
+    from lab.backend import nsutil
+    ns = f"ct{uniq}"
+    run_ok(lab, f"ip netns add {ns}", f"ip -n {ns} link set lo up", f"ip -n {ns} link add c0 type veth peer name c1",
+           f"ip -n {ns} addr add 10.88.0.1/24 dev c0", f"ip -n {ns} link set c0 up", f"ip -n {ns} link set c1 up")
+    lab.run(f"{ns} ping -c2 -i0.2 -W1 127.0.0.1")
+    with nsutil.in_netns(ns):
+        r = Rtnl()
+    try:
+        for _ in range(50):
+            fast = r.link_counters()
+            r._getstats = False
+            slow = r.link_counters()
+            r._getstats = True
+            if fast == r.link_counters():
+                break
+            time.sleep(0.05)
+        assert fast == slow
+        assert len(fast) == 3 and fast[1][0] >= 4   # lo: the pings, both ways
+    finally:
+        r.close()

@@ -2,12 +2,15 @@
 
 One worker thread owns everything here:
 - one raw rtnetlink socket per namespace (opened by moving the thread into it with nsutil.in_netns),
-  subscribed to the link/address/route/neighbour groups (IPv4 and IPv6). Only message types are decoded: an event just
-  marks (namespace, kind) dirty, and the state is re-read with netlink dumps (routes are re-read after
-  every link change, because a link going down flushes its routes without any RTM_DELROUTE);
+  subscribed to the link/address/route/neighbour groups (IPv4 and IPv6). An event marks (namespace, kind)
+  dirty, and the state is re-read with netlink dumps (routes are re-read after every link change, because
+  a link going down flushes its routes without any RTM_DELROUTE), except links: a link event carries the
+  whole link, so the namespace's links are the last ones read with the events' links applied in order
+  (`apply_link_events`; a bridge of 1,000 ports re-parses one link when one changes, not 1,000). A
+  namespace whose events overran the socket, or that a command asks to refresh, is dumped again;
 - inotify (via ctypes) on /run/netns, so namespaces made or deleted by anyone appear and disappear
   (a new file is only a namespace once it is bind-mounted: retried until it is);
-- a periodic tick (about once a second) that re-reads counters and the snapshot extras (iptables chains,
+- a periodic tick (about once a second) that re-reads counters (RTM_GETSTATS, counters only) and the snapshot extras (iptables chains,
   qdiscs, fdb, conntrack, sysctls: `lab.backend.state.EXTRAS`) only for the namespaces and extras the
   caller says are visible (`want`), plus `refresh` for an immediate re-read after a command.
 
@@ -39,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AbstractSet, Any, Callable, Iterable, cast
 
-from lab.backend import nsutil, state
+from lab.backend import nsutil, rtnl, state
 from lab.model import Link, NsState
 
 log = logging.getLogger("lab.watch")
@@ -221,7 +224,9 @@ class _Inotify:
         os.close(self.fd)
 
 
-def _msg_kinds(buf: bytes) -> set[str]:
+def _msg_kinds(buf: bytes, links: list[tuple[int, bytes]] | None = None) -> set[str]:
+    """The kinds of state the messages in `buf` change; link messages (RTM_NEWLINK/DELLINK of family
+    AF_UNSPEC, the whole link as a dump gives it) appended to `links` as (type, payload)."""
     kinds, off = set(), 0
     while off + 16 <= len(buf):
         length, mtype = struct.unpack_from("=IH", buf, off)
@@ -230,8 +235,48 @@ def _msg_kinds(buf: bytes) -> set[str]:
         k = MSG_KIND.get(mtype)
         if k:
             kinds.add(k)
+            # a bridge's own port notices (family AF_BRIDGE) carry no counters or flags: only the link kind
+            if k == "link" and links is not None and length > 16 and buf[off + 16] == socket.AF_UNSPEC:
+                links.append((mtype, buf[off + 16: off + length]))
         off += (length + 3) & ~3
     return kinds
+
+
+def apply_link_events(ns: str, links: dict[int, Link], msgs: list[tuple[int, bytes]],
+                      get: Callable[[int], bytes | None]) -> list[Link]:
+    """The links of `ns` after these RTM_NEWLINK/RTM_DELLINK messages (in the kernel's order), from
+    `links` (ifindex -> Link) as they were before them: what a dump would give now, parsing only the
+    links that changed. Replaying events older than `links` is harmless: each link ends as its last
+    message (or, with none, its dump) says, and any later change has a later message.
+
+    One exception, the kernel's: a veth's first message can predate its pairing (veth_newlink announces
+    the peer end before the two are linked, and linking them sends nothing), so a veth message without
+    its peer's ifindex is replaced by the link as the kernel gives it now (`get(ifindex)`: RTM_GETLINK)."""
+    cur = dict(links)
+    names = {i: link.name for i, link in cur.items()}
+    for mtype, body in msgs:
+        if len(body) < 16:
+            continue
+        index = struct.unpack_from("=i", body, 4)[0]
+        if mtype == 17:   # RTM_DELLINK (deleted, or moved to another namespace)
+            cur.pop(index, None)
+            names.pop(index, None)
+            continue
+        for link in rtnl.parse_links(ns, [body], known_names=names):
+            if link.kind == "veth" and not link.link_index:
+                fresh = get(link.index)
+                if fresh is None:   # already gone: its RTM_DELLINK follows
+                    continue
+                link = next(iter(rtnl.parse_links(ns, [fresh], known_names=names)), link)
+            cur[link.index] = link
+            names[link.index] = link.name
+    out = []
+    for i in sorted(cur):
+        link = cur[i]
+        if link.master_index is not None and names.get(link.master_index) != link.master:   # master renamed
+            link = dataclasses.replace(link, master=names.get(link.master_index))
+        out.append(link)
+    return out
 
 
 class Watcher:
@@ -284,9 +329,11 @@ class Watcher:
         self._held_since: float | None = None  # the consumer was busy when a batch was ready
         self._raw_links: dict[str, dict[int, Link]] = {}   # ns -> the Links of its last dump, by ifindex
         self._raw_next: dict[str, dict[int, Link]] = {}
+        self._link_msgs: dict[str, list[tuple[int, bytes]]] = {}   # ns -> link events not applied yet, in order
+        self._full_links: set[str] = set()   # namespaces whose links must be dumped again (events lost, refresh)
         self._extras_seen: dict[str, set[str]] = {}      # ns -> extras read there so far
         self._first_read: dict[str, frozenset[str]] = {}  # ns -> extras read there for the first time, unpublished
-        self.stats = {"publications": 0, "events": 0, "held": 0}
+        self.stats = {"publications": 0, "events": 0, "held": 0, "link_dumps": 0, "link_events": 0}
 
     # ---- control (any thread) ---------------------------------------------------------------------
     def start(self) -> None:
@@ -375,7 +422,7 @@ class Watcher:
                 obj.drain()
                 ns_changed, self._t_event = True, self._t_event or now
             else:
-                kinds = self._drain(cast(socket.socket, key.fileobj))
+                kinds = self._drain(cast(socket.socket, key.fileobj), obj)
                 if kinds:
                     self._t_event = self._t_event or now
                     self.stats["events"] += 1
@@ -402,6 +449,7 @@ class Watcher:
             names = set(self._socks) if targets is None else targets & set(self._socks)
             for ns in names:
                 dirty.setdefault(ns, set()).update(CORE)
+                self._full_links.add(ns)
             if with_extras:
                 self._extras_for |= names
         if time.monotonic() >= self._next_tick:
@@ -431,8 +479,9 @@ class Watcher:
         self._publish(dirty, extras_for, removed, t_event)
         self._not_before = now + max(self.frame, self.DUTY * (time.monotonic() - now))
 
-    def _drain(self, sock: socket.socket) -> set[str]:
+    def _drain(self, sock: socket.socket, ns: str) -> set[str]:
         kinds: set[str] = set()
+        msgs = self._link_msgs.setdefault(ns, [])
         while True:
             try:
                 buf = sock.recv(1 << 16)
@@ -441,11 +490,12 @@ class Watcher:
             except OSError as e:
                 if e.errno == errno.ENOBUFS:  # overrun: we lost events, re-read everything
                     kinds |= CORE
+                    self._full_links.add(ns)
                     continue
                 break
             if not buf:
                 break
-            kinds |= _msg_kinds(buf)
+            kinds |= _msg_kinds(buf, msgs)
         out: set[str] = set()
         for k in kinds:
             out |= IMPLIES[k]
@@ -456,13 +506,22 @@ class Watcher:
         b, key = self.view, ns or None
         st = old or NsState(name=ns)
         if kinds == {"stats"} and old is not None:
-            # the once-a-second refresh: one link dump parsed for counters only; re-read only if they moved
+            # the once-a-second refresh: counters only (every other change of a link comes as an event)
             counters = b.rtnl(key).link_counters()
-            if counters == {link.index: link.stats for link in old.links}:
+            if all(counters.get(link.index, link.stats) == link.stats for link in old.links):
                 return old
-            kinds = {"link"}
+            return dataclasses.replace(old, links=tuple(
+                link if counters.get(link.index, link.stats) == link.stats
+                else dataclasses.replace(link, stats=counters[link.index]) for link in old.links))
         if "link" in kinds or old is None:
-            raw = b.rtnl(key).links(key)   # hand-parsed dump: same Links as state.links, ~30x cheaper
+            msgs = self._link_msgs.pop(ns, [])
+            if old is None or ns in self._full_links or ns not in self._raw_links:
+                self._full_links.discard(ns)
+                raw = b.rtnl(key).links(key)   # hand-parsed dump: same Links as state.links, ~30x cheaper
+                self.stats["link_dumps"] += 1
+            else:   # the events' own messages: a namespace of 1,000 links re-parses only the ones that changed
+                raw = apply_link_events(ns, self._raw_links[ns], msgs, b.rtnl(key).link_message)
+                self.stats["link_events"] += len(msgs)
             last = self._raw_links.get(ns, {})
             prev = {link.index: link for link in st.links}
             ls = []
@@ -642,6 +701,8 @@ class Watcher:
         self.view.forget_ns(ns)
         self.states.pop(ns, None)
         self._raw_links.pop(ns, None)
+        self._link_msgs.pop(ns, None)
+        self._full_links.discard(ns)
         self._extras_seen.pop(ns, None)
         threading.Thread(target=self._forget_in_backend, args=(ns,), daemon=True).start()
 
