@@ -312,7 +312,7 @@ class Watcher:
         self._want_ns: frozenset[str] | None = None
         self._want_extras: frozenset[str] = frozenset()
         self._want_stats = True
-        self._pokes: list[tuple[frozenset[str] | None, bool]] = []
+        self._pokes: list[tuple[frozenset[str] | None, bool, bool]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -352,13 +352,15 @@ class Watcher:
         ex = frozenset(e for e in extras if e in self.extras)
         newly = (ex - self._want_extras) or (ns is not None and self._want_ns is not None and ns - self._want_ns)
         self._want_ns, self._want_extras, self._want_stats = ns, ex, stats
-        if newly:
-            self.refresh(ns, extras=True)
+        if newly:   # counters and extras now (the core state is kept current by events)
+            self.refresh(ns, extras=True, core=False)
 
-    def refresh(self, namespaces: Iterable[str] | None = None, extras: bool = True) -> None:
-        """Re-read now (e.g. after a command): core state and the wanted extras of these namespaces."""
+    def refresh(self, namespaces: Iterable[str] | None = None, extras: bool = True, core: bool = True) -> None:
+        """Re-read now (e.g. after a command): core state (links dumped again) or, core=False, only the
+        counters; and the wanted extras of these namespaces."""
         with self._lock:
-            self._pokes.append((None if namespaces is None else frozenset(n or "" for n in namespaces), extras))
+            self._pokes.append((None if namespaces is None else frozenset(n or "" for n in namespaces), extras,
+                                core))
         self._wake()
 
     def resume(self) -> None:
@@ -445,11 +447,14 @@ class Watcher:
                 dirty.pop(ns, None)
                 self._extras_for.discard(ns)
                 self._removed.add(ns)
-        for targets, with_extras in pokes:
+        for targets, with_extras, core in pokes:
             names = set(self._socks) if targets is None else targets & set(self._socks)
             for ns in names:
-                dirty.setdefault(ns, set()).update(CORE)
-                self._full_links.add(ns)
+                if core:
+                    dirty.setdefault(ns, set()).update(CORE)
+                    self._full_links.add(ns)
+                elif self._want_stats:
+                    dirty.setdefault(ns, set()).add("stats")
             if with_extras:
                 self._extras_for |= names
         if time.monotonic() >= self._next_tick:
