@@ -586,6 +586,7 @@ class Watcher:
             except Exception:  # noqa: BLE001  (the namespace vanished mid-read: inotify will tell)
                 log.debug("read failed in %r", ns, exc_info=True)
                 self._raw_next.pop(ns, None)
+                self._full_links.add(ns)   # its link events were taken: dump it next time
                 continue
             if ns in self._raw_next:
                 self._raw_links[ns] = self._raw_next.pop(ns)
