@@ -446,10 +446,8 @@ def _u32(b: bytes | None) -> int | None:
     return struct.unpack_from("=I", b)[0] if b is not None and len(b) >= 4 else None
 
 
-def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | None = None,
-                known_names: dict[int, str] | None = None):
+def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | None = None):
     """RTM_NEWLINK payloads (ifinfomsg + attributes) -> sorted list of lab.model.Link.
-    A master not among `msgs` is named from `known_names` (ifindex -> name), if given.
 
     With `cache` (message bytes -> Link of an earlier parse in the same namespace) returns
     (links, new cache): a message seen before is not parsed again (unless its master was renamed)."""
@@ -512,7 +510,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
             mac=_hwaddr(a.get(IFLA_ADDRESS)), brd=_hwaddr(a.get(_IFLA_BROADCAST)),
             link_type=ARPHRD.get(ifi_type, str(ifi_type)), operstate=operstate,
             qdisc=_asciiz(a[_IFLA_QDISC]) if _IFLA_QDISC in a else "noop",
-            master=(names.get(master) or (known_names or {}).get(master)) if master else None, master_index=master,
+            master=names.get(master) if master else None, master_index=master,
             link_index=_u32(a.get(_IFLA_LINK)),
             link_netnsid=struct.unpack_from("=i", nsid)[0] if nsid is not None and len(nsid) >= 4 else None,
             qlen=_u32(a.get(_IFLA_TXQLEN)) or 0, vlan_id=vlan_id, stats=(rxp, rxb, txp, txb),

@@ -262,18 +262,18 @@ def apply_link_events(ns: str, links: dict[int, Link], msgs: list[tuple[int, byt
             cur.pop(index, None)
             names.pop(index, None)
             continue
-        for link in rtnl.parse_links(ns, [body], known_names=names):
+        for link in rtnl.parse_links(ns, [body]):
             if link.kind == "veth" and not link.link_index:
                 fresh = get(link.index)
                 if fresh is None:   # already gone: its RTM_DELLINK follows
                     continue
-                link = next(iter(rtnl.parse_links(ns, [fresh], known_names=names)), link)
+                link = next(iter(rtnl.parse_links(ns, [fresh])), link)
             cur[link.index] = link
             names[link.index] = link.name
     out = []
     for i in sorted(cur):
         link = cur[i]
-        if link.master_index is not None and names.get(link.master_index) != link.master:   # master renamed
+        if link.master_index is not None and names.get(link.master_index) != link.master:   # new, or master renamed
             link = dataclasses.replace(link, master=names.get(link.master_index))
         out.append(link)
     return out
@@ -513,11 +513,13 @@ class Watcher:
         if kinds == {"stats"} and old is not None:
             # the once-a-second refresh: counters only (every other change of a link comes as an event)
             counters = b.rtnl(key).link_counters()
-            if all(counters.get(link.index, link.stats) == link.stats for link in old.links):
+            moved = {link.index: counters[link.index] for link in old.links
+                     if counters.get(link.index, link.stats) != link.stats}
+            if not moved:
                 return old
             return dataclasses.replace(old, links=tuple(
-                link if counters.get(link.index, link.stats) == link.stats
-                else dataclasses.replace(link, stats=counters[link.index]) for link in old.links))
+                dataclasses.replace(link, stats=moved[link.index]) if link.index in moved else link
+                for link in old.links))
         if "link" in kinds or old is None:
             msgs = self._link_msgs.pop(ns, [])
             if old is None or ns in self._full_links or ns not in self._raw_links:
