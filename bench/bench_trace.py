@@ -75,6 +75,9 @@ def cli(k: int) -> int:
             raise SystemExit(f"{argv} failed: {r.stderr}")
         return took * 1000
 
+    from bench import bytecode
+
+    bytecode.ensure()   # lab's modules compiled, as a wheel install has them
     lab = [sys.executable, "-m", "lab"]
     with tempfile.NamedTemporaryFile("w", suffix=".lab") as f:
         f.write("\n".join(FIVE) + "\n")

@@ -696,6 +696,9 @@ def main() -> int:
         return storm_main(args, engine)
     peer = peer_ip_monitor(engine, args.n, min(args.changes, 40))
     poll = peer_poll_cost(args.n)
+    from bench import bytecode
+
+    bytecode.ensure()   # as a wheel install has it
     t = time.monotonic()
     import lab.ui.app  # noqa: F401  (textual and the UI: part of the time to first paint)
     t_import = time.monotonic() - t

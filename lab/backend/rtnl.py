@@ -12,7 +12,7 @@ import dataclasses
 import os
 import socket
 import struct
-from typing import Any
+from typing import AbstractSet, Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -423,13 +423,27 @@ _IFLA_LINKMODE, _IFLA_IFALIAS, _IFLA_GROUP = 17, 20, 27
 _VXLAN_ID, _VXLAN_GROUP, _VXLAN_LOCAL, _VXLAN_PORT, _VLAN_ID = 1, 2, 4, 15, 1
 
 
-def _attrs(buf: bytes, off: int, end: int) -> dict[int, bytes]:
+_NLA = struct.Struct("=HH").unpack_from
+
+
+def _attrs(buf: bytes, off: int, end: int, want: AbstractSet[int] | None = None) -> dict[int, bytes]:
+    """The attributes from buf[off:end] by type (without NLA_F_NESTED / NLA_F_NET_BYTEORDER); with `want`,
+    only those types (a link message has ~42, a link parse reads 16: not copying the rest halves the walk)."""
     out: dict[int, bytes] = {}
+    if want is None:
+        while off + 4 <= end:
+            ln, kind = _NLA(buf, off)
+            if ln < 4:
+                break
+            out[kind & 0x3FFF] = buf[off + 4: off + ln]
+            off += (ln + 3) & ~3
+        return out
     while off + 4 <= end:
-        ln, kind = struct.unpack_from("=HH", buf, off)
+        ln, kind = _NLA(buf, off)
         if ln < 4:
             break
-        out[kind & 0x3FFF] = buf[off + 4: off + ln]   # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+        if kind & 0x3FFF in want:
+            out[kind & 0x3FFF] = buf[off + 4: off + ln]
         off += (ln + 3) & ~3
     return out
 
@@ -439,11 +453,27 @@ def _asciiz(b: bytes) -> str:
 
 
 def _hwaddr(b: bytes | None) -> str:
-    return ":".join(f"{x:02x}" for x in b) if b else ""
+    return b.hex(":") if b else ""
+
+
+_FLAGS: dict[int, tuple[str, ...]] = {}
+
+
+def _flag_names(flags: int) -> tuple[str, ...]:
+    names = _FLAGS.get(flags)
+    if names is None:
+        names = _FLAGS[flags] = tuple(n for bit, n in IFF if flags & bit)
+    return names
 
 
 def _u32(b: bytes | None) -> int | None:
     return struct.unpack_from("=I", b)[0] if b is not None and len(b) >= 4 else None
+
+
+# the attributes parse_links reads
+_LINK_ATTRS = frozenset({IFLA_ADDRESS, _IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, _IFLA_LINK, _IFLA_QDISC, _IFLA_STATS,
+                         IFLA_MASTER, _IFLA_TXQLEN, _IFLA_OPERSTATE, _IFLA_LINKMODE, IFLA_LINKINFO, _IFLA_IFALIAS,
+                         IFLA_STATS64, _IFLA_GROUP, _IFLA_LINK_NETNSID})
 
 
 def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | None = None):
@@ -463,7 +493,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
                 names[hit.index] = hit.name
             continue
         _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)
-        attrs = _attrs(msg, 16, len(msg))
+        attrs = _attrs(msg, 16, len(msg), _LINK_ATTRS)
         parsed.append((ifi_type, index, flags, attrs, msg, None))
         if IFLA_IFNAME in attrs:
             names[index] = _asciiz(attrs[IFLA_IFNAME])
@@ -476,7 +506,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
                 new_cache[msg] = hit
                 continue
             _fam, ifi_type, index, flags, _change = struct.unpack_from("=BxHiII", msg, 0)   # master renamed
-            a = _attrs(msg, 16, len(msg))
+            a = _attrs(msg, 16, len(msg), _LINK_ATTRS)
         assert a is not None   # parsed above, or just now for a cached link whose master was renamed
         kind, vlan_id = "", None
         vx: dict[str, Any] = {}
@@ -506,7 +536,7 @@ def parse_links(ns: str | None, msgs: list[bytes], cache: dict[bytes, Link] | No
         nsid = a.get(_IFLA_LINK_NETNSID)
         out.append(Link(
             ns=ns or "", index=index, name=_asciiz(a[IFLA_IFNAME]) if IFLA_IFNAME in a else "", kind=kind,
-            flags=tuple(n for bit, n in IFF if flags & bit), mtu=_u32(a.get(IFLA_MTU)) or 0,
+            flags=_flag_names(flags), mtu=_u32(a.get(IFLA_MTU)) or 0,
             mac=_hwaddr(a.get(IFLA_ADDRESS)), brd=_hwaddr(a.get(_IFLA_BROADCAST)),
             link_type=ARPHRD.get(ifi_type, str(ifi_type)), operstate=operstate,
             qdisc=_asciiz(a[_IFLA_QDISC]) if _IFLA_QDISC in a else "noop",

@@ -2,7 +2,28 @@
 tracer, scenarios and UI. No kernel access, no formatting (see lab.render)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+_T = TypeVar("_T")
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def evolve(obj: _T, **changes) -> _T:
+    """dataclasses.replace for these frozen dataclasses (no __post_init__, no init=False fields), ~10x
+    cheaper: a copy of the instance dict with the changes, no __init__ (the watcher's first read of
+    1,000 namespaces makes thousands). An unknown field name is a TypeError, as with replace."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))   # type: ignore[arg-type]
+    if not names.issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field {sorted(set(changes) - names)[0]!r}")
+    new = object.__new__(cls)
+    d = new.__dict__
+    d.update(obj.__dict__)
+    d.update(changes)
+    return new
 
 
 # Made by the kernel in every namespace once their module is loaded (ip_gre, ipip, sit, ip6_tunnel, ip6_gre,

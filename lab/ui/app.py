@@ -28,7 +28,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.timer import Timer
 
-from lab.backend.watch import Watcher
+from lab.backend.watch import EXTRA_NAMES, Watcher
 from lab.ui.history import History
 from lab.ui.messages import CommandDone, StateUpdated, TraceDone
 from lab.ui.palette import lab_commands
@@ -110,6 +110,8 @@ class LabApp(App):
         self.history = History()
         self.watcher = (Watcher(engine.backend, self._from_watcher, period=period, frame=FRAME,
                                 busy=self._watcher_should_wait) if watch else None)
+        if self.watcher is not None:   # a large lab's first read, in a child while the screen is built
+            self.watcher.prefetch()
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
         self._expiry_timer: Timer | None = None
         self._visible: tuple[set[str] | None, set[str], bool] | None = None
@@ -257,7 +259,7 @@ class LabApp(App):
         return None
 
     def available_extras(self) -> set[str]:
-        return set(self.watcher.extras) if self.watcher is not None else set()
+        return set(EXTRA_NAMES) if self.watcher is not None else set()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """$lab-<meaning> for app.tcss before (and whatever) the lab's theme is installed."""
