@@ -361,3 +361,127 @@ def test_first_read_in_a_child_equals_a_read_in_the_worker():
     assert out["child"]["dumps"] <= 8 and out["child"]["errors"] == [], out["child"]
     # the killed child: noted, and every namespace read by the worker
     assert out["killed"]["dumps"] > 100 and any("prefetch" in x for x in out["killed"]["errors"]), out["killed"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(hst.integers(0, 2**32 - 1))
+def test_changed_peers_equal_peers_resolved_from_scratch(seed):
+    """The watcher resolves veth peers after a change only where they can have changed
+    (resolve_changed_peers, with the kept PairIndex); after any sequence of changes (pairs made, deleted,
+    renamed, moved to another namespace, flags flipped; small ifindexes so that pairs are ambiguous and
+    the nsid decides) every link's peer equals a resolution of everything from scratch."""
+    import random
+
+    from lab.backend.watch import PairIndex, resolve_changed_peers, resolve_peers
+    from lab.model import Link, NsState, evolve
+
+    rng = random.Random(seed)
+    names = ["", "a", "b", "c", "d"]
+
+    def nsid_of(ns, other):
+        return names.index(other) * 3 + 1 if other != ns else None
+
+    raw: dict[str, dict[int, Link]] = {ns: {} for ns in names}   # the kernel: ns -> ifindex -> link (no peers)
+    counter = [0]
+
+    def free_index(ns):
+        i = rng.randint(2, 6)
+        while i in raw[ns]:
+            i += 1
+        return i
+
+    def add_pair():
+        a, b = rng.choice(names), rng.choice(names)
+        ia = free_index(a)
+        raw[a][ia] = Link(ns=a, index=ia, name="tmp", kind="veth")
+        ib = free_index(b)
+        del raw[a][ia]
+        counter[0] += 1
+        la = Link(ns=a, index=ia, name=f"x{counter[0]}", kind="veth", link_index=ib,
+                  link_netnsid=None if a == b else nsid_of(a, b))
+        lb = Link(ns=b, index=ib, name=f"y{counter[0]}", kind="veth", link_index=ia,
+                  link_netnsid=None if a == b else nsid_of(b, a))
+        raw[a][ia], raw[b][ib] = la, lb
+
+    def veths():
+        return [(ns, i) for ns in names for i, link in raw[ns].items() if link.kind == "veth"]
+
+    def peer_of(ns, i):
+        link = raw[ns][i]
+        for other in names:
+            p = raw[other].get(link.link_index)
+            if p is not None and p.link_index == i and (p.ns, p.index) != (ns, i) and (
+                    (other == ns) == (link.link_netnsid is None)) and (
+                    link.link_netnsid is None or nsid_of(ns, other) == link.link_netnsid):
+                return other, link.link_index
+        return None
+
+    def op():
+        k = rng.randrange(5)
+        vs = veths()
+        if k == 0 or not vs:
+            add_pair()
+            return
+        ns, i = rng.choice(vs)
+        link = raw[ns][i]
+        if k == 1:   # delete the pair
+            p = peer_of(ns, i)
+            del raw[ns][i]
+            if p is not None:
+                raw[p[0]].pop(p[1], None)
+        elif k == 2:
+            counter[0] += 1
+            raw[ns][i] = evolve(link, name=f"r{counter[0]}")
+        elif k == 3:   # move this end to another namespace (its ifindex may change there)
+            p = peer_of(ns, i)
+            to = rng.choice(names)
+            j = i if i not in raw[to] else free_index(to)
+            del raw[ns][i]
+            raw[to][j] = evolve(link, ns=to, index=j,
+                                link_netnsid=None if p is not None and p[0] == to else
+                                (nsid_of(to, p[0]) if p is not None else link.link_netnsid))
+            if p is not None and (j != i or rng.random() < 0.5):   # else no event for the peer: it stays as read
+                q = raw[p[0]][p[1]]
+                raw[p[0]][p[1]] = evolve(q, link_index=j, link_netnsid=None if p[0] == to else nsid_of(p[0], to))
+        else:
+            raw[ns][i] = evolve(link, flags=() if link.flags else ("UP",))
+
+    def snapshot():
+        return {ns: NsState(name=ns, links=tuple(raw[ns][i] for i in sorted(raw[ns]))) for ns in names}
+
+    for _ in range(3):
+        add_pair()
+    states = snapshot()
+    index = PairIndex()
+    index.rebuild(states)
+    states.update(resolve_peers(states, nsid_of, index=index))
+    for _ in range(12):
+        op()
+        fresh = snapshot()
+        before = {}
+        for ns in names:   # as _read_core: unchanged links are the objects shown (peers included)
+            shown = {link.index: link for link in states[ns].links}
+            links = []
+            for link in fresh[ns].links:
+                s = shown.get(link.index)
+                if s is not None and evolve(s, peer_ns=None, peer_name=None) == link:
+                    links.append(s)
+                elif s is not None and s.kind == link.kind and rng.random() < 0.5:   # peer kept until resolved
+                    links.append(evolve(link, peer_ns=s.peer_ns, peer_name=s.peer_name))
+                else:
+                    links.append(link)
+            if tuple(links) != states[ns].links or any(a is not b for a, b in zip(links, states[ns].links)):
+                before[ns] = states[ns]
+                states[ns] = NsState(name=ns, links=tuple(links))
+                index.set(ns, states[ns].links)
+        for ns, st in resolve_changed_peers(states, before, index, nsid_of).items():
+            states[ns] = st
+            index.set(ns, st.links)
+        want = snapshot()
+        want.update(resolve_peers(want, nsid_of))
+        assert states == want, [(a.ns, a.name, (a.peer_ns, a.peer_name), "want", (b.peer_ns, b.peer_name))
+                                for ns in names for a, b in zip(states[ns].links, want[ns].links) if a != b]

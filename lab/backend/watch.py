@@ -153,24 +153,90 @@ class ReadView:
 
 
 # ---- veth peers across namespaces ----------------------------------------------------------------
+class PairIndex:
+    """(ifindex, peer ifindex) -> the veths with them, over every namespace, kept current namespace by
+    namespace (set() diffs the links by identity: unchanged Links are the same objects from one read to
+    the next), so a publication looks up a pair without walking the 3,000 links of a 1,000-namespace lab.
+    Holding the Links keeps their ids unique."""
+
+    def __init__(self) -> None:
+        self.by_pair: dict[tuple[int | None, int | None], list[Link]] = {}
+        self._of: dict[str, dict[int, Link]] = {}   # ns -> id(link) -> link, its veths as indexed
+
+    def set(self, ns: str, links: Iterable[Link]) -> None:
+        old = self._of.get(ns, {})
+        new = {id(link): link for link in links if link.kind == "veth"}
+        for i, link in old.items():
+            if i not in new:
+                lst = self.by_pair.get((link.index, link.link_index))
+                if lst is not None:
+                    lst[:] = [x for x in lst if x is not link]
+                    if not lst:
+                        del self.by_pair[(link.index, link.link_index)]
+        for i, link in new.items():
+            if i not in old:
+                self.by_pair.setdefault((link.index, link.link_index), []).append(link)
+        if new:
+            self._of[ns] = new
+        else:
+            self._of.pop(ns, None)
+
+    def rebuild(self, states: dict[str, NsState]) -> None:
+        self.by_pair, self._of = {}, {}
+        for ns, st in states.items():
+            self.set(ns, st.links)
+
+
+def _peer_of(link: Link, by_pair: dict, nsid_of: Callable[[str, str], int | None] | None
+             ) -> tuple[str | None, str | None]:
+    """(peer namespace, peer name) of one link: None, None for a veth whose peer is not in the lab."""
+    if link.kind != "veth" or not link.link_index:
+        return None, None
+    both = by_pair.get((link.link_index, link.index), ())
+    cands = [c for c in both if c.ns != link.ns]
+    local = [c for c in both if c.ns == link.ns and c.index != link.index]
+    if local and link.link_netnsid is None:
+        return None, local[0].name   # both ends here: iproute2 shows the peer as @name, no netns
+    if len(cands) > 1 and nsid_of is not None and link.link_netnsid is not None:
+        cands = [c for c in cands if nsid_of(link.ns, c.ns) == link.link_netnsid] or cands
+    if not cands:
+        return None, None
+    # still several (the nsid matched none of them: a read older than a move): the first by name, the
+    # same whatever order they were found in
+    best = cands[0] if len(cands) == 1 else min(cands, key=lambda c: (c.ns, c.name))
+    return best.ns, best.name
+
+
+def _with_peers(st: NsState, check, by_pair: dict, nsid_of) -> NsState | None:
+    """st with the peers of the links `check` accepts recomputed; None if none of them changed."""
+    new_links, dirty = [], False
+    for link in st.links:
+        if check(link):
+            pns, pname = _peer_of(link, by_pair, nsid_of)
+            if link.peer_ns != pns or link.peer_name != pname:
+                link = evolve(link, peer_ns=pns, peer_name=pname)
+                dirty = True
+        new_links.append(link)
+    return evolve(st, links=tuple(new_links)) if dirty else None
+
+
 def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None,
-                  only: Iterable[str] | None = None, moved: Iterable[Link] = ()) -> dict[str, NsState]:
+                  only: Iterable[str] | None = None, moved: Iterable[Link] = (),
+                  index: PairIndex | None = None) -> dict[str, NsState]:
     """Fill Link.peer_ns/peer_name for veth pairs split across namespaces.
 
     A pair is a.link_index == b.index and b.link_index == a.index, both veth, in different namespaces
     (nsids are not relied on). When several candidates match, `nsid_of(ns, other)` (the nsid `other`
     has as seen from `ns`) breaks the tie against the link's IFLA_LINK_NETNSID.
     `only`: the namespaces to look at (None = all), plus those holding a veth that pairs with one of
-    `moved` (veths new or changed since the last call).
+    `moved` (veths new or changed since the last call). `index`: the pairs of `states`, if kept (else
+    built here).
     Returns only the namespaces whose links changed.
     """
-    # (ifindex, peer ifindex) -> veths: a pair is found by one lookup, not a scan of every veth (the
-    # eth0 of 200 namespaces share ifindex 2: scanning them for each bridge port was quadratic)
-    by_pair: dict[tuple[int | None, int | None], list[Link]] = {}
-    for st in states.values():
-        for link in st.links:
-            if link.kind == "veth":
-                by_pair.setdefault((link.index, link.link_index), []).append(link)
+    if index is None:
+        index = PairIndex()
+        index.rebuild(states)
+    by_pair = index.by_pair
     if only is None:
         check = list(states)
     else:
@@ -180,29 +246,57 @@ def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int 
         check = [n for n in todo if n in states]
     changed: dict[str, NsState] = {}
     for name in check:
-        st = states[name]
-        new_links = []
-        dirty = False
+        new = _with_peers(states[name], lambda link: True, by_pair, nsid_of)
+        if new is not None:
+            changed[name] = new
+    return changed
+
+
+def _pointing_at(o: Link, ns: str, index: PairIndex, todo: dict[str, set[str]]) -> None:
+    """Into todo: the links that may have had `o` (a veth as it was, now changed or gone) as their peer:
+    its recorded peer, and every link it was a candidate of (one of several: the nsid chose)."""
+    if o.kind != "veth":
+        return
+    if o.peer_name is not None:
+        todo.setdefault(o.peer_ns if o.peer_ns is not None else ns, set()).add(o.peer_name)
+    for c in index.by_pair.get((o.link_index, o.index), ()):
+        todo.setdefault(c.ns, set()).add(c.name)
+
+
+def resolve_changed_peers(states: dict[str, NsState], before: dict[str, NsState | None], index: PairIndex,
+                          nsid_of: Callable[[str, str], int | None] | None = None) -> dict[str, NsState]:
+    """resolve_peers after some namespaces changed (`before`: their states before, None if new), looking
+    only at the links whose peer can have changed: the changed namespaces' new or changed links, the
+    links that pointed at a changed or vanished veth (its recorded peer), and those that pair with a new
+    or changed veth (by the index, already holding `states`). A link outside these keeps its peer: its
+    own fields are unchanged and so is every candidate it could pair with. Returns the namespaces whose
+    links changed. (Equal to resolve_peers over everything: tests/test_watch.py checks it on random
+    changes.)"""
+    todo: dict[str, set[str]] = {}
+    for ns, old in before.items():
+        st = states.get(ns)
+        if st is None:
+            continue
+        was = {link.index: link for link in old.links} if old is not None else {}
         for link in st.links:
-            peer: tuple[str | None, str] | None = None
-            if link.kind == "veth" and link.link_index:
-                both = by_pair.get((link.link_index, link.index), ())
-                cands = [c for c in both if c.ns != link.ns]
-                local = [c for c in both if c.ns == link.ns and c.index != link.index]
-                if local and link.link_netnsid is None:
-                    cands = []  # both ends here: iproute2 shows the peer as @name, no netns
-                    peer = (None, local[0].name)
-                elif len(cands) > 1 and nsid_of is not None and link.link_netnsid is not None:
-                    cands = [c for c in cands if nsid_of(link.ns, c.ns) == link.link_netnsid] or cands
-                if cands:
-                    peer = (cands[0].ns, cands[0].name)
-            pns, pname = peer if peer else (None, None)
-            if link.peer_ns != pns or link.peer_name != pname:
-                link = evolve(link, peer_ns=pns, peer_name=pname)
-                dirty = True
-            new_links.append(link)
-        if dirty:
-            changed[name] = evolve(st, links=tuple(new_links))
+            o = was.pop(link.index, None)
+            if o is link:
+                continue
+            todo.setdefault(ns, set()).add(link.name)
+            if link.kind == "veth":
+                for c in index.by_pair.get((link.link_index, link.index), ()):
+                    todo.setdefault(c.ns, set()).add(c.name)
+            if o is not None:
+                _pointing_at(o, ns, index, todo)
+        for o in was.values():   # vanished (deleted, or moved out)
+            _pointing_at(o, ns, index, todo)
+    changed: dict[str, NsState] = {}
+    for ns, names in todo.items():
+        st = states.get(ns)
+        if st is not None:
+            new = _with_peers(st, lambda link: link.name in names, index.by_pair, nsid_of)
+            if new is not None:
+                changed[ns] = new
     return changed
 
 
@@ -340,6 +434,9 @@ class Watcher:
         self.stats = {"publications": 0, "events": 0, "held": 0, "link_dumps": 0, "link_events": 0}
         self._prefetch: tuple[list[tuple[int, int]], list[str]] | None = None   # ([(child, pipe)], namespaces)
         self._prefetched: dict[str, NsState] = {}   # the children's first read, taken by _read_core
+        self._pairs = PairIndex()   # the veths of self.states by (ifindex, peer ifindex)
+        self._names: tuple[str, ...] = ()   # self.states' names in order, as last published
+        self._names_set: frozenset[str] = frozenset()
 
     @property
     def extras(self) -> dict[str, Callable]:
@@ -708,32 +805,31 @@ class Watcher:
                 self._raw_links[ns] = self._raw_next.pop(ns)
             if st != old:
                 changed[ns] = st
-        # peers to look at again: the changed namespaces, where their new or changed veths pair, and
-        # where their changed or vanished veths pointed (a deleted or moved link leaves no other trace)
-        touched, moved = set(changed), []
-        for ns, st in changed.items():
-            old = self.states.get(ns)
-            before = {link.index: link for link in old.links} if old is not None else {}
-            for link in st.links:
-                o = before.pop(link.index, None)
-                if o is link:
-                    continue
-                if link.kind == "veth":
-                    moved.append(link)
-                if o is not None and o.peer_ns is not None:
-                    touched.add(o.peer_ns)
-            touched.update(o.peer_ns for o in before.values() if o.peer_ns is not None)
+        # peers: everything again after a namespace went (or the first time), else only the links
+        # whose peer can have changed (resolve_changed_peers)
+        before = {ns: self.states.get(ns) for ns in changed}
         for ns in removed:
             self.states.pop(ns, None)
         self.states.update(changed)
-        if changed or removed:
-            peers = (resolve_peers(self.states, self._nsid_of) if removed or initial
-                     else resolve_peers(self.states, self._nsid_of, touched, moved))
-            self.states.update(peers)
-            changed.update(peers)
+        if removed or initial:
+            self._pairs.rebuild(self.states)
+            peers = resolve_peers(self.states, self._nsid_of, index=self._pairs)
+        elif changed:
+            for ns in changed:
+                self._pairs.set(ns, self.states[ns].links)
+            peers = resolve_changed_peers(self.states, before, self._pairs, self._nsid_of)
+        else:
+            peers = {}
+        for ns, st in peers.items():
+            self.states[ns] = st
+            self._pairs.set(ns, st.links)
+        changed.update(peers)
         if changed or removed or initial:
             self.stats["publications"] += 1
-            names = tuple(sorted(self.states, key=lambda n: (n != "", n)))
+            if removed or len(self._names) != len(self.states) or not self._names_set.issuperset(changed):
+                self._names = tuple(sorted(self.states, key=lambda n: (n != "", n)))
+                self._names_set = frozenset(self._names)
+            names = self._names
             first = {ns: f for ns, f in self._first_read.items() if ns in changed}
             self._first_read.clear()
             try:
