@@ -689,7 +689,9 @@ class Watcher:
         removed, self._removed = tuple(sorted(self._removed)), set()
         t_event, self._t_event = self._t_event, None
         self._publish(dirty, extras_for, removed, t_event)
-        self._not_before = now + max(self.frame, self.DUTY * (time.monotonic() - now))
+        # the frame coalesces what events bring; after the once-a-second refresh (no event) an event may
+        # come at once (else a change landing just after a counters tick waited up to a frame)
+        self._not_before = now + max(self.frame if t_event is not None else 0.0, self.DUTY * (time.monotonic() - now))
 
     def _drain(self, sock: socket.socket, ns: str) -> set[str]:
         kinds: set[str] = set()

@@ -120,6 +120,7 @@ class LabApp(App):
         self.state_messages_queued = 0            # StateUpdated posted and not handled yet (0 or 1)
         self._inbox_lock = threading.Lock()
         self._unrendered: set[str] = set()
+        self._unrendered_news = False             # an Update from kernel events is among them (see _render_pending)
         self._updates: list = []
         self._render_scheduled = False
         self._render_not_before = 0.0
@@ -305,6 +306,7 @@ class LabApp(App):
         """Merge an Update into the view at once; draw once for all updates since the last redraw,
         no sooner than the last redraw's cost allows."""
         self._unrendered |= self.view.apply(update)
+        self._unrendered_news = self._unrendered_news or update.event_time is not None or update.initial
         if self.painted_hooks:
             self._updates.append(update)
         self._schedule_render()
@@ -332,6 +334,7 @@ class LabApp(App):
         self._render_scheduled = False
         t0 = self._last_activity = time.monotonic()
         changed, self._unrendered = self._unrendered, set()
+        news, self._unrendered_news = self._unrendered_news, False
         updates, self._updates = self._updates, []
         if changed:
             try:
@@ -343,7 +346,9 @@ class LabApp(App):
             if "namespaces" in changed:
                 self.visibility_changed()
         cost = time.monotonic() - t0
-        self._render_not_before = t0 + max(FRAME, RENDER_DUTY * cost)
+        # a frame between two redraws of what events brought; after a redraw of counters or extras only
+        # (the once-a-second refresh) the next change is drawn as soon as it comes
+        self._render_not_before = t0 + max(FRAME if news else 0.0, RENDER_DUTY * cost)
         if self.view.loaded and not self._first_gc_asked:
             self._first_gc_asked = True
             self.call_after_refresh(self.set_timer, 0.2, self._first_deep_gc)   # once the first state is painted
