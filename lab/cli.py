@@ -139,12 +139,16 @@ def _dispatch(args) -> int:
     engine = setup(args.host, args.read_only)
     run_scripts(engine, scripts)
     if cmd == "tui":
+        from lab.backend.watch import prefetch_watcher
+
+        watcher = prefetch_watcher(engine.backend)   # reading while the UI loads
         try:
             from lab.ui.app import run_app
         except ImportError:
+            watcher.stop()
             cmd = "shell"
         else:
-            return run_app(engine, theme=args.theme)
+            return run_app(engine, theme=args.theme, watcher=watcher)
     from lab.shell import run_shell
 
     return run_shell(engine)
@@ -170,9 +174,12 @@ def _run(args) -> int:
     results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show, on_start=echo)
     failed = [r for r in results if not r.ok]
     if args.then_tui:
+        from lab.backend.watch import prefetch_watcher
+
+        watcher = prefetch_watcher(engine.backend)   # reading while the UI loads
         from lab.ui.app import run_app
 
-        run_app(engine, theme=args.theme)
+        run_app(engine, theme=args.theme, watcher=watcher)
     elif args.then_shell:
         from lab.shell import run_shell
 

@@ -82,7 +82,13 @@ def test_tui_setup_builds_the_lab_before_the_dashboard_opens(tmp_path, fresh_top
     from lab import cli
 
     seen = []
-    monkeypatch.setattr(lab.ui.app, "run_app", lambda engine, **kw: seen.append(engine.backend.namespaces()) or 0)
+
+    def run_app(engine, watcher=None, **kw):   # the watcher made before the UI loaded: handed over, stopped here
+        seen.append(engine.backend.namespaces())
+        assert watcher is not None and watcher._thread is None
+        watcher.stop()
+        return 0
+    monkeypatch.setattr(lab.ui.app, "run_app", run_app)
     f = tmp_path / "ws.lab"
     f.write_text("ip netns add tuired\nip netns add tuiblue\n")
     assert cli.main(["tui", "--setup", str(f)]) == 0

@@ -142,3 +142,29 @@ def test_shell_tab_completes_live_names_in_a_terminal(tmp_path, fresh_top):
         assert "Traceback" not in screen, screen
     finally:
         term.close()
+
+
+def test_the_dashboard_opens_over_a_large_lab_read_by_a_forked_child(tmp_path, fresh_top):
+    """`lab tui --setup FILE` over a lab past Watcher.PREFETCH_MIN: the first read is done by a child forked
+    before the UI loads (lab.backend.watch.prefetch_watcher); the dashboard shows every namespace, then
+    a change made after it opened (a namespace added from the command bar), and quits with status 0."""
+    from lab.backend.watch import Watcher
+
+    n = Watcher.PREFETCH_MIN + 5
+    lines = ["ip link add br0 type bridge", "ip link set br0 up"]
+    for i in range(n):
+        lines += [f"ip netns add big{i}", f"ip link add v{i} type veth peer name eth0 netns big{i}",
+                  f"ip link set v{i} master br0"]
+    f = tmp_path / "big.lab"
+    f.write_text("\n".join(lines) + "\n")
+    t = Terminal(labproc.lab_argv() + ["tui", "--setup", str(f)], labproc.env(LAB_HISTORY=str(tmp_path / "h")))
+    try:
+        seen = t.wait_text(f"{n + 1} namespaces")
+        t.type("\x0c")                        # ctrl+l: the command bar
+        t.type("ip netns add late\r")
+        t.wait_text(f"{n + 2} namespaces", since=seen)
+        t.type("\x11")                        # ctrl+q
+        assert t.wait_exit() == 0
+        assert "Traceback" not in t.screen
+    finally:
+        t.close()

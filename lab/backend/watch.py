@@ -545,6 +545,7 @@ class Watcher:
                     os.kill(pid, 9)
                     os.waitpid(pid, 0)
                 os.close(r)
+            self._close_all(None)   # and the sockets it opened (they would keep deleted namespaces alive)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -946,3 +947,12 @@ class Watcher:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def prefetch_watcher(backend) -> Watcher:
+    """A Watcher for the dashboard, its first read already started (Watcher.prefetch), made before the UI
+    is imported: the children read while textual and the panes load (~0.3 s) and the screen is built.
+    The app (lab.ui.app.make_app(watcher=...)) takes it over: its callbacks are set there."""
+    w = Watcher(backend, lambda update: None)
+    w.prefetch()
+    return w

@@ -98,7 +98,8 @@ class LabApp(App):
     ]
 
     def __init__(self, engine, theme: str | None = None, watch: bool = True, period: float = 1.0,
-                 scenario=None, type_delay: float = 0.03, scenario_step: int | None = None):
+                 scenario=None, type_delay: float = 0.03, scenario_step: int | None = None,
+                 watcher: Watcher | None = None):
         super().__init__()
         self.scenario_step = scenario_step
         self.engine = engine
@@ -108,8 +109,11 @@ class LabApp(App):
         self._lab_themes: dict[str, LabTheme] = {}
         self.view = LabView()
         self.history = History()
-        self.watcher = (Watcher(engine.backend, self._from_watcher, period=period, frame=FRAME,
-                                busy=self._watcher_should_wait) if watch else None)
+        if watcher is not None:   # made and prefetching before this module was imported (prefetch_watcher)
+            watcher.on_update, watcher.busy, watcher.period, watcher.frame = (
+                self._from_watcher, self._watcher_should_wait, period, FRAME)
+        self.watcher = watcher if watcher is not None or not watch else Watcher(
+            engine.backend, self._from_watcher, period=period, frame=FRAME, busy=self._watcher_should_wait)
         if self.watcher is not None:   # a large lab's first read, in a child while the screen is built
             self.watcher.prefetch()
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
@@ -705,18 +709,22 @@ _libc_trim: Callable[[int], Any] | Literal[False] | None = None   # malloc_trim;
 
 
 def make_app(engine, theme: str | None = None, watch: bool = True, period: float = 1.0, scenario=None,
-             type_delay: float = 0.03, scenario_step: int | None = None) -> LabApp:
+             type_delay: float = 0.03, scenario_step: int | None = None, watcher: Watcher | None = None) -> LabApp:
     """The dashboard over `engine` (raises lab.ui.themes.ThemeError for an unknown theme); with a
     scenario (lab.scenario.schema.Scenario) the player pane opens beside the panes."""
     return LabApp(engine, theme=theme, watch=watch, period=period, scenario=scenario, type_delay=type_delay,
-                  scenario_step=scenario_step)
+                  scenario_step=scenario_step, watcher=watcher)
 
 
-def run_app(engine, theme: str | None = None, scenario=None, scenario_step: int | None = None) -> int:
-    """Run the dashboard in this terminal until the user quits. Returns the exit status."""
+def run_app(engine, theme: str | None = None, scenario=None, scenario_step: int | None = None,
+            watcher: Watcher | None = None) -> int:
+    """Run the dashboard in this terminal until the user quits. Returns the exit status. `watcher`: one
+    lab.backend.watch.prefetch_watcher made before this module was imported."""
     try:
-        app = make_app(engine, theme=theme, scenario=scenario, scenario_step=scenario_step)
+        app = make_app(engine, theme=theme, scenario=scenario, scenario_step=scenario_step, watcher=watcher)
     except ThemeError as e:
+        if watcher is not None:
+            watcher.stop()   # and its prefetch children
         print(f"lab: {e}", file=sys.stderr)
         return 2
     app.run()
