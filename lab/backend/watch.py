@@ -473,6 +473,7 @@ class Watcher:
             if pid == 0:   # a child: read its share, write it, leave without running anything of the parent's
                 code = 1
                 try:
+                    nsutil.die_with_parent()   # a killed lab's sandbox must not outlive it in a child
                     os.close(r)
                     import pickle
 
@@ -596,6 +597,7 @@ class Watcher:
             dirty = {ns: set(CORE) for ns in added}
             wanted = set(added) if self._want_ns is None else self._want_ns & set(added)
             self._publish(dirty, wanted if self._want_extras else set(), (), None, initial=True)
+            self._prefetched = {}   # what the first read did not take (a namespace gone meanwhile)
             while not self._stop.is_set():
                 self._loop_once(ino)
         except Exception as e:  # noqa: BLE001
