@@ -720,6 +720,10 @@ def main() -> int:
     print(f"time to first paint (first read started + import {t_import:.2f} s + start + first state):"
           f" {r['first_paint_s']:.2f} s"
           f"   {target('first_paint', r['first_paint_s'])}")
+    st = watcher.stats
+    print(f"    first read: {st.get('prefetched', 0)} of {args.n + 1} namespaces read by "
+          f"{st.get('prefetch_children', 0)} forked child(ren) while the UI loaded (Watcher.prefetch), the rest"
+          " in the watcher")
     if peer is not None:
         print(f"peer: `ip monitor link` prints a bridge-port change after p50 {peer[0]:.1f} ms  p95 {peer[1]:.1f} ms"
               " (the floor: text only, no state re-read, nothing drawn)")

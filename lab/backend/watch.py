@@ -489,6 +489,7 @@ class Watcher:
                     os._exit(code)
             os.close(w)
             self._prefetch[0].append((pid, r))
+        self.stats["prefetch_children"] = k
         return True
 
     def _adopt_prefetch(self, timeout: float = 30.0) -> list[str]:
@@ -528,6 +529,7 @@ class Watcher:
             if sock is not None and ns in states and self._drain(sock[0], ns):
                 del states[ns]
         self._prefetched = states
+        self.stats["prefetched"] = len(states)   # namespaces whose first read a child's was
         return added
 
     # ---- control (any thread) ---------------------------------------------------------------------
