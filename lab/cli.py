@@ -139,19 +139,26 @@ def _dispatch(args) -> int:
     engine = setup(args.host, args.read_only)
     run_scripts(engine, scripts)
     if cmd == "tui":
-        from lab.backend.watch import prefetch_watcher
-
-        watcher = prefetch_watcher(engine.backend)   # reading while the UI loads
-        try:
-            from lab.ui.app import run_app
-        except ImportError:
-            watcher.stop()
-            cmd = "shell"
-        else:
-            return run_app(engine, theme=args.theme, watcher=watcher)
+        rc = _dashboard(engine, args.theme)
+        if rc is not None:
+            return rc
     from lab.shell import run_shell
 
     return run_shell(engine)
+
+
+def _dashboard(engine, theme: str | None) -> int | None:
+    """Run the dashboard; None if the UI cannot be imported. Its watcher is made and its first read started
+    (forked children, for a large lab) before the UI is imported, so the read goes on while textual loads."""
+    from lab.backend.watch import prefetch_watcher
+
+    watcher = prefetch_watcher(engine.backend)
+    try:
+        from lab.ui.app import run_app
+    except ImportError:
+        watcher.stop()
+        return None
+    return run_app(engine, theme=theme, watcher=watcher)
 
 
 def _run(args) -> int:
@@ -174,12 +181,11 @@ def _run(args) -> int:
     results = engine.run_lines(lines, keep_going=args.keep_going, on_result=show, on_start=echo)
     failed = [r for r in results if not r.ok]
     if args.then_tui:
-        from lab.backend.watch import prefetch_watcher
+        if _dashboard(engine, args.theme) is None:
+            from lab.errors import LabError
 
-        watcher = prefetch_watcher(engine.backend)   # reading while the UI loads
-        from lab.ui.app import run_app
-
-        run_app(engine, theme=args.theme, watcher=watcher)
+            raise LabError("the dashboard cannot start: textual is not importable",
+                           "install lab's dependencies (./setup.sh), or use --then-shell")
     elif args.then_shell:
         from lab.shell import run_shell
 

@@ -296,6 +296,8 @@ def watch(how):
     got = threading.Event()
     w = Watcher(b, lambda u: got.set() if u.initial else None)
     w.want(set(), (), False)
+    if how == "two":
+        w.PREFETCH_CHILDREN = 2   # the split between children (by CPUs, more than one only on 3+ CPUs)
     forked = w.prefetch() if how != "thread" else False
     if forked:
         for _pid, r in w._prefetch[0]:   # the children have written: what changes now, they did not see
@@ -316,14 +318,14 @@ def core(states):   # counters aside: they are read by the once-a-second tick, o
             for ns, st in states.items()}
 
 out = {}
-for how in ("child", "killed"):
+for how in ("child", "two", "killed"):
     w, forked = watch(how)
     ref, _ = watch("thread")   # a read of the kernel now, in the worker (this process has threads now: no fork)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and core(w.states) != core(ref.states):
         time.sleep(0.05)
     out[how] = {"forked": forked, "equal": core(w.states) == core(ref.states), "n": len(w.states),
-                "dumps": w.stats["link_dumps"], "errors": w.errors,
+                "dumps": w.stats["link_dumps"], "errors": w.errors, "children": w.stats.get("prefetch_children"),
                 "p7": sorted(a.cidr for a in w.states["p7"].addresses), "p11": "p11" in w.states,
                 "pnew": "pnew" in w.states, "p3": [l.mtu for l in w.states["p3"].links if l.name == "eth0"],
                 "peer": [(l.peer_ns, l.peer_name) for l in w.states[""].links if l.name == "v5"]}
@@ -339,8 +341,8 @@ def test_first_read_in_a_child_equals_a_read_in_the_worker():
     """A large lab's first read is done by a forked child while the screen is built (Watcher.prefetch):
     its states, taken over by the worker, equal the worker's own read of the kernel, changes made after
     the child had read (an address, a namespace deleted and one made, an mtu) included: they came as
-    events on the sockets opened before the fork. A child killed before it could hand over: its share is
-    read by the worker instead."""
+    events on the sockets opened before the fork; the same with the namespaces split between two children.
+    A child killed before it could hand over: its share is read by the worker instead."""
     import json
     import subprocess
     import sys
@@ -351,7 +353,7 @@ def test_first_read_in_a_child_equals_a_read_in_the_worker():
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    for how in ("child", "killed"):
+    for how in ("child", "two", "killed"):
         got = out[how]
         assert got["forked"] and got["equal"], (how, got)
         assert (got["p7"], got["p11"], got["pnew"], got["p3"]) == (["10.9.0.8/16", "10.99.0.7/24"], False, True,
@@ -359,6 +361,7 @@ def test_first_read_in_a_child_equals_a_read_in_the_worker():
         assert got["peer"] == [["p5", "eth0"]], (how, got)
     # the child's states were used: the worker dumped links only where events came after the child's read
     assert out["child"]["dumps"] <= 8 and out["child"]["errors"] == [], out["child"]
+    assert out["two"]["children"] == 2 and out["two"]["dumps"] <= 8 and out["two"]["errors"] == [], out["two"]
     # the killed child: noted, and every namespace read by the worker
     assert out["killed"]["dumps"] > 100 and any("prefetch" in x for x in out["killed"]["errors"]), out["killed"]
 

@@ -430,20 +430,13 @@ def _attrs(buf: bytes, off: int, end: int, want: AbstractSet[int] | None = None)
     """The attributes from buf[off:end] by type (without NLA_F_NESTED / NLA_F_NET_BYTEORDER); with `want`,
     only those types (a link message has ~42, a link parse reads 16: not copying the rest halves the walk)."""
     out: dict[int, bytes] = {}
-    if want is None:
-        while off + 4 <= end:
-            ln, kind = _NLA(buf, off)
-            if ln < 4:
-                break
-            out[kind & 0x3FFF] = buf[off + 4: off + ln]
-            off += (ln + 3) & ~3
-        return out
     while off + 4 <= end:
         ln, kind = _NLA(buf, off)
         if ln < 4:
             break
-        if kind & 0x3FFF in want:
-            out[kind & 0x3FFF] = buf[off + 4: off + ln]
+        kind &= 0x3FFF
+        if want is None or kind in want:
+            out[kind] = buf[off + 4: off + ln]
         off += (ln + 3) & ~3
     return out
 

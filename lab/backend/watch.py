@@ -221,32 +221,21 @@ def _with_peers(st: NsState, check, by_pair: dict, nsid_of) -> NsState | None:
 
 
 def resolve_peers(states: dict[str, NsState], nsid_of: Callable[[str, str], int | None] | None = None,
-                  only: Iterable[str] | None = None, moved: Iterable[Link] = (),
                   index: PairIndex | None = None) -> dict[str, NsState]:
-    """Fill Link.peer_ns/peer_name for veth pairs split across namespaces.
+    """Fill Link.peer_ns/peer_name for veth pairs split across namespaces, every link of every namespace
+    (after a change, resolve_changed_peers looks only where a peer can have changed).
 
     A pair is a.link_index == b.index and b.link_index == a.index, both veth, in different namespaces
     (nsids are not relied on). When several candidates match, `nsid_of(ns, other)` (the nsid `other`
     has as seen from `ns`) breaks the tie against the link's IFLA_LINK_NETNSID.
-    `only`: the namespaces to look at (None = all), plus those holding a veth that pairs with one of
-    `moved` (veths new or changed since the last call). `index`: the pairs of `states`, if kept (else
-    built here).
-    Returns only the namespaces whose links changed.
+    `index`: the pairs of `states`, if kept (else built here). Returns only the namespaces whose links changed.
     """
     if index is None:
         index = PairIndex()
         index.rebuild(states)
-    by_pair = index.by_pair
-    if only is None:
-        check = list(states)
-    else:
-        todo = set(only)
-        for link in moved:
-            todo.update(c.ns for c in by_pair.get((link.link_index, link.index), ()))
-        check = [n for n in todo if n in states]
     changed: dict[str, NsState] = {}
-    for name in check:
-        new = _with_peers(states[name], lambda link: True, by_pair, nsid_of)
+    for name, st in states.items():
+        new = _with_peers(st, lambda link: True, index.by_pair, nsid_of)
         if new is not None:
             changed[name] = new
     return changed
@@ -447,6 +436,7 @@ class Watcher:
 
     # ---- the first read, in parallel --------------------------------------------------------------
     PREFETCH_MIN = 100   # namespaces: below this the first read (~0.4 ms a namespace) is not worth a process
+    PREFETCH_CHILDREN: int | None = None   # None: one per CPU but one, from 4 x PREFETCH_MIN namespaces
 
     def prefetch(self) -> bool:
         """Start the first read now, in forked children, while this process builds its screen: with 1,000
@@ -466,7 +456,8 @@ class Watcher:
         self._prefetch = ([], added)
         if len(added) < self.PREFETCH_MIN:
             return False
-        k = max(1, min(os.cpu_count() or 1, 4) - 1) if len(added) >= 4 * self.PREFETCH_MIN else 1
+        k = self.PREFETCH_CHILDREN or (max(1, min(os.cpu_count() or 1, 4) - 1)
+                                       if len(added) >= 4 * self.PREFETCH_MIN else 1)
         for i in range(k):
             r, w = os.pipe2(os.O_CLOEXEC)
             pid = os.fork()
@@ -519,9 +510,7 @@ class Watcher:
             except Exception as e:  # noqa: BLE001  (its share is read here instead, as without children)
                 log.warning("first read in a child failed: %s", e)
                 self.errors.append(f"prefetch: {e}")
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
+                _end_child(pid)
             finally:
                 os.close(r)
         for ns in added:   # events since the sockets opened: that namespace's read may be older than them
@@ -533,6 +522,11 @@ class Watcher:
         return added
 
     # ---- control (any thread) ---------------------------------------------------------------------
+    def connect(self, on_update: Callable[[Update], None], period: float, frame: float,
+                busy: Callable[[], bool] | None) -> None:
+        """Set the consumer of a watcher made before it (prefetch_watcher), before start()."""
+        self.on_update, self.period, self.frame, self.busy = on_update, period, frame, busy
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="lab-watch", daemon=True)
         self._thread.start()
@@ -544,9 +538,7 @@ class Watcher:
             children, _ = self._prefetch
             self._prefetch = None
             for pid, r in children:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
+                _end_child(pid)
                 os.close(r)
             self._close_all(None)   # and the sockets it opened (they would keep deleted namespaces alive)
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -951,6 +943,13 @@ class Watcher:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _end_child(pid: int) -> None:
+    """Kill and reap a prefetch child (it may have ended already)."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
 
 
 def prefetch_watcher(backend) -> Watcher:

@@ -110,12 +110,12 @@ class LabApp(App):
         self.view = LabView()
         self.history = History()
         if watcher is not None:   # made and prefetching before this module was imported (prefetch_watcher)
-            watcher.on_update, watcher.busy, watcher.period, watcher.frame = (
-                self._from_watcher, self._watcher_should_wait, period, FRAME)
-        self.watcher = watcher if watcher is not None or not watch else Watcher(
-            engine.backend, self._from_watcher, period=period, frame=FRAME, busy=self._watcher_should_wait)
-        if self.watcher is not None:   # a large lab's first read, in a child while the screen is built
-            self.watcher.prefetch()
+            watcher.connect(self._from_watcher, period, FRAME, self._watcher_should_wait)
+        elif watch:
+            watcher = Watcher(engine.backend, self._from_watcher, period=period, frame=FRAME,
+                              busy=self._watcher_should_wait)
+            watcher.prefetch()   # a large lab's first read, in a child while the screen is built
+        self.watcher = watcher
         self.painted_hooks: list[Callable] = []   # called after a state update is on screen (bench, tests)
         self._expiry_timer: Timer | None = None
         self._visible: tuple[set[str] | None, set[str], bool] | None = None
